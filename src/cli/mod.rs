@@ -1,0 +1,28 @@
+//! The `mapagov` command line: one subcommand per job.
+
+pub mod migrate;
+pub mod schema;
+
+use clap::{Parser, Subcommand};
+
+/// MapaGov: GraphQL server for POPs, on PostgreSQL or an embedded SQLite file.
+///
+/// Configuration comes from the environment and a `.env` file (see `.env.example`).
+#[derive(Debug, Parser)]
+#[command(name = "mapagov", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve GraphQL at /graphql (GraphiQL in a browser) and health at /healthz. The default.
+    Serve,
+    /// Apply, revert or list database migrations.
+    Migrate(migrate::MigrateArgs),
+    /// Print the GraphQL schema (SDL), or write or check `schema.graphql`.
+    Schema(schema::SchemaArgs),
+}

@@ -1,0 +1,411 @@
+//! Configuration, read once at start-up from the environment (and a `.env` file, loaded by `main`).
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `DATABASE_URL` | unset | `postgres://user:pass@host:5432/db` for PostgreSQL; `sqlite://path` for another SQLite file. Unset: the SQLite file `db.sqlite3` in the working directory. |
+//! | `DB_CONN_MAX_AGE` | `60` | Seconds a pooled connection may live before it is replaced. `0`: a fresh connection for every use (nothing is kept open between requests). `none`: connections live until they break. |
+//! | `DB_POOL_SIZE` | `10` | Maximum open connections in the pool. |
+//! | `DB_POOL_TIMEOUT` | `5` | Seconds a request waits for a free connection before it fails with `SERVICE_UNAVAILABLE`. |
+//! | `DB_STATEMENT_TIMEOUT` | `30` | Seconds one SQL statement may run (PostgreSQL `statement_timeout`; on SQLite, how long a statement waits for a lock). |
+//! | `DB_REQUIRE_SSL` | `false` | `true`: connect to PostgreSQL over TLS only; `DB_SSLMODE` must then be `require` or stronger (it defaults to `require`). |
+//! | `DB_SSLMODE` | `prefer` (`require` with `APP_ENV=production` or `DB_REQUIRE_SSL=true`) | `disable`, `prefer`, `require`, `verify-ca` or `verify-full`, with libpq's meanings. |
+//! | `DB_SSLROOTCERT` | unset (`PGSSLROOTCERT`, else the system roots) | PEM file of the CA that signs the server certificate, for `verify-ca`/`verify-full`. |
+//! | `BIND` | `127.0.0.1:8000` | Address the HTTP server listens on. |
+//! | `SNAPSHOT_EVERY` | `5` | An autosave snapshot is taken every this many autosaves of a POP. |
+//! | `APP_ENV` | `development` | `development` or `production`. |
+//! | `LOG_FORMAT` | `text` | `text` or `json`. |
+//! | `RUST_LOG` | `info` | Log filter (`tracing_subscriber` syntax). |
+//!
+//! A value that does not parse stops the process with a message naming the variable. The database
+//! password never appears in logs or errors: [`DatabaseUrl`]'s `Debug` and `Display` redact it.
+
+use crate::db::tls::{SslMode, TlsSettings};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Default SQLite file when `DATABASE_URL` is unset.
+pub const DEFAULT_SQLITE_FILE: &str = "db.sqlite3";
+/// Default `DB_CONN_MAX_AGE`, in seconds.
+pub const DEFAULT_CONN_MAX_AGE_SECS: u64 = 60;
+/// Default `DB_POOL_SIZE`.
+pub const DEFAULT_POOL_SIZE: u32 = 10;
+/// Default `DB_POOL_TIMEOUT`, in seconds.
+pub const DEFAULT_POOL_TIMEOUT_SECS: u64 = 5;
+/// Default `DB_STATEMENT_TIMEOUT`, in seconds.
+pub const DEFAULT_STATEMENT_TIMEOUT_SECS: u64 = 30;
+/// Default `BIND`.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
+/// Default `SNAPSHOT_EVERY`.
+pub const DEFAULT_SNAPSHOT_EVERY: u32 = 5;
+
+/// A configuration value that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {variable}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// Why it was refused (never contains a secret).
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            variable,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Where the data lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A PostgreSQL URL (contains the password: never print it, use `Display`).
+    Postgres(String),
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    /// Parses `postgres://…`, `postgresql://…` or `sqlite://path`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("a sqlite:// URL needs a file path".into());
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        let parsed = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+        match parsed.scheme() {
+            "postgres" | "postgresql" => {
+                if parsed.host_str().is_none() {
+                    return Err("a postgres URL needs a host".into());
+                }
+                Ok(Self::Postgres(raw.to_owned()))
+            }
+            other => Err(format!(
+                "unsupported scheme `{other}` (use postgres:// or sqlite://)"
+            )),
+        }
+    }
+
+    /// Whether this is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Self::Postgres(raw) => match url::Url::parse(raw) {
+                Ok(mut url) => {
+                    if url.password().is_some() {
+                        let _ = url.set_password(Some("********"));
+                    }
+                    url.set_query(None);
+                    write!(f, "{url}")
+                }
+                Err(_) => f.write_str("postgres://<unparseable>"),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// The deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Local work and tests.
+    Development,
+    /// A real deployment: stricter defaults.
+    Production,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Where the data lives.
+    pub url: DatabaseUrl,
+    /// `DB_CONN_MAX_AGE`: `None` for unlimited.
+    pub conn_max_age: Option<Duration>,
+    /// `DB_POOL_SIZE`.
+    pub pool_size: u32,
+    /// `DB_POOL_TIMEOUT`.
+    pub pool_timeout: Duration,
+    /// `DB_STATEMENT_TIMEOUT`.
+    pub statement_timeout: Duration,
+    /// TLS to PostgreSQL.
+    pub tls: TlsSettings,
+}
+
+/// Everything the process needs to know, parsed and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Database settings.
+    pub database: DatabaseConfig,
+    /// HTTP listen address.
+    pub bind: SocketAddr,
+    /// Autosaves between snapshots.
+    pub snapshot_every: u32,
+    /// Deployment environment.
+    pub app_env: AppEnv,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let app_env = match get("APP_ENV").as_deref().map(str::trim) {
+            None | Some("development") | Some("dev") => AppEnv::Development,
+            Some("production") | Some("prod") => AppEnv::Production,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "APP_ENV",
+                    format!("`{other}` is not `development` or `production`"),
+                ))
+            }
+        };
+        let url = match get("DATABASE_URL") {
+            None => DatabaseUrl::Sqlite(PathBuf::from(DEFAULT_SQLITE_FILE)),
+            Some(raw) => {
+                DatabaseUrl::parse(raw.trim()).map_err(|e| ConfigError::new("DATABASE_URL", e))?
+            }
+        };
+        let conn_max_age = match get("DB_CONN_MAX_AGE") {
+            None => Some(Duration::from_secs(DEFAULT_CONN_MAX_AGE_SECS)),
+            Some(v) if v.trim().eq_ignore_ascii_case("none") => None,
+            Some(v) => Some(Duration::from_secs(parse_num("DB_CONN_MAX_AGE", &v)?)),
+        };
+        let pool_size: u32 = parse_or("DB_POOL_SIZE", get("DB_POOL_SIZE"), DEFAULT_POOL_SIZE)?;
+        if pool_size == 0 {
+            return Err(ConfigError::new("DB_POOL_SIZE", "must be at least 1"));
+        }
+        let pool_timeout = positive_secs(
+            "DB_POOL_TIMEOUT",
+            get("DB_POOL_TIMEOUT"),
+            DEFAULT_POOL_TIMEOUT_SECS,
+        )?;
+        let statement_timeout = positive_secs(
+            "DB_STATEMENT_TIMEOUT",
+            get("DB_STATEMENT_TIMEOUT"),
+            DEFAULT_STATEMENT_TIMEOUT_SECS,
+        )?;
+        let tls = tls_settings(&get, app_env)?;
+        let bind = get("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let bind = SocketAddr::from_str(bind.trim()).map_err(|_| {
+            ConfigError::new(
+                "BIND",
+                format!("`{bind}` is not an address like 127.0.0.1:8000"),
+            )
+        })?;
+        let snapshot_every = parse_or(
+            "SNAPSHOT_EVERY",
+            get("SNAPSHOT_EVERY"),
+            DEFAULT_SNAPSHOT_EVERY,
+        )?;
+        if snapshot_every == 0 {
+            return Err(ConfigError::new("SNAPSHOT_EVERY", "must be at least 1"));
+        }
+        let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("`{other}` is not `text` or `json`"),
+                ))
+            }
+        };
+        Ok(Config {
+            database: DatabaseConfig {
+                url,
+                conn_max_age,
+                pool_size,
+                pool_timeout,
+                statement_timeout,
+                tls,
+            },
+            bind,
+            snapshot_every,
+            app_env,
+            log_format,
+        })
+    }
+}
+
+fn tls_settings(
+    get: &impl Fn(&str) -> Option<String>,
+    app_env: AppEnv,
+) -> Result<TlsSettings, ConfigError> {
+    let require = match get("DB_REQUIRE_SSL").as_deref().map(str::trim) {
+        None => false,
+        Some(v) => parse_bool(v).ok_or_else(|| {
+            ConfigError::new("DB_REQUIRE_SSL", format!("`{v}` is not true or false"))
+        })?,
+    };
+    let mode = match get("DB_SSLMODE") {
+        Some(v) => SslMode::from_str(v.trim())
+            .map_err(|e| ConfigError::new("DB_SSLMODE", e.to_string()))?,
+        None if require || app_env == AppEnv::Production => SslMode::Require,
+        None => SslMode::Prefer,
+    };
+    if require && matches!(mode, SslMode::Disable | SslMode::Prefer) {
+        return Err(ConfigError::new(
+            "DB_SSLMODE",
+            format!("`{mode}` allows plaintext but DB_REQUIRE_SSL=true; use require, verify-ca or verify-full"),
+        ));
+    }
+    let root_cert = get("DB_SSLROOTCERT")
+        .or_else(|| get("PGSSLROOTCERT"))
+        .map(PathBuf::from);
+    Ok(TlsSettings { mode, root_cert })
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_num<T: FromStr>(variable: &'static str, raw: &str) -> Result<T, ConfigError> {
+    raw.trim().parse().map_err(|_| {
+        ConfigError::new(
+            variable,
+            format!("`{raw}` is not a non-negative whole number"),
+        )
+    })
+}
+
+fn parse_or<T: FromStr>(
+    variable: &'static str,
+    raw: Option<String>,
+    default: T,
+) -> Result<T, ConfigError> {
+    raw.map_or(Ok(default), |v| parse_num(variable, &v))
+}
+
+fn positive_secs(
+    variable: &'static str,
+    raw: Option<String>,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    let secs: u64 = parse_or(variable, raw, default)?;
+    if secs == 0 {
+        return Err(ConfigError::new(variable, "must be at least 1 second"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_the_embedded_sqlite_file() {
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            c.database.url,
+            DatabaseUrl::Sqlite(PathBuf::from("db.sqlite3"))
+        );
+        assert_eq!(c.database.conn_max_age, Some(Duration::from_secs(60)));
+        assert_eq!(c.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(c.database.tls.mode, SslMode::Prefer);
+    }
+
+    #[test]
+    fn conn_max_age_zero_and_none() {
+        let zero = config(&[("DB_CONN_MAX_AGE", "0")]).unwrap();
+        assert_eq!(zero.database.conn_max_age, Some(Duration::ZERO));
+        let none = config(&[("DB_CONN_MAX_AGE", "None")]).unwrap();
+        assert_eq!(none.database.conn_max_age, None);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("DB_CONN_MAX_AGE", "-1"),
+            ("DB_POOL_SIZE", "lots"),
+            ("DB_POOL_SIZE", "0"),
+            ("DB_POOL_TIMEOUT", "0"),
+            ("BIND", "localhost"),
+            ("DB_SSLMODE", "sometimes"),
+            ("DB_REQUIRE_SSL", "maybe"),
+            ("APP_ENV", "staging"),
+            ("SNAPSHOT_EVERY", "0"),
+            ("DATABASE_URL", "mysql://x@y/z"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={value}");
+            assert!(err.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn require_ssl_forbids_plaintext_modes_and_defaults_to_require() {
+        let c = config(&[("DB_REQUIRE_SSL", "true")]).unwrap();
+        assert_eq!(c.database.tls.mode, SslMode::Require);
+        let err = config(&[("DB_REQUIRE_SSL", "true"), ("DB_SSLMODE", "prefer")]).unwrap_err();
+        assert_eq!(err.variable, "DB_SSLMODE");
+        let prod = config(&[("APP_ENV", "production")]).unwrap();
+        assert_eq!(prod.database.tls.mode, SslMode::Require);
+    }
+
+    #[test]
+    fn the_password_never_shows() {
+        let secret = "hunter2-very-secret";
+        let url = format!("postgres://app:{secret}@db.internal:5432/mapagov?sslmode=require");
+        let c = config(&[("DATABASE_URL", &url)]).unwrap();
+        let shown = format!("{:?} {} {:?}", c, c.database.url, c.database);
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains("db.internal"));
+        let err = config(&[("DATABASE_URL", &format!("postgres://app:{secret}@"))]).unwrap_err();
+        assert!(!err.to_string().contains(secret));
+    }
+
+    #[test]
+    fn sqlite_url_picks_another_file() {
+        let c = config(&[("DATABASE_URL", "sqlite://data/other.sqlite3")]).unwrap();
+        assert_eq!(
+            c.database.url,
+            DatabaseUrl::Sqlite(PathBuf::from("data/other.sqlite3"))
+        );
+    }
+}

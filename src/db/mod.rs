@@ -1,0 +1,314 @@
+//! The database layer: pools for both backends, the backend switch and migrations.
+//!
+//! PostgreSQL runs through diesel-async's `AsyncPgConnection`; SQLite through
+//! `SyncConnectionWrapper<SqliteConnection>` (the bundled SQLite, in WAL mode). Both sit in a bb8
+//! pool behind [`Db`]. Queries are written once against [`schema`] and run on either backend with
+//! [`crate::with_backend!`]; every write goes through [`Db::write`], one transaction that on SQLite
+//! takes the write lock up front (`BEGIN IMMEDIATE`) and on PostgreSQL relies on row locks.
+
+pub mod migrate;
+pub mod models;
+pub mod pool;
+pub mod schema;
+pub mod tls;
+pub mod types;
+
+use crate::config::{DatabaseConfig, DatabaseUrl};
+use crate::error::AppError;
+use diesel::SqliteConnection;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{
+    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, SimpleAsyncConnection,
+    TransactionManager,
+};
+use pool::{AgedManager, MaxAge};
+use scoped_futures::ScopedBoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The SQLite connection type.
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+type PgPool = bb8::Pool<AgedManager<AsyncPgConnection>>;
+type SqlitePool = bb8::Pool<AgedManager<SqliteConn>>;
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+/// A borrowed connection of either backend, as queries see it.
+pub enum Conn<'a> {
+    /// A PostgreSQL connection.
+    Pg(&'a mut AsyncPgConnection),
+    /// A SQLite connection.
+    Sqlite(&'a mut SqliteConn),
+}
+
+/// Runs one query expression on whichever backend `$conn` (a `&mut Conn`) holds.
+///
+/// Inside the body, `$c` is the concrete connection and `schema` names the matching table module,
+/// so the same text is type-checked against both backends.
+#[macro_export]
+macro_rules! with_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::Conn::Pg(inner) => {
+                #[allow(unused_imports)]
+                use $crate::db::schema::pg as schema;
+                let $c = &mut **inner;
+                $body
+            }
+            $crate::db::Conn::Sqlite(inner) => {
+                #[allow(unused_imports)]
+                use $crate::db::schema::sqlite as schema;
+                let $c = &mut **inner;
+                $body
+            }
+        }
+    };
+}
+
+enum Pools {
+    Pg(PgPool),
+    Sqlite {
+        pool: SqlitePool,
+        write_lock: Arc<tokio::sync::Mutex<()>>,
+    },
+}
+
+/// The application's handle on its database: cheap to clone, shared by HTTP and GraphQL.
+#[derive(Clone)]
+pub struct Db {
+    pools: Arc<Pools>,
+}
+
+/// A connection checked out of the pool; returns to it when dropped.
+pub enum PooledConn<'a> {
+    /// From the PostgreSQL pool.
+    Pg(bb8::PooledConnection<'a, AgedManager<AsyncPgConnection>>),
+    /// From the SQLite pool.
+    Sqlite(bb8::PooledConnection<'a, AgedManager<SqliteConn>>),
+}
+
+impl PooledConn<'_> {
+    /// Borrows the connection for queries.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            PooledConn::Pg(c) => Conn::Pg(&mut ***c),
+            PooledConn::Sqlite(c) => Conn::Sqlite(&mut ***c),
+        }
+    }
+}
+
+/// Pool statistics, for health checks and metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolState {
+    /// Open connections.
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Configured maximum.
+    pub max_size: u32,
+}
+
+impl Db {
+    /// Opens the pool for `config` (connections are opened lazily, on first use).
+    pub async fn connect(config: &DatabaseConfig) -> Result<Db, AppError> {
+        let max_age = match config.conn_max_age {
+            None => MaxAge::Unlimited,
+            Some(age) => MaxAge::Limit(age),
+        };
+        let pools = match &config.url {
+            DatabaseUrl::Postgres(url) => Pools::Pg(pg_pool(url, config, max_age)?),
+            DatabaseUrl::Sqlite(path) => Pools::Sqlite {
+                pool: sqlite_pool(path, config, max_age)?,
+                write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            },
+        };
+        Ok(Db {
+            pools: Arc::new(pools),
+        })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        match &*self.pools {
+            Pools::Pg(_) => Backend::Postgres,
+            Pools::Sqlite { .. } => Backend::Sqlite,
+        }
+    }
+
+    /// Checks a connection out of the pool.
+    pub async fn get(&self) -> Result<PooledConn<'_>, AppError> {
+        match &*self.pools {
+            Pools::Pg(pool) => pool
+                .get()
+                .await
+                .map(PooledConn::Pg)
+                .map_err(AppError::from_pool),
+            Pools::Sqlite { pool, .. } => pool
+                .get()
+                .await
+                .map(PooledConn::Sqlite)
+                .map_err(AppError::from_pool),
+        }
+    }
+
+    /// Runs `f` in one write transaction, committed if it returns `Ok` and rolled back otherwise.
+    ///
+    /// On SQLite, writers queue on an in-process lock and then `BEGIN IMMEDIATE`, so concurrent
+    /// writers wait their turn instead of failing with "database is locked". On PostgreSQL the
+    /// transaction is `READ COMMITTED`; callers lock the rows they read-modify-write. If the future
+    /// is dropped half-way, the connection is left inside its transaction, and the pool discards it
+    /// (diesel-async reports it broken), which rolls the transaction back.
+    pub async fn write<'a, T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: for<'r> FnOnce(Conn<'r>) -> ScopedBoxFuture<'a, 'r, Result<T, AppError>>,
+    {
+        match &*self.pools {
+            Pools::Pg(pool) => {
+                let mut pooled = pool.get().await.map_err(AppError::from_pool)?;
+                let conn: &mut AsyncPgConnection = &mut pooled;
+                AnsiTransactionManager::begin_transaction(conn).await?;
+                let outcome = f(Conn::Pg(conn)).await;
+                finish::<AnsiTransactionManager, _, _>(conn, outcome).await
+            }
+            Pools::Sqlite { pool, write_lock } => {
+                let _turn = write_lock.lock().await;
+                let mut pooled = pool.get().await.map_err(AppError::from_pool)?;
+                let conn: &mut SqliteConn = &mut pooled;
+                conn.spawn_blocking(|c| {
+                    diesel::connection::AnsiTransactionManager::begin_transaction_sql(
+                        c,
+                        "BEGIN IMMEDIATE",
+                    )
+                })
+                .await?;
+                let outcome = f(Conn::Sqlite(conn)).await;
+                finish::<<SqliteConn as AsyncConnection>::TransactionManager, _, _>(conn, outcome)
+                    .await
+            }
+        }
+    }
+
+    /// Runs `SELECT 1`: is the database answering?
+    pub async fn ping(&self) -> Result<(), AppError> {
+        let mut pooled = self.get().await?;
+        match pooled.conn() {
+            Conn::Pg(c) => c.batch_execute("SELECT 1").await?,
+            Conn::Sqlite(c) => c.batch_execute("SELECT 1").await?,
+        }
+        Ok(())
+    }
+
+    /// Current pool statistics.
+    pub fn pool_state(&self) -> PoolState {
+        let (state, max_size) = match &*self.pools {
+            Pools::Pg(pool) => (pool.state(), pool.max_size()),
+            Pools::Sqlite { pool, .. } => (pool.state(), pool.max_size()),
+        };
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max_size,
+        }
+    }
+}
+
+/// Commits after `Ok`, rolls back after `Err` (keeping the original error).
+async fn finish<M, C, T>(conn: &mut C, outcome: Result<T, AppError>) -> Result<T, AppError>
+where
+    M: TransactionManager<C>,
+    C: AsyncConnection<TransactionManager = M>,
+{
+    match outcome {
+        Ok(value) => {
+            M::commit_transaction(conn).await?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) = M::rollback_transaction(conn).await {
+                tracing::warn!(error = %rollback, "rollback failed; the connection will be discarded");
+            }
+            Err(err)
+        }
+    }
+}
+
+trait MaxSize {
+    fn max_size(&self) -> u32;
+}
+
+impl<M: bb8::ManageConnection> MaxSize for bb8::Pool<M> {
+    fn max_size(&self) -> u32 {
+        self.config().max_size
+    }
+}
+
+fn builder<M: bb8::ManageConnection>(config: &DatabaseConfig) -> bb8::Builder<M> {
+    bb8::Pool::builder()
+        .max_size(config.pool_size)
+        .connection_timeout(config.pool_timeout)
+        .test_on_check_out(true)
+        .max_lifetime(None)
+        .idle_timeout(Some(Duration::from_secs(600)))
+}
+
+fn pg_pool(url: &str, config: &DatabaseConfig, max_age: MaxAge) -> Result<PgPool, AppError> {
+    let connector =
+        Arc::new(tls::PgConnector::new(config.tls.clone()).map_err(AppError::internal)?);
+    let statement_timeout_ms = config.statement_timeout.as_millis();
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    manager_config.recycling_method = RecyclingMethod::Verified;
+    manager_config.custom_setup = Box::new(move |url| {
+        let connector = Arc::clone(&connector);
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut conn = connector.connect(&url).await?;
+            conn.batch_execute(&format!(
+                "SET statement_timeout = {statement_timeout_ms}; SET application_name = 'mapagov'; SET TIME ZONE 'UTC'"
+            ))
+            .await
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            Ok(conn)
+        })
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
+    Ok(builder(config).build_unchecked(AgedManager::new(manager, max_age)))
+}
+
+fn sqlite_pool(
+    path: &std::path::Path,
+    config: &DatabaseConfig,
+    max_age: MaxAge,
+) -> Result<SqlitePool, AppError> {
+    let busy_ms = config.statement_timeout.as_millis();
+    let mut manager_config = ManagerConfig::<SqliteConn>::default();
+    // Nothing to ping for a file; open transactions are still checked.
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    manager_config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut conn = SqliteConn::establish(&url).await?;
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+            ))
+            .await
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            Ok(conn)
+        })
+    });
+    let path = path
+        .to_str()
+        .ok_or_else(|| AppError::internal("the SQLite path is not valid UTF-8"))?;
+    let manager = AsyncDieselConnectionManager::new_with_config(path, manager_config);
+    Ok(builder(config).build_unchecked(AgedManager::new(manager, max_age)))
+}

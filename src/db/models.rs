@@ -1,0 +1,299 @@
+//! Rows as the application reads them, shared by both backends.
+//!
+//! Structs are `Queryable` (positional), so each select names its columns explicitly through the
+//! `*_columns!` macros below, written once and expanded against whichever `schema` module
+//! [`crate::with_backend!`] brings into scope.
+
+use super::types::DbUuid;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::Queryable;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A POP's editable content, one field per column, named as the legacy system named them.
+#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
+pub struct PopContent {
+    /// Author name shown on the document.
+    pub nome_usuario: String,
+    /// Area code (e.g. `COATE`).
+    pub area_codigo: Option<String>,
+    /// Area name.
+    pub area_nome: Option<String>,
+    /// Macroprocess.
+    pub macroprocesso: Option<String>,
+    /// Process-architecture code such as `7.2.1.1.1`.
+    pub codigo_processo: Option<String>,
+    /// Process name.
+    pub nome_processo: Option<String>,
+    /// Specific process.
+    pub processo_especifico: Option<String>,
+    /// Expected deliverable.
+    pub entrega_esperada: Option<String>,
+    /// Legal basis, items joined by ` | `.
+    pub dispositivos_normativos: Option<String>,
+    /// Systems used (JSON list).
+    pub sistemas_utilizados: Value,
+    /// Operators, joined by `, `.
+    pub operadores: Option<String>,
+    /// Points of attention.
+    pub pontos_atencao: Option<String>,
+    /// Steps (JSON list, stored faithfully).
+    pub etapas: Value,
+    /// Documents used (JSON list; legacy rows may hold a string).
+    pub documentos_utilizados: Value,
+    /// Input flows (JSON list).
+    pub fluxos_entrada: Value,
+    /// Output flows (JSON list).
+    pub fluxos_saida: Value,
+}
+
+impl Default for PopContent {
+    fn default() -> Self {
+        let empty = || Value::Array(Vec::new());
+        PopContent {
+            nome_usuario: String::new(),
+            area_codigo: None,
+            area_nome: None,
+            macroprocesso: None,
+            codigo_processo: None,
+            nome_processo: None,
+            processo_especifico: None,
+            entrega_esperada: None,
+            dispositivos_normativos: None,
+            sistemas_utilizados: empty(),
+            operadores: None,
+            pontos_atencao: None,
+            etapas: empty(),
+            documentos_utilizados: empty(),
+            fluxos_entrada: empty(),
+            fluxos_saida: empty(),
+        }
+    }
+}
+
+/// A POP's identity and control fields.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct PopMeta {
+    /// Internal key.
+    pub id: i64,
+    /// Public id.
+    pub uuid: DbUuid,
+    /// Id in the legacy Django database, for imported rows.
+    pub legacy_id: Option<i64>,
+    /// The front end's editing session.
+    pub session_id: Option<String>,
+    /// Owner.
+    pub created_by_id: Option<i64>,
+    /// Published version number.
+    pub versao: i32,
+    /// `MM/YYYY`.
+    pub mes_ano: Option<String>,
+    /// Approval date.
+    pub data_aprovacao: Option<NaiveDate>,
+    /// `draft`, `in_review`, `published` or `archived`.
+    pub status: String,
+    /// Whether the author marked it complete.
+    pub is_completo: bool,
+    /// Legacy integrity hash of the current document.
+    pub integrity_hash: String,
+    /// Autosaves so far.
+    pub autosave_sequence: i32,
+    /// The front end's whole form state, as sent.
+    pub raw_payload: Option<Value>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last write.
+    pub updated_at: DateTime<Utc>,
+    /// Last autosave.
+    pub last_autosave_at: Option<DateTime<Utc>>,
+    /// Last activity of any kind.
+    pub last_activity_at: DateTime<Utc>,
+    /// Soft-delete time.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// A POP row: control fields and content.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct Pop {
+    /// Identity and control fields.
+    pub meta: PopMeta,
+    /// Editable content.
+    pub content: PopContent,
+}
+
+/// Selects every column of `pops` in the order [`Pop`] reads them.
+#[macro_export]
+macro_rules! pop_columns {
+    () => {
+        (
+            (
+                schema::pops::id,
+                schema::pops::uuid,
+                schema::pops::legacy_id,
+                schema::pops::session_id,
+                schema::pops::created_by_id,
+                schema::pops::versao,
+                schema::pops::mes_ano,
+                schema::pops::data_aprovacao,
+                schema::pops::status,
+                schema::pops::is_completo,
+                schema::pops::integrity_hash,
+                schema::pops::autosave_sequence,
+                schema::pops::raw_payload,
+                schema::pops::created_at,
+                schema::pops::updated_at,
+                schema::pops::last_autosave_at,
+                schema::pops::last_activity_at,
+                schema::pops::deleted_at,
+            ),
+            (
+                schema::pops::nome_usuario,
+                schema::pops::area_codigo,
+                schema::pops::area_nome,
+                schema::pops::macroprocesso,
+                schema::pops::codigo_processo,
+                schema::pops::nome_processo,
+                schema::pops::processo_especifico,
+                schema::pops::entrega_esperada,
+                schema::pops::dispositivos_normativos,
+                schema::pops::sistemas_utilizados,
+                schema::pops::operadores,
+                schema::pops::pontos_atencao,
+                schema::pops::etapas,
+                schema::pops::documentos_utilizados,
+                schema::pops::fluxos_entrada,
+                schema::pops::fluxos_saida,
+            ),
+        )
+    };
+}
+
+/// Assignments of every content column from a [`PopContent`], for inserts and updates.
+#[macro_export]
+macro_rules! pop_content_values {
+    ($content:expr) => {{
+        use diesel::ExpressionMethods as _;
+        let c: &$crate::db::models::PopContent = $content;
+        (
+            schema::pops::nome_usuario.eq(&c.nome_usuario),
+            schema::pops::area_codigo.eq(&c.area_codigo),
+            schema::pops::area_nome.eq(&c.area_nome),
+            schema::pops::macroprocesso.eq(&c.macroprocesso),
+            schema::pops::codigo_processo.eq(&c.codigo_processo),
+            schema::pops::nome_processo.eq(&c.nome_processo),
+            schema::pops::processo_especifico.eq(&c.processo_especifico),
+            schema::pops::entrega_esperada.eq(&c.entrega_esperada),
+            schema::pops::dispositivos_normativos.eq(&c.dispositivos_normativos),
+            schema::pops::sistemas_utilizados.eq(&c.sistemas_utilizados),
+            schema::pops::operadores.eq(&c.operadores),
+            schema::pops::pontos_atencao.eq(&c.pontos_atencao),
+            schema::pops::etapas.eq(&c.etapas),
+            schema::pops::documentos_utilizados.eq(&c.documentos_utilizados),
+            schema::pops::fluxos_entrada.eq(&c.fluxos_entrada),
+            schema::pops::fluxos_saida.eq(&c.fluxos_saida),
+        )
+    }};
+}
+
+/// An immutable copy of a POP's document.
+#[derive(Debug, Clone, PartialEq, Queryable, Serialize)]
+pub struct Snapshot {
+    /// Internal key, also the public id.
+    pub id: i64,
+    /// Id in the legacy Django database, for imported rows.
+    pub legacy_id: Option<i64>,
+    /// The POP.
+    pub pop_id: i64,
+    /// 1, 2, 3… per POP.
+    pub sequence: i32,
+    /// Why it was taken (see `SnapshotKind`).
+    pub kind: String,
+    /// The POP's version then.
+    pub versao: i32,
+    /// The POP's autosave sequence then.
+    pub autosave_sequence: i32,
+    /// The POP's status then.
+    pub status: String,
+    /// Legacy hash of `payload`.
+    pub integrity_hash: String,
+    /// The document.
+    pub payload: Value,
+    /// Kept forever by retention.
+    pub milestone: bool,
+    /// The milestone's label.
+    pub milestone_label: Option<String>,
+    /// Who caused it.
+    pub created_by_id: Option<i64>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Selects every column of `pop_snapshots` in the order [`Snapshot`] reads them.
+#[macro_export]
+macro_rules! snapshot_columns {
+    () => {
+        (
+            schema::pop_snapshots::id,
+            schema::pop_snapshots::legacy_id,
+            schema::pop_snapshots::pop_id,
+            schema::pop_snapshots::sequence,
+            schema::pop_snapshots::kind,
+            schema::pop_snapshots::versao,
+            schema::pop_snapshots::autosave_sequence,
+            schema::pop_snapshots::status,
+            schema::pop_snapshots::integrity_hash,
+            schema::pop_snapshots::payload,
+            schema::pop_snapshots::milestone,
+            schema::pop_snapshots::milestone_label,
+            schema::pop_snapshots::created_by_id,
+            schema::pop_snapshots::created_at,
+        )
+    };
+}
+
+/// One changed field of one write.
+#[derive(Debug, Clone, PartialEq, Queryable, Serialize)]
+pub struct ChangeLogEntry {
+    /// Internal key.
+    pub id: i64,
+    /// Id in the legacy Django database, for imported rows.
+    pub legacy_id: Option<i64>,
+    /// The POP.
+    pub pop_id: i64,
+    /// Who made the change.
+    pub user_id: Option<i64>,
+    /// `create`, `autosave`, `restore`, `status`, `delete` or `import`.
+    pub action: String,
+    /// The field (legacy column name) or a pseudo-field such as `status`.
+    pub field_name: String,
+    /// Value before.
+    pub old_value: Option<Value>,
+    /// Value after.
+    pub new_value: Option<Value>,
+    /// The POP's autosave sequence after the write.
+    pub autosave_sequence: i32,
+    /// The snapshot restored or taken, when there is one.
+    pub snapshot_id: Option<i64>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Selects every column of `pop_change_log` in the order [`ChangeLogEntry`] reads them.
+#[macro_export]
+macro_rules! change_log_columns {
+    () => {
+        (
+            schema::pop_change_log::id,
+            schema::pop_change_log::legacy_id,
+            schema::pop_change_log::pop_id,
+            schema::pop_change_log::user_id,
+            schema::pop_change_log::action,
+            schema::pop_change_log::field_name,
+            schema::pop_change_log::old_value,
+            schema::pop_change_log::new_value,
+            schema::pop_change_log::autosave_sequence,
+            schema::pop_change_log::snapshot_id,
+            schema::pop_change_log::created_at,
+        )
+    };
+}

@@ -1,0 +1,170 @@
+//! The POP document: the legacy payload object that snapshots store and the integrity hash covers.
+//!
+//! Keys: `nome_usuario`, `area: {codigo, nome}`, `macroprocesso`, `codigo_processo`,
+//! `nome_processo`, `processo_especifico`, `entrega_esperada`, `dispositivos_normativos`, `sistemas`,
+//! `operadores`, `pontos_atencao`, `etapas`, `documentos_utilizados`, `fluxos_entrada`,
+//! `fluxos_saida`, `data_criacao` (`DD/MM/YYYY HH:MM` of the creation time, UTC), `status`, `versao`
+//! and `uuid`. The hash covers everything but `uuid` (see [`super::hash`]).
+
+use super::hash::integrity_hash;
+use crate::db::models::{PopContent, PopMeta};
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+/// Builds the legacy document of a POP.
+pub fn document(meta: &PopMeta, content: &PopContent) -> Value {
+    document_parts(
+        content,
+        &meta.status,
+        meta.versao,
+        meta.created_at,
+        &meta.uuid.to_string(),
+    )
+}
+
+/// Builds the legacy document from its parts (for a POP not yet written).
+pub fn document_parts(
+    content: &PopContent,
+    status: &str,
+    versao: i32,
+    created_at: DateTime<Utc>,
+    uuid: &str,
+) -> Value {
+    json!({
+        "nome_usuario": content.nome_usuario,
+        "area": { "codigo": content.area_codigo, "nome": content.area_nome },
+        "macroprocesso": content.macroprocesso,
+        "codigo_processo": content.codigo_processo,
+        "nome_processo": content.nome_processo,
+        "processo_especifico": content.processo_especifico,
+        "entrega_esperada": content.entrega_esperada,
+        "dispositivos_normativos": content.dispositivos_normativos,
+        "sistemas": content.sistemas_utilizados,
+        "operadores": content.operadores,
+        "pontos_atencao": content.pontos_atencao,
+        "etapas": content.etapas,
+        "documentos_utilizados": content.documentos_utilizados,
+        "fluxos_entrada": content.fluxos_entrada,
+        "fluxos_saida": content.fluxos_saida,
+        "data_criacao": created_at.format("%d/%m/%Y %H:%M").to_string(),
+        "status": status,
+        "versao": versao,
+        "uuid": uuid,
+    })
+}
+
+/// The legacy hash of a POP's current document.
+pub fn hash_of(meta: &PopMeta, content: &PopContent) -> String {
+    integrity_hash(&document(meta, content))
+}
+
+/// Reads the content back out of a document (to restore a snapshot).
+pub fn content_from_document(doc: &Value) -> Result<PopContent, AppError> {
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| AppError::internal("snapshot payload is not a JSON object"))?;
+    let area = obj.get("area").and_then(Value::as_object);
+    let area_field = |key: &str| {
+        area.and_then(|a| a.get(key))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let mut fields = Map::new();
+    for (key, value) in obj {
+        match key.as_str() {
+            "sistemas" => {
+                fields.insert("sistemas_utilizados".into(), value.clone());
+            }
+            "area" | "data_criacao" | "status" | "versao" | "uuid" => {}
+            _ => {
+                fields.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    fields.insert("area_codigo".into(), area_field("codigo"));
+    fields.insert("area_nome".into(), area_field("nome"));
+    from_fields(fields)
+}
+
+/// The content as a map from legacy column name to value (the unit of change tracking).
+pub fn to_fields(content: &PopContent) -> Map<String, Value> {
+    match serde_json::to_value(content) {
+        Ok(Value::Object(map)) => map,
+        // PopContent is a struct of strings and JSON values: it always serializes to an object.
+        _ => Map::new(),
+    }
+}
+
+/// Rebuilds the content from a field map, checking every field's type.
+pub fn from_fields(fields: Map<String, Value>) -> Result<PopContent, AppError> {
+    let mut full = to_fields(&PopContent::default());
+    for (key, value) in fields {
+        if full.contains_key(&key) {
+            full.insert(key, value);
+        }
+    }
+    if full.get("nome_usuario").is_some_and(Value::is_null) {
+        full.insert("nome_usuario".into(), Value::String(String::new()));
+    }
+    serde_json::from_value(Value::Object(full)).map_err(|e| AppError::BadUserInput {
+        message: format!("invalid POP content: {e}"),
+        field: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture_snapshots() -> Vec<Value> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/dump_pops.json"
+        );
+        let dump: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        dump.into_iter()
+            .filter(|e| e["model"] == "processos.popsnapshot")
+            .map(|e| e["fields"].clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_snapshot_document_survives_the_round_trip_through_content() {
+        let snapshots = fixture_snapshots();
+        assert_eq!(snapshots.len(), 55);
+        for snap in snapshots {
+            let payload = &snap["payload"];
+            let content = content_from_document(payload).unwrap();
+            let created = chrono::NaiveDateTime::parse_from_str(
+                payload["data_criacao"].as_str().unwrap(),
+                "%d/%m/%Y %H:%M",
+            )
+            .unwrap()
+            .and_utc();
+            let rebuilt = document_parts(
+                &content,
+                payload["status"].as_str().unwrap(),
+                payload["versao"].as_i64().unwrap() as i32,
+                created,
+                payload["uuid"].as_str().unwrap(),
+            );
+            assert_eq!(&rebuilt, payload);
+            assert_eq!(
+                integrity_hash(&rebuilt),
+                snap["integrity_hash"].as_str().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn from_fields_rejects_wrong_types() {
+        let mut fields = Map::new();
+        fields.insert("macroprocesso".into(), json!(42));
+        assert!(matches!(
+            from_fields(fields),
+            Err(AppError::BadUserInput { .. })
+        ));
+    }
+}

@@ -1,0 +1,228 @@
+//! The one error type of MapaGov and its stable GraphQL `extensions.code` values.
+//!
+//! Policy: every variant but [`AppError::Internal`] is safe to show a client and says what to do
+//! about it. Internal errors (database failures, bugs) are logged with their detail and reach the
+//! client only as `INTERNAL_SERVER_ERROR` with a generic message. The README's error catalogue
+//! lists the same codes as [`AppError::code`].
+
+use async_graphql::ErrorExtensions;
+use chrono::{DateTime, Utc};
+
+/// Everything that can go wrong while serving a request or running a command.
+#[derive(Debug)]
+pub enum AppError {
+    /// The thing does not exist (or the caller may not know it exists).
+    NotFound(&'static str),
+    /// Input that fails validation; `field` is the input path at fault, when there is one.
+    BadUserInput {
+        /// What is wrong, in words a client developer can act on.
+        message: String,
+        /// Input path, e.g. `input.content.etapas`.
+        field: Option<String>,
+    },
+    /// The client's `expectedHash` is not the stored one: someone else saved first.
+    Conflict {
+        /// The hash now stored.
+        current_hash: String,
+        /// The autosave sequence now stored.
+        autosave_sequence: i32,
+        /// When the stored version was written.
+        updated_at: DateTime<Utc>,
+    },
+    /// An idempotency key was sent again with a different request.
+    IdempotencyKeyReused,
+    /// The POP's status does not allow edits.
+    PopLocked {
+        /// The current status.
+        status: String,
+    },
+    /// A status change the workflow does not allow.
+    InvalidTransition {
+        /// Current status.
+        from: String,
+        /// Requested status.
+        to: String,
+    },
+    /// No valid credentials.
+    Unauthenticated,
+    /// Authenticated, but not allowed.
+    Forbidden,
+    /// The database did not answer in time (pool exhausted or unreachable).
+    Unavailable,
+    /// Anything else: logged in full, never shown.
+    Internal(String),
+}
+
+impl AppError {
+    /// The message: what a client is told, or for `Internal`, the detail for logs.
+    pub fn message(&self) -> String {
+        match self {
+            AppError::NotFound(what) => format!("{what} not found"),
+            AppError::BadUserInput { message, .. } => message.clone(),
+            AppError::Conflict { .. } => {
+                "the POP changed since you loaded it (expected hash does not match)".into()
+            }
+            AppError::IdempotencyKeyReused => {
+                "this idempotency key was already used for a different request".into()
+            }
+            AppError::PopLocked { status } => format!("the POP is {status} and cannot be edited"),
+            AppError::InvalidTransition { from, to } => {
+                format!("cannot move a POP from {from} to {to}")
+            }
+            AppError::Unauthenticated => "authentication required".into(),
+            AppError::Forbidden => "not allowed".into(),
+            AppError::Unavailable => "the database is unavailable, try again shortly".into(),
+            AppError::Internal(detail) => format!("internal error: {detail}"),
+        }
+    }
+
+    /// Wraps an unexpected failure.
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        AppError::Internal(err.to_string())
+    }
+
+    /// Invalid input at `field`.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::BadUserInput {
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    /// Maps a pool error: a timeout is `Unavailable`, a failure to connect is logged as internal
+    /// detail but also reported as `Unavailable`.
+    pub fn from_pool<E: std::fmt::Display>(err: bb8::RunError<E>) -> Self {
+        match err {
+            bb8::RunError::TimedOut => AppError::Unavailable,
+            bb8::RunError::User(e) => {
+                tracing::warn!(error = %e, "database connection failed");
+                AppError::Unavailable
+            }
+        }
+    }
+
+    /// The stable `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::BadUserInput { .. } => "BAD_USER_INPUT",
+            AppError::Conflict { .. } => "CONFLICT",
+            AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            AppError::PopLocked { .. } => "POP_LOCKED",
+            AppError::InvalidTransition { .. } => "INVALID_TRANSITION",
+            AppError::Unauthenticated => "UNAUTHENTICATED",
+            AppError::Forbidden => "FORBIDDEN",
+            AppError::Unavailable => "SERVICE_UNAVAILABLE",
+            AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(err: diesel::result::Error) -> Self {
+        match err {
+            diesel::result::Error::NotFound => AppError::NotFound("record"),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<diesel::ConnectionError> for AppError {
+    fn from(err: diesel::ConnectionError) -> Self {
+        tracing::warn!(error = %err, "database connection failed");
+        AppError::Unavailable
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        if let AppError::Internal(detail) = &err {
+            tracing::error!(error = %detail, "internal error while serving a request");
+            return async_graphql::Error::new("internal server error")
+                .extend_with(|_, e| e.set("code", "INTERNAL_SERVER_ERROR"));
+        }
+        let code = err.code();
+        async_graphql::Error::new(err.message()).extend_with(|_, e| {
+            e.set("code", code);
+            match &err {
+                AppError::BadUserInput {
+                    field: Some(field), ..
+                } => e.set("field", field.as_str()),
+                AppError::Conflict {
+                    current_hash,
+                    autosave_sequence,
+                    updated_at,
+                } => {
+                    e.set("currentHash", current_hash.as_str());
+                    e.set("autosaveSequence", *autosave_sequence);
+                    e.set("updatedAt", updated_at.to_rfc3339());
+                }
+                AppError::PopLocked { status } => e.set("status", status.as_str()),
+                _ => {}
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extensions(err: AppError) -> serde_json::Value {
+        let gql: async_graphql::Error = err.into();
+        serde_json::to_value(gql.extensions).unwrap()
+    }
+
+    #[test]
+    fn every_variant_has_its_code() {
+        let cases = [
+            (AppError::NotFound("POP"), "NOT_FOUND"),
+            (AppError::bad_input("input.x", "bad"), "BAD_USER_INPUT"),
+            (AppError::IdempotencyKeyReused, "IDEMPOTENCY_KEY_REUSED"),
+            (
+                AppError::PopLocked {
+                    status: "published".into(),
+                },
+                "POP_LOCKED",
+            ),
+            (
+                AppError::InvalidTransition {
+                    from: "draft".into(),
+                    to: "published".into(),
+                },
+                "INVALID_TRANSITION",
+            ),
+            (AppError::Unauthenticated, "UNAUTHENTICATED"),
+            (AppError::Forbidden, "FORBIDDEN"),
+            (AppError::Unavailable, "SERVICE_UNAVAILABLE"),
+        ];
+        for (err, code) in cases {
+            assert_eq!(err.code(), code);
+            assert_eq!(extensions(err)["code"], code);
+        }
+    }
+
+    #[test]
+    fn conflict_carries_the_server_state() {
+        let at = Utc::now();
+        let ext = extensions(AppError::Conflict {
+            current_hash: "abc".into(),
+            autosave_sequence: 7,
+            updated_at: at,
+        });
+        assert_eq!(ext["code"], "CONFLICT");
+        assert_eq!(ext["currentHash"], "abc");
+        assert_eq!(ext["autosaveSequence"], 7);
+        assert_eq!(ext["updatedAt"], at.to_rfc3339());
+    }
+
+    #[test]
+    fn internal_details_never_reach_the_client() {
+        let gql: async_graphql::Error =
+            AppError::internal("relation pops does not exist; password=hunter2").into();
+        assert_eq!(gql.message, "internal server error");
+        let ext = serde_json::to_value(gql.extensions).unwrap();
+        assert_eq!(ext["code"], "INTERNAL_SERVER_ERROR");
+        assert!(!ext.to_string().contains("hunter2"));
+    }
+}
