@@ -16,7 +16,12 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
         tracing::info!(migrations = ?applied, "applied pending migrations");
     }
     let db = Db::connect(&config.database).await?;
-    let schema = graphql::schema_builder().data(db.clone()).finish();
+    let schema = graphql::build(
+        db.clone(),
+        graphql::Settings {
+            snapshot_every: config.snapshot_every,
+        },
+    );
     Ok(AppState { db, schema })
 }
 

@@ -9,6 +9,7 @@
 pub mod migrate;
 pub mod models;
 pub mod pool;
+pub mod queries;
 pub mod schema;
 pub mod tls;
 pub mod types;

@@ -222,6 +222,8 @@ pub struct Snapshot {
     pub milestone: bool,
     /// The milestone's label.
     pub milestone_label: Option<String>,
+    /// Free label given when it was taken (backups).
+    pub label: Option<String>,
     /// Who caused it.
     pub created_by_id: Option<i64>,
     /// When.
@@ -245,6 +247,7 @@ macro_rules! snapshot_columns {
             schema::pop_snapshots::payload,
             schema::pop_snapshots::milestone,
             schema::pop_snapshots::milestone_label,
+            schema::pop_snapshots::label,
             schema::pop_snapshots::created_by_id,
             schema::pop_snapshots::created_at,
         )
@@ -294,6 +297,41 @@ macro_rules! change_log_columns {
             schema::pop_change_log::autosave_sequence,
             schema::pop_change_log::snapshot_id,
             schema::pop_change_log::created_at,
+        )
+    };
+}
+
+/// A person who can sign in.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct User {
+    /// Internal key.
+    pub id: i64,
+    /// Id in the legacy Django database, for imported rows.
+    pub legacy_id: Option<i64>,
+    /// Unique login name.
+    pub username: String,
+    /// E-mail address (may be empty).
+    pub email: String,
+    /// Staff see and act on every POP.
+    pub is_staff: bool,
+    /// Area the user reviews, if any.
+    pub area_codigo: Option<String>,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Selects the public columns of `users` (never the password hash) in [`User`]'s order.
+#[macro_export]
+macro_rules! user_columns {
+    () => {
+        (
+            schema::users::id,
+            schema::users::legacy_id,
+            schema::users::username,
+            schema::users::email,
+            schema::users::is_staff,
+            schema::users::area_codigo,
+            schema::users::created_at,
         )
     };
 }

@@ -87,6 +87,7 @@ macro_rules! define_tables {
                 payload -> $Json,
                 milestone -> Bool,
                 milestone_label -> Nullable<Text>,
+                label -> Nullable<Text>,
                 created_by_id -> Nullable<BigInt>,
                 created_at -> $Timestamp,
             }

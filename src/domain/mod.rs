@@ -1,8 +1,88 @@
 //! The rules of MapaGov, free of HTTP and GraphQL: the legacy document and its hash, autosave,
 //! snapshots, restore, diff and the status workflow. Each write is one function that owns its
-//! transaction.
+//! transaction (through [`crate::db::Db::write`]).
 
+pub mod autosave;
 pub mod diff;
 pub mod document;
 pub mod hash;
 pub mod pops;
+pub mod snapshots;
+pub mod users;
+pub mod workflow;
+
+/// Who is acting: recorded in the change log and on snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Actor {
+    /// The authenticated user, if any.
+    pub user_id: Option<i64>,
+}
+
+/// Workflow status of a POP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Being written.
+    Draft,
+    /// Submitted for review.
+    InReview,
+    /// Published (read-only).
+    Published,
+    /// Withdrawn (read-only).
+    Archived,
+}
+
+impl Status {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::InReview => "in_review",
+            Status::Published => "published",
+            Status::Archived => "archived",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(raw: &str) -> Option<Status> {
+        match raw {
+            "draft" => Some(Status::Draft),
+            "in_review" => Some(Status::InReview),
+            "published" => Some(Status::Published),
+            "archived" => Some(Status::Archived),
+            _ => None,
+        }
+    }
+
+    /// Whether content may still change.
+    pub fn is_editable(self) -> bool {
+        matches!(self, Status::Draft | Status::InReview)
+    }
+}
+
+/// Why a snapshot was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotKind {
+    /// Every `SNAPSHOT_EVERY` autosaves.
+    Autosave,
+    /// `backupSession`.
+    Backup,
+    /// The safety copy taken before a restore.
+    PreRestore,
+    /// On publication.
+    StatusChange,
+    /// Brought in from the legacy system.
+    Import,
+}
+
+impl SnapshotKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotKind::Autosave => "autosave",
+            SnapshotKind::Backup => "backup",
+            SnapshotKind::PreRestore => "pre_restore",
+            SnapshotKind::StatusChange => "status_change",
+            SnapshotKind::Import => "import",
+        }
+    }
+}

@@ -1,29 +1,76 @@
-//! Reading POPs.
+//! Reading POPs, their snapshots and their history.
 
-use crate::db::models::Pop;
-use crate::db::types::DbUuid;
-use crate::db::Db;
+use crate::db::models::{ChangeLogEntry, Pop, Snapshot};
+use crate::db::queries::{self, Page, PopFilter};
+use crate::db::{Conn, Db};
 use crate::error::AppError;
-use crate::{pop_columns, with_backend};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 
 /// Parses a public POP id: a UUID with or without hyphens.
-pub fn parse_public_id(raw: &str) -> Result<uuid::Uuid, AppError> {
+pub fn parse_public_id(field: &str, raw: &str) -> Result<uuid::Uuid, AppError> {
     uuid::Uuid::parse_str(raw.trim())
-        .map_err(|_| AppError::bad_input("id", "not a POP id (expected a UUID)"))
+        .map_err(|_| AppError::bad_input(field, "not a POP id (expected a UUID)"))
 }
 
-/// Finds a POP by its public id, deleted or not.
+/// Parses a snapshot id (a positive integer).
+pub fn parse_snapshot_id(field: &str, raw: &str) -> Result<i64, AppError> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| AppError::bad_input(field, "not a snapshot id"))
+}
+
+/// A POP by public id, deleted or not.
 pub async fn find(db: &Db, id: uuid::Uuid) -> Result<Option<Pop>, AppError> {
     let mut pooled = db.get().await?;
-    let pop = with_backend!(&mut pooled.conn(), |c| {
-        schema::pops::table
-            .filter(schema::pops::uuid.eq(DbUuid(id)))
-            .select(pop_columns!())
-            .first::<Pop>(c)
-            .await
-            .optional()
-    })?;
-    Ok(pop)
+    queries::pop_by_uuid(&mut pooled.conn(), id).await
+}
+
+/// A page of POPs and the total matching the filter.
+pub async fn list(db: &Db, filter: &PopFilter, page: &Page) -> Result<(Vec<Pop>, i64), AppError> {
+    let mut pooled = db.get().await?;
+    let mut conn = pooled.conn();
+    let rows = queries::list_pops(&mut conn, filter, page).await?;
+    let total = queries::count_pops(&mut conn, filter).await?;
+    Ok((rows, total))
+}
+
+/// A snapshot by id.
+pub async fn snapshot(db: &Db, id: i64) -> Result<Option<Snapshot>, AppError> {
+    let mut pooled = db.get().await?;
+    queries::snapshot_by_id(&mut pooled.conn(), id).await
+}
+
+/// A page of a POP's snapshots and how many it has.
+pub async fn snapshots(
+    db: &Db,
+    pop_id: i64,
+    page: &Page,
+) -> Result<(Vec<Snapshot>, i64), AppError> {
+    let mut pooled = db.get().await?;
+    let mut conn = pooled.conn();
+    let rows = queries::list_snapshots(&mut conn, pop_id, page).await?;
+    let total = queries::count_snapshots(&mut conn, pop_id).await?;
+    Ok((rows, total))
+}
+
+/// A page of a POP's change log, newest first, and how many entries match.
+pub async fn history(
+    db: &Db,
+    pop_id: i64,
+    field: Option<&str>,
+    page: &Page,
+) -> Result<(Vec<ChangeLogEntry>, i64), AppError> {
+    let mut pooled = db.get().await?;
+    let mut conn = pooled.conn();
+    let rows = queries::list_changes(&mut conn, pop_id, field, page).await?;
+    let total = queries::count_changes(&mut conn, pop_id, field).await?;
+    Ok((rows, total))
+}
+
+/// Locks a POP by public id for a write; a missing POP is `NOT_FOUND`.
+pub async fn lock_existing(conn: &mut Conn<'_>, id: uuid::Uuid) -> Result<Pop, AppError> {
+    queries::lock_pop_by_uuid(conn, id)
+        .await?
+        .ok_or(AppError::NotFound("POP"))
 }

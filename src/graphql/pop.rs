@@ -1,10 +1,56 @@
-//! POP queries and the `Pop` type.
+//! POPs: the `Pop` type, the `pop`/`pops` queries and the autosave, status and delete mutations.
 
+use super::pagination::{CountedConnection, PageArgs};
+use super::snapshot::SnapshotObject;
+use super::user::UserObject;
+use super::{actor, loaders::UserLoader, settings};
 use crate::db::models::Pop;
+use crate::db::queries::PopFilter;
 use crate::db::Db;
-use crate::domain::{document, pops};
-use async_graphql::{Context, Json, Object, Result, SimpleObject, ID};
-use chrono::{DateTime, Utc};
+use crate::domain::autosave::{self, AutosaveRequest};
+use crate::domain::{document, pops, workflow, Status};
+use crate::error::AppError;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value};
+
+/// Workflow status of a POP.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PopStatus {
+    /// Being written; autosaves are accepted.
+    Draft,
+    /// Submitted for review; autosaves are still accepted.
+    InReview,
+    /// Published: read-only, `versao` was incremented.
+    Published,
+    /// Withdrawn: read-only.
+    Archived,
+}
+
+impl From<PopStatus> for Status {
+    fn from(s: PopStatus) -> Status {
+        match s {
+            PopStatus::Draft => Status::Draft,
+            PopStatus::InReview => Status::InReview,
+            PopStatus::Published => Status::Published,
+            PopStatus::Archived => Status::Archived,
+        }
+    }
+}
+
+impl PopStatus {
+    /// Parses a stored status (the database only holds the four known values).
+    pub fn from_stored(raw: &str) -> Result<PopStatus, AppError> {
+        match Status::parse(raw) {
+            Some(Status::Draft) => Ok(PopStatus::Draft),
+            Some(Status::InReview) => Ok(PopStatus::InReview),
+            Some(Status::Published) => Ok(PopStatus::Published),
+            Some(Status::Archived) => Ok(PopStatus::Archived),
+            None => Err(AppError::internal(format!("unknown stored status {raw}"))),
+        }
+    }
+}
 
 /// A POP (Procedimento Operacional Padrão): the current state of one mapped procedure.
 pub struct PopObject(pub Pop);
@@ -28,23 +74,23 @@ impl PopObject {
     async fn legacy_id(&self) -> Option<i64> {
         self.0.meta.legacy_id
     }
-    /// The front end's editing session that created or last found this POP.
+    /// The front end's editing session that created this POP.
     async fn session_id(&self) -> Option<&str> {
         self.0.meta.session_id.as_deref()
     }
-    /// Workflow status: `draft`, `in_review`, `published` or `archived`.
-    async fn status(&self) -> &str {
-        &self.0.meta.status
+    /// Workflow status.
+    async fn status(&self) -> Result<PopStatus> {
+        Ok(PopStatus::from_stored(&self.0.meta.status)?)
     }
     /// Published version number (starts at 1, +1 on each publication).
     async fn versao(&self) -> i32 {
         self.0.meta.versao
     }
-    /// Number of autosaves so far; +1 on every accepted write.
+    /// Accepted writes so far; +1 on every autosave, restore and status change.
     async fn autosave_sequence(&self) -> i32 {
         self.0.meta.autosave_sequence
     }
-    /// SHA-256 of the document (legacy rule); send it back as `expectedHash` on the next autosave.
+    /// SHA-256 of `document` by the legacy rule; send it back as `expectedHash` on the next write.
     async fn integrity_hash(&self) -> &str {
         &self.0.meta.integrity_hash
     }
@@ -59,9 +105,77 @@ impl PopObject {
             nome: self.0.content.area_nome.clone(),
         }
     }
-    /// The legacy document: exactly the object the integrity hash covers (plus `uuid`).
-    async fn document(&self) -> Json<serde_json::Value> {
+    /// Macroprocess.
+    async fn macroprocesso(&self) -> Option<&str> {
+        self.0.content.macroprocesso.as_deref()
+    }
+    /// Process-architecture code such as `7.2.1.1.1`.
+    async fn codigo_processo(&self) -> Option<&str> {
+        self.0.content.codigo_processo.as_deref()
+    }
+    /// Process name.
+    async fn nome_processo(&self) -> Option<&str> {
+        self.0.content.nome_processo.as_deref()
+    }
+    /// Specific process.
+    async fn processo_especifico(&self) -> Option<&str> {
+        self.0.content.processo_especifico.as_deref()
+    }
+    /// Expected deliverable.
+    async fn entrega_esperada(&self) -> Option<&str> {
+        self.0.content.entrega_esperada.as_deref()
+    }
+    /// Legal basis; items joined by ` | `.
+    async fn dispositivos_normativos(&self) -> Option<&str> {
+        self.0.content.dispositivos_normativos.as_deref()
+    }
+    /// Systems used (a JSON list).
+    async fn sistemas(&self) -> Json<&Value> {
+        Json(&self.0.content.sistemas_utilizados)
+    }
+    /// Operators; joined by `, `.
+    async fn operadores(&self) -> Option<&str> {
+        self.0.content.operadores.as_deref()
+    }
+    /// Points of attention.
+    async fn pontos_atencao(&self) -> Option<&str> {
+        self.0.content.pontos_atencao.as_deref()
+    }
+    /// Steps, stored faithfully as the front end sent them (a JSON list of objects).
+    async fn etapas(&self) -> Json<&Value> {
+        Json(&self.0.content.etapas)
+    }
+    /// Documents used (a JSON list; rows imported from the legacy system may hold a string).
+    async fn documentos_utilizados(&self) -> Json<&Value> {
+        Json(&self.0.content.documentos_utilizados)
+    }
+    /// Input flows (a JSON list).
+    async fn fluxos_entrada(&self) -> Json<&Value> {
+        Json(&self.0.content.fluxos_entrada)
+    }
+    /// Output flows (a JSON list).
+    async fn fluxos_saida(&self) -> Json<&Value> {
+        Json(&self.0.content.fluxos_saida)
+    }
+    /// `MM/YYYY` of the version, as the legacy system kept it.
+    async fn mes_ano(&self) -> Option<&str> {
+        self.0.meta.mes_ano.as_deref()
+    }
+    /// Approval date.
+    async fn data_aprovacao(&self) -> Option<NaiveDate> {
+        self.0.meta.data_aprovacao
+    }
+    /// Whether the author marked the POP complete.
+    async fn is_completo(&self) -> bool {
+        self.0.meta.is_completo
+    }
+    /// The legacy document: exactly what `integrityHash` covers, plus `uuid`.
+    async fn document(&self) -> Json<Value> {
         Json(document::document(&self.0.meta, &self.0.content))
+    }
+    /// The front end's whole form state, as last sent.
+    async fn raw_payload(&self) -> Option<Json<&Value>> {
+        self.0.meta.raw_payload.as_ref().map(Json)
     }
     /// When the POP was created (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
@@ -71,10 +185,195 @@ impl PopObject {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.meta.updated_at
     }
+    /// When the POP was last autosaved.
+    async fn last_autosave_at(&self) -> Option<DateTime<Utc>> {
+        self.0.meta.last_autosave_at
+    }
+    /// When anything last happened to the POP.
+    async fn last_activity_at(&self) -> DateTime<Utc> {
+        self.0.meta.last_activity_at
+    }
     /// When the POP was soft-deleted, if it was.
     async fn deleted_at(&self) -> Option<DateTime<Utc>> {
         self.0.meta.deleted_at
     }
+    /// Who created the POP (its owner).
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
+        let Some(id) = self.0.meta.created_by_id else {
+            return Ok(None);
+        };
+        let loader = ctx.data::<DataLoader<UserLoader>>()?;
+        Ok(loader.load_one(id).await?.map(UserObject))
+    }
+    /// The POP's snapshots, newest first.
+    async fn snapshots(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<CountedConnection<SnapshotObject>> {
+        let request = PageArgs {
+            after,
+            before,
+            first,
+            last,
+        }
+        .resolve()?;
+        let db = ctx.data::<Db>()?;
+        let (rows, total) = pops::snapshots(db, self.0.meta.id, &request.page).await?;
+        Ok(request.connection(rows, total, |s| s.id, SnapshotObject))
+    }
+}
+
+/// The area part of `PopContentInput`; fields left out are not changed.
+#[derive(InputObject, Debug, Default)]
+pub struct AreaInput {
+    /// Area code.
+    pub codigo: Option<String>,
+    /// Area name.
+    pub nome: Option<String>,
+}
+
+/// Content fields of a POP. Only the fields given (and not null) are changed.
+#[derive(InputObject, Debug, Default)]
+pub struct PopContentInput {
+    /// Author name shown on the document.
+    pub nome_usuario: Option<String>,
+    /// Area.
+    pub area: Option<AreaInput>,
+    /// Macroprocess.
+    pub macroprocesso: Option<String>,
+    /// Process-architecture code such as `7.2.1.1.1`.
+    pub codigo_processo: Option<String>,
+    /// Process name.
+    pub nome_processo: Option<String>,
+    /// Specific process.
+    pub processo_especifico: Option<String>,
+    /// Expected deliverable.
+    pub entrega_esperada: Option<String>,
+    /// Legal basis; items joined by ` | `.
+    pub dispositivos_normativos: Option<String>,
+    /// Systems used: a JSON list.
+    pub sistemas: Option<Json<Value>>,
+    /// Operators; joined by `, `.
+    pub operadores: Option<String>,
+    /// Points of attention.
+    pub pontos_atencao: Option<String>,
+    /// Steps: a JSON list of objects (unknown keys are kept).
+    pub etapas: Option<Json<Value>>,
+    /// Documents used: a JSON list.
+    pub documentos_utilizados: Option<Json<Value>>,
+    /// Input flows: a JSON list.
+    pub fluxos_entrada: Option<Json<Value>>,
+    /// Output flows: a JSON list.
+    pub fluxos_saida: Option<Json<Value>>,
+}
+
+impl PopContentInput {
+    /// The fields given, by legacy column name, with list fields checked.
+    fn into_fields(self) -> Result<Map<String, Value>, AppError> {
+        let mut fields = Map::new();
+        let mut text = |name: &str, value: Option<String>| {
+            if let Some(v) = value {
+                fields.insert(name.into(), Value::String(v));
+            }
+        };
+        text("nome_usuario", self.nome_usuario);
+        if let Some(area) = self.area {
+            text("area_codigo", area.codigo);
+            text("area_nome", area.nome);
+        }
+        text("macroprocesso", self.macroprocesso);
+        text("codigo_processo", self.codigo_processo);
+        text("nome_processo", self.nome_processo);
+        text("processo_especifico", self.processo_especifico);
+        text("entrega_esperada", self.entrega_esperada);
+        text("dispositivos_normativos", self.dispositivos_normativos);
+        text("operadores", self.operadores);
+        text("pontos_atencao", self.pontos_atencao);
+        for (name, input, value, objects) in [
+            ("sistemas_utilizados", "sistemas", self.sistemas, false),
+            ("etapas", "etapas", self.etapas, true),
+            (
+                "documentos_utilizados",
+                "documentosUtilizados",
+                self.documentos_utilizados,
+                false,
+            ),
+            (
+                "fluxos_entrada",
+                "fluxosEntrada",
+                self.fluxos_entrada,
+                false,
+            ),
+            ("fluxos_saida", "fluxosSaida", self.fluxos_saida, false),
+        ] {
+            let Some(Json(value)) = value else { continue };
+            if value.is_null() {
+                continue;
+            }
+            let field = format!("input.content.{input}");
+            let items = value
+                .as_array()
+                .ok_or_else(|| AppError::bad_input(&field, "must be a JSON list"))?;
+            if objects {
+                if let Some(index) = items.iter().position(|item| !item.is_object()) {
+                    return Err(AppError::bad_input(
+                        format!("{field}.{index}"),
+                        "each step must be a JSON object",
+                    ));
+                }
+            }
+            fields.insert(name.into(), value);
+        }
+        Ok(fields)
+    }
+}
+
+/// An autosave from the editor.
+#[derive(InputObject, Debug)]
+pub struct AutosavePopInput {
+    /// The POP to save. Without it, the newest POP of `sessionId` is used, or a new draft created.
+    pub pop_id: Option<ID>,
+    /// The editing session of the front end.
+    pub session_id: String,
+    /// The `integrityHash` the client last received; `CONFLICT` if the POP has changed since.
+    pub expected_hash: Option<String>,
+    /// The fields to change.
+    pub content: Option<PopContentInput>,
+    /// The front end's whole form state (kept as sent).
+    pub raw_payload: Option<Json<Value>>,
+    /// Any unique string (e.g. a UUID per save attempt): a retry with the same key and input
+    /// returns the first result without writing again.
+    pub idempotency_key: Option<String>,
+}
+
+/// The result of `autosavePop`.
+#[derive(SimpleObject)]
+pub struct AutosavePayload {
+    /// The POP after the autosave.
+    pub pop: PopObject,
+    /// `false` when nothing differed from the stored POP (nothing was written).
+    pub changed: bool,
+    /// The new hash: send it as `expectedHash` next time.
+    pub integrity_hash: String,
+    /// The sequence after this autosave.
+    pub autosave_sequence: i32,
+    /// Whether this autosave took a snapshot.
+    pub snapshot_created: bool,
+    /// The snapshot taken, if any.
+    pub snapshot: Option<SnapshotObject>,
+}
+
+/// The result of `changePopStatus`.
+#[derive(SimpleObject)]
+pub struct ChangeStatusPayload {
+    /// The POP after the change.
+    pub pop: PopObject,
+    /// The snapshot taken on publication.
+    pub snapshot: Option<SnapshotObject>,
 }
 
 /// POP queries.
@@ -84,9 +383,128 @@ pub struct PopQuery;
 #[Object]
 impl PopQuery {
     /// One POP by its public id (UUID, with or without hyphens); `null` when there is none.
+    /// Soft-deleted POPs are returned too (see `deletedAt`).
     async fn pop(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PopObject>> {
         let db = ctx.data::<Db>()?;
-        let id = pops::parse_public_id(&id)?;
+        let id = pops::parse_public_id("id", &id)?;
         Ok(pops::find(db, id).await?.map(PopObject))
+    }
+
+    /// POPs, newest first, filtered; soft-deleted ones only with `includeDeleted: true`.
+    #[allow(clippy::too_many_arguments)]
+    async fn pops(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(desc = "Only POPs in this status.")] status: Option<PopStatus>,
+        #[graphql(desc = "Only POPs of this editing session.")] session_id: Option<String>,
+        #[graphql(desc = "Only POPs of this area code.")] area: Option<String>,
+        #[graphql(desc = "Only POPs created by this username.")] created_by: Option<String>,
+        #[graphql(desc = "Include soft-deleted POPs.", default = false)] include_deleted: bool,
+    ) -> Result<CountedConnection<PopObject>> {
+        let request = PageArgs {
+            after,
+            before,
+            first,
+            last,
+        }
+        .resolve()?;
+        let db = ctx.data::<Db>()?;
+        let created_by = match created_by {
+            Some(username) => match crate::domain::users::find_by_username(db, &username).await? {
+                Some(user) => Some(user.id),
+                None => {
+                    return Ok(request.connection(Vec::<Pop>::new(), 0, |p| p.meta.id, PopObject))
+                }
+            },
+            None => None,
+        };
+        let filter = PopFilter {
+            status: status.map(|s| Status::from(s).as_str().to_owned()),
+            session_id,
+            area_codigo: area,
+            created_by,
+            include_deleted,
+        };
+        let (rows, total) = pops::list(db, &filter, &request.page).await?;
+        Ok(request.connection(rows, total, |p| p.meta.id, PopObject))
+    }
+}
+
+/// POP mutations.
+#[derive(Default)]
+pub struct PopMutation;
+
+#[Object]
+impl PopMutation {
+    /// Saves the editor's state: applies the fields given, bumps `autosaveSequence`, logs each
+    /// changed field and takes a snapshot every `SNAPSHOT_EVERY` autosaves. Errors: `CONFLICT`
+    /// (stale `expectedHash`; extensions carry `currentHash`, `autosaveSequence`, `updatedAt`),
+    /// `POP_LOCKED`, `IDEMPOTENCY_KEY_REUSED`, `NOT_FOUND`, `BAD_USER_INPUT`.
+    async fn autosave_pop(
+        &self,
+        ctx: &Context<'_>,
+        input: AutosavePopInput,
+    ) -> Result<AutosavePayload> {
+        let db = ctx.data::<Db>()?;
+        let pop_id = input
+            .pop_id
+            .as_deref()
+            .map(|id| pops::parse_public_id("input.popId", id))
+            .transpose()?;
+        let request = AutosaveRequest {
+            pop_id,
+            session_id: input.session_id,
+            expected_hash: input.expected_hash,
+            fields: input
+                .content
+                .map(PopContentInput::into_fields)
+                .transpose()?
+                .unwrap_or_default(),
+            raw_payload: input.raw_payload.map(|Json(v)| v),
+            idempotency_key: input.idempotency_key,
+        };
+        let outcome =
+            autosave::autosave(db, actor(ctx)?, request, settings(ctx)?.snapshot_every).await?;
+        Ok(AutosavePayload {
+            pop: PopObject(outcome.pop),
+            changed: outcome.changed,
+            integrity_hash: outcome.integrity_hash,
+            autosave_sequence: outcome.autosave_sequence,
+            snapshot_created: outcome.snapshot.is_some(),
+            snapshot: outcome.snapshot.map(SnapshotObject),
+        })
+    }
+
+    /// Moves a POP through the workflow: DRAFT → IN_REVIEW → PUBLISHED → ARCHIVED, and
+    /// IN_REVIEW → DRAFT with a `reason`. Publishing increments `versao` and takes a snapshot.
+    /// Anything else is `INVALID_TRANSITION`.
+    async fn change_pop_status(
+        &self,
+        ctx: &Context<'_>,
+        pop_id: ID,
+        status: PopStatus,
+        reason: Option<String>,
+    ) -> Result<ChangeStatusPayload> {
+        let db = ctx.data::<Db>()?;
+        let pop_id = pops::parse_public_id("popId", &pop_id)?;
+        let changed =
+            workflow::change_status(db, actor(ctx)?, pop_id, status.into(), reason.as_deref())
+                .await?;
+        Ok(ChangeStatusPayload {
+            pop: PopObject(changed.pop),
+            snapshot: changed.snapshot.map(SnapshotObject),
+        })
+    }
+
+    /// Soft-deletes a POP: it disappears from `pops` (unless `includeDeleted`) but keeps its
+    /// history. Published POPs must be archived instead (`POP_LOCKED`).
+    async fn delete_pop(&self, ctx: &Context<'_>, pop_id: ID) -> Result<PopObject> {
+        let db = ctx.data::<Db>()?;
+        let pop_id = pops::parse_public_id("popId", &pop_id)?;
+        Ok(PopObject(workflow::delete(db, actor(ctx)?, pop_id).await?))
     }
 }

@@ -74,6 +74,7 @@ CREATE TABLE pop_snapshots (
     payload           TEXT NOT NULL CHECK (json_valid(payload)),
     milestone         BOOLEAN NOT NULL DEFAULT FALSE,
     milestone_label   TEXT CHECK (milestone_label IS NULL OR length(milestone_label) BETWEEN 1 AND 120),
+    label             TEXT,
     created_by_id     BIGINT REFERENCES users (id) ON DELETE SET NULL,
     created_at        TEXT NOT NULL
 );

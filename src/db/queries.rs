@@ -1,0 +1,662 @@
+//! Every SQL statement MapaGov runs, grouped by table, each written once for both backends.
+//!
+//! Functions take a [`Conn`] (a pooled connection or one inside [`super::Db::write`]); the
+//! `lock_*` functions take the POP row lock on PostgreSQL (`SELECT … FOR UPDATE`), which is how
+//! concurrent writers of one POP are serialized there (SQLite writers are serialized by
+//! `BEGIN IMMEDIATE`).
+
+use super::models::{ChangeLogEntry, Pop, PopContent, Snapshot, User};
+use super::types::DbUuid;
+use super::Conn;
+use crate::error::AppError;
+use crate::{
+    change_log_columns, pop_columns, pop_content_values, snapshot_columns, user_columns,
+    with_backend,
+};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::Value;
+
+/// Keyset pagination over ids, newest (highest id) first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page {
+    /// Only rows with a smaller id (forward pagination: `after`).
+    pub below: Option<i64>,
+    /// Only rows with a larger id (backward pagination: `before`).
+    pub above: Option<i64>,
+    /// How many rows to return at most.
+    pub limit: i64,
+    /// Take the rows nearest `above` (the last ones) instead of the first ones.
+    pub from_end: bool,
+}
+
+macro_rules! paginate {
+    ($query:expr, $id:expr, $page:expr) => {{
+        let page: &Page = $page;
+        let mut query = $query;
+        if let Some(below) = page.below {
+            query = query.filter($id.lt(below));
+        }
+        if let Some(above) = page.above {
+            query = query.filter($id.gt(above));
+        }
+        if page.from_end {
+            query.order($id.asc()).limit(page.limit)
+        } else {
+            query.order($id.desc()).limit(page.limit)
+        }
+    }};
+}
+
+fn newest_first<T>(mut rows: Vec<T>, page: &Page) -> Vec<T> {
+    if page.from_end {
+        rows.reverse();
+    }
+    rows
+}
+
+// ---------------------------------------------------------------------------------------------
+// pops
+
+/// Filters of the POP list.
+#[derive(Debug, Clone, Default)]
+pub struct PopFilter {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this editing session.
+    pub session_id: Option<String>,
+    /// Only this area code.
+    pub area_codigo: Option<String>,
+    /// Only POPs created by this user.
+    pub created_by: Option<i64>,
+    /// Include soft-deleted POPs.
+    pub include_deleted: bool,
+}
+
+macro_rules! filtered_pops {
+    ($filter:expr) => {{
+        let filter: &PopFilter = $filter;
+        let mut query = schema::pops::table.into_boxed();
+        if let Some(status) = &filter.status {
+            query = query.filter(schema::pops::status.eq(status.clone()));
+        }
+        if let Some(session) = &filter.session_id {
+            query = query.filter(schema::pops::session_id.eq(session.clone()));
+        }
+        if let Some(area) = &filter.area_codigo {
+            query = query.filter(schema::pops::area_codigo.eq(area.clone()));
+        }
+        if let Some(user) = filter.created_by {
+            query = query.filter(schema::pops::created_by_id.eq(user));
+        }
+        if !filter.include_deleted {
+            query = query.filter(schema::pops::deleted_at.is_null());
+        }
+        query
+    }};
+}
+
+/// A POP by public id, deleted or not.
+pub async fn pop_by_uuid(conn: &mut Conn<'_>, uuid: uuid::Uuid) -> Result<Option<Pop>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pops::table
+        .filter(schema::pops::uuid.eq(DbUuid(uuid)))
+        .select(pop_columns!())
+        .first::<Pop>(c)
+        .await
+        .optional())?)
+}
+
+/// POPs by internal ids (any order).
+pub async fn pops_by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Pop>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pops::table
+        .filter(schema::pops::id.eq_any(ids))
+        .select(pop_columns!())
+        .load::<Pop>(c)
+        .await)?)
+}
+
+/// Locks and returns a POP by public id.
+pub async fn lock_pop_by_uuid(
+    conn: &mut Conn<'_>,
+    uuid: uuid::Uuid,
+) -> Result<Option<Pop>, AppError> {
+    Ok(match conn {
+        Conn::Pg(c) => {
+            use super::schema::pg as schema;
+            schema::pops::table
+                .filter(schema::pops::uuid.eq(DbUuid(uuid)))
+                .select(pop_columns!())
+                .for_update()
+                .first::<Pop>(&mut **c)
+                .await
+                .optional()?
+        }
+        Conn::Sqlite(c) => {
+            use super::schema::sqlite as schema;
+            schema::pops::table
+                .filter(schema::pops::uuid.eq(DbUuid(uuid)))
+                .select(pop_columns!())
+                .first::<Pop>(&mut **c)
+                .await
+                .optional()?
+        }
+    })
+}
+
+/// Locks and returns a POP by internal id.
+pub async fn lock_pop_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Pop>, AppError> {
+    Ok(match conn {
+        Conn::Pg(c) => {
+            use super::schema::pg as schema;
+            schema::pops::table
+                .find(id)
+                .select(pop_columns!())
+                .for_update()
+                .first::<Pop>(&mut **c)
+                .await
+                .optional()?
+        }
+        Conn::Sqlite(c) => {
+            use super::schema::sqlite as schema;
+            schema::pops::table
+                .find(id)
+                .select(pop_columns!())
+                .first::<Pop>(&mut **c)
+                .await
+                .optional()?
+        }
+    })
+}
+
+/// Locks and returns the newest non-deleted POP of an editing session.
+///
+/// On PostgreSQL a transaction-scoped advisory lock on the session id comes first, so two first
+/// autosaves of one session cannot both create a POP.
+pub async fn lock_latest_pop_of_session(
+    conn: &mut Conn<'_>,
+    session_id: &str,
+) -> Result<Option<Pop>, AppError> {
+    Ok(match conn {
+        Conn::Pg(c) => {
+            use super::schema::pg as schema;
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(session_id)
+                .execute(&mut **c)
+                .await?;
+            schema::pops::table
+                .filter(schema::pops::session_id.eq(session_id))
+                .filter(schema::pops::deleted_at.is_null())
+                .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
+                .select(pop_columns!())
+                .for_update()
+                .first::<Pop>(&mut **c)
+                .await
+                .optional()?
+        }
+        Conn::Sqlite(c) => {
+            use super::schema::sqlite as schema;
+            schema::pops::table
+                .filter(schema::pops::session_id.eq(session_id))
+                .filter(schema::pops::deleted_at.is_null())
+                .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
+                .select(pop_columns!())
+                .first::<Pop>(&mut **c)
+                .await
+                .optional()?
+        }
+    })
+}
+
+/// Ids of the non-deleted POPs of a session, oldest first.
+pub async fn session_pop_ids(conn: &mut Conn<'_>, session_id: &str) -> Result<Vec<i64>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pops::table
+        .filter(schema::pops::session_id.eq(session_id))
+        .filter(schema::pops::deleted_at.is_null())
+        .order(schema::pops::id.asc())
+        .select(schema::pops::id)
+        .load::<i64>(c)
+        .await)?)
+}
+
+/// A page of POPs, newest first.
+pub async fn list_pops(
+    conn: &mut Conn<'_>,
+    filter: &PopFilter,
+    page: &Page,
+) -> Result<Vec<Pop>, AppError> {
+    let rows = with_backend!(conn, |c| paginate!(
+        filtered_pops!(filter),
+        schema::pops::id,
+        page
+    )
+    .select(pop_columns!())
+    .load::<Pop>(c)
+    .await)?;
+    Ok(newest_first(rows, page))
+}
+
+/// How many POPs match.
+pub async fn count_pops(conn: &mut Conn<'_>, filter: &PopFilter) -> Result<i64, AppError> {
+    Ok(with_backend!(conn, |c| filtered_pops!(filter)
+        .count()
+        .get_result::<i64>(c)
+        .await)?)
+}
+
+/// A POP to insert.
+#[derive(Debug, Clone)]
+pub struct NewPop<'a> {
+    /// Public id.
+    pub uuid: uuid::Uuid,
+    /// Editing session.
+    pub session_id: Option<&'a str>,
+    /// Owner.
+    pub created_by_id: Option<i64>,
+    /// Content.
+    pub content: &'a PopContent,
+    /// Legacy hash of the document.
+    pub integrity_hash: &'a str,
+    /// Autosave sequence.
+    pub autosave_sequence: i32,
+    /// Front-end form state.
+    pub raw_payload: Option<&'a Value>,
+    /// Creation time (also the first update and activity time).
+    pub now: DateTime<Utc>,
+}
+
+/// Inserts a draft POP.
+pub async fn insert_pop(conn: &mut Conn<'_>, new: &NewPop<'_>) -> Result<Pop, AppError> {
+    Ok(with_backend!(conn, |c| diesel::insert_into(
+        schema::pops::table
+    )
+    .values((
+        (
+            schema::pops::uuid.eq(DbUuid(new.uuid)),
+            schema::pops::session_id.eq(new.session_id),
+            schema::pops::created_by_id.eq(new.created_by_id),
+            schema::pops::status.eq("draft"),
+            schema::pops::versao.eq(1),
+            schema::pops::integrity_hash.eq(new.integrity_hash),
+            schema::pops::autosave_sequence.eq(new.autosave_sequence),
+            schema::pops::raw_payload.eq(new.raw_payload),
+            schema::pops::created_at.eq(new.now),
+            schema::pops::updated_at.eq(new.now),
+            schema::pops::last_autosave_at.eq(Some(new.now)),
+            schema::pops::last_activity_at.eq(new.now),
+        ),
+        pop_content_values!(new.content),
+    ))
+    .returning(pop_columns!())
+    .get_result::<Pop>(c)
+    .await)?)
+}
+
+/// The new state of a POP after a write.
+#[derive(Debug, Clone)]
+pub struct PopUpdate<'a> {
+    /// Content.
+    pub content: &'a PopContent,
+    /// Status.
+    pub status: &'a str,
+    /// Version.
+    pub versao: i32,
+    /// Legacy hash of the new document.
+    pub integrity_hash: &'a str,
+    /// Autosave sequence.
+    pub autosave_sequence: i32,
+    /// Front-end form state.
+    pub raw_payload: Option<&'a Value>,
+    /// Set when this write is an autosave.
+    pub autosaved_at: Option<DateTime<Utc>>,
+    /// Soft-delete time.
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Write time.
+    pub now: DateTime<Utc>,
+}
+
+/// Writes a POP's new state and returns the row.
+pub async fn update_pop(
+    conn: &mut Conn<'_>,
+    id: i64,
+    update: &PopUpdate<'_>,
+) -> Result<Pop, AppError> {
+    let last_autosave = update.autosaved_at;
+    Ok(with_backend!(conn, |c| {
+        let row = diesel::update(schema::pops::table.find(id))
+            .set((
+                (
+                    schema::pops::status.eq(update.status),
+                    schema::pops::versao.eq(update.versao),
+                    schema::pops::integrity_hash.eq(update.integrity_hash),
+                    schema::pops::autosave_sequence.eq(update.autosave_sequence),
+                    schema::pops::raw_payload.eq(update.raw_payload),
+                    schema::pops::updated_at.eq(update.now),
+                    schema::pops::last_activity_at.eq(update.now),
+                    schema::pops::deleted_at.eq(update.deleted_at),
+                ),
+                pop_content_values!(update.content),
+            ))
+            .returning(pop_columns!())
+            .get_result::<Pop>(&mut *c)
+            .await?;
+        match last_autosave {
+            Some(at) => {
+                diesel::update(schema::pops::table.find(id))
+                    .set(schema::pops::last_autosave_at.eq(at))
+                    .returning(pop_columns!())
+                    .get_result::<Pop>(c)
+                    .await
+            }
+            None => Ok(row),
+        }
+    })?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// pop_snapshots
+
+/// A snapshot by id.
+pub async fn snapshot_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Snapshot>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pop_snapshots::table
+        .find(id)
+        .select(snapshot_columns!())
+        .first::<Snapshot>(c)
+        .await
+        .optional())?)
+}
+
+/// The newest snapshot of a POP.
+pub async fn latest_snapshot(
+    conn: &mut Conn<'_>,
+    pop_id: i64,
+) -> Result<Option<Snapshot>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pop_snapshots::table
+        .filter(schema::pop_snapshots::pop_id.eq(pop_id))
+        .order(schema::pop_snapshots::sequence.desc())
+        .select(snapshot_columns!())
+        .first::<Snapshot>(c)
+        .await
+        .optional())?)
+}
+
+/// A page of a POP's snapshots, newest first.
+pub async fn list_snapshots(
+    conn: &mut Conn<'_>,
+    pop_id: i64,
+    page: &Page,
+) -> Result<Vec<Snapshot>, AppError> {
+    let rows = with_backend!(conn, |c| paginate!(
+        schema::pop_snapshots::table
+            .filter(schema::pop_snapshots::pop_id.eq(pop_id))
+            .into_boxed(),
+        schema::pop_snapshots::id,
+        page
+    )
+    .select(snapshot_columns!())
+    .load::<Snapshot>(c)
+    .await)?;
+    Ok(newest_first(rows, page))
+}
+
+/// How many snapshots a POP has.
+pub async fn count_snapshots(conn: &mut Conn<'_>, pop_id: i64) -> Result<i64, AppError> {
+    Ok(with_backend!(conn, |c| schema::pop_snapshots::table
+        .filter(schema::pop_snapshots::pop_id.eq(pop_id))
+        .count()
+        .get_result::<i64>(c)
+        .await)?)
+}
+
+/// A snapshot to insert; its sequence is the POP's next one.
+#[derive(Debug, Clone)]
+pub struct NewSnapshot<'a> {
+    /// The POP (its row must be locked by the caller).
+    pub pop_id: i64,
+    /// Why it is taken.
+    pub kind: &'a str,
+    /// The POP's version.
+    pub versao: i32,
+    /// The POP's autosave sequence.
+    pub autosave_sequence: i32,
+    /// The POP's status.
+    pub status: &'a str,
+    /// Legacy hash of the payload.
+    pub integrity_hash: &'a str,
+    /// The document.
+    pub payload: &'a Value,
+    /// A free label.
+    pub label: Option<&'a str>,
+    /// Who caused it.
+    pub created_by_id: Option<i64>,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+/// Inserts a snapshot with the POP's next sequence number.
+pub async fn insert_snapshot(
+    conn: &mut Conn<'_>,
+    new: &NewSnapshot<'_>,
+) -> Result<Snapshot, AppError> {
+    Ok(with_backend!(conn, |c| {
+        let last: Option<i32> = schema::pop_snapshots::table
+            .filter(schema::pop_snapshots::pop_id.eq(new.pop_id))
+            .select(diesel::dsl::max(schema::pop_snapshots::sequence))
+            .first(&mut *c)
+            .await?;
+        diesel::insert_into(schema::pop_snapshots::table)
+            .values((
+                schema::pop_snapshots::pop_id.eq(new.pop_id),
+                schema::pop_snapshots::sequence.eq(last.unwrap_or(0) + 1),
+                schema::pop_snapshots::kind.eq(new.kind),
+                schema::pop_snapshots::versao.eq(new.versao),
+                schema::pop_snapshots::autosave_sequence.eq(new.autosave_sequence),
+                schema::pop_snapshots::status.eq(new.status),
+                schema::pop_snapshots::integrity_hash.eq(new.integrity_hash),
+                schema::pop_snapshots::payload.eq(new.payload),
+                schema::pop_snapshots::milestone.eq(false),
+                schema::pop_snapshots::label.eq(new.label),
+                schema::pop_snapshots::created_by_id.eq(new.created_by_id),
+                schema::pop_snapshots::created_at.eq(new.now),
+            ))
+            .returning(snapshot_columns!())
+            .get_result::<Snapshot>(c)
+            .await
+    })?)
+}
+
+/// Marks a snapshot as a milestone.
+pub async fn set_milestone(
+    conn: &mut Conn<'_>,
+    id: i64,
+    label: &str,
+) -> Result<Option<Snapshot>, AppError> {
+    Ok(with_backend!(conn, |c| diesel::update(
+        schema::pop_snapshots::table.find(id)
+    )
+    .set((
+        schema::pop_snapshots::milestone.eq(true),
+        schema::pop_snapshots::milestone_label.eq(label),
+    ))
+    .returning(snapshot_columns!())
+    .get_result::<Snapshot>(c)
+    .await
+    .optional())?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// pop_change_log
+
+/// A change-log row to insert.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    /// The POP.
+    pub pop_id: i64,
+    /// Who made the change.
+    pub user_id: Option<i64>,
+    /// What kind of write.
+    pub action: &'static str,
+    /// Field name.
+    pub field_name: String,
+    /// Value before.
+    pub old_value: Option<Value>,
+    /// Value after.
+    pub new_value: Option<Value>,
+    /// The POP's autosave sequence after the write.
+    pub autosave_sequence: i32,
+    /// Related snapshot.
+    pub snapshot_id: Option<i64>,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+macro_rules! change_row {
+    ($ch:expr) => {{
+        let ch: &NewChange = $ch;
+        (
+            schema::pop_change_log::pop_id.eq(ch.pop_id),
+            schema::pop_change_log::user_id.eq(ch.user_id),
+            schema::pop_change_log::action.eq(ch.action),
+            schema::pop_change_log::field_name.eq(&ch.field_name),
+            schema::pop_change_log::old_value.eq(&ch.old_value),
+            schema::pop_change_log::new_value.eq(&ch.new_value),
+            schema::pop_change_log::autosave_sequence.eq(ch.autosave_sequence),
+            schema::pop_change_log::snapshot_id.eq(ch.snapshot_id),
+            schema::pop_change_log::created_at.eq(ch.now),
+        )
+    }};
+}
+
+/// Inserts change-log rows (one statement on PostgreSQL; SQLite, in-process, takes them one by one
+/// because its multi-row insert cannot express the nullable columns).
+pub async fn insert_changes(conn: &mut Conn<'_>, changes: &[NewChange]) -> Result<(), AppError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        Conn::Pg(c) => {
+            use super::schema::pg as schema;
+            let rows: Vec<_> = changes.iter().map(|ch| change_row!(ch)).collect();
+            diesel::insert_into(schema::pop_change_log::table)
+                .values(rows)
+                .execute(&mut **c)
+                .await?;
+        }
+        Conn::Sqlite(c) => {
+            use super::schema::sqlite as schema;
+            for ch in changes {
+                diesel::insert_into(schema::pop_change_log::table)
+                    .values(change_row!(ch))
+                    .execute(&mut **c)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A page of a POP's change log, newest first, optionally for one field.
+pub async fn list_changes(
+    conn: &mut Conn<'_>,
+    pop_id: i64,
+    field: Option<&str>,
+    page: &Page,
+) -> Result<Vec<ChangeLogEntry>, AppError> {
+    let rows = with_backend!(conn, |c| {
+        let mut query = schema::pop_change_log::table
+            .filter(schema::pop_change_log::pop_id.eq(pop_id))
+            .into_boxed();
+        if let Some(field) = field {
+            query = query.filter(schema::pop_change_log::field_name.eq(field.to_owned()));
+        }
+        paginate!(query, schema::pop_change_log::id, page)
+            .select(change_log_columns!())
+            .load::<ChangeLogEntry>(c)
+            .await
+    })?;
+    Ok(newest_first(rows, page))
+}
+
+/// How many change-log rows a POP has (for one field, when given).
+pub async fn count_changes(
+    conn: &mut Conn<'_>,
+    pop_id: i64,
+    field: Option<&str>,
+) -> Result<i64, AppError> {
+    Ok(with_backend!(conn, |c| {
+        let mut query = schema::pop_change_log::table
+            .filter(schema::pop_change_log::pop_id.eq(pop_id))
+            .into_boxed();
+        if let Some(field) = field {
+            query = query.filter(schema::pop_change_log::field_name.eq(field.to_owned()));
+        }
+        query.count().get_result::<i64>(c).await
+    })?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// idempotency_keys
+
+/// The stored request hash and response of an idempotency key.
+pub async fn idempotency_record(
+    conn: &mut Conn<'_>,
+    key: &str,
+) -> Result<Option<(String, Value)>, AppError> {
+    Ok(with_backend!(conn, |c| schema::idempotency_keys::table
+        .find(key)
+        .select((
+            schema::idempotency_keys::request_hash,
+            schema::idempotency_keys::response,
+        ))
+        .first::<(String, Value)>(c)
+        .await
+        .optional())?)
+}
+
+/// Stores an idempotency key; `false` when another request stored it first.
+pub async fn insert_idempotency(
+    conn: &mut Conn<'_>,
+    key: &str,
+    request_hash: &str,
+    response: &Value,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let inserted = with_backend!(conn, |c| diesel::insert_into(
+        schema::idempotency_keys::table
+    )
+    .values((
+        schema::idempotency_keys::key.eq(key),
+        schema::idempotency_keys::request_hash.eq(request_hash),
+        schema::idempotency_keys::response.eq(response),
+        schema::idempotency_keys::created_at.eq(now),
+    ))
+    .on_conflict_do_nothing()
+    .execute(c)
+    .await)?;
+    Ok(inserted == 1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// users
+
+/// Users by id (any order).
+pub async fn users_by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<User>, AppError> {
+    Ok(with_backend!(conn, |c| schema::users::table
+        .filter(schema::users::id.eq_any(ids))
+        .select(user_columns!())
+        .load::<User>(c)
+        .await)?)
+}
+
+/// A user by username.
+pub async fn user_by_username(
+    conn: &mut Conn<'_>,
+    username: &str,
+) -> Result<Option<User>, AppError> {
+    Ok(with_backend!(conn, |c| schema::users::table
+        .filter(schema::users::username.eq(username))
+        .select(user_columns!())
+        .first::<User>(c)
+        .await
+        .optional())?)
+}

@@ -1,0 +1,405 @@
+//! Autosave: the front end's write of a POP every few seconds, without losing a keystroke.
+//!
+//! One transaction: find (and lock) the POP, check the client's hash, apply the fields sent,
+//! bump the sequence, recompute the hash, log each changed field, take a snapshot every
+//! `SNAPSHOT_EVERY` autosaves unless the latest one already holds this document, and remember the
+//! idempotency key. An autosave that changes nothing writes nothing.
+
+use super::document::{from_fields, hash_of, to_fields};
+use super::hash::integrity_hash;
+use super::snapshots::{check_expected_hash, ensure_editable, take_unless_current};
+use super::{Actor, SnapshotKind};
+use crate::db::models::{Pop, PopContent, PopMeta, Snapshot};
+use crate::db::queries::{self, NewChange, NewPop, PopUpdate};
+use crate::db::{Conn, Db};
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use scoped_futures::ScopedFutureExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// Longest accepted session id.
+pub const MAX_SESSION_ID: usize = 255;
+/// Longest accepted idempotency key.
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// What the client sent.
+#[derive(Debug, Clone, Default)]
+pub struct AutosaveRequest {
+    /// The POP to save, when the client knows it.
+    pub pop_id: Option<uuid::Uuid>,
+    /// The editing session (used to find the POP when `pop_id` is absent).
+    pub session_id: String,
+    /// The hash the client last saw; `CONFLICT` if the stored one differs.
+    pub expected_hash: Option<String>,
+    /// Content fields to change, by legacy column name; fields absent are left as they are.
+    pub fields: Map<String, Value>,
+    /// The front end's whole form state.
+    pub raw_payload: Option<Value>,
+    /// Makes retries safe: the same key and request return the first result.
+    pub idempotency_key: Option<String>,
+}
+
+/// What an autosave did.
+#[derive(Debug, Clone)]
+pub struct AutosaveOutcome {
+    /// The POP as it is now.
+    pub pop: Pop,
+    /// Whether anything was written.
+    pub changed: bool,
+    /// The hash after this autosave.
+    pub integrity_hash: String,
+    /// The sequence after this autosave.
+    pub autosave_sequence: i32,
+    /// The snapshot taken by this autosave, if any.
+    pub snapshot: Option<Snapshot>,
+}
+
+/// The part of an outcome kept for idempotent replays.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Recorded {
+    pop_id: i64,
+    changed: bool,
+    integrity_hash: String,
+    autosave_sequence: i32,
+    snapshot_id: Option<i64>,
+}
+
+/// Runs one autosave (see the module docs).
+pub async fn autosave(
+    db: &Db,
+    actor: Actor,
+    request: AutosaveRequest,
+    snapshot_every: u32,
+) -> Result<AutosaveOutcome, AppError> {
+    validate(&request)?;
+    let request_hash = request_fingerprint(&request);
+    if let Some(key) = &request.idempotency_key {
+        if let Some(outcome) = replay(db, key, &request_hash).await? {
+            return Ok(outcome);
+        }
+    }
+    let request_ref = &request;
+    let hash_ref = &request_hash;
+    let result = db
+        .write(|mut conn| {
+            async move { write(&mut conn, actor, request_ref, hash_ref, snapshot_every).await }
+                .scope_boxed()
+        })
+        .await;
+    match (result, &request.idempotency_key) {
+        // Another request with the same key committed while this one ran: answer as it did
+        // (or refuse, if it was a different request).
+        (Err(AppError::IdempotencyKeyReused), Some(key)) => replay(db, key, &request_hash)
+            .await?
+            .ok_or(AppError::IdempotencyKeyReused),
+        (result, _) => result,
+    }
+}
+
+fn validate(request: &AutosaveRequest) -> Result<(), AppError> {
+    let session = request.session_id.trim();
+    if session.is_empty() {
+        return Err(AppError::bad_input("input.sessionId", "must not be empty"));
+    }
+    if session.chars().count() > MAX_SESSION_ID {
+        return Err(AppError::bad_input(
+            "input.sessionId",
+            format!("must be at most {MAX_SESSION_ID} characters"),
+        ));
+    }
+    if let Some(key) = &request.idempotency_key {
+        if key.trim().is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY {
+            return Err(AppError::bad_input(
+                "input.idempotencyKey",
+                format!("must be 1 to {MAX_IDEMPOTENCY_KEY} characters"),
+            ));
+        }
+    }
+    // Type-check the fields now, so a bad one is reported before anything is locked.
+    from_fields(request.fields.clone()).map_err(|err| match err {
+        AppError::BadUserInput { message, .. } => AppError::bad_input("input.content", message),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// A stable fingerprint of everything in the request but its idempotency key.
+fn request_fingerprint(request: &AutosaveRequest) -> String {
+    integrity_hash(&json!({
+        "pop_id": request.pop_id.map(|id| id.to_string()),
+        "session_id": request.session_id,
+        "expected_hash": request.expected_hash,
+        "fields": request.fields,
+        "raw_payload": request.raw_payload,
+    }))
+}
+
+async fn replay(
+    db: &Db,
+    key: &str,
+    request_hash: &str,
+) -> Result<Option<AutosaveOutcome>, AppError> {
+    let mut pooled = db.get().await?;
+    let mut conn = pooled.conn();
+    let Some((stored_hash, response)) = queries::idempotency_record(&mut conn, key).await? else {
+        return Ok(None);
+    };
+    if stored_hash != request_hash {
+        return Err(AppError::IdempotencyKeyReused);
+    }
+    let recorded: Recorded = serde_json::from_value(response).map_err(AppError::internal)?;
+    let pop = queries::pops_by_ids(&mut conn, &[recorded.pop_id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound("POP"))?;
+    let snapshot = match recorded.snapshot_id {
+        Some(id) => queries::snapshot_by_id(&mut conn, id).await?,
+        None => None,
+    };
+    Ok(Some(AutosaveOutcome {
+        pop,
+        changed: recorded.changed,
+        integrity_hash: recorded.integrity_hash,
+        autosave_sequence: recorded.autosave_sequence,
+        snapshot,
+    }))
+}
+
+async fn write(
+    conn: &mut Conn<'_>,
+    actor: Actor,
+    request: &AutosaveRequest,
+    request_hash: &str,
+    snapshot_every: u32,
+) -> Result<AutosaveOutcome, AppError> {
+    let now = Utc::now();
+    let session = request.session_id.trim();
+    let found = match request.pop_id {
+        Some(id) => Some(super::pops::lock_existing(conn, id).await?),
+        None => queries::lock_latest_pop_of_session(conn, session).await?,
+    };
+    let outcome = match found {
+        Some(pop) => update(conn, actor, pop, request, snapshot_every, now).await?,
+        None => create(conn, actor, session, request, now).await?,
+    };
+    if let Some(key) = &request.idempotency_key {
+        let recorded = serde_json::to_value(Recorded {
+            pop_id: outcome.pop.meta.id,
+            changed: outcome.changed,
+            integrity_hash: outcome.integrity_hash.clone(),
+            autosave_sequence: outcome.autosave_sequence,
+            snapshot_id: outcome.snapshot.as_ref().map(|s| s.id),
+        })
+        .map_err(AppError::internal)?;
+        if !queries::insert_idempotency(conn, key, request_hash, &recorded, now).await? {
+            return Err(AppError::IdempotencyKeyReused);
+        }
+    }
+    Ok(outcome)
+}
+
+/// The changed fields: `(name, old, new)`.
+fn changed_fields(before: &PopContent, request: &AutosaveRequest) -> Vec<(String, Value, Value)> {
+    let old = to_fields(before);
+    request
+        .fields
+        .iter()
+        .filter(|(_, new)| !new.is_null())
+        .filter_map(|(name, new)| {
+            let previous = old.get(name)?;
+            (previous != new).then(|| (name.clone(), previous.clone(), new.clone()))
+        })
+        .collect()
+}
+
+async fn create(
+    conn: &mut Conn<'_>,
+    actor: Actor,
+    session: &str,
+    request: &AutosaveRequest,
+    now: DateTime<Utc>,
+) -> Result<AutosaveOutcome, AppError> {
+    let blank = PopContent::default();
+    let changes = changed_fields(&blank, request);
+    let mut fields = to_fields(&blank);
+    for (name, _, new) in &changes {
+        fields.insert(name.clone(), new.clone());
+    }
+    let content = from_fields(fields)?;
+    let uuid = uuid::Uuid::new_v4();
+    let meta = draft_meta(uuid, now);
+    let hash = hash_of(&meta, &content);
+    let pop = queries::insert_pop(
+        conn,
+        &NewPop {
+            uuid,
+            session_id: Some(session),
+            created_by_id: actor.user_id,
+            content: &content,
+            integrity_hash: &hash,
+            autosave_sequence: 1,
+            raw_payload: request.raw_payload.as_ref(),
+            now,
+        },
+    )
+    .await?;
+    log_changes(conn, actor, &pop, "create", changes, now).await?;
+    Ok(AutosaveOutcome {
+        integrity_hash: pop.meta.integrity_hash.clone(),
+        autosave_sequence: pop.meta.autosave_sequence,
+        pop,
+        changed: true,
+        snapshot: None,
+    })
+}
+
+/// The control fields a new draft will have, for hashing before the insert.
+fn draft_meta(uuid: uuid::Uuid, now: DateTime<Utc>) -> PopMeta {
+    PopMeta {
+        id: 0,
+        uuid: crate::db::types::DbUuid(uuid),
+        legacy_id: None,
+        session_id: None,
+        created_by_id: None,
+        versao: 1,
+        mes_ano: None,
+        data_aprovacao: None,
+        status: "draft".into(),
+        is_completo: false,
+        integrity_hash: String::new(),
+        autosave_sequence: 1,
+        raw_payload: None,
+        created_at: now,
+        updated_at: now,
+        last_autosave_at: Some(now),
+        last_activity_at: now,
+        deleted_at: None,
+    }
+}
+
+async fn update(
+    conn: &mut Conn<'_>,
+    actor: Actor,
+    pop: Pop,
+    request: &AutosaveRequest,
+    snapshot_every: u32,
+    now: DateTime<Utc>,
+) -> Result<AutosaveOutcome, AppError> {
+    ensure_editable(&pop)?;
+    check_expected_hash(&pop, request.expected_hash.as_deref())?;
+    let changes = changed_fields(&pop.content, request);
+    let raw_changed = request
+        .raw_payload
+        .as_ref()
+        .is_some_and(|raw| pop.meta.raw_payload.as_ref() != Some(raw));
+    if changes.is_empty() && !raw_changed {
+        return Ok(AutosaveOutcome {
+            integrity_hash: pop.meta.integrity_hash.clone(),
+            autosave_sequence: pop.meta.autosave_sequence,
+            pop,
+            changed: false,
+            snapshot: None,
+        });
+    }
+    let mut fields = to_fields(&pop.content);
+    for (name, _, new) in &changes {
+        fields.insert(name.clone(), new.clone());
+    }
+    let content = from_fields(fields)?;
+    let sequence = pop.meta.autosave_sequence + 1;
+    let hash = hash_of(&pop.meta, &content);
+    let raw_payload = request
+        .raw_payload
+        .as_ref()
+        .or(pop.meta.raw_payload.as_ref());
+    let updated = queries::update_pop(
+        conn,
+        pop.meta.id,
+        &PopUpdate {
+            content: &content,
+            status: &pop.meta.status,
+            versao: pop.meta.versao,
+            integrity_hash: &hash,
+            autosave_sequence: sequence,
+            raw_payload,
+            autosaved_at: Some(now),
+            deleted_at: None,
+            now,
+        },
+    )
+    .await?;
+    log_changes(conn, actor, &updated, "autosave", changes, now).await?;
+    let snapshot = if sequence % i32::try_from(snapshot_every).unwrap_or(i32::MAX) == 0 {
+        match take_unless_current(conn, &updated, SnapshotKind::Autosave, actor, now).await? {
+            (snapshot, true) => Some(snapshot),
+            (_, false) => None,
+        }
+    } else {
+        None
+    };
+    Ok(AutosaveOutcome {
+        integrity_hash: updated.meta.integrity_hash.clone(),
+        autosave_sequence: updated.meta.autosave_sequence,
+        pop: updated,
+        changed: true,
+        snapshot,
+    })
+}
+
+async fn log_changes(
+    conn: &mut Conn<'_>,
+    actor: Actor,
+    pop: &Pop,
+    action: &'static str,
+    changes: Vec<(String, Value, Value)>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let rows: Vec<NewChange> = changes
+        .into_iter()
+        .map(|(field, old, new)| NewChange {
+            pop_id: pop.meta.id,
+            user_id: actor.user_id,
+            action,
+            field_name: field,
+            old_value: Some(old),
+            new_value: Some(new),
+            autosave_sequence: pop.meta.autosave_sequence,
+            snapshot_id: None,
+            now,
+        })
+        .collect();
+    queries::insert_changes(conn, &rows).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_ignores_the_key_but_not_the_content() {
+        let mut a = AutosaveRequest {
+            session_id: "s".into(),
+            idempotency_key: Some("k1".into()),
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.idempotency_key = Some("k2".into());
+        assert_eq!(request_fingerprint(&a), request_fingerprint(&b));
+        a.fields.insert("macroprocesso".into(), json!("x"));
+        assert_ne!(request_fingerprint(&a), request_fingerprint(&b));
+    }
+
+    #[test]
+    fn null_fields_are_not_changes() {
+        let mut request = AutosaveRequest::default();
+        request.fields.insert("macroprocesso".into(), Value::Null);
+        request
+            .fields
+            .insert("pontos_atencao".into(), json!("novo"));
+        let changes = changed_fields(&PopContent::default(), &request);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].0, "pontos_atencao");
+    }
+}

@@ -1,0 +1,122 @@
+//! A POP's history: its change log, newest first.
+
+use super::loaders::UserLoader;
+use super::pagination::{CountedConnection, PageArgs};
+use super::user::UserObject;
+use crate::db::models::ChangeLogEntry;
+use crate::db::Db;
+use crate::domain::pops;
+use crate::error::AppError;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, Json, Object, Result, ID};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// What kind of write a history entry records.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HistoryAction {
+    /// The first autosave, which created the POP.
+    Create,
+    /// An autosave.
+    Autosave,
+    /// A snapshot restored.
+    Restore,
+    /// A status change.
+    Status,
+    /// A soft delete.
+    Delete,
+    /// Imported from the legacy system.
+    Import,
+}
+
+/// One changed field of one write.
+pub struct HistoryEntry(pub ChangeLogEntry);
+
+#[Object]
+impl HistoryEntry {
+    /// Entry id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// What kind of write.
+    async fn action(&self) -> Result<HistoryAction> {
+        Ok(match self.0.action.as_str() {
+            "create" => HistoryAction::Create,
+            "autosave" => HistoryAction::Autosave,
+            "restore" => HistoryAction::Restore,
+            "status" => HistoryAction::Status,
+            "delete" => HistoryAction::Delete,
+            "import" => HistoryAction::Import,
+            other => {
+                return Err(AppError::internal(format!("unknown history action {other}")).into())
+            }
+        })
+    }
+    /// The field, by its legacy column name (`etapas`, `pontos_atencao`, `status`…).
+    async fn field(&self) -> &str {
+        &self.0.field_name
+    }
+    /// The value before.
+    async fn old_value(&self) -> Option<Json<&Value>> {
+        self.0.old_value.as_ref().map(Json)
+    }
+    /// The value after.
+    async fn new_value(&self) -> Option<Json<&Value>> {
+        self.0.new_value.as_ref().map(Json)
+    }
+    /// The POP's autosave sequence after the write.
+    async fn autosave_sequence(&self) -> i32 {
+        self.0.autosave_sequence
+    }
+    /// The snapshot restored or taken by this write, if any.
+    async fn snapshot_id(&self) -> Option<ID> {
+        self.0.snapshot_id.map(|id| ID(id.to_string()))
+    }
+    /// When.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Who made the change (`null` for anonymous legacy writes).
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
+        let Some(id) = self.0.user_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data::<DataLoader<UserLoader>>()?
+            .load_one(id)
+            .await?
+            .map(UserObject))
+    }
+}
+
+/// History queries.
+#[derive(Default)]
+pub struct HistoryQuery;
+
+#[Object]
+impl HistoryQuery {
+    /// A POP's change log, newest first, optionally for one field (legacy column name).
+    async fn pop_history(
+        &self,
+        ctx: &Context<'_>,
+        pop_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "Only entries for this field, e.g. `etapas`.")] field: Option<String>,
+    ) -> Result<CountedConnection<HistoryEntry>> {
+        let db = ctx.data::<Db>()?;
+        let request = PageArgs {
+            after,
+            before: None,
+            first,
+            last: None,
+        }
+        .resolve()?;
+        let pop_id = pops::parse_public_id("popId", &pop_id)?;
+        let pop = pops::find(db, pop_id)
+            .await?
+            .ok_or(AppError::NotFound("POP"))?;
+        let (rows, total) = pops::history(db, pop.meta.id, field.as_deref(), &request.page).await?;
+        Ok(request.connection(rows, total, |e| e.id, HistoryEntry))
+    }
+}

@@ -1,0 +1,132 @@
+//! Relay connections over keyset pages: `first`/`after` and `last`/`before`, newest first.
+
+use crate::db::queries::Page;
+use crate::error::AppError;
+use async_graphql::connection::{Connection, Edge, OpaqueCursor};
+use async_graphql::{OutputType, SimpleObject};
+
+/// Default page size when neither `first` nor `last` is given.
+pub const DEFAULT_PAGE_SIZE: i32 = 20;
+/// Largest page a client may ask for.
+pub const MAX_PAGE_SIZE: i32 = 100;
+
+/// The cursor of every connection: the row id, opaque to clients.
+pub type Cursor = OpaqueCursor<i64>;
+
+/// Extra fields of connections that can count their rows.
+#[derive(SimpleObject, Debug, Clone, Copy)]
+pub struct Counted {
+    /// How many items match, across all pages.
+    pub total_count: i64,
+}
+
+/// A connection with a total count.
+pub type CountedConnection<T> = Connection<Cursor, T, Counted>;
+
+/// The pagination arguments of a connection field.
+#[derive(Debug, Clone, Default)]
+pub struct PageArgs {
+    /// Items after this cursor.
+    pub after: Option<String>,
+    /// Items before this cursor.
+    pub before: Option<String>,
+    /// The first n items.
+    pub first: Option<i32>,
+    /// The last n items.
+    pub last: Option<i32>,
+}
+
+/// A validated page request.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    /// What to ask the database for (one row more than the page, to see if there is another).
+    pub page: Page,
+    size: usize,
+    had_after: bool,
+    had_before: bool,
+}
+
+impl PageArgs {
+    /// Checks the arguments and turns them into a database page.
+    pub fn resolve(&self) -> Result<PageRequest, AppError> {
+        if self.first.is_some() && self.last.is_some() {
+            return Err(AppError::bad_input(
+                "first",
+                "pass `first` or `last`, not both",
+            ));
+        }
+        let decode = |field: &str, raw: &Option<String>| -> Result<Option<i64>, AppError> {
+            raw.as_deref()
+                .map(|c| {
+                    <Cursor as async_graphql::connection::CursorType>::decode_cursor(c)
+                        .map(|c| c.0)
+                        .map_err(|_| AppError::bad_input(field, "not a cursor of this list"))
+                })
+                .transpose()
+        };
+        let below = decode("after", &self.after)?;
+        let above = decode("before", &self.before)?;
+        let (size, from_end) = match (self.first, self.last) {
+            (_, Some(last)) => (check_size("last", last)?, true),
+            (Some(first), None) => (check_size("first", first)?, false),
+            (None, None) => (DEFAULT_PAGE_SIZE, false),
+        };
+        Ok(PageRequest {
+            page: Page {
+                below,
+                above,
+                limit: i64::from(size) + 1,
+                from_end,
+            },
+            size: usize::try_from(size).unwrap_or(0),
+            had_after: below.is_some(),
+            had_before: above.is_some(),
+        })
+    }
+}
+
+fn check_size(field: &str, value: i32) -> Result<i32, AppError> {
+    if (0..=MAX_PAGE_SIZE).contains(&value) {
+        Ok(value)
+    } else {
+        Err(AppError::bad_input(
+            field,
+            format!("must be between 0 and {MAX_PAGE_SIZE}"),
+        ))
+    }
+}
+
+impl PageRequest {
+    /// Builds the connection from the rows fetched for this page (newest first, at most one extra).
+    pub fn connection<R, T: OutputType>(
+        &self,
+        mut rows: Vec<R>,
+        total: i64,
+        id: impl Fn(&R) -> i64,
+        node: impl Fn(R) -> T,
+    ) -> CountedConnection<T> {
+        let more = rows.len() > self.size;
+        if more {
+            if self.page.from_end {
+                rows.remove(0);
+            } else {
+                rows.truncate(self.size);
+            }
+        }
+        let (has_previous, has_next) = if self.page.from_end {
+            (more, self.had_before)
+        } else {
+            (self.had_after, more)
+        };
+        let mut connection = Connection::with_additional_fields(
+            has_previous,
+            has_next,
+            Counted { total_count: total },
+        );
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|row| Edge::new(OpaqueCursor(id(&row)), node(row))),
+        );
+        connection
+    }
+}

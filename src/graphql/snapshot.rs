@@ -1,0 +1,289 @@
+//! Snapshots: the `Snapshot` type, `snapshot` and `snapshotDiff`, and the backup, restore and
+//! milestone mutations.
+
+use super::pop::{PopObject, PopStatus};
+use super::user::UserObject;
+use super::{actor, loaders::PopLoader, loaders::UserLoader};
+use crate::db::models::Snapshot;
+use crate::db::Db;
+use crate::domain::diff::{Change, ChangeKind as DiffKind};
+use crate::domain::{pops, snapshots};
+use crate::error::AppError;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, Json, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// Why a snapshot was taken.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotKind {
+    /// Every `SNAPSHOT_EVERY` autosaves.
+    Autosave,
+    /// By `backupSession`.
+    Backup,
+    /// The safety copy `restoreSnapshot` takes before applying another snapshot.
+    PreRestore,
+    /// On publication.
+    StatusChange,
+    /// Imported from the legacy system.
+    Import,
+}
+
+/// An immutable copy of a POP's document at one moment.
+pub struct SnapshotObject(pub Snapshot);
+
+#[Object(name = "Snapshot")]
+impl SnapshotObject {
+    /// Snapshot id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Id in the legacy Django system, for imported snapshots.
+    async fn legacy_id(&self) -> Option<i64> {
+        self.0.legacy_id
+    }
+    /// 1, 2, 3… within its POP.
+    async fn sequence(&self) -> i32 {
+        self.0.sequence
+    }
+    /// Why it was taken.
+    async fn kind(&self) -> Result<SnapshotKind> {
+        Ok(match self.0.kind.as_str() {
+            "autosave" => SnapshotKind::Autosave,
+            "backup" => SnapshotKind::Backup,
+            "pre_restore" => SnapshotKind::PreRestore,
+            "status_change" => SnapshotKind::StatusChange,
+            "import" => SnapshotKind::Import,
+            other => {
+                return Err(AppError::internal(format!("unknown snapshot kind {other}")).into())
+            }
+        })
+    }
+    /// The POP's version then.
+    async fn versao(&self) -> i32 {
+        self.0.versao
+    }
+    /// The POP's autosave sequence then.
+    async fn autosave_sequence(&self) -> i32 {
+        self.0.autosave_sequence
+    }
+    /// The POP's status then.
+    async fn status(&self) -> Result<PopStatus> {
+        Ok(PopStatus::from_stored(&self.0.status)?)
+    }
+    /// SHA-256 of `document` by the legacy rule.
+    async fn integrity_hash(&self) -> &str {
+        &self.0.integrity_hash
+    }
+    /// The POP's document then (legacy payload).
+    async fn document(&self) -> Json<&Value> {
+        Json(&self.0.payload)
+    }
+    /// Milestones are kept forever by retention.
+    async fn milestone(&self) -> bool {
+        self.0.milestone
+    }
+    /// The milestone's label.
+    async fn milestone_label(&self) -> Option<&str> {
+        self.0.milestone_label.as_deref()
+    }
+    /// The label given to a backup.
+    async fn label(&self) -> Option<&str> {
+        self.0.label.as_deref()
+    }
+    /// When it was taken.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Who caused it.
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
+        let Some(id) = self.0.created_by_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data::<DataLoader<UserLoader>>()?
+            .load_one(id)
+            .await?
+            .map(UserObject))
+    }
+    /// The POP it belongs to.
+    async fn pop(&self, ctx: &Context<'_>) -> Result<PopObject> {
+        let pop = ctx
+            .data::<DataLoader<PopLoader>>()?
+            .load_one(self.0.pop_id)
+            .await?;
+        Ok(PopObject(pop.ok_or(AppError::NotFound("POP"))?))
+    }
+}
+
+/// What happened at one place of the document.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Present only in the second document.
+    Added,
+    /// Present only in the first document.
+    Removed,
+    /// Present in both, with different values.
+    Changed,
+}
+
+/// One change between two documents.
+#[derive(SimpleObject)]
+pub struct FieldChange {
+    /// JSON Pointer (RFC 6901): into the first document for removed and changed values, into the
+    /// second for added ones.
+    pub path: String,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// The value before (absent for additions).
+    pub old: Option<Json<Value>>,
+    /// The value after (absent for removals).
+    pub new: Option<Json<Value>>,
+}
+
+impl From<Change> for FieldChange {
+    fn from(c: Change) -> Self {
+        FieldChange {
+            path: c.path,
+            kind: match c.kind {
+                DiffKind::Added => ChangeKind::Added,
+                DiffKind::Removed => ChangeKind::Removed,
+                DiffKind::Changed => ChangeKind::Changed,
+            },
+            old: c.old.map(Json),
+            new: c.new.map(Json),
+        }
+    }
+}
+
+/// The difference between two versions of a POP's document.
+#[derive(SimpleObject)]
+pub struct SnapshotDiff {
+    /// The first version.
+    pub from: SnapshotObject,
+    /// The second version; `null` when it is the POP's current state.
+    pub to: Option<SnapshotObject>,
+    /// Top-level document keys whose values differ (as the legacy diff reported them).
+    pub changed_fields: Vec<String>,
+    /// Every change, in document order; an element inserted into a list is one addition.
+    pub changes: Vec<FieldChange>,
+    /// An RFC 6902 JSON Patch that turns the first document into the second.
+    pub patch: Json<Value>,
+}
+
+/// The result of `restoreSnapshot`.
+#[derive(SimpleObject)]
+pub struct RestorePayload {
+    /// The POP after the restore.
+    pub pop: PopObject,
+    /// The snapshot that was applied.
+    pub restored_snapshot: SnapshotObject,
+    /// The snapshot holding the state before the restore; restoring it undoes this restore.
+    pub safety_snapshot: SnapshotObject,
+}
+
+/// Snapshot queries.
+#[derive(Default)]
+pub struct SnapshotQuery;
+
+#[Object]
+impl SnapshotQuery {
+    /// One snapshot by id; `null` when there is none.
+    async fn snapshot(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SnapshotObject>> {
+        let db = ctx.data::<Db>()?;
+        let id = pops::parse_snapshot_id("id", &id)?;
+        Ok(pops::snapshot(db, id).await?.map(SnapshotObject))
+    }
+
+    /// Compares two snapshots of the same POP, or a snapshot with the POP's current state when
+    /// `toId` is omitted. Snapshots of different POPs are `BAD_USER_INPUT`.
+    async fn snapshot_diff(
+        &self,
+        ctx: &Context<'_>,
+        from_id: ID,
+        to_id: Option<ID>,
+    ) -> Result<SnapshotDiff> {
+        let db = ctx.data::<Db>()?;
+        let from_id = pops::parse_snapshot_id("fromId", &from_id)?;
+        let to_id = to_id
+            .as_deref()
+            .map(|id| pops::parse_snapshot_id("toId", id))
+            .transpose()?;
+        let from = pops::snapshot(db, from_id)
+            .await?
+            .ok_or(AppError::NotFound("snapshot"))?;
+        let to = match to_id {
+            Some(id) => Some(
+                pops::snapshot(db, id)
+                    .await?
+                    .ok_or(AppError::NotFound("snapshot"))?,
+            ),
+            None => None,
+        };
+        let diff = snapshots::diff(db, &from, to.as_ref()).await?;
+        Ok(SnapshotDiff {
+            from: SnapshotObject(from),
+            to: to.map(SnapshotObject),
+            changed_fields: diff.changed_fields,
+            changes: diff.changes.into_iter().map(FieldChange::from).collect(),
+            patch: Json(diff.patch),
+        })
+    }
+}
+
+/// Snapshot mutations.
+#[derive(Default)]
+pub struct SnapshotMutation;
+
+#[Object]
+impl SnapshotMutation {
+    /// Takes a snapshot (kind `BACKUP`, with the label) of every non-deleted POP of a session, in
+    /// one transaction, and returns them.
+    async fn backup_session(
+        &self,
+        ctx: &Context<'_>,
+        session_id: String,
+        label: Option<String>,
+    ) -> Result<Vec<SnapshotObject>> {
+        let db = ctx.data::<Db>()?;
+        let taken =
+            snapshots::backup_session(db, actor(ctx)?, &session_id, label.as_deref()).await?;
+        Ok(taken.into_iter().map(SnapshotObject).collect())
+    }
+
+    /// Rolls a POP back to a snapshot, in one transaction: first a safety snapshot of the current
+    /// state (unless the latest snapshot already holds it), then the snapshot's content applied,
+    /// the sequence bumped and the change logged. `expectedHash` guards against overwriting a
+    /// newer save (`CONFLICT`).
+    async fn restore_snapshot(
+        &self,
+        ctx: &Context<'_>,
+        snapshot_id: ID,
+        expected_hash: Option<String>,
+    ) -> Result<RestorePayload> {
+        let db = ctx.data::<Db>()?;
+        let snapshot_id = pops::parse_snapshot_id("snapshotId", &snapshot_id)?;
+        let restored =
+            snapshots::restore(db, actor(ctx)?, snapshot_id, expected_hash.as_deref()).await?;
+        Ok(RestorePayload {
+            pop: PopObject(restored.pop),
+            restored_snapshot: SnapshotObject(restored.restored),
+            safety_snapshot: SnapshotObject(restored.safety),
+        })
+    }
+
+    /// Marks a snapshot as a milestone with a label of 1–120 characters; milestones are never
+    /// deleted by retention.
+    async fn mark_milestone(
+        &self,
+        ctx: &Context<'_>,
+        snapshot_id: ID,
+        label: String,
+    ) -> Result<SnapshotObject> {
+        let db = ctx.data::<Db>()?;
+        let snapshot_id = pops::parse_snapshot_id("snapshotId", &snapshot_id)?;
+        Ok(SnapshotObject(
+            snapshots::mark_milestone(db, snapshot_id, &label).await?,
+        ))
+    }
+}
