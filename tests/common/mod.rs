@@ -1,0 +1,301 @@
+//! The shared test harness: real databases, the real HTTP server, real GraphQL documents.
+//!
+//! - PostgreSQL: `TEST_DATABASE_URL` (a role that may `CREATE DATABASE`) when set, otherwise one
+//!   throwaway cluster per test binary ([`pg_cluster`]), started on first use. Every test gets a
+//!   database of its own.
+//! - SQLite: a fresh file in a temporary directory per test.
+//! - [`TestServer`] runs the server in-process on a loopback port and talks to it over HTTP.
+//! - [`both_backends!`] turns one `async fn(Backend)` into a test per backend.
+#![allow(dead_code, unused_macros)]
+
+pub mod pg_cluster;
+
+use mapagov::config::{Config, DatabaseConfig};
+use pg_cluster::{ClusterOptions, PgCluster};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use tokio::sync::oneshot;
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+/// Defines one `#[tokio::test]` per backend for each named `async fn(Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+    };
+}
+
+enum PgServer {
+    External(url::Url),
+    Throwaway(PgCluster),
+}
+
+static PG: OnceLock<PgServer> = OnceLock::new();
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn pg_server() -> &'static PgServer {
+    PG.get_or_init(|| match std::env::var("TEST_DATABASE_URL") {
+        Ok(raw) if !raw.trim().is_empty() => {
+            PgServer::External(url::Url::parse(raw.trim()).expect("TEST_DATABASE_URL is not a URL"))
+        }
+        _ => {
+            let cluster = PgCluster::start(ClusterOptions::default());
+            cluster.stop_when_process_exits();
+            PgServer::Throwaway(cluster)
+        }
+    })
+}
+
+/// The password of the PostgreSQL role tests connect with (to check it never leaks).
+pub fn pg_password() -> String {
+    match pg_server() {
+        PgServer::External(url) => url.password().unwrap_or_default().to_owned(),
+        PgServer::Throwaway(cluster) => cluster.password().to_owned(),
+    }
+}
+
+/// The throwaway cluster, when tests started one.
+pub fn pg_cluster() -> Option<&'static PgCluster> {
+    match pg_server() {
+        PgServer::Throwaway(cluster) => Some(cluster),
+        PgServer::External(_) => None,
+    }
+}
+
+/// A new, empty PostgreSQL database; returns its URL.
+pub async fn fresh_pg_database() -> String {
+    let name = format!(
+        "mapagov_test_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    match pg_server() {
+        PgServer::Throwaway(cluster) => {
+            let cluster_name = name.clone();
+            tokio::task::spawn_blocking(move || {
+                if let PgServer::Throwaway(cluster) = pg_server() {
+                    cluster.create_database(&cluster_name);
+                }
+            })
+            .await
+            .expect("create database");
+            cluster.url(&name)
+        }
+        PgServer::External(url) => {
+            use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+            let mut admin = AsyncPgConnection::establish(url.as_str())
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create a test database");
+            let mut test_url = url.clone();
+            test_url.set_path(&name);
+            test_url.to_string()
+        }
+    }
+}
+
+/// A fresh database of `backend`: its URL and, for SQLite, the directory that holds it.
+pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Postgres => (fresh_pg_database().await, None),
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("db.sqlite3").display());
+            (url, Some(dir))
+        }
+    }
+}
+
+/// Configuration for a test: the database URL plus `extra` variables.
+pub fn config(database_url: &str, extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert("DATABASE_URL".into(), database_url.into());
+    vars.insert("BIND".into(), "127.0.0.1:0".into());
+    vars.insert("DB_SSLMODE".into(), "disable".into());
+    for (k, v) in extra {
+        vars.insert((*k).into(), (*v).into());
+    }
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration")
+}
+
+/// Database settings for a test.
+pub fn database_config(database_url: &str, extra: &[(&str, &str)]) -> DatabaseConfig {
+    config(database_url, extra).database
+}
+
+/// The server, running in-process on a loopback port with a database of its own.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The backend it runs on.
+    pub backend: Backend,
+    /// Its database URL.
+    pub database_url: String,
+    /// The configuration it runs with.
+    pub config: Config,
+    client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database of `backend`.
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Starts a server on a fresh database of `backend` with extra configuration.
+    pub async fn start_with(backend: Backend, extra: &[(&str, &str)]) -> TestServer {
+        let (database_url, dir) = fresh_database(backend).await;
+        Self::start_on(backend, database_url, dir, extra).await
+    }
+
+    /// Starts a server on an existing database.
+    pub async fn start_on(
+        backend: Backend,
+        database_url: String,
+        dir: Option<tempfile::TempDir>,
+        extra: &[(&str, &str)],
+    ) -> TestServer {
+        let config = config(&database_url, extra);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let server_config = config.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(err) = mapagov::server::run(&server_config, listener, shutdown).await {
+                panic!("server failed: {}", err.message());
+            }
+        });
+        let server = TestServer {
+            base,
+            backend,
+            database_url,
+            config,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(resp) = self.client.get(self.url("/healthz")).send().await {
+                if resp.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server did not become healthy");
+    }
+
+    /// An absolute URL on the server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The HTTP client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Posts a GraphQL document and returns the whole response body.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let resp = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("POST /graphql");
+        resp.json().await.expect("GraphQL response is JSON")
+    }
+
+    /// Posts a GraphQL document that must succeed; returns `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Posts a GraphQL document that must fail; returns the first error.
+    pub async fn error(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        body["errors"]
+            .get(0)
+            .cloned()
+            .unwrap_or_else(|| panic!("expected an error, got {body:#}"))
+    }
+
+    /// The `extensions.code` of the first error of a document that must fail.
+    pub async fn error_code(&self, query: &str, variables: Value) -> String {
+        let err = self.error(query, variables).await;
+        err["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("error without a code: {err:#}"))
+            .to_owned()
+    }
+
+    /// Opens the database directly (to look at what the server wrote).
+    pub async fn db(&self) -> mapagov::db::Db {
+        mapagov::db::Db::connect(&self.config.database)
+            .await
+            .expect("connect")
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! GraphiQL works offline in a real browser.
+//!
+//! Starts the server binary on a loopback port, opens `GET /graphql` in
+//! headless Chromium that cannot reach anything but loopback, runs
+//! `{ __typename }` through the GraphiQL UI and checks the answer and that
+//! every resource the page loaded came from the server itself.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` packages: without them the
+//! test fails rather than being skipped.
+
+use std::{
+    fs::{self, File},
+    net::TcpListener,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Map, Value};
+
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long to wait for a process to get ready or for the page to react.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Kills and reaps the child process when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // The process may have exited already; nothing else to do then.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> TestResult<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Spawns `command` with its output in `log` and waits until `ready_url`
+/// answers 200; fails with the log if the process exits or `TIMEOUT` passes.
+async fn spawn_ready(mut command: Command, log: &Path, ready_url: &str) -> TestResult<KillOnDrop> {
+    let out = File::create(log)?;
+    let mut child = KillOnDrop(
+        command
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()?,
+    );
+    let start = Instant::now();
+    loop {
+        if let Ok(response) = reqwest::get(ready_url).await {
+            if response.status().is_success() {
+                return Ok(child);
+            }
+        }
+        let problem = match child.0.try_wait()? {
+            Some(status) => format!("exited with {status}"),
+            None if start.elapsed() > TIMEOUT => format!("not ready after {TIMEOUT:?}"),
+            None => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let output = fs::read_to_string(log).unwrap_or_default();
+        return Err(format!("{command:?} {problem} ({ready_url}); output:\n{output}").into());
+    }
+}
+
+#[tokio::test]
+async fn graphiql_runs_a_query_offline() -> TestResult {
+    for program in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            Path::new(program).exists(),
+            "{program} is missing: install Debian's chromium and chromium-driver packages"
+        );
+    }
+    let dir = tempfile::tempdir()?;
+
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}/");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_mapagov"));
+    server
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/db.sqlite3", dir.path().display()),
+        )
+        .current_dir(dir.path());
+    let _server = spawn_ready(
+        server,
+        &dir.path().join("server.log"),
+        &format!("{base}healthz"),
+    )
+    .await?;
+
+    let driver_port = free_port()?;
+    let driver_url = format!("http://127.0.0.1:{driver_port}");
+    let mut driver = Command::new(CHROMEDRIVER);
+    driver.arg(format!("--port={driver_port}"));
+    let _driver = spawn_ready(
+        driver,
+        &dir.path().join("chromedriver.log"),
+        &format!("{driver_url}/status"),
+    )
+    .await?;
+
+    let profile = dir.path().join("chromium-profile");
+    let args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,800",
+        &format!("--user-data-dir={}", profile.display()),
+        // Only loopback is reachable: other names do not resolve and other
+        // addresses go to a proxy port where nothing listens.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        "--proxy-server=127.0.0.1:9",
+        "--proxy-bypass-list=127.0.0.1",
+    ];
+    let mut capabilities = Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({ "binary": CHROMIUM, "args": args }),
+    );
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver_url)
+        .await?;
+    // Close the browser even when a check fails, so that no Chromium is left behind.
+    let checked = run_query_in_graphiql(&client, &base).await;
+    client.close().await?;
+    checked
+}
+
+/// Runs `{ __typename }` in the GraphiQL page at `{base}graphql` and checks
+/// the answer and where the page's resources came from.
+async fn run_query_in_graphiql(client: &Client, base: &str) -> TestResult {
+    client.goto(&format!("{base}graphql")).await?;
+    client
+        .wait()
+        .at_most(TIMEOUT)
+        .for_element(Locator::Css(".graphiql-query-editor .CodeMirror"))
+        .await
+        .map_err(|error| format!("GraphiQL did not render within {TIMEOUT:?}: {error}"))?;
+    client
+        .execute(
+            "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(arguments[0]);",
+            vec![json!("{ __typename }")],
+        )
+        .await?;
+    client
+        .find(Locator::Css(".graphiql-execute-button"))
+        .await?
+        .click()
+        .await?;
+
+    let start = Instant::now();
+    let response = loop {
+        let text = client
+            .execute(
+                "return document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue();",
+                vec![],
+            )
+            .await?;
+        let text = text.as_str().unwrap_or_default().to_owned();
+        if text.contains("\"__typename\"") {
+            break text;
+        }
+        if start.elapsed() > TIMEOUT {
+            return Err(format!("no result after {TIMEOUT:?}; response pane: {text:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let response: Value = serde_json::from_str(&response)?;
+    if response["data"]["__typename"] != "Query" {
+        return Err(format!("unexpected result: {response}").into());
+    }
+
+    let resources = client
+        .execute(
+            "return performance.getEntriesByType('resource').map(entry => entry.name);",
+            vec![],
+        )
+        .await?;
+    let resources: Vec<String> = serde_json::from_value(resources)?;
+    if !resources
+        .iter()
+        .any(|url| url.starts_with(&format!("{base}graphiql/")))
+    {
+        return Err(
+            format!("GraphiQL assets not among the loaded resources: {resources:?}").into(),
+        );
+    }
+    let foreign: Vec<&String> = resources
+        .iter()
+        .filter(|url| !url.starts_with(base))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(format!("resources from another origin: {foreign:?}").into());
+    }
+    Ok(())
+}
