@@ -1,5 +1,7 @@
 //! The foundation: health, the first query end to end, migrations that really revert, the
 //! connection pool's age and recovery, configuration errors, and the checked-in schema.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -7,6 +7,8 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver` packages: without them the
 //! test fails rather than being skipped.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use std::{
     fs::{self, File},

@@ -91,6 +91,10 @@ pub struct Db {
 }
 
 /// A connection checked out of the pool; returns to it when dropped.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a short-lived stack value; boxing would allocate on every checkout"
+)]
 pub enum PooledConn<'a> {
     /// From the PostgreSQL pool.
     Pg(bb8::PooledConnection<'a, AgedManager<AsyncPgConnection>>),
@@ -102,8 +106,8 @@ impl PooledConn<'_> {
     /// Borrows the connection for queries.
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            PooledConn::Pg(c) => Conn::Pg(&mut ***c),
-            PooledConn::Sqlite(c) => Conn::Sqlite(&mut ***c),
+            PooledConn::Pg(c) => Conn::Pg(c),
+            PooledConn::Sqlite(c) => Conn::Sqlite(c),
         }
     }
 }
