@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the map of the code. Requests travel HTTP ([`http`]) → resolver
 //! ([`graphql`]) → one domain function ([`domain`]) that owns its transaction → queries ([`db`]).
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -124,7 +124,23 @@ macro_rules! define_tables {
             }
         }
 
+        diesel::table! {
+            use diesel::sql_types::*;
+
+            /// Bearer tokens, stored as SHA-256 hashes.
+            api_tokens (id) {
+                id -> BigInt,
+                user_id -> BigInt,
+                token_hash -> Text,
+                label -> Text,
+                created_at -> $Timestamp,
+                last_used_at -> Nullable<$Timestamp>,
+                revoked_at -> Nullable<$Timestamp>,
+            }
+        }
+
         diesel::joinable!(pops -> users (created_by_id));
+        diesel::joinable!(api_tokens -> users (user_id));
         diesel::joinable!(pop_snapshots -> pops (pop_id));
         diesel::joinable!(pop_change_log -> pops (pop_id));
         diesel::allow_tables_to_appear_in_same_query!(
@@ -132,7 +148,8 @@ macro_rules! define_tables {
             pops,
             pop_snapshots,
             pop_change_log,
-            idempotency_keys
+            idempotency_keys,
+            api_tokens
         );
     };
 }

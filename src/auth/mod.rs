@@ -1,0 +1,235 @@
+//! Accounts and authentication: users, passwords, API tokens, login limits.
+//!
+//! A request is authenticated by `Authorization: Bearer <token>`; the token's SHA-256 is looked up
+//! with its user (active, token not revoked). What an authenticated user may do with a POP is
+//! decided in [`crate::domain::access`].
+
+pub mod limiter;
+pub mod password;
+pub mod token;
+
+use crate::db::models::User;
+use crate::db::queries::{self, NewUser};
+use crate::db::Db;
+use crate::error::AppError;
+use chrono::Utc;
+use password::Verdict;
+use scoped_futures::ScopedFutureExt;
+
+/// Longest accepted username.
+pub const MAX_USERNAME: usize = 150;
+/// Longest accepted password (argon2 takes any length; this bounds the work per attempt).
+pub const MAX_PASSWORD: usize = 1024;
+
+/// The authenticated user of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUser {
+    /// User id.
+    pub id: i64,
+    /// Username.
+    pub username: String,
+    /// Staff see and act on every POP.
+    pub is_staff: bool,
+    /// Area the user reviews.
+    pub area_codigo: Option<String>,
+    /// Digest of the token used for this request.
+    pub token_digest: String,
+}
+
+/// Looks up the user of a bearer token; `None` for an unknown or revoked token.
+pub async fn authenticate(db: &Db, bearer: &str) -> Result<Option<AuthUser>, AppError> {
+    let digest = token::digest(bearer.trim());
+    let mut pooled = db.get().await?;
+    let user = queries::user_by_token(&mut pooled.conn(), &digest).await?;
+    Ok(user.map(|u| AuthUser {
+        id: u.id,
+        username: u.username,
+        is_staff: u.is_staff,
+        area_codigo: u.area_codigo,
+        token_digest: digest,
+    }))
+}
+
+/// Checks a username and password; on success issues a new token (returned once) and replaces a
+/// legacy password hash by an argon2id one. A wrong password and an unknown user look the same.
+pub async fn login(db: &Db, username: &str, password: &str) -> Result<(String, User), AppError> {
+    let invalid = || AppError::BadUserInput {
+        message: "invalid username or password".into(),
+        field: None,
+    };
+    if username.is_empty()
+        || username.chars().count() > MAX_USERNAME
+        || password.len() > MAX_PASSWORD
+    {
+        return Err(invalid());
+    }
+    let found = {
+        let mut pooled = db.get().await?;
+        queries::user_credentials(&mut pooled.conn(), username).await?
+    };
+    let password_owned = password.to_owned();
+    let Some((user, stored)) = found else {
+        tokio::task::spawn_blocking(move || password::verify_dummy(&password_owned))
+            .await
+            .map_err(AppError::internal)?;
+        return Err(invalid());
+    };
+    let verdict = tokio::task::spawn_blocking(move || password::verify(&stored, &password_owned))
+        .await
+        .map_err(AppError::internal)?;
+    let new_hash = match verdict {
+        Verdict::Rejected => return Err(invalid()),
+        Verdict::Accepted => None,
+        Verdict::AcceptedNeedsRehash => Some(hash_password(password).await?),
+    };
+    let token = token::generate();
+    let digest = token::digest(&token);
+    let user_id = user.id;
+    db.write(|mut conn| {
+        async move {
+            let now = Utc::now();
+            queries::record_login(&mut conn, user_id, new_hash.as_deref(), now).await?;
+            queries::insert_token(&mut conn, user_id, &digest, "login", now).await
+        }
+        .scope_boxed()
+    })
+    .await?;
+    Ok((token, user))
+}
+
+/// Revokes the token of the current request.
+pub async fn logout(db: &Db, user: &AuthUser) -> Result<bool, AppError> {
+    let digest = user.token_digest.clone();
+    let revoked = db
+        .write(|mut conn| {
+            async move { queries::revoke_token(&mut conn, &digest, Utc::now()).await }.scope_boxed()
+        })
+        .await?;
+    Ok(revoked > 0)
+}
+
+/// Hashes a password off the async threads.
+pub async fn hash_password(password: &str) -> Result<String, AppError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)
+}
+
+/// What to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    /// Login name.
+    pub username: String,
+    /// Password, if the user will log in with one (else only tokens work).
+    pub password: Option<String>,
+    /// Staff flag.
+    pub is_staff: bool,
+    /// Area the user reviews.
+    pub area_codigo: Option<String>,
+}
+
+/// Creates a user and a first token (returned once).
+pub async fn create_user(db: &Db, account: NewAccount) -> Result<(User, String), AppError> {
+    let username = account.username.trim().to_owned();
+    if username.is_empty() || username.chars().count() > MAX_USERNAME {
+        return Err(AppError::bad_input(
+            "username",
+            format!("must be 1 to {MAX_USERNAME} characters"),
+        ));
+    }
+    let password_hash = match &account.password {
+        Some(p) if p.len() > MAX_PASSWORD => {
+            return Err(AppError::bad_input("password", "too long"));
+        }
+        Some(p) if !p.is_empty() => hash_password(p).await?,
+        _ => "!".to_owned(),
+    };
+    let token = token::generate();
+    let digest = token::digest(&token);
+    let user = db
+        .write(|mut conn| {
+            async move {
+                let now = Utc::now();
+                if queries::user_by_username(&mut conn, &username)
+                    .await?
+                    .is_some()
+                {
+                    return Err(AppError::bad_input(
+                        "username",
+                        format!("user {username} already exists"),
+                    ));
+                }
+                let user = queries::insert_user(
+                    &mut conn,
+                    &NewUser {
+                        username: &username,
+                        password_hash: &password_hash,
+                        is_staff: account.is_staff,
+                        area_codigo: account.area_codigo.as_deref(),
+                        now,
+                    },
+                )
+                .await?;
+                queries::insert_token(&mut conn, user.id, &digest, "created", now).await?;
+                Ok(user)
+            }
+            .scope_boxed()
+        })
+        .await?;
+    Ok((user, token))
+}
+
+/// Issues another token for an existing user.
+pub async fn issue_token(db: &Db, username: &str, label: &str) -> Result<String, AppError> {
+    let token = token::generate();
+    let digest = token::digest(&token);
+    db.write(|mut conn| {
+        async move {
+            let user = queries::user_by_username(&mut conn, username)
+                .await?
+                .ok_or(AppError::NotFound("user"))?;
+            queries::insert_token(&mut conn, user.id, &digest, label, Utc::now()).await
+        }
+        .scope_boxed()
+    })
+    .await?;
+    Ok(token)
+}
+
+/// Revokes every token of a user; returns how many.
+pub async fn revoke_tokens(db: &Db, username: &str) -> Result<usize, AppError> {
+    db.write(|mut conn| {
+        async move {
+            let user = queries::user_by_username(&mut conn, username)
+                .await?
+                .ok_or(AppError::NotFound("user"))?;
+            queries::revoke_user_tokens(&mut conn, user.id, Utc::now()).await
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+/// When there is no user at all, creates the staff user `admin` (no password) and returns a
+/// token for it; `None` when users already exist.
+pub async fn bootstrap_admin(db: &Db) -> Result<Option<String>, AppError> {
+    let existing = {
+        let mut pooled = db.get().await?;
+        queries::count_users(&mut pooled.conn()).await?
+    };
+    if existing > 0 {
+        return Ok(None);
+    }
+    let (_, token) = create_user(
+        db,
+        NewAccount {
+            username: "admin".into(),
+            is_staff: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(Some(token))
+}
