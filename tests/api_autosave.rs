@@ -176,7 +176,12 @@ async fn the_hash_is_the_legacy_hash_of_the_document(backend: Backend) {
     ]);
     let created = create(&server, "hash", content).await;
     let doc = &created["document"];
-    let keys: BTreeSet<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: BTreeSet<&str> = doc
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
         BTreeSet::from([
@@ -251,7 +256,12 @@ async fn a_stale_hash_is_a_conflict_with_the_server_state(backend: Backend) {
 
 async fn each_accepted_autosave_bumps_the_sequence_and_logs_each_real_change(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let mut current = create(&server, "s", json!({"nomeProcesso": "A", "operadores": "X"})).await;
+    let mut current = create(
+        &server,
+        "s",
+        json!({"nomeProcesso": "A", "operadores": "X"}),
+    )
+    .await;
     let edits = [
         json!({"nomeProcesso": "A", "macroprocesso": "M"}),
         json!({"etapas": steps(2), "operadores": "Y", "sistemas": ["SEI"]}),
@@ -391,7 +401,12 @@ async fn an_idempotent_retry_returns_the_first_result(backend: Backend) {
     assert_eq!(first["autosaveSequence"], 2);
     let before = state(&server, &id).await;
     let retry = autosave(&server, input.clone()).await;
-    for key in ["changed", "integrityHash", "autosaveSequence", "snapshotCreated"] {
+    for key in [
+        "changed",
+        "integrityHash",
+        "autosaveSequence",
+        "snapshotCreated",
+    ] {
         assert_eq!(retry[key], first[key], "{key}");
     }
     assert_eq!(state(&server, &id).await, before);
@@ -407,7 +422,10 @@ async fn an_idempotent_retry_returns_the_first_result(backend: Backend) {
     let retry = autosave(&server, input.clone()).await;
     assert_eq!(retry["autosaveSequence"], 2);
     assert_eq!(retry["integrityHash"], first["integrityHash"]);
-    assert_eq!(retry["pop"], first["pop"], "the POP as the first save left it");
+    assert_eq!(
+        retry["pop"], first["pop"],
+        "the POP as the first save left it"
+    );
     assert_eq!(state(&server, &id).await, before);
 
     // The same key with another request is refused, and writes nothing.

@@ -64,12 +64,25 @@ async fn seed(server: &TestServer) -> Vec<Value> {
     made
 }
 
+/// What the test knows of a POP: id, status, session, area code, deleted.
+type Known = (Value, &'static str, String, &'static str, bool);
+
+/// A filter case: the variables and which known POPs it must return.
+type Case = (Value, Box<dyn Fn(&Known) -> bool>);
+
 async fn filters_select_the_matching_pops(backend: Backend) {
     let server = TestServer::start(backend).await;
     let made = seed(&server).await;
     // The model: (id, status, session, area, deleted), newest first.
-    let statuses = ["DRAFT", "IN_REVIEW", "PUBLISHED", "ARCHIVED", "DRAFT", "DRAFT"];
-    let model: Vec<(Value, &str, String, &str, bool)> = made
+    let statuses = [
+        "DRAFT",
+        "IN_REVIEW",
+        "PUBLISHED",
+        "ARCHIVED",
+        "DRAFT",
+        "DRAFT",
+    ];
+    let model: Vec<Known> = made
         .iter()
         .enumerate()
         .rev()
@@ -78,34 +91,57 @@ async fn filters_select_the_matching_pops(backend: Backend) {
                 p["id"].clone(),
                 statuses[i],
                 format!("s{}", i + 1),
-                if [0, 1, 4].contains(&i) { "COATE" } else { "CGBEN" },
+                if [0, 1, 4].contains(&i) {
+                    "COATE"
+                } else {
+                    "CGBEN"
+                },
                 i == 4,
             )
         })
         .collect();
-    let cases: Vec<(Value, Box<dyn Fn(&(Value, &str, String, &str, bool)) -> bool>)> = vec![
+    let cases: Vec<Case> = vec![
         (json!({}), Box::new(|m| !m.4)),
         (json!({"inc": true}), Box::new(|_| true)),
-        (json!({"status": "DRAFT"}), Box::new(|m| m.1 == "DRAFT" && !m.4)),
+        (
+            json!({"status": "DRAFT"}),
+            Box::new(|m| m.1 == "DRAFT" && !m.4),
+        ),
         (
             json!({"status": "DRAFT", "inc": true}),
             Box::new(|m| m.1 == "DRAFT"),
         ),
-        (json!({"status": "PUBLISHED"}), Box::new(|m| m.1 == "PUBLISHED")),
-        (json!({"status": "ARCHIVED"}), Box::new(|m| m.1 == "ARCHIVED")),
-        (json!({"area": "COATE"}), Box::new(|m| m.3 == "COATE" && !m.4)),
+        (
+            json!({"status": "PUBLISHED"}),
+            Box::new(|m| m.1 == "PUBLISHED"),
+        ),
+        (
+            json!({"status": "ARCHIVED"}),
+            Box::new(|m| m.1 == "ARCHIVED"),
+        ),
+        (
+            json!({"area": "COATE"}),
+            Box::new(|m| m.3 == "COATE" && !m.4),
+        ),
         (
             json!({"area": "CGBEN", "status": "DRAFT"}),
             Box::new(|m| m.3 == "CGBEN" && m.1 == "DRAFT"),
         ),
         (json!({"session": "s2"}), Box::new(|m| m.2 == "s2")),
         (json!({"session": "s5"}), Box::new(|_| false)),
-        (json!({"session": "s5", "inc": true}), Box::new(|m| m.2 == "s5")),
+        (
+            json!({"session": "s5", "inc": true}),
+            Box::new(|m| m.2 == "s5"),
+        ),
         (json!({"area": "NADA"}), Box::new(|_| false)),
     ];
     for (vars, keep) in cases {
         let got = pops(&server, vars.clone()).await;
-        let expected: Vec<Value> = model.iter().filter(|m| keep(m)).map(|m| m.0.clone()).collect();
+        let expected: Vec<Value> = model
+            .iter()
+            .filter(|m| keep(m))
+            .map(|m| m.0.clone())
+            .collect();
         assert_eq!(ids(&got), expected, "{vars}");
         assert_eq!(got["totalCount"], expected.len(), "{vars}");
         for node in got["nodes"].as_array().unwrap() {
@@ -122,7 +158,15 @@ async fn pagination_visits_every_pop_once_in_both_directions(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut created = Vec::new();
     for i in 0..7 {
-        created.push(create(&server, &format!("s{i}"), json!({"nomeProcesso": format!("{i}")})).await["id"].clone());
+        created.push(
+            create(
+                &server,
+                &format!("s{i}"),
+                json!({"nomeProcesso": format!("{i}")}),
+            )
+            .await["id"]
+                .clone(),
+        );
     }
     let newest_first: Vec<Value> = created.iter().rev().cloned().collect();
     let all = pops(&server, json!({"first": 100})).await;
@@ -194,11 +238,19 @@ async fn history_page(server: &TestServer, vars: Value) -> Value {
 
 async fn history_is_newest_first_paginated_and_filterable(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let mut current = create(&server, "s", json!({"nomeProcesso": "A", "pontosAtencao": "p0"})).await;
+    let mut current = create(
+        &server,
+        "s",
+        json!({"nomeProcesso": "A", "pontosAtencao": "p0"}),
+    )
+    .await;
     let id = current["id"].clone();
     // (sequence, action, fields) of every write, in order.
-    let mut writes: Vec<(i64, &str, BTreeSet<&str>)> =
-        vec![(1, "CREATE", BTreeSet::from(["nome_processo", "pontos_atencao"]))];
+    let mut writes: Vec<(i64, &str, BTreeSet<&str>)> = vec![(
+        1,
+        "CREATE",
+        BTreeSet::from(["nome_processo", "pontos_atencao"]),
+    )];
     for (i, edit) in [
         json!({"pontosAtencao": "p1"}),
         json!({"pontosAtencao": "p2", "operadores": "X"}),
@@ -267,8 +319,15 @@ async fn history_is_newest_first_paginated_and_filterable(backend: Backend) {
     assert_eq!(paged, full);
 
     // One field's entries: its values, newest first, each old value the next one's new value.
-    let filtered = history_page(&server, json!({"id": id, "first": 100, "field": "pontos_atencao"})).await;
-    let expected: Vec<&Value> = full.iter().filter(|e| e["field"] == "pontos_atencao").collect();
+    let filtered = history_page(
+        &server,
+        json!({"id": id, "first": 100, "field": "pontos_atencao"}),
+    )
+    .await;
+    let expected: Vec<&Value> = full
+        .iter()
+        .filter(|e| e["field"] == "pontos_atencao")
+        .collect();
     assert_eq!(filtered["totalCount"], expected.len());
     let nodes: Vec<&Value> = filtered["nodes"].as_array().unwrap().iter().collect();
     assert_eq!(nodes, expected);
@@ -282,7 +341,11 @@ async fn history_is_newest_first_paginated_and_filterable(backend: Backend) {
     assert_eq!(none["nodes"], json!([]));
 
     // Paging one field.
-    let first = history_page(&server, json!({"id": id, "first": 3, "field": "pontos_atencao"})).await;
+    let first = history_page(
+        &server,
+        json!({"id": id, "first": 3, "field": "pontos_atencao"}),
+    )
+    .await;
     let rest = history_page(
         &server,
         json!({"id": id, "first": 3, "field": "pontos_atencao", "after": first["pageInfo"]["endCursor"]}),

@@ -69,7 +69,12 @@ fn content_of(pop: &Value) -> Value {
 async fn backup_covers_the_live_pops_of_one_session(backend: Backend) {
     let server = TestServer::start(backend).await;
     let p1 = create(&server, "s1", json!({"nomeProcesso": "Um"})).await;
-    let p2 = create(&server, "tmp", json!({"nomeProcesso": "Dois", "etapas": steps(2)})).await;
+    let p2 = create(
+        &server,
+        "tmp",
+        json!({"nomeProcesso": "Dois", "etapas": steps(2)}),
+    )
+    .await;
     move_session(&server, "tmp", "s1").await;
     let p3 = create(&server, "tmp3", json!({"nomeProcesso": "Três"})).await;
     move_session(&server, "tmp3", "s1").await;
@@ -156,7 +161,10 @@ async fn restore_takes_a_safety_snapshot_and_can_be_undone(backend: Backend) {
     // One RESTORE entry per field the restore changed, pointing at the snapshot.
     let log = history(&server, &before["id"]).await;
     let entries: Vec<&Value> = log[..log.len() - history_before].iter().collect();
-    let fields: BTreeSet<&str> = entries.iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: BTreeSet<&str> = entries
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(
         fields,
         BTreeSet::from(["nome_processo", "etapas", "operadores"])
@@ -366,14 +374,24 @@ async fn a_diff_of_many_edits_is_a_patch_between_the_documents(backend: Backend)
     assert_eq!(d["changes"], json!([]));
     assert_eq!(d["patch"], json!([]));
 
-    let back = save(&server, &saved["pop"], json!({"etapas": steps(6), "nomeUsuario": "José"}))
-        .await;
+    let back = save(
+        &server,
+        &saved["pop"],
+        json!({"etapas": steps(6), "nomeUsuario": "José"}),
+    )
+    .await;
     let d = diff(&server, &snaps[0], None).await;
     assert_eq!(
         d["changedFields"],
-        json!(differing_keys(&snaps[0]["document"], &back["pop"]["document"]))
+        json!(differing_keys(
+            &snaps[0]["document"],
+            &back["pop"]["document"]
+        ))
     );
-    assert_eq!(apply(&snaps[0]["document"], &d["patch"]), back["pop"]["document"]);
+    assert_eq!(
+        apply(&snaps[0]["document"], &d["patch"]),
+        back["pop"]["document"]
+    );
 }
 
 async fn snapshots_of_two_pops_cannot_be_compared(backend: Backend) {
@@ -392,7 +410,9 @@ async fn snapshots_of_two_pops_cannot_be_compared(backend: Backend) {
         .await;
     assert_eq!(err["extensions"]["code"], "NOT_FOUND");
     // Fields of a snapshot read through the fragment stay consistent with its hash.
-    let doc = format!("query($id: ID!) {{ snapshot(id: $id) {{ ...SnapshotFields }} }} {SNAPSHOT_FIELDS}");
+    let doc = format!(
+        "query($id: ID!) {{ snapshot(id: $id) {{ ...SnapshotFields }} }} {SNAPSHOT_FIELDS}"
+    );
     let snap = server.data(&doc, json!({"id": a["id"]})).await["snapshot"].clone();
     assert_eq!(snap["integrityHash"], integrity_hash(&snap["document"]));
 }

@@ -176,7 +176,12 @@ async fn other_transitions_are_refused_and_write_nothing(backend: Backend) {
 
 async fn delete_is_soft(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let doomed = create(&server, "s", json!({"nomeProcesso": "A", "pontosAtencao": "p"})).await;
+    let doomed = create(
+        &server,
+        "s",
+        json!({"nomeProcesso": "A", "pontosAtencao": "p"}),
+    )
+    .await;
     let kept = create(&server, "other", json!({"nomeProcesso": "B"})).await;
     let id = doomed["id"].clone();
 
@@ -250,7 +255,10 @@ async fn published_pops_are_archived_not_deleted(backend: Backend) {
     assert_eq!(err["extensions"]["code"], "POP_LOCKED");
     assert_eq!(state(&server, &id).await, before);
     let err = server
-        .error(&restore_doc(), json!({"id": snap_source["id"], "hash": null}))
+        .error(
+            &restore_doc(),
+            json!({"id": snap_source["id"], "hash": null}),
+        )
         .await;
     assert_eq!(err["extensions"]["code"], "POP_LOCKED");
     assert_eq!(state(&server, &id).await, before);

@@ -64,7 +64,9 @@ pub fn assert_consistent(pop: &Value) {
 
 /// Runs an autosave that must succeed; returns the `autosavePop` payload (checked for consistency).
 pub async fn autosave(server: &TestServer, input: Value) -> Value {
-    let data = server.data(&autosave_doc(), json!({ "input": input })).await;
+    let data = server
+        .data(&autosave_doc(), json!({ "input": input }))
+        .await;
     let payload = data["autosavePop"].clone();
     assert_consistent(&payload["pop"]);
     assert_eq!(payload["integrityHash"], payload["pop"]["integrityHash"]);
@@ -77,7 +79,9 @@ pub async fn autosave(server: &TestServer, input: Value) -> Value {
 
 /// Runs an autosave that must fail; returns the first error.
 pub async fn autosave_error(server: &TestServer, input: Value) -> Value {
-    server.error(&autosave_doc(), json!({ "input": input })).await
+    server
+        .error(&autosave_doc(), json!({ "input": input }))
+        .await
 }
 
 /// Creates a POP in `session` with `content`; returns the POP.
@@ -125,8 +129,9 @@ pub async fn snapshots(server: &TestServer, id: &Value) -> Vec<Value> {
 
 /// One snapshot by id.
 pub async fn snapshot(server: &TestServer, id: &Value) -> Value {
-    let doc =
-        format!("query($id: ID!) {{ snapshot(id: $id) {{ ...SnapshotFields }} }} {SNAPSHOT_FIELDS}");
+    let doc = format!(
+        "query($id: ID!) {{ snapshot(id: $id) {{ ...SnapshotFields }} }} {SNAPSHOT_FIELDS}"
+    );
     server.data(&doc, json!({ "id": id })).await["snapshot"].clone()
 }
 
@@ -168,14 +173,22 @@ pub async fn state(server: &TestServer, id: &Value) -> Value {
 }
 
 /// Changes a status; returns the `changePopStatus` payload.
-pub async fn change_status(server: &TestServer, id: &Value, status: &str, reason: Option<&str>) -> Value {
+pub async fn change_status(
+    server: &TestServer,
+    id: &Value,
+    status: &str,
+    reason: Option<&str>,
+) -> Value {
     let doc = format!(
         "mutation($id: ID!, $status: PopStatus!, $reason: String) {{ \
          changePopStatus(popId: $id, status: $status, reason: $reason) {{ \
          pop {{ ...PopFields }} snapshot {{ ...SnapshotFields }} }} }} {POP_FIELDS} {SNAPSHOT_FIELDS}"
     );
     let data = server
-        .data(&doc, json!({ "id": id, "status": status, "reason": reason }))
+        .data(
+            &doc,
+            json!({ "id": id, "status": status, "reason": reason }),
+        )
         .await;
     assert_consistent(&data["changePopStatus"]["pop"]);
     data["changePopStatus"].clone()
@@ -191,9 +204,7 @@ pub async fn backup(server: &TestServer, session: &str, label: Option<&str>) -> 
         "mutation($s: String!, $l: String) {{ backupSession(sessionId: $s, label: $l) {{ \
          ...SnapshotFields }} }} {SNAPSHOT_FIELDS}"
     );
-    let data = server
-        .data(&doc, json!({ "s": session, "l": label }))
-        .await;
+    let data = server.data(&doc, json!({ "s": session, "l": label })).await;
     data["backupSession"].as_array().unwrap().clone()
 }
 
