@@ -631,6 +631,63 @@ async fn concurrent_autosaves_with_one_hash_have_one_winner(backend: Backend) {
     assert_eq!(log[0]["newValue"], winner["pop"]["pontosAtencao"]);
 }
 
+async fn concurrent_first_autosaves_of_a_session_create_one_pop(backend: Backend) {
+    let server = std::sync::Arc::new(TestServer::start(backend).await);
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                autosave(
+                    &server,
+                    json!({"sessionId": "novo", "content": {"pontosAtencao": format!("valor {i}")}}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    let ids: BTreeSet<String> = results
+        .iter()
+        .map(|r| r["pop"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "one POP for the session");
+    let mut sequences: Vec<i64> = results
+        .iter()
+        .map(|r| r["autosaveSequence"].as_i64().unwrap())
+        .collect();
+    sequences.sort_unstable();
+    assert_eq!(sequences, (1..=WRITERS as i64).collect::<Vec<_>>());
+    assert_eq!(all_pops(&server).await["totalCount"], 1);
+}
+
+async fn concurrent_retries_of_one_key_write_once(backend: Backend) {
+    let server = std::sync::Arc::new(TestServer::start(backend).await);
+    let created = create(&server, "s", json!({"pontosAtencao": "inicial"})).await;
+    let input = json!({"popId": created["id"], "sessionId": "s", "idempotencyKey": "retry-1",
+                       "content": {"pontosAtencao": "uma vez"}});
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let server = server.clone();
+            let input = input.clone();
+            tokio::spawn(async move { autosave(&server, input).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    for r in &results {
+        assert_eq!(r["autosaveSequence"], 2);
+        assert_eq!(r["integrityHash"], results[0]["integrityHash"]);
+        assert_eq!(r["pop"], results[0]["pop"]);
+    }
+    assert_eq!(pop(&server, &created["id"]).await["autosaveSequence"], 2);
+    assert_eq!(history(&server, &created["id"]).await.len(), 2);
+}
+
 both_backends!(
     creates_a_draft_then_finds_the_sessions_newest_pop,
     partial_update_changes_only_the_fields_given,
@@ -644,4 +701,6 @@ both_backends!(
     bad_input_names_the_field_and_writes_nothing,
     concurrent_autosaves_lose_no_update,
     concurrent_autosaves_with_one_hash_have_one_winner,
+    concurrent_first_autosaves_of_a_session_create_one_pop,
+    concurrent_retries_of_one_key_write_once,
 );
