@@ -72,7 +72,7 @@ impl Default for PopContent {
 }
 
 /// A POP's identity and control fields.
-#[derive(Debug, Clone, PartialEq, Queryable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
 pub struct PopMeta {
     /// Internal key.
     pub id: i64,
@@ -113,7 +113,7 @@ pub struct PopMeta {
 }
 
 /// A POP row: control fields and content.
-#[derive(Debug, Clone, PartialEq, Queryable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
 pub struct Pop {
     /// Identity and control fields.
     pub meta: PopMeta,

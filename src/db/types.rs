@@ -10,7 +10,18 @@ use diesel::sqlite::Sqlite;
 use std::fmt;
 
 /// A UUID stored natively on PostgreSQL and as hyphenated lowercase text on SQLite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    AsExpression,
+    FromSqlRow,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(sql_type = UuidSql)]
 #[diesel(sql_type = Text)]
 pub struct DbUuid(pub uuid::Uuid);

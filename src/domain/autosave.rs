@@ -59,6 +59,9 @@ pub struct AutosaveOutcome {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Recorded {
     pop_id: i64,
+    /// The POP as this autosave left it (absent in records written before it was kept).
+    #[serde(default)]
+    pop: Option<Pop>,
     changed: bool,
     integrity_hash: String,
     autosave_sequence: i32,
@@ -149,11 +152,14 @@ async fn replay(
         return Err(AppError::IdempotencyKeyReused);
     }
     let recorded: Recorded = serde_json::from_value(response).map_err(AppError::internal)?;
-    let pop = queries::pops_by_ids(&mut conn, &[recorded.pop_id])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(AppError::NotFound("POP"))?;
+    let pop = match recorded.pop {
+        Some(pop) => pop,
+        None => queries::pops_by_ids(&mut conn, &[recorded.pop_id])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(AppError::NotFound("POP"))?,
+    };
     let snapshot = match recorded.snapshot_id {
         Some(id) => queries::snapshot_by_id(&mut conn, id).await?,
         None => None,
@@ -187,6 +193,7 @@ async fn write(
     if let Some(key) = &request.idempotency_key {
         let recorded = serde_json::to_value(Recorded {
             pop_id: outcome.pop.meta.id,
+            pop: Some(outcome.pop.clone()),
             changed: outcome.changed,
             integrity_hash: outcome.integrity_hash.clone(),
             autosave_sequence: outcome.autosave_sequence,

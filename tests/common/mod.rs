@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod pg_cluster;
+pub mod pops;
 
 use mapagov::config::{Config, DatabaseConfig};
 use pg_cluster::{ClusterOptions, PgCluster};

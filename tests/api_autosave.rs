@@ -1,0 +1,706 @@
+//! `autosavePop` over HTTP on both backends: creation and lookup, partial updates, the legacy
+//! hash, the change log, periodic snapshots, conflicts, idempotency, locks, bad input, and
+//! concurrent writers that must not lose an update.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::pops::{
+    all_pops, autosave, autosave_error, change_status, create, history, pop, save, snapshots,
+    state, steps, DELETE,
+};
+use common::{Backend, TestServer};
+use mapagov::domain::hash::integrity_hash;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// A POP with something in every content field.
+fn full_content() -> Value {
+    json!({
+        "nomeUsuario": "Maria",
+        "area": {"codigo": "COATE", "nome": "Coordenação de Atendimento"},
+        "macroprocesso": "Gestão de Benefícios",
+        "codigoProcesso": "7.2.1.1.1",
+        "nomeProcesso": "Conceder pensão",
+        "processoEspecifico": "Pensão por morte",
+        "entregaEsperada": "Pensão concedida",
+        "dispositivosNormativos": "Lei 8.112/90 | Decreto 1.234",
+        "sistemas": ["SIAPE", "SEI"],
+        "operadores": "Analista, Chefe",
+        "pontosAtencao": "Conferir documentos",
+        "etapas": steps(3),
+        "documentosUtilizados": [{"tipo_documento": "RG", "tipo_uso": "entrada", "obrigatorio": true,
+                                   "descricao": "Identidade", "sistema": "SEI"}],
+        "fluxosEntrada": ["Protocolo"],
+        "fluxosSaida": ["Arquivo"],
+    })
+}
+
+/// The history entries written at one autosave sequence, as `(field, old, new)`.
+fn entries_at(history: &[Value], sequence: i64) -> BTreeSet<(String, String, String)> {
+    history
+        .iter()
+        .filter(|e| e["autosaveSequence"] == sequence)
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["oldValue"].to_string(),
+                e["newValue"].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn entry(field: &str, old: Value, new: Value) -> (String, String, String) {
+    (field.to_owned(), old.to_string(), new.to_string())
+}
+
+async fn creates_a_draft_then_finds_the_sessions_newest_pop(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let first = autosave(
+        &server,
+        json!({"sessionId": "user_1", "content": {"nomeProcesso": "Conceder pensão"}}),
+    )
+    .await;
+    assert_eq!(first["changed"], true);
+    assert_eq!(first["autosaveSequence"], 1);
+    let p1 = &first["pop"];
+    assert_eq!(p1["status"], "DRAFT");
+    assert_eq!(p1["versao"], 1);
+    assert_eq!(p1["sessionId"], "user_1");
+    assert_eq!(p1["nomeProcesso"], "Conceder pensão");
+    let log = history(&server, &p1["id"]).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["action"], "CREATE");
+    assert_eq!(log[0]["field"], "nome_processo");
+    assert_eq!(log[0]["oldValue"], Value::Null);
+    assert_eq!(log[0]["newValue"], "Conceder pensão");
+    assert_eq!(log[0]["autosaveSequence"], 1);
+
+    // Without popId, the session's POP is found and updated.
+    let second = autosave(
+        &server,
+        json!({"sessionId": "user_1", "content": {"macroprocesso": "Benefícios"}}),
+    )
+    .await;
+    assert_eq!(second["pop"]["id"], p1["id"]);
+    assert_eq!(second["autosaveSequence"], 2);
+    assert_eq!(second["pop"]["nomeProcesso"], "Conceder pensão");
+    assert_eq!(second["pop"]["macroprocesso"], "Benefícios");
+
+    // Another session gets its own POP.
+    let other = create(&server, "user_2", json!({"nomeProcesso": "Outro"})).await;
+    assert_ne!(other["id"], p1["id"]);
+
+    // A deleted POP is skipped: the next autosave of its session starts a new draft, which is
+    // then the one found.
+    server.data(DELETE, json!({"id": p1["id"]})).await;
+    let fresh = autosave(
+        &server,
+        json!({"sessionId": "user_1", "content": {"nomeProcesso": "De novo"}}),
+    )
+    .await;
+    assert_ne!(fresh["pop"]["id"], p1["id"]);
+    assert_eq!(fresh["autosaveSequence"], 1);
+    let again = autosave(
+        &server,
+        json!({"sessionId": "user_1", "content": {"pontosAtencao": "x"}}),
+    )
+    .await;
+    assert_eq!(again["pop"]["id"], fresh["pop"]["id"]);
+    assert_eq!(again["autosaveSequence"], 2);
+    let deleted = pop(&server, &p1["id"]).await;
+    assert_eq!(deleted["autosaveSequence"], 3, "only the delete touched it");
+    assert_eq!(deleted["pontosAtencao"], Value::Null);
+}
+
+async fn partial_update_changes_only_the_fields_given(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let before = create(&server, "s", full_content()).await;
+    let saved = save(
+        &server,
+        &before,
+        json!({
+            "pontosAtencao": "Conferir assinaturas",
+            "area": {"nome": "Nova coordenação"},
+            "macroprocesso": null,
+            "etapas": null,
+            "sistemas": null,
+        }),
+    )
+    .await;
+    assert_eq!(saved["changed"], true);
+    assert_eq!(saved["autosaveSequence"], 2);
+    let after = pop(&server, &before["id"]).await;
+    assert_eq!(after, saved["pop"]);
+
+    let mut expected = before["document"].clone();
+    expected["pontos_atencao"] = json!("Conferir assinaturas");
+    expected["area"]["nome"] = json!("Nova coordenação");
+    assert_eq!(after["document"], expected);
+    assert_eq!(after["area"]["codigo"], "COATE");
+    assert_eq!(after["macroprocesso"], before["macroprocesso"]);
+    assert_eq!(after["etapas"], before["etapas"]);
+    assert_eq!(after["sistemas"], before["sistemas"]);
+    assert_ne!(after["integrityHash"], before["integrityHash"]);
+
+    let log = history(&server, &before["id"]).await;
+    assert_eq!(
+        entries_at(&log, 2),
+        BTreeSet::from([
+            entry(
+                "pontos_atencao",
+                json!("Conferir documentos"),
+                json!("Conferir assinaturas")
+            ),
+            entry(
+                "area_nome",
+                json!("Coordenação de Atendimento"),
+                json!("Nova coordenação")
+            ),
+        ])
+    );
+    assert!(log
+        .iter()
+        .filter(|e| e["autosaveSequence"] == 2)
+        .all(|e| e["action"] == "AUTOSAVE"));
+}
+
+async fn the_hash_is_the_legacy_hash_of_the_document(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut content = full_content();
+    content["etapas"] = json!([
+        {"numero": 1, "descricao": "Análise \"prévia\"\n", "tempo": 1.5, "zz": null, "aa": [true, -3]},
+        {"tipo": "condicional", "cenarios": [{"descricao": "Sim ✓", "proximo_passo": 3}]},
+    ]);
+    let created = create(&server, "hash", content).await;
+    let doc = &created["document"];
+    let keys: BTreeSet<&str> = doc
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from([
+            "nome_usuario",
+            "area",
+            "macroprocesso",
+            "codigo_processo",
+            "nome_processo",
+            "processo_especifico",
+            "entrega_esperada",
+            "dispositivos_normativos",
+            "sistemas",
+            "operadores",
+            "pontos_atencao",
+            "etapas",
+            "documentos_utilizados",
+            "fluxos_entrada",
+            "fluxos_saida",
+            "data_criacao",
+            "status",
+            "versao",
+            "uuid",
+        ])
+    );
+    assert_eq!(doc["etapas"], created["etapas"], "steps kept faithfully");
+    let mut without_uuid = doc.clone();
+    without_uuid.as_object_mut().unwrap().remove("uuid");
+    let dumped = mapagov::domain::hash::python_json_dumps(&without_uuid);
+    assert!(dumped.contains("\"Análise \\\"prévia\\\"\\n\""), "{dumped}");
+    assert_eq!(created["integrityHash"], integrity_hash(&without_uuid));
+    // Every later write keeps the hash current.
+    let saved = save(&server, &created, json!({"nomeUsuario": "José"})).await;
+    assert_eq!(
+        saved["integrityHash"],
+        integrity_hash(&saved["pop"]["document"])
+    );
+    let reread = pop(&server, &created["id"]).await;
+    assert_eq!(reread["integrityHash"], saved["integrityHash"]);
+}
+
+async fn a_stale_hash_is_a_conflict_with_the_server_state(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let created = create(&server, "s", json!({"nomeProcesso": "A"})).await;
+    let current = save(&server, &created, json!({"nomeProcesso": "B"})).await["pop"].clone();
+    let before = state(&server, &created["id"]).await;
+
+    let err = autosave_error(
+        &server,
+        json!({"popId": created["id"], "sessionId": "s", "expectedHash": created["integrityHash"],
+               "content": {"nomeProcesso": "C"}}),
+    )
+    .await;
+    assert_eq!(err["extensions"]["code"], "CONFLICT");
+    assert_eq!(err["extensions"]["currentHash"], current["integrityHash"]);
+    assert_eq!(
+        err["extensions"]["autosaveSequence"],
+        current["autosaveSequence"]
+    );
+    assert_eq!(err["extensions"]["updatedAt"], current["updatedAt"]);
+    assert_eq!(state(&server, &created["id"]).await, before);
+
+    // The hash from the conflict lets the client save.
+    let retry = autosave(
+        &server,
+        json!({"popId": created["id"], "sessionId": "s",
+               "expectedHash": err["extensions"]["currentHash"], "content": {"nomeProcesso": "C"}}),
+    )
+    .await;
+    assert_eq!(retry["autosaveSequence"], 3);
+    assert_eq!(retry["pop"]["nomeProcesso"], "C");
+}
+
+async fn each_accepted_autosave_bumps_the_sequence_and_logs_each_real_change(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut current = create(
+        &server,
+        "s",
+        json!({"nomeProcesso": "A", "operadores": "X"}),
+    )
+    .await;
+    let edits = [
+        json!({"nomeProcesso": "A", "macroprocesso": "M"}),
+        json!({"etapas": steps(2), "operadores": "Y", "sistemas": ["SEI"]}),
+        json!({"etapas": steps(2), "entregaEsperada": "E"}),
+        json!({"fluxosEntrada": ["a", "b"], "fluxosSaida": ["c"], "documentosUtilizados": []}),
+    ];
+    let mut expected_log = history(&server, &current["id"]).await.len();
+    for edit in edits {
+        let old_doc = current["document"].clone();
+        let old_seq = current["autosaveSequence"].as_i64().unwrap();
+        let payload = save(&server, &current, edit).await;
+        let new_doc = &payload["pop"]["document"];
+        // The fields that really changed are the document keys that differ.
+        let changed: Vec<&String> = old_doc
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, v)| new_doc[k.as_str()] != **v)
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(payload["autosaveSequence"], old_seq + 1);
+        expected_log += changed.len();
+        let log = history(&server, &current["id"]).await;
+        assert_eq!(log.len(), expected_log, "one entry per changed field");
+        let fields: BTreeSet<String> = log
+            .iter()
+            .filter(|e| e["autosaveSequence"] == old_seq + 1)
+            .map(|e| {
+                let field = e["field"].as_str().unwrap();
+                if field == "sistemas_utilizados" {
+                    "sistemas".to_owned()
+                } else {
+                    field.to_owned()
+                }
+            })
+            .collect();
+        let expected: BTreeSet<String> = changed.into_iter().cloned().collect();
+        assert_eq!(fields, expected);
+        for e in log.iter().filter(|e| e["autosaveSequence"] == old_seq + 1) {
+            let key = match e["field"].as_str().unwrap() {
+                "sistemas_utilizados" => "sistemas",
+                other => other,
+            };
+            assert_eq!(e["oldValue"], old_doc[key]);
+            assert_eq!(e["newValue"], new_doc[key]);
+        }
+        current = payload["pop"].clone();
+    }
+}
+
+async fn an_autosave_that_changes_nothing_writes_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let created = create(&server, "s", full_content()).await;
+    let saved = autosave(
+        &server,
+        json!({"popId": created["id"], "sessionId": "s", "content": {"pontosAtencao": "novo"},
+               "rawPayload": {"form": 1}}),
+    )
+    .await;
+    let before = state(&server, &created["id"]).await;
+    let mut same = full_content();
+    same["pontosAtencao"] = json!("novo");
+    for input in [
+        json!({"popId": created["id"], "sessionId": "s", "content": same}),
+        json!({"popId": created["id"], "sessionId": "s", "content": {}}),
+        json!({"popId": created["id"], "sessionId": "s"}),
+        json!({"sessionId": "s", "content": {"pontosAtencao": "novo"}, "rawPayload": {"form": 1}}),
+        json!({"popId": created["id"], "sessionId": "s", "expectedHash": saved["integrityHash"],
+               "content": {"nomeProcesso": "Conceder pensão", "area": {"codigo": "COATE"}}}),
+    ] {
+        let payload = autosave(&server, input.clone()).await;
+        assert_eq!(payload["changed"], false, "{input}");
+        assert_eq!(payload["snapshotCreated"], false);
+        assert_eq!(payload["autosaveSequence"], saved["autosaveSequence"]);
+        assert_eq!(payload["integrityHash"], saved["integrityHash"]);
+        assert_eq!(state(&server, &created["id"]).await, before, "{input}");
+    }
+}
+
+async fn snapshots_every_n_autosaves_never_duplicating_the_latest(backend: Backend) {
+    let server = TestServer::start_with(backend, &[("SNAPSHOT_EVERY", "2")]).await;
+    let mut current = create(&server, "s", json!({"pontosAtencao": "v1"})).await;
+    assert!(snapshots(&server, &current["id"]).await.is_empty());
+    // Sequence 2..=7; the content at 6 equals the content at 4.
+    let values = ["v2", "v3", "v4", "v5", "v4", "v7"];
+    let mut taken = Vec::new();
+    for value in values {
+        let payload = save(&server, &current, json!({"pontosAtencao": value})).await;
+        let sequence = payload["autosaveSequence"].as_i64().unwrap();
+        let expect_snapshot = sequence % 2 == 0 && sequence != 6;
+        assert_eq!(payload["snapshotCreated"], expect_snapshot, "at {sequence}");
+        if expect_snapshot {
+            let snap = &payload["snapshot"];
+            assert_eq!(snap["kind"], "AUTOSAVE");
+            assert_eq!(snap["autosaveSequence"], sequence);
+            assert_eq!(snap["document"], payload["pop"]["document"]);
+            assert_eq!(snap["integrityHash"], payload["integrityHash"]);
+            assert_eq!(snap["integrityHash"], integrity_hash(&snap["document"]));
+            taken.push(snap.clone());
+        } else {
+            assert!(payload["snapshot"].is_null());
+        }
+        current = payload["pop"].clone();
+    }
+    let stored = snapshots(&server, &current["id"]).await;
+    assert_eq!(stored.len(), 2);
+    let newest_first: Vec<Value> = taken.iter().rev().map(|s| s["id"].clone()).collect();
+    assert_eq!(
+        stored.iter().map(|s| s["id"].clone()).collect::<Vec<_>>(),
+        newest_first
+    );
+    assert_eq!(stored[1]["sequence"], 1);
+    assert_eq!(stored[0]["sequence"], 2);
+    assert_eq!(stored[0]["document"]["pontos_atencao"], "v4");
+    // At sequence 8 the content differs from the latest snapshot again: a new one.
+    let payload = save(&server, &current, json!({"pontosAtencao": "v8"})).await;
+    assert_eq!(payload["autosaveSequence"], 8);
+    assert_eq!(payload["snapshotCreated"], true);
+    assert_eq!(payload["snapshot"]["sequence"], 3);
+}
+
+async fn an_idempotent_retry_returns_the_first_result(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    // A retried create does not create twice.
+    let create_input = json!({"sessionId": "s", "idempotencyKey": "k0",
+                              "content": {"nomeProcesso": "A"}});
+    let created = autosave(&server, create_input.clone()).await;
+    let id = created["pop"]["id"].clone();
+    let retried = autosave(&server, create_input).await;
+    assert_eq!(retried["pop"]["id"], id);
+    assert_eq!(retried["autosaveSequence"], 1);
+    assert_eq!(all_pops(&server).await["totalCount"], 1);
+
+    let input = json!({"popId": id, "sessionId": "s", "idempotencyKey": "k1",
+                       "expectedHash": created["integrityHash"], "content": {"macroprocesso": "M"}});
+    let first = autosave(&server, input.clone()).await;
+    assert_eq!(first["autosaveSequence"], 2);
+    let before = state(&server, &id).await;
+    let retry = autosave(&server, input.clone()).await;
+    for key in [
+        "changed",
+        "integrityHash",
+        "autosaveSequence",
+        "snapshotCreated",
+    ] {
+        assert_eq!(retry[key], first[key], "{key}");
+    }
+    assert_eq!(state(&server, &id).await, before);
+
+    // Still the first result after other writes.
+    let later = autosave(
+        &server,
+        json!({"popId": id, "sessionId": "s", "content": {"macroprocesso": "N"}}),
+    )
+    .await;
+    assert_eq!(later["autosaveSequence"], 3);
+    let before = state(&server, &id).await;
+    let retry = autosave(&server, input.clone()).await;
+    assert_eq!(retry["autosaveSequence"], 2);
+    assert_eq!(retry["integrityHash"], first["integrityHash"]);
+    assert_eq!(
+        retry["pop"], first["pop"],
+        "the POP as the first save left it"
+    );
+    assert_eq!(state(&server, &id).await, before);
+
+    // The same key with another request is refused, and writes nothing.
+    for other in [
+        json!({"popId": id, "sessionId": "s", "idempotencyKey": "k1",
+               "expectedHash": created["integrityHash"], "content": {"macroprocesso": "Z"}}),
+        json!({"popId": id, "sessionId": "s", "idempotencyKey": "k1",
+               "content": {"macroprocesso": "M"}}),
+    ] {
+        let err = autosave_error(&server, other).await;
+        assert_eq!(err["extensions"]["code"], "IDEMPOTENCY_KEY_REUSED");
+        assert_eq!(state(&server, &id).await, before);
+    }
+}
+
+async fn published_and_archived_pops_are_locked(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let created = create(&server, "s", json!({"nomeProcesso": "A"})).await;
+    let id = created["id"].clone();
+    let review = change_status(&server, &id, "IN_REVIEW", None).await;
+    // In review, autosaves are still accepted.
+    let saved = save(&server, &review["pop"], json!({"nomeProcesso": "B"})).await;
+    assert_eq!(saved["pop"]["status"], "IN_REVIEW");
+    for (status, stored) in [("PUBLISHED", "published"), ("ARCHIVED", "archived")] {
+        let changed = change_status(&server, &id, status, None).await;
+        let before = state(&server, &id).await;
+        for input in [
+            json!({"popId": id, "sessionId": "s", "content": {"nomeProcesso": "C"}}),
+            json!({"popId": id, "sessionId": "s", "expectedHash": changed["pop"]["integrityHash"],
+                   "content": {"nomeProcesso": "C"}}),
+            json!({"sessionId": "s", "content": {"nomeProcesso": "C"}}),
+        ] {
+            let err = autosave_error(&server, input).await;
+            assert_eq!(err["extensions"]["code"], "POP_LOCKED");
+            assert_eq!(err["extensions"]["status"], stored);
+            assert_eq!(state(&server, &id).await, before);
+        }
+    }
+}
+
+async fn bad_input_names_the_field_and_writes_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let created = create(&server, "s", full_content()).await;
+    let id = created["id"].clone();
+    let before = state(&server, &id).await;
+    let cases = [
+        (
+            json!({"popId": id, "sessionId": "s", "content": {"etapas": "uma etapa"}}),
+            "input.content.etapas",
+        ),
+        (
+            json!({"popId": id, "sessionId": "s", "content": {"etapas": {"numero": 1}}}),
+            "input.content.etapas",
+        ),
+        (
+            json!({"popId": id, "sessionId": "s",
+                   "content": {"pontosAtencao": "x", "etapas": [{"numero": 1}, "passo 2"]}}),
+            "input.content.etapas.1",
+        ),
+        (
+            json!({"popId": id, "sessionId": "s", "content": {"sistemas": "SEI"}}),
+            "input.content.sistemas",
+        ),
+        (
+            json!({"popId": id, "sessionId": "", "content": {"nomeProcesso": "x"}}),
+            "input.sessionId",
+        ),
+        (
+            json!({"sessionId": "   ", "content": {"nomeProcesso": "x"}}),
+            "input.sessionId",
+        ),
+        (
+            json!({"popId": "not-a-pop", "sessionId": "s", "content": {"nomeProcesso": "x"}}),
+            "input.popId",
+        ),
+        (
+            json!({"popId": id, "sessionId": "s", "idempotencyKey": "",
+                   "content": {"nomeProcesso": "x"}}),
+            "input.idempotencyKey",
+        ),
+    ];
+    for (input, field) in cases {
+        let err = autosave_error(&server, input.clone()).await;
+        assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{input}");
+        assert_eq!(err["extensions"]["field"], field, "{input}");
+        assert_eq!(state(&server, &id).await, before, "{input}");
+    }
+    // An id that is well formed but unknown.
+    let err = autosave_error(
+        &server,
+        json!({"popId": "00000000-0000-4000-8000-000000000000", "sessionId": "s",
+               "content": {"nomeProcesso": "x"}}),
+    )
+    .await;
+    assert_eq!(err["extensions"]["code"], "NOT_FOUND");
+    assert_eq!(state(&server, &id).await, before);
+}
+
+const WRITERS: usize = 16;
+
+async fn concurrent_autosaves_lose_no_update(backend: Backend) {
+    let server = std::sync::Arc::new(TestServer::start(backend).await);
+    let created = create(&server, "s", json!({"pontosAtencao": "inicial"})).await;
+    let id = created["id"].clone();
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let server = server.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                autosave(
+                    &server,
+                    json!({"popId": id, "sessionId": "s",
+                           "content": {"pontosAtencao": format!("valor {i}")}}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    let mut sequences: Vec<i64> = results
+        .iter()
+        .map(|r| {
+            assert_eq!(r["changed"], true);
+            r["autosaveSequence"].as_i64().unwrap()
+        })
+        .collect();
+    sequences.sort_unstable();
+    let expected: Vec<i64> = (2..2 + WRITERS as i64).collect();
+    assert_eq!(sequences, expected, "distinct and consecutive");
+
+    let last = results
+        .iter()
+        .find(|r| r["autosaveSequence"] == 1 + WRITERS as i64)
+        .unwrap();
+    let final_pop = pop(&server, &id).await;
+    assert_eq!(final_pop["autosaveSequence"], 1 + WRITERS as i64);
+    assert_eq!(final_pop["pontosAtencao"], last["pop"]["pontosAtencao"]);
+    assert_eq!(final_pop["integrityHash"], last["integrityHash"]);
+
+    // One entry per accepted change, and they chain: each one's old value is the previous new one.
+    let log: Vec<Value> = history(&server, &id)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "AUTOSAVE")
+        .collect();
+    assert_eq!(log.len(), WRITERS);
+    let mut chain = log.clone();
+    chain.sort_by_key(|e| e["autosaveSequence"].as_i64().unwrap());
+    let mut previous = json!("inicial");
+    for (entry, sequence) in chain.iter().zip(2..) {
+        assert_eq!(entry["field"], "pontos_atencao");
+        assert_eq!(entry["autosaveSequence"], sequence);
+        assert_eq!(entry["oldValue"], previous);
+        let writer = results
+            .iter()
+            .find(|r| r["autosaveSequence"] == sequence)
+            .unwrap();
+        assert_eq!(entry["newValue"], writer["pop"]["pontosAtencao"]);
+        previous = entry["newValue"].clone();
+    }
+}
+
+async fn concurrent_autosaves_with_one_hash_have_one_winner(backend: Backend) {
+    let server = std::sync::Arc::new(TestServer::start(backend).await);
+    let created = create(&server, "s", json!({"pontosAtencao": "inicial"})).await;
+    let id = created["id"].clone();
+    let hash = created["integrityHash"].clone();
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let server = server.clone();
+            let input = json!({"popId": id, "sessionId": "s", "expectedHash": hash,
+                               "content": {"pontosAtencao": format!("valor {i}")}});
+            tokio::spawn(async move {
+                server
+                    .gql(&common::pops::autosave_doc(), json!({"input": input}))
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut conflicts = 0;
+    for task in tasks {
+        let body = task.await.unwrap();
+        match body.get("errors") {
+            None => winners.push(body["data"]["autosavePop"].clone()),
+            Some(errors) => {
+                assert_eq!(errors[0]["extensions"]["code"], "CONFLICT", "{body:#}");
+                conflicts += 1;
+            }
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    assert_eq!(conflicts, WRITERS - 1);
+    let winner = &winners[0];
+    assert_eq!(winner["autosaveSequence"], 2);
+    let final_pop = pop(&server, &id).await;
+    assert_eq!(final_pop, winner["pop"]);
+    let log = history(&server, &id).await;
+    assert_eq!(log.len(), 2, "the create and the winner");
+    assert_eq!(log[0]["newValue"], winner["pop"]["pontosAtencao"]);
+}
+
+async fn concurrent_first_autosaves_of_a_session_create_one_pop(backend: Backend) {
+    let server = std::sync::Arc::new(TestServer::start(backend).await);
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                autosave(
+                    &server,
+                    json!({"sessionId": "novo", "content": {"pontosAtencao": format!("valor {i}")}}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    let ids: BTreeSet<String> = results
+        .iter()
+        .map(|r| r["pop"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "one POP for the session");
+    let mut sequences: Vec<i64> = results
+        .iter()
+        .map(|r| r["autosaveSequence"].as_i64().unwrap())
+        .collect();
+    sequences.sort_unstable();
+    assert_eq!(sequences, (1..=WRITERS as i64).collect::<Vec<_>>());
+    assert_eq!(all_pops(&server).await["totalCount"], 1);
+}
+
+async fn concurrent_retries_of_one_key_write_once(backend: Backend) {
+    let server = std::sync::Arc::new(TestServer::start(backend).await);
+    let created = create(&server, "s", json!({"pontosAtencao": "inicial"})).await;
+    let input = json!({"popId": created["id"], "sessionId": "s", "idempotencyKey": "retry-1",
+                       "content": {"pontosAtencao": "uma vez"}});
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let server = server.clone();
+            let input = input.clone();
+            tokio::spawn(async move { autosave(&server, input).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    for r in &results {
+        assert_eq!(r["autosaveSequence"], 2);
+        assert_eq!(r["integrityHash"], results[0]["integrityHash"]);
+        assert_eq!(r["pop"], results[0]["pop"]);
+    }
+    assert_eq!(pop(&server, &created["id"]).await["autosaveSequence"], 2);
+    assert_eq!(history(&server, &created["id"]).await.len(), 2);
+}
+
+both_backends!(
+    creates_a_draft_then_finds_the_sessions_newest_pop,
+    partial_update_changes_only_the_fields_given,
+    the_hash_is_the_legacy_hash_of_the_document,
+    a_stale_hash_is_a_conflict_with_the_server_state,
+    each_accepted_autosave_bumps_the_sequence_and_logs_each_real_change,
+    an_autosave_that_changes_nothing_writes_nothing,
+    snapshots_every_n_autosaves_never_duplicating_the_latest,
+    an_idempotent_retry_returns_the_first_result,
+    published_and_archived_pops_are_locked,
+    bad_input_names_the_field_and_writes_nothing,
+    concurrent_autosaves_lose_no_update,
+    concurrent_autosaves_with_one_hash_have_one_winner,
+    concurrent_first_autosaves_of_a_session_create_one_pop,
+    concurrent_retries_of_one_key_write_once,
+);

@@ -1,0 +1,429 @@
+//! Snapshots over HTTP on both backends: `backupSession`, `restoreSnapshot` (safety copy, undo,
+//! conflicts), `markMilestone` and `snapshotDiff` (one addition per inserted step, a patch that
+//! really turns one document into the other).
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::pops::{
+    backup, change_status, create, history, move_session, pop, restore_doc, save, snapshot,
+    snapshots, state, steps, CONTENT_FIELDS, DELETE, SNAPSHOT_FIELDS,
+};
+use common::{Backend, TestServer};
+use mapagov::domain::hash::integrity_hash;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+const MILESTONE: &str = "mutation($id: ID!, $label: String!) { markMilestone(snapshotId: $id, \
+    label: $label) { id milestone milestoneLabel } }";
+
+const DIFF: &str = "query($from: ID!, $to: ID) { snapshotDiff(fromId: $from, toId: $to) { \
+    from { id document } to { id document } changedFields patch changes { path kind old new } } }";
+
+async fn restore(server: &TestServer, snapshot: &Value, hash: &Value) -> Value {
+    let data = server
+        .data(&restore_doc(), json!({"id": snapshot["id"], "hash": hash}))
+        .await;
+    data["restoreSnapshot"].clone()
+}
+
+async fn diff(server: &TestServer, from: &Value, to: Option<&Value>) -> Value {
+    let to = to.map(|s| s["id"].clone());
+    server
+        .data(DIFF, json!({"from": from["id"], "to": to}))
+        .await["snapshotDiff"]
+        .clone()
+}
+
+/// The top-level keys whose values differ between two documents, sorted.
+fn differing_keys(a: &Value, b: &Value) -> Vec<String> {
+    let keys: BTreeSet<&String> = a
+        .as_object()
+        .unwrap()
+        .keys()
+        .chain(b.as_object().unwrap().keys())
+        .collect();
+    keys.into_iter()
+        .filter(|k| a.get(k.as_str()) != b.get(k.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Applies an RFC 6902 patch with the `json-patch` crate.
+fn apply(document: &Value, patch: &Value) -> Value {
+    let patch: json_patch::Patch = serde_json::from_value(patch.clone()).unwrap();
+    let mut out = document.clone();
+    json_patch::patch(&mut out, &patch).unwrap();
+    out
+}
+
+fn content_of(pop: &Value) -> Value {
+    CONTENT_FIELDS
+        .iter()
+        .map(|f| (f.to_string(), pop[*f].clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+async fn backup_covers_the_live_pops_of_one_session(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let p1 = create(&server, "s1", json!({"nomeProcesso": "Um"})).await;
+    let p2 = create(
+        &server,
+        "tmp",
+        json!({"nomeProcesso": "Dois", "etapas": steps(2)}),
+    )
+    .await;
+    move_session(&server, "tmp", "s1").await;
+    let p3 = create(&server, "tmp3", json!({"nomeProcesso": "Três"})).await;
+    move_session(&server, "tmp3", "s1").await;
+    server.data(DELETE, json!({"id": p3["id"]})).await;
+    let other = create(&server, "s2", json!({"nomeProcesso": "Outro"})).await;
+    let p3_before = state(&server, &p3["id"]).await;
+    let other_before = state(&server, &other["id"]).await;
+
+    let taken = backup(&server, "s1", Some("antes da revisão")).await;
+    assert_eq!(taken.len(), 2);
+    let ids: BTreeSet<String> = taken
+        .iter()
+        .map(|s| s["pop"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from([
+            p1["id"].as_str().unwrap().to_owned(),
+            p2["id"].as_str().unwrap().to_owned()
+        ])
+    );
+    for snap in &taken {
+        let current = pop(&server, &snap["pop"]["id"]).await;
+        assert_eq!(snap["kind"], "BACKUP");
+        assert_eq!(snap["label"], "antes da revisão");
+        assert_eq!(snap["milestone"], false);
+        assert_eq!(snap["document"], current["document"]);
+        assert_eq!(snap["integrityHash"], current["integrityHash"]);
+        assert_eq!(snap["autosaveSequence"], current["autosaveSequence"]);
+        assert_eq!(snap["sequence"], 1);
+        // Stored, and readable by id.
+        assert_eq!(snapshot(&server, &snap["id"]).await, *snap);
+        assert_eq!(snapshots(&server, &current["id"]).await, vec![snap.clone()]);
+    }
+    assert_eq!(state(&server, &p3["id"]).await, p3_before);
+    assert_eq!(state(&server, &other["id"]).await, other_before);
+
+    // An unknown session has nothing to back up; an empty one is bad input.
+    assert!(backup(&server, "nobody", None).await.is_empty());
+    let err = server
+        .error(
+            "mutation { backupSession(sessionId: \" \") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(err["extensions"]["field"], "sessionId");
+    assert_eq!(state(&server, &other["id"]).await, other_before);
+}
+
+async fn restore_takes_a_safety_snapshot_and_can_be_undone(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let created = create(
+        &server,
+        "s",
+        json!({"nomeProcesso": "A", "pontosAtencao": "pa", "etapas": steps(2)}),
+    )
+    .await;
+    let old = backup(&server, "s", None).await.remove(0);
+    let saved = save(
+        &server,
+        &created,
+        json!({"nomeProcesso": "B", "etapas": steps(4), "operadores": "Chefe"}),
+    )
+    .await;
+    let before = saved["pop"].clone();
+    let history_before = history(&server, &before["id"]).await.len();
+
+    let restored = restore(&server, &old, &before["integrityHash"]).await;
+    let safety = &restored["safetySnapshot"];
+    assert_eq!(safety["kind"], "PRE_RESTORE");
+    assert_eq!(safety["document"], before["document"]);
+    assert_eq!(safety["integrityHash"], before["integrityHash"]);
+    assert_eq!(safety["autosaveSequence"], before["autosaveSequence"]);
+    assert_eq!(restored["restoredSnapshot"]["id"], old["id"]);
+    let after = &restored["pop"];
+    assert_eq!(after["document"], old["document"]);
+    assert_eq!(content_of(after), content_of(&created));
+    assert_eq!(after["autosaveSequence"], 3);
+    assert_eq!(after["integrityHash"], integrity_hash(&after["document"]));
+    assert_eq!(after["integrityHash"], old["integrityHash"]);
+    assert_eq!(pop(&server, &before["id"]).await, *after);
+
+    // One RESTORE entry per field the restore changed, pointing at the snapshot.
+    let log = history(&server, &before["id"]).await;
+    let entries: Vec<&Value> = log[..log.len() - history_before].iter().collect();
+    let fields: BTreeSet<&str> = entries
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        BTreeSet::from(["nome_processo", "etapas", "operadores"])
+    );
+    for e in &entries {
+        assert_eq!(e["action"], "RESTORE");
+        assert_eq!(e["snapshotId"], old["id"]);
+        assert_eq!(e["autosaveSequence"], 3);
+    }
+    let etapas = entries.iter().find(|e| e["field"] == "etapas").unwrap();
+    assert_eq!(etapas["oldValue"], json!(steps(4)));
+    assert_eq!(etapas["newValue"], json!(steps(2)));
+
+    // Restoring the safety snapshot gives back exactly the state before.
+    let undone = restore(&server, safety, &after["integrityHash"]).await;
+    let back = &undone["pop"];
+    assert_eq!(back["document"], before["document"]);
+    assert_eq!(content_of(back), content_of(&before));
+    assert_eq!(back["integrityHash"], before["integrityHash"]);
+    assert_eq!(back["autosaveSequence"], 4);
+    // That restore kept its own safety copy of the restored state.
+    assert_eq!(undone["safetySnapshot"]["kind"], "PRE_RESTORE");
+    assert_eq!(undone["safetySnapshot"]["document"], old["document"]);
+    assert_eq!(snapshots(&server, &before["id"]).await.len(), 3);
+}
+
+async fn restore_reuses_the_latest_snapshot_when_it_holds_the_current_state(backend: Backend) {
+    let server = TestServer::start_with(backend, &[("SNAPSHOT_EVERY", "2")]).await;
+    let created = create(&server, "s", json!({"nomeProcesso": "A"})).await;
+    let old = backup(&server, "s", None).await.remove(0);
+    let saved = save(&server, &created, json!({"nomeProcesso": "B"})).await;
+    assert_eq!(saved["snapshotCreated"], true);
+    let latest = saved["snapshot"].clone();
+    let count = snapshots(&server, &created["id"]).await.len();
+
+    let restored = restore(&server, &old, &Value::Null).await;
+    assert_eq!(restored["safetySnapshot"]["id"], latest["id"]);
+    assert_eq!(restored["safetySnapshot"]["kind"], "AUTOSAVE");
+    assert_eq!(snapshots(&server, &created["id"]).await.len(), count);
+    assert_eq!(restored["pop"]["nomeProcesso"], "A");
+    assert_eq!(restored["pop"]["autosaveSequence"], 3);
+}
+
+async fn a_failed_restore_writes_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let created = create(&server, "s", json!({"nomeProcesso": "A"})).await;
+    let old = backup(&server, "s", None).await.remove(0);
+    let current = save(&server, &created, json!({"nomeProcesso": "B"})).await["pop"].clone();
+    let before = state(&server, &created["id"]).await;
+
+    let err = server
+        .error(
+            &restore_doc(),
+            json!({"id": old["id"], "hash": created["integrityHash"]}),
+        )
+        .await;
+    assert_eq!(err["extensions"]["code"], "CONFLICT");
+    assert_eq!(err["extensions"]["currentHash"], current["integrityHash"]);
+    assert_eq!(
+        err["extensions"]["autosaveSequence"],
+        current["autosaveSequence"]
+    );
+    assert_eq!(err["extensions"]["updatedAt"], current["updatedAt"]);
+    assert_eq!(state(&server, &created["id"]).await, before);
+
+    for (id, code) in [
+        (json!("999999"), "NOT_FOUND"),
+        (json!("x"), "BAD_USER_INPUT"),
+    ] {
+        let err = server
+            .error(&restore_doc(), json!({"id": id, "hash": null}))
+            .await;
+        assert_eq!(err["extensions"]["code"], code);
+        assert_eq!(state(&server, &created["id"]).await, before);
+    }
+
+    // A published POP cannot be rolled back.
+    change_status(&server, &created["id"], "IN_REVIEW", None).await;
+    change_status(&server, &created["id"], "PUBLISHED", None).await;
+    let before = state(&server, &created["id"]).await;
+    let err = server
+        .error(&restore_doc(), json!({"id": old["id"], "hash": null}))
+        .await;
+    assert_eq!(err["extensions"]["code"], "POP_LOCKED");
+    assert_eq!(state(&server, &created["id"]).await, before);
+}
+
+async fn milestones_take_a_label_of_1_to_120_characters(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let created = create(&server, "s", json!({"nomeProcesso": "A"})).await;
+    let snap = backup(&server, "s", None).await.remove(0);
+    let before = state(&server, &created["id"]).await;
+    for label in ["", "   ", &"a".repeat(121), &"ç".repeat(121)] {
+        let err = server
+            .error(MILESTONE, json!({"id": snap["id"], "label": label}))
+            .await;
+        assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{label:?}");
+        assert_eq!(err["extensions"]["field"], "label");
+        assert_eq!(state(&server, &created["id"]).await, before);
+    }
+    let err = server
+        .error(MILESTONE, json!({"id": "999999", "label": "v1"}))
+        .await;
+    assert_eq!(err["extensions"]["code"], "NOT_FOUND");
+    assert_eq!(state(&server, &created["id"]).await, before);
+
+    for label in ["v", &"ç".repeat(120)] {
+        let marked = server
+            .data(MILESTONE, json!({"id": snap["id"], "label": label}))
+            .await;
+        assert_eq!(marked["markMilestone"]["milestone"], true);
+        assert_eq!(marked["markMilestone"]["milestoneLabel"], label);
+        let reread = snapshot(&server, &snap["id"]).await;
+        assert_eq!(reread["milestone"], true);
+        assert_eq!(reread["milestoneLabel"], label);
+        // Nothing else about the snapshot changed.
+        assert_eq!(reread["document"], snap["document"]);
+        assert_eq!(reread["integrityHash"], snap["integrityHash"]);
+    }
+}
+
+async fn inserting_a_step_is_one_addition(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let created = create(&server, "s", json!({"etapas": steps(10)})).await;
+    let first = backup(&server, "s", None).await.remove(0);
+    let mut etapas = steps(10);
+    let inserted = json!({"numero": 99, "descricao": "Nova etapa", "detalhes": [],
+                          "operador": "Chefe", "tipo": "condicional",
+                          "cenarios": [{"descricao": "Sim", "proximo_passo": 6}]});
+    etapas.insert(4, inserted.clone());
+    let saved = save(&server, &created, json!({"etapas": etapas})).await;
+    let second = backup(&server, "s", None).await.remove(0);
+
+    let d = diff(&server, &first, Some(&second)).await;
+    assert_eq!(d["from"]["id"], first["id"]);
+    assert_eq!(d["to"]["id"], second["id"]);
+    assert_eq!(d["changedFields"], json!(["etapas"]));
+    assert_eq!(
+        d["changes"],
+        json!([{"path": "/etapas/4", "kind": "ADDED", "old": null, "new": inserted}])
+    );
+    assert_eq!(apply(&first["document"], &d["patch"]), second["document"]);
+
+    // Against the current state (toId omitted), which has moved on.
+    let now = save(
+        &server,
+        &saved["pop"],
+        json!({"pontosAtencao": "nova", "area": {"codigo": "COATE"}}),
+    )
+    .await["pop"]
+        .clone();
+    let d = diff(&server, &first, None).await;
+    assert!(d["to"].is_null());
+    let expected = differing_keys(&first["document"], &now["document"]);
+    assert_eq!(d["changedFields"], json!(expected));
+    assert_eq!(
+        d["changedFields"],
+        json!(["area", "etapas", "pontos_atencao"])
+    );
+    let etapa_changes: Vec<&Value> = d["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["path"].as_str().unwrap().starts_with("/etapas"))
+        .collect();
+    assert_eq!(etapa_changes.len(), 1);
+    assert_eq!(etapa_changes[0]["path"], "/etapas/4");
+    assert_eq!(etapa_changes[0]["kind"], "ADDED");
+    assert_eq!(apply(&first["document"], &d["patch"]), now["document"]);
+
+    // And backwards: the step is one removal.
+    let d = diff(&server, &second, Some(&first)).await;
+    assert_eq!(
+        d["changes"],
+        json!([{"path": "/etapas/4", "kind": "REMOVED", "old": inserted, "new": null}])
+    );
+    assert_eq!(apply(&second["document"], &d["patch"]), first["document"]);
+}
+
+async fn a_diff_of_many_edits_is_a_patch_between_the_documents(backend: Backend) {
+    let server = TestServer::start_with(backend, &[("SNAPSHOT_EVERY", "2")]).await;
+    let created = create(
+        &server,
+        "s",
+        json!({"etapas": steps(6), "sistemas": ["SEI", "SIAPE"], "operadores": "A",
+               "nomeUsuario": "Maria"}),
+    )
+    .await;
+    let mut etapas = steps(6);
+    etapas.remove(1);
+    etapas[2]["descricao"] = json!("Etapa três, revista");
+    etapas.push(json!({"numero": 7, "descricao": "Última"}));
+    let saved = save(
+        &server,
+        &created,
+        json!({"etapas": etapas, "sistemas": ["SEI"], "operadores": "B",
+               "fluxosSaida": ["Arquivo"]}),
+    )
+    .await;
+    let first_snap = backup(&server, "s", None).await; // state of sequence 2
+    let snaps = snapshots(&server, &created["id"]).await;
+    // The autosave snapshot (sequence 2) and the backup hold the same document.
+    assert_eq!(snaps.len(), 2);
+    assert_eq!(snaps[0]["document"], snaps[1]["document"]);
+    let d = diff(&server, &snaps[1], Some(&first_snap[0])).await;
+    assert_eq!(d["changedFields"], json!([]));
+    assert_eq!(d["changes"], json!([]));
+    assert_eq!(d["patch"], json!([]));
+
+    let back = save(
+        &server,
+        &saved["pop"],
+        json!({"etapas": steps(6), "nomeUsuario": "José"}),
+    )
+    .await;
+    let d = diff(&server, &snaps[0], None).await;
+    assert_eq!(
+        d["changedFields"],
+        json!(differing_keys(
+            &snaps[0]["document"],
+            &back["pop"]["document"]
+        ))
+    );
+    assert_eq!(
+        apply(&snaps[0]["document"], &d["patch"]),
+        back["pop"]["document"]
+    );
+}
+
+async fn snapshots_of_two_pops_cannot_be_compared(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    create(&server, "a", json!({"nomeProcesso": "A"})).await;
+    create(&server, "b", json!({"nomeProcesso": "B"})).await;
+    let a = backup(&server, "a", None).await.remove(0);
+    let b = backup(&server, "b", None).await.remove(0);
+    let err = server
+        .error(DIFF, json!({"from": a["id"], "to": b["id"]}))
+        .await;
+    assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(err["extensions"]["field"], "toId");
+    let err = server
+        .error(DIFF, json!({"from": a["id"], "to": "999999"}))
+        .await;
+    assert_eq!(err["extensions"]["code"], "NOT_FOUND");
+    // Fields of a snapshot read through the fragment stay consistent with its hash.
+    let doc = format!(
+        "query($id: ID!) {{ snapshot(id: $id) {{ ...SnapshotFields }} }} {SNAPSHOT_FIELDS}"
+    );
+    let snap = server.data(&doc, json!({"id": a["id"]})).await["snapshot"].clone();
+    assert_eq!(snap["integrityHash"], integrity_hash(&snap["document"]));
+}
+
+both_backends!(
+    backup_covers_the_live_pops_of_one_session,
+    restore_takes_a_safety_snapshot_and_can_be_undone,
+    restore_reuses_the_latest_snapshot_when_it_holds_the_current_state,
+    a_failed_restore_writes_nothing,
+    milestones_take_a_label_of_1_to_120_characters,
+    inserting_a_step_is_one_addition,
+    a_diff_of_many_edits_is_a_patch_between_the_documents,
+    snapshots_of_two_pops_cannot_be_compared,
+);
