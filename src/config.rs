@@ -15,6 +15,16 @@
 //! | `APP_ENV` | `development` | `development` or `production`. |
 //! | `LOG_FORMAT` | `text` | `text` or `json`. |
 //! | `RUST_LOG` | `info` | Log filter (`tracing_subscriber` syntax). |
+//! | `MAX_BODY_BYTES` | `4194304` | Largest HTTP request body (`PAYLOAD_TOO_LARGE`). |
+//! | `MAX_DOCUMENT_BYTES` | `2097152` | Largest POP document an autosave may produce (`DOCUMENT_TOO_LARGE`). |
+//! | `GRAPHQL_MAX_DEPTH` | `15` | Deepest query accepted (`QUERY_TOO_DEEP`). |
+//! | `GRAPHQL_MAX_COMPLEXITY` | `20000` | Most complex query accepted; a connection's `first`/`last` multiplies its children (`QUERY_TOO_COMPLEX`). |
+//! | `GRAPHQL_MAX_BATCH` | `10` | Most operations in one batched request (`BATCH_TOO_LARGE`). |
+//! | `REQUEST_TIMEOUT` | `30` | Seconds a GraphQL request may take (`TIMEOUT`); the transaction it was in is rolled back. |
+//! | `LOGIN_ATTEMPTS_PER_MINUTE` | `10` | Login attempts per username and per client address (`TOO_MANY_REQUESTS`). |
+//! | `GRAPHQL_INTROSPECTION` | `true` (`false` with `APP_ENV=production`) | Whether clients may introspect the schema. |
+//! | `GRAPHIQL` | `true` (`false` with `APP_ENV=production`) | Whether `GET /graphql` serves GraphiQL. |
+//! | `CORS_ALLOWED_ORIGINS` | empty | Comma-separated origins allowed to call the API from a browser; empty: no cross-origin access. |
 //!
 //! A value that does not parse stops the process with a message naming the variable. The database
 //! password never appears in logs or errors: [`DatabaseUrl`]'s `Debug` and `Display` redact it.
@@ -157,6 +167,31 @@ pub struct DatabaseConfig {
     pub tls: TlsSettings,
 }
 
+/// Request limits and API exposure.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// `MAX_DOCUMENT_BYTES`.
+    pub max_document_bytes: usize,
+    /// `GRAPHQL_MAX_DEPTH`.
+    pub max_depth: usize,
+    /// `GRAPHQL_MAX_COMPLEXITY`.
+    pub max_complexity: usize,
+    /// `GRAPHQL_MAX_BATCH`.
+    pub max_batch: usize,
+    /// `REQUEST_TIMEOUT`.
+    pub request_timeout: Duration,
+    /// `LOGIN_ATTEMPTS_PER_MINUTE`.
+    pub login_attempts_per_minute: std::num::NonZeroU32,
+    /// `GRAPHQL_INTROSPECTION`.
+    pub introspection: bool,
+    /// `GRAPHIQL`.
+    pub graphiql: bool,
+    /// `CORS_ALLOWED_ORIGINS`.
+    pub cors_allowed_origins: Vec<String>,
+}
+
 /// Everything the process needs to know, parsed and checked.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -170,6 +205,8 @@ pub struct Config {
     pub app_env: AppEnv,
     /// Log format.
     pub log_format: LogFormat,
+    /// Request limits and API exposure.
+    pub http: HttpConfig,
 }
 
 impl Config {
@@ -243,7 +280,9 @@ impl Config {
                 ))
             }
         };
+        let http = http_config(&get, app_env)?;
         Ok(Config {
+            http,
             database: DatabaseConfig {
                 url,
                 conn_max_age,
@@ -286,6 +325,49 @@ fn tls_settings(
         .or_else(|| get("PGSSLROOTCERT"))
         .map(PathBuf::from);
     Ok(TlsSettings { mode, root_cert })
+}
+
+fn http_config(
+    get: &impl Fn(&str) -> Option<String>,
+    app_env: AppEnv,
+) -> Result<HttpConfig, ConfigError> {
+    let positive = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
+        let value: usize = parse_or(name, get(name), default)?;
+        if value == 0 {
+            return Err(ConfigError::new(name, "must be at least 1"));
+        }
+        Ok(value)
+    };
+    let flag = |name: &'static str| -> Result<bool, ConfigError> {
+        match get(name) {
+            None => Ok(app_env == AppEnv::Development),
+            Some(v) => parse_bool(v.trim())
+                .ok_or_else(|| ConfigError::new(name, format!("`{v}` is not true or false"))),
+        }
+    };
+    let attempts = positive("LOGIN_ATTEMPTS_PER_MINUTE", 10)?;
+    Ok(HttpConfig {
+        max_body_bytes: positive("MAX_BODY_BYTES", 4 * 1024 * 1024)?,
+        max_document_bytes: positive("MAX_DOCUMENT_BYTES", 2 * 1024 * 1024)?,
+        max_depth: positive("GRAPHQL_MAX_DEPTH", 15)?,
+        max_complexity: positive("GRAPHQL_MAX_COMPLEXITY", 20_000)?,
+        max_batch: positive("GRAPHQL_MAX_BATCH", 10)?,
+        request_timeout: positive_secs("REQUEST_TIMEOUT", get("REQUEST_TIMEOUT"), 30)?,
+        login_attempts_per_minute: u32::try_from(attempts)
+            .ok()
+            .and_then(std::num::NonZeroU32::new)
+            .ok_or_else(|| ConfigError::new("LOGIN_ATTEMPTS_PER_MINUTE", "too large"))?,
+        introspection: flag("GRAPHQL_INTROSPECTION")?,
+        graphiql: flag("GRAPHIQL")?,
+        cors_allowed_origins: get("CORS_ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -370,6 +452,8 @@ mod tests {
             ("DB_REQUIRE_SSL", "maybe"),
             ("APP_ENV", "staging"),
             ("SNAPSHOT_EVERY", "0"),
+            ("MAX_BODY_BYTES", "0"),
+            ("GRAPHQL_INTROSPECTION", "sometimes"),
             ("DATABASE_URL", "mysql://x@y/z"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
@@ -386,6 +470,9 @@ mod tests {
         assert_eq!(err.variable, "DB_SSLMODE");
         let prod = config(&[("APP_ENV", "production")]).unwrap();
         assert_eq!(prod.database.tls.mode, SslMode::Require);
+        assert!(!prod.http.introspection && !prod.http.graphiql);
+        let dev = config(&[]).unwrap();
+        assert!(dev.http.introspection && dev.http.graphiql);
     }
 
     #[test]

@@ -43,6 +43,21 @@ pub enum AppError {
         /// Requested status.
         to: String,
     },
+    /// The POP's document would exceed `MAX_DOCUMENT_BYTES`.
+    DocumentTooLarge {
+        /// Size of the document, in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A request limit was exceeded (depth, complexity, batch size, body size, time, login rate);
+    /// `code` says which.
+    Limit {
+        /// The stable code, e.g. `TOO_MANY_REQUESTS`.
+        code: &'static str,
+        /// What was exceeded.
+        message: String,
+    },
     /// No valid credentials.
     Unauthenticated,
     /// Authenticated, but not allowed.
@@ -69,7 +84,13 @@ impl AppError {
             AppError::InvalidTransition { from, to } => {
                 format!("cannot move a POP from {from} to {to}")
             }
-            AppError::Unauthenticated => "authentication required".into(),
+            AppError::DocumentTooLarge { size, limit } => {
+                format!("the POP document would be {size} bytes, over the limit of {limit} bytes")
+            }
+            AppError::Limit { message, .. } => message.clone(),
+            AppError::Unauthenticated => {
+                "authentication required: send `Authorization: Bearer <token>` (see `login`)".into()
+            }
             AppError::Forbidden => "not allowed".into(),
             AppError::Unavailable => "the database is unavailable, try again shortly".into(),
             AppError::Internal(detail) => format!("internal error: {detail}"),
@@ -110,6 +131,8 @@ impl AppError {
             AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             AppError::PopLocked { .. } => "POP_LOCKED",
             AppError::InvalidTransition { .. } => "INVALID_TRANSITION",
+            AppError::DocumentTooLarge { .. } => "DOCUMENT_TOO_LARGE",
+            AppError::Limit { code, .. } => code,
             AppError::Unauthenticated => "UNAUTHENTICATED",
             AppError::Forbidden => "FORBIDDEN",
             AppError::Unavailable => "SERVICE_UNAVAILABLE",

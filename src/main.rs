@@ -42,8 +42,15 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => {
+        match cli
+            .command
+            .unwrap_or(Command::Serve(cli::ServeArgs::default()))
+        {
+            Command::Serve(args) => {
+                let bootstrap = match &config.database.url {
+                    mapagov::config::DatabaseUrl::Sqlite(_) => !args.no_bootstrap_admin,
+                    mapagov::config::DatabaseUrl::Postgres(_) => args.bootstrap_admin,
+                };
                 let listener = tokio::net::TcpListener::bind(config.bind)
                     .await
                     .map_err(|e| {
@@ -52,9 +59,16 @@ fn main() -> ExitCode {
                             config.bind
                         ))
                     })?;
-                mapagov::server::run(&config, listener, mapagov::server::shutdown_signal()).await
+                mapagov::server::run(
+                    &config,
+                    listener,
+                    mapagov::server::shutdown_signal(),
+                    bootstrap,
+                )
+                .await
             }
             Command::Migrate(args) => cli::migrate::run(&config, &args).await,
+            Command::User(args) => cli::user::run(&config, args).await,
             Command::Schema(_) => Ok(()),
         }
     });

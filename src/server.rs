@@ -19,20 +19,43 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
     let schema = graphql::build(
         db.clone(),
         graphql::Settings {
-            snapshot_every: config.snapshot_every,
+            autosave: crate::domain::autosave::Limits {
+                snapshot_every: config.snapshot_every,
+                max_document_bytes: config.http.max_document_bytes,
+            },
         },
+        &config.http,
     );
-    Ok(AppState { db, schema })
+    Ok(AppState {
+        db,
+        schema,
+        http: std::sync::Arc::new(config.http.clone()),
+    })
 }
 
-/// Serves on `listener` until `shutdown` resolves.
+/// Serves on `listener` until `shutdown` resolves. With `bootstrap_admin`, a database without
+/// users gets the staff user `admin`, and its one-time token is printed (to standard output, never
+/// to the logs) with the GraphiQL address.
 pub async fn run(
     config: &Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    bootstrap_admin: bool,
 ) -> Result<(), AppError> {
     let state = prepare(config).await?;
     let addr = listener.local_addr().map_err(AppError::internal)?;
+    if bootstrap_admin {
+        if let Some(token) = crate::auth::bootstrap_admin(&state.db).await? {
+            println!(
+                "\nFirst run: created the staff user `admin` (it has no password).\n\
+                 Its API token, shown only this once:\n\n    {token}\n\n\
+                 Open GraphiQL at http://{addr}{path} and put this in its Headers tab:\n\n    \
+                 {{\"Authorization\": \"Bearer {token}\"}}\n\n\
+                 More users and tokens: `mapagov user create <name>`, `mapagov user token <name>`.\n",
+                path = http::GRAPHQL_PATH
+            );
+        }
+    }
     tracing::info!(
         database = %config.database.url,
         "MapaGov listening on http://{addr} (GraphiQL at http://{addr}{})",

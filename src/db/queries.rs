@@ -59,9 +59,28 @@ fn newest_first<T>(mut rows: Vec<T>, page: &Page) -> Vec<T> {
 // ---------------------------------------------------------------------------------------------
 // pops
 
+/// Which POPs a reader may list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every POP.
+    All,
+    /// POPs created by this user, or of this area.
+    OwnedOrArea {
+        /// The user.
+        user_id: i64,
+        /// The area the user reviews.
+        area_codigo: Option<String>,
+    },
+    /// Nothing.
+    #[default]
+    Nothing,
+}
+
 /// Filters of the POP list.
 #[derive(Debug, Clone, Default)]
 pub struct PopFilter {
+    /// Which POPs the reader may see at all.
+    pub visible: Visibility,
     /// Only this status.
     pub status: Option<String>,
     /// Only this editing session.
@@ -78,6 +97,28 @@ macro_rules! filtered_pops {
     ($filter:expr) => {{
         let filter: &PopFilter = $filter;
         let mut query = schema::pops::table.into_boxed();
+        match &filter.visible {
+            Visibility::All => {}
+            Visibility::OwnedOrArea {
+                user_id,
+                area_codigo: Some(area),
+            } => {
+                query = query.filter(
+                    schema::pops::created_by_id
+                        .eq(*user_id)
+                        .or(schema::pops::area_codigo.eq(area.clone())),
+                );
+            }
+            Visibility::OwnedOrArea {
+                user_id,
+                area_codigo: None,
+            } => {
+                query = query.filter(schema::pops::created_by_id.eq(*user_id));
+            }
+            Visibility::Nothing => {
+                query = query.filter(schema::pops::id.lt(0));
+            }
+        }
         if let Some(status) = &filter.status {
             query = query.filter(schema::pops::status.eq(status.clone()));
         }
@@ -169,13 +210,15 @@ pub async fn lock_pop_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Pop>,
     })
 }
 
-/// Locks and returns the newest non-deleted POP of an editing session.
+/// Locks and returns the newest non-deleted POP of an editing session among those created by
+/// `owner`.
 ///
 /// On PostgreSQL a transaction-scoped advisory lock on the session id comes first, so two first
 /// autosaves of one session cannot both create a POP.
 pub async fn lock_latest_pop_of_session(
     conn: &mut Conn<'_>,
     session_id: &str,
+    owner: i64,
 ) -> Result<Option<Pop>, AppError> {
     Ok(match conn {
         Conn::Pg(c) => {
@@ -186,6 +229,7 @@ pub async fn lock_latest_pop_of_session(
                 .await?;
             schema::pops::table
                 .filter(schema::pops::session_id.eq(session_id))
+                .filter(schema::pops::created_by_id.eq(owner))
                 .filter(schema::pops::deleted_at.is_null())
                 .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
                 .select(pop_columns!())
@@ -198,6 +242,7 @@ pub async fn lock_latest_pop_of_session(
             use super::schema::sqlite as schema;
             schema::pops::table
                 .filter(schema::pops::session_id.eq(session_id))
+                .filter(schema::pops::created_by_id.eq(owner))
                 .filter(schema::pops::deleted_at.is_null())
                 .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
                 .select(pop_columns!())

@@ -68,14 +68,26 @@ struct Recorded {
     snapshot_id: Option<i64>,
 }
 
+/// Settings of autosave.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A snapshot every this many autosaves.
+    pub snapshot_every: u32,
+    /// Largest accepted document, in bytes of its JSON.
+    pub max_document_bytes: usize,
+}
+
 /// Runs one autosave (see the module docs).
 pub async fn autosave(
     db: &Db,
-    actor: Actor,
-    request: AutosaveRequest,
-    snapshot_every: u32,
+    actor: &Actor,
+    mut request: AutosaveRequest,
+    limits: Limits,
 ) -> Result<AutosaveOutcome, AppError> {
     validate(&request)?;
+    let owner = actor.user_id.ok_or(AppError::Unauthenticated)?;
+    // Keys are per user: one user's key can never replay another user's result.
+    request.idempotency_key = request.idempotency_key.map(|key| format!("{owner}:{key}"));
     let request_hash = request_fingerprint(&request);
     if let Some(key) = &request.idempotency_key {
         if let Some(outcome) = replay(db, key, &request_hash).await? {
@@ -86,7 +98,7 @@ pub async fn autosave(
     let hash_ref = &request_hash;
     let result = db
         .write(|mut conn| {
-            async move { write(&mut conn, actor, request_ref, hash_ref, snapshot_every).await }
+            async move { write(&mut conn, actor, request_ref, hash_ref, limits).await }
                 .scope_boxed()
         })
         .await;
@@ -175,20 +187,27 @@ async fn replay(
 
 async fn write(
     conn: &mut Conn<'_>,
-    actor: Actor,
+    actor: &Actor,
     request: &AutosaveRequest,
     request_hash: &str,
-    snapshot_every: u32,
+    limits: Limits,
 ) -> Result<AutosaveOutcome, AppError> {
     let now = Utc::now();
     let session = request.session_id.trim();
+    let owner = actor.user_id.ok_or(AppError::Unauthenticated)?;
     let found = match request.pop_id {
-        Some(id) => Some(super::pops::lock_existing(conn, id).await?),
-        None => queries::lock_latest_pop_of_session(conn, session).await?,
+        Some(id) => {
+            let pop = super::pops::lock_existing(conn, id).await?;
+            if !actor.can_edit(&pop) {
+                return Err(AppError::NotFound("POP"));
+            }
+            Some(pop)
+        }
+        None => queries::lock_latest_pop_of_session(conn, session, owner).await?,
     };
     let outcome = match found {
-        Some(pop) => update(conn, actor, pop, request, snapshot_every, now).await?,
-        None => create(conn, actor, session, request, now).await?,
+        Some(pop) => update(conn, actor, pop, request, limits, now).await?,
+        None => create(conn, actor, session, request, limits, now).await?,
     };
     if let Some(key) = &request.idempotency_key {
         let recorded = serde_json::to_value(Recorded {
@@ -223,9 +242,10 @@ fn changed_fields(before: &PopContent, request: &AutosaveRequest) -> Vec<(String
 
 async fn create(
     conn: &mut Conn<'_>,
-    actor: Actor,
+    actor: &Actor,
     session: &str,
     request: &AutosaveRequest,
+    limits: Limits,
     now: DateTime<Utc>,
 ) -> Result<AutosaveOutcome, AppError> {
     let blank = PopContent::default();
@@ -237,6 +257,7 @@ async fn create(
     let content = from_fields(fields)?;
     let uuid = uuid::Uuid::new_v4();
     let meta = draft_meta(uuid, now);
+    check_size(&meta, &content, limits)?;
     let hash = hash_of(&meta, &content);
     let pop = queries::insert_pop(
         conn,
@@ -260,6 +281,20 @@ async fn create(
         changed: true,
         snapshot: None,
     })
+}
+
+/// `DOCUMENT_TOO_LARGE` when the document would exceed the limit.
+fn check_size(meta: &PopMeta, content: &PopContent, limits: Limits) -> Result<(), AppError> {
+    let size = serde_json::to_vec(&super::document::document(meta, content))
+        .map_err(AppError::internal)?
+        .len();
+    if size > limits.max_document_bytes {
+        return Err(AppError::DocumentTooLarge {
+            size,
+            limit: limits.max_document_bytes,
+        });
+    }
+    Ok(())
 }
 
 /// The control fields a new draft will have, for hashing before the insert.
@@ -288,10 +323,10 @@ fn draft_meta(uuid: uuid::Uuid, now: DateTime<Utc>) -> PopMeta {
 
 async fn update(
     conn: &mut Conn<'_>,
-    actor: Actor,
+    actor: &Actor,
     pop: Pop,
     request: &AutosaveRequest,
-    snapshot_every: u32,
+    limits: Limits,
     now: DateTime<Utc>,
 ) -> Result<AutosaveOutcome, AppError> {
     ensure_editable(&pop)?;
@@ -316,6 +351,7 @@ async fn update(
     }
     let content = from_fields(fields)?;
     let sequence = pop.meta.autosave_sequence + 1;
+    check_size(&pop.meta, &content, limits)?;
     let hash = hash_of(&pop.meta, &content);
     let raw_payload = request
         .raw_payload
@@ -338,7 +374,7 @@ async fn update(
     )
     .await?;
     log_changes(conn, actor, &updated, "autosave", changes, now).await?;
-    let snapshot = if sequence % i32::try_from(snapshot_every).unwrap_or(i32::MAX) == 0 {
+    let snapshot = if sequence % i32::try_from(limits.snapshot_every).unwrap_or(i32::MAX) == 0 {
         match take_unless_current(conn, &updated, SnapshotKind::Autosave, actor, now).await? {
             (snapshot, true) => Some(snapshot),
             (_, false) => None,
@@ -357,7 +393,7 @@ async fn update(
 
 async fn log_changes(
     conn: &mut Conn<'_>,
-    actor: Actor,
+    actor: &Actor,
     pop: &Pop,
     action: &'static str,
     changes: Vec<(String, Value, Value)>,

@@ -2,6 +2,7 @@
 //! snapshots, restore, diff and the status workflow. Each write is one function that owns its
 //! transaction (through [`crate::db::Db::write`]).
 
+pub mod access;
 pub mod autosave;
 pub mod diff;
 pub mod document;
@@ -11,12 +12,7 @@ pub mod snapshots;
 pub mod users;
 pub mod workflow;
 
-/// Who is acting: recorded in the change log and on snapshots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Actor {
-    /// The authenticated user, if any.
-    pub user_id: Option<i64>,
-}
+pub use access::Actor;
 
 /// Workflow status of a POP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Reading POPs, their snapshots and their history.
 
+use super::Actor;
 use crate::db::models::{ChangeLogEntry, Pop, Snapshot};
 use crate::db::queries::{self, Page, PopFilter};
 use crate::db::{Conn, Db};
@@ -20,10 +21,12 @@ pub fn parse_snapshot_id(field: &str, raw: &str) -> Result<i64, AppError> {
         .ok_or_else(|| AppError::bad_input(field, "not a snapshot id"))
 }
 
-/// A POP by public id, deleted or not.
-pub async fn find(db: &Db, id: uuid::Uuid) -> Result<Option<Pop>, AppError> {
+/// A POP by public id, deleted or not, if the actor may read it (`None` otherwise, exactly as if
+/// it did not exist).
+pub async fn find(db: &Db, actor: &Actor, id: uuid::Uuid) -> Result<Option<Pop>, AppError> {
     let mut pooled = db.get().await?;
-    queries::pop_by_uuid(&mut pooled.conn(), id).await
+    let pop = queries::pop_by_uuid(&mut pooled.conn(), id).await?;
+    Ok(pop.filter(|pop| actor.can_read(pop)))
 }
 
 /// A page of POPs and the total matching the filter.
@@ -33,12 +36,6 @@ pub async fn list(db: &Db, filter: &PopFilter, page: &Page) -> Result<(Vec<Pop>,
     let rows = queries::list_pops(&mut conn, filter, page).await?;
     let total = queries::count_pops(&mut conn, filter).await?;
     Ok((rows, total))
-}
-
-/// A snapshot by id.
-pub async fn snapshot(db: &Db, id: i64) -> Result<Option<Snapshot>, AppError> {
-    let mut pooled = db.get().await?;
-    queries::snapshot_by_id(&mut pooled.conn(), id).await
 }
 
 /// A page of a POP's snapshots and how many it has.

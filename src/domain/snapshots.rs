@@ -19,7 +19,7 @@ pub async fn take(
     pop: &Pop,
     kind: SnapshotKind,
     label: Option<&str>,
-    actor: Actor,
+    actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Snapshot, AppError> {
     let payload = document(&pop.meta, &pop.content);
@@ -46,7 +46,7 @@ pub async fn take_unless_current(
     conn: &mut Conn<'_>,
     pop: &Pop,
     kind: SnapshotKind,
-    actor: Actor,
+    actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(Snapshot, bool), AppError> {
     match queries::latest_snapshot(conn, pop.meta.id).await? {
@@ -58,7 +58,7 @@ pub async fn take_unless_current(
 /// A snapshot of every non-deleted POP of a session, in one transaction.
 pub async fn backup_session(
     db: &Db,
-    actor: Actor,
+    actor: &Actor,
     session_id: &str,
     label: Option<&str>,
 ) -> Result<Vec<Snapshot>, AppError> {
@@ -74,7 +74,12 @@ pub async fn backup_session(
                 let pop = queries::lock_pop_by_id(&mut conn, id)
                     .await?
                     .ok_or(AppError::NotFound("POP"))?;
-                taken.push(take(&mut conn, &pop, SnapshotKind::Backup, label, actor, now).await?);
+                // A session id grants nothing: only the caller's own POPs (all, for staff).
+                if actor.can_edit(&pop) {
+                    taken.push(
+                        take(&mut conn, &pop, SnapshotKind::Backup, label, actor, now).await?,
+                    );
+                }
             }
             Ok(taken)
         }
@@ -97,7 +102,7 @@ pub struct Restored {
 /// Applies a snapshot's document to its POP, after saving the current state.
 pub async fn restore(
     db: &Db,
-    actor: Actor,
+    actor: &Actor,
     snapshot_id: i64,
     expected_hash: Option<&str>,
 ) -> Result<Restored, AppError> {
@@ -109,7 +114,11 @@ pub async fn restore(
                 .ok_or(AppError::NotFound("snapshot"))?;
             let pop = queries::lock_pop_by_id(&mut conn, restored.pop_id)
                 .await?
-                .ok_or(AppError::NotFound("POP"))?;
+                .filter(|pop| actor.can_read(pop))
+                .ok_or(AppError::NotFound("snapshot"))?;
+            if !actor.can_edit(&pop) {
+                return Err(AppError::Forbidden);
+            }
             ensure_editable(&pop)?;
             check_expected_hash(&pop, expected_hash)?;
             let (safety, _) =
@@ -180,7 +189,12 @@ pub async fn restore(
 }
 
 /// Marks a snapshot as a milestone (kept forever by retention).
-pub async fn mark_milestone(db: &Db, snapshot_id: i64, label: &str) -> Result<Snapshot, AppError> {
+pub async fn mark_milestone(
+    db: &Db,
+    actor: &Actor,
+    snapshot_id: i64,
+    label: &str,
+) -> Result<Snapshot, AppError> {
     let label = label.trim();
     let length = label.chars().count();
     if length == 0 || length > MAX_MILESTONE_LABEL {
@@ -191,6 +205,16 @@ pub async fn mark_milestone(db: &Db, snapshot_id: i64, label: &str) -> Result<Sn
     }
     db.write(|mut conn| {
         async move {
+            let snapshot = queries::snapshot_by_id(&mut conn, snapshot_id)
+                .await?
+                .ok_or(AppError::NotFound("snapshot"))?;
+            let pop = queries::lock_pop_by_id(&mut conn, snapshot.pop_id)
+                .await?
+                .filter(|pop| actor.can_read(pop))
+                .ok_or(AppError::NotFound("snapshot"))?;
+            if !actor.can_edit(&pop) {
+                return Err(AppError::Forbidden);
+            }
             queries::set_milestone(&mut conn, snapshot_id, label)
                 .await?
                 .ok_or(AppError::NotFound("snapshot"))
@@ -198,6 +222,26 @@ pub async fn mark_milestone(db: &Db, snapshot_id: i64, label: &str) -> Result<Sn
         .scope_boxed()
     })
     .await
+}
+
+/// A snapshot the actor may read (`None` otherwise, as if it did not exist), with its POP.
+pub async fn readable(
+    db: &Db,
+    actor: &Actor,
+    snapshot_id: i64,
+) -> Result<Option<(Snapshot, Pop)>, AppError> {
+    let mut pooled = db.get().await?;
+    let mut conn = pooled.conn();
+    let Some(snapshot) = queries::snapshot_by_id(&mut conn, snapshot_id).await? else {
+        return Ok(None);
+    };
+    let pop = queries::pops_by_ids(&mut conn, &[snapshot.pop_id])
+        .await?
+        .into_iter()
+        .next();
+    Ok(pop
+        .filter(|pop| actor.can_read(pop))
+        .map(|pop| (snapshot, pop)))
 }
 
 /// The difference between a snapshot and another snapshot of the same POP, or the POP's current

@@ -42,7 +42,7 @@ pub struct StatusChanged {
 /// Moves a POP through the workflow.
 pub async fn change_status(
     db: &Db,
-    actor: Actor,
+    actor: &Actor,
     pop_id: uuid::Uuid,
     to: Status,
     reason: Option<&str>,
@@ -52,6 +52,9 @@ pub async fn change_status(
         async move {
             let now = Utc::now();
             let pop = super::pops::lock_existing(&mut conn, pop_id).await?;
+            if !actor.can_read(&pop) {
+                return Err(AppError::NotFound("POP"));
+            }
             if pop.meta.deleted_at.is_some() {
                 return Err(AppError::PopLocked {
                     status: "deleted".into(),
@@ -64,6 +67,13 @@ pub async fn change_status(
                 from: from.as_str().into(),
                 to: to.as_str().into(),
             })?;
+            let allowed = match (from, to) {
+                (Status::Draft, Status::InReview) => actor.can_edit(&pop),
+                _ => actor.can_review(&pop),
+            };
+            if !allowed {
+                return Err(AppError::Forbidden);
+            }
             if needs_reason && reason.is_none() {
                 return Err(AppError::bad_input(
                     "reason",
@@ -147,11 +157,17 @@ pub async fn change_status(
 
 /// Soft-deletes a POP (it stays readable by whoever may see it; lists hide it by default).
 /// Deleting a deleted POP changes nothing; a published POP must be archived instead.
-pub async fn delete(db: &Db, actor: Actor, pop_id: uuid::Uuid) -> Result<Pop, AppError> {
+pub async fn delete(db: &Db, actor: &Actor, pop_id: uuid::Uuid) -> Result<Pop, AppError> {
     db.write(|mut conn| {
         async move {
             let now = Utc::now();
             let pop = super::pops::lock_existing(&mut conn, pop_id).await?;
+            if !actor.can_read(&pop) {
+                return Err(AppError::NotFound("POP"));
+            }
+            if !actor.can_edit(&pop) {
+                return Err(AppError::Forbidden);
+            }
             if pop.meta.deleted_at.is_some() {
                 return Ok(pop);
             }

@@ -1,5 +1,6 @@
 //! A POP's history: its change log, newest first.
 
+use super::actor;
 use super::loaders::UserLoader;
 use super::pagination::{CountedConnection, PageArgs};
 use super::user::UserObject;
@@ -96,6 +97,7 @@ pub struct HistoryQuery;
 #[Object]
 impl HistoryQuery {
     /// A POP's change log, newest first, optionally for one field (legacy column name).
+    #[graphql(complexity = "super::pagination::cost(first, None, child_complexity)")]
     async fn pop_history(
         &self,
         ctx: &Context<'_>,
@@ -113,7 +115,7 @@ impl HistoryQuery {
         }
         .resolve()?;
         let pop_id = pops::parse_public_id("popId", &pop_id)?;
-        let pop = pops::find(db, pop_id)
+        let pop = pops::find(db, &actor(ctx)?, pop_id)
             .await?
             .ok_or(AppError::NotFound("POP"))?;
         let (rows, total) = pops::history(db, pop.meta.id, field.as_deref(), &request.page).await?;

@@ -3,6 +3,7 @@
 //! [`schema_builder`] needs no runtime data, so the SDL can be exported without a database
 //! (`mapagov schema`); [`build`] adds the database handle, the settings and the data loaders.
 
+pub mod auth;
 pub mod history;
 pub mod loaders;
 pub mod pagination;
@@ -10,10 +11,15 @@ pub mod pop;
 pub mod snapshot;
 pub mod user;
 
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::AuthUser;
+use crate::config::HttpConfig;
 use crate::db::Db;
 use crate::domain::Actor;
+use crate::error::AppError;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use std::sync::Arc;
 
 /// The query root.
 #[derive(MergedObject, Default)]
@@ -25,7 +31,11 @@ pub struct Query(
 
 /// The mutation root.
 #[derive(MergedObject, Default)]
-pub struct Mutation(pop::PopMutation, snapshot::SnapshotMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    pop::PopMutation,
+    snapshot::SnapshotMutation,
+);
 
 /// The schema type served at `/graphql`.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -33,8 +43,8 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 /// Settings resolvers need.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// Autosaves between snapshots.
-    pub snapshot_every: u32,
+    /// Autosave limits.
+    pub autosave: crate::domain::autosave::Limits,
 }
 
 /// The schema's shape, without runtime data.
@@ -42,9 +52,16 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
-/// The schema with everything resolvers need.
-pub fn build(db: Db, settings: Settings) -> AppSchema {
-    schema_builder()
+/// The schema with everything resolvers need, and the configured limits.
+pub fn build(db: Db, settings: Settings, http: &HttpConfig) -> AppSchema {
+    let mut builder = schema_builder()
+        .limit_depth(http.max_depth)
+        .limit_complexity(http.max_complexity);
+    if !http.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder
+        .data(Arc::new(LoginLimiter::new(http.login_attempts_per_minute)))
         .data(DataLoader::new(
             loaders::UserLoader(db.clone()),
             tokio::spawn,
@@ -67,9 +84,21 @@ pub fn sdl() -> String {
     schema_builder().finish().sdl_with_options(options)
 }
 
-/// Who is making the request.
+/// The authenticated user of the request, or `UNAUTHENTICATED`.
+pub(crate) fn auth_user<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c AuthUser> {
+    Ok(ctx
+        .data_opt::<AuthUser>()
+        .ok_or(AppError::Unauthenticated)?)
+}
+
+/// The authenticated user as the domain sees it, or `UNAUTHENTICATED`.
 pub(crate) fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
-    Ok(ctx.data_opt::<Actor>().copied().unwrap_or_default())
+    let user = auth_user(ctx)?;
+    Ok(Actor {
+        user_id: Some(user.id),
+        is_staff: user.is_staff,
+        area_codigo: user.area_codigo.clone(),
+    })
 }
 
 /// The resolvers' settings.

@@ -36,6 +36,19 @@ pub struct PageArgs {
     pub last: Option<i32>,
 }
 
+/// Query complexity of a connection field: its children count once per requested item, so
+/// `first: 100` costs a hundred times what `first: 1` does.
+pub fn cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let items = first
+        .or(last)
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_PAGE_SIZE);
+    usize::try_from(items)
+        .unwrap_or(1)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
 /// A validated page request.
 #[derive(Debug, Clone, Copy)]
 pub struct PageRequest {

@@ -206,6 +206,7 @@ impl PopObject {
         Ok(loader.load_one(id).await?.map(UserObject))
     }
     /// The POP's snapshots, newest first.
+    #[graphql(complexity = "super::pagination::cost(first, last, child_complexity)")]
     async fn snapshots(
         &self,
         ctx: &Context<'_>,
@@ -387,11 +388,12 @@ impl PopQuery {
     async fn pop(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PopObject>> {
         let db = ctx.data::<Db>()?;
         let id = pops::parse_public_id("id", &id)?;
-        Ok(pops::find(db, id).await?.map(PopObject))
+        Ok(pops::find(db, &actor(ctx)?, id).await?.map(PopObject))
     }
 
     /// POPs, newest first, filtered; soft-deleted ones only with `includeDeleted: true`.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::pagination::cost(first, last, child_complexity)")]
     async fn pops(
         &self,
         ctx: &Context<'_>,
@@ -423,6 +425,7 @@ impl PopQuery {
             None => None,
         };
         let filter = PopFilter {
+            visible: actor(ctx)?.visibility(),
             status: status.map(|s| Status::from(s).as_str().to_owned()),
             session_id,
             area_codigo: area,
@@ -468,7 +471,7 @@ impl PopMutation {
             idempotency_key: input.idempotency_key,
         };
         let outcome =
-            autosave::autosave(db, actor(ctx)?, request, settings(ctx)?.snapshot_every).await?;
+            autosave::autosave(db, &actor(ctx)?, request, settings(ctx)?.autosave).await?;
         Ok(AutosavePayload {
             pop: PopObject(outcome.pop),
             changed: outcome.changed,
@@ -492,7 +495,7 @@ impl PopMutation {
         let db = ctx.data::<Db>()?;
         let pop_id = pops::parse_public_id("popId", &pop_id)?;
         let changed =
-            workflow::change_status(db, actor(ctx)?, pop_id, status.into(), reason.as_deref())
+            workflow::change_status(db, &actor(ctx)?, pop_id, status.into(), reason.as_deref())
                 .await?;
         Ok(ChangeStatusPayload {
             pop: PopObject(changed.pop),
@@ -505,6 +508,6 @@ impl PopMutation {
     async fn delete_pop(&self, ctx: &Context<'_>, pop_id: ID) -> Result<PopObject> {
         let db = ctx.data::<Db>()?;
         let pop_id = pops::parse_public_id("popId", &pop_id)?;
-        Ok(PopObject(workflow::delete(db, actor(ctx)?, pop_id).await?))
+        Ok(PopObject(workflow::delete(db, &actor(ctx)?, pop_id).await?))
     }
 }

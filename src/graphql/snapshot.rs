@@ -192,7 +192,8 @@ impl SnapshotQuery {
     async fn snapshot(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SnapshotObject>> {
         let db = ctx.data::<Db>()?;
         let id = pops::parse_snapshot_id("id", &id)?;
-        Ok(pops::snapshot(db, id).await?.map(SnapshotObject))
+        let found = snapshots::readable(db, &actor(ctx)?, id).await?;
+        Ok(found.map(|(snapshot, _)| SnapshotObject(snapshot)))
     }
 
     /// Compares two snapshots of the same POP, or a snapshot with the POP's current state when
@@ -209,14 +210,16 @@ impl SnapshotQuery {
             .as_deref()
             .map(|id| pops::parse_snapshot_id("toId", id))
             .transpose()?;
-        let from = pops::snapshot(db, from_id)
+        let actor = actor(ctx)?;
+        let (from, _) = snapshots::readable(db, &actor, from_id)
             .await?
             .ok_or(AppError::NotFound("snapshot"))?;
         let to = match to_id {
             Some(id) => Some(
-                pops::snapshot(db, id)
+                snapshots::readable(db, &actor, id)
                     .await?
-                    .ok_or(AppError::NotFound("snapshot"))?,
+                    .ok_or(AppError::NotFound("snapshot"))?
+                    .0,
             ),
             None => None,
         };
@@ -247,7 +250,7 @@ impl SnapshotMutation {
     ) -> Result<Vec<SnapshotObject>> {
         let db = ctx.data::<Db>()?;
         let taken =
-            snapshots::backup_session(db, actor(ctx)?, &session_id, label.as_deref()).await?;
+            snapshots::backup_session(db, &actor(ctx)?, &session_id, label.as_deref()).await?;
         Ok(taken.into_iter().map(SnapshotObject).collect())
     }
 
@@ -264,7 +267,7 @@ impl SnapshotMutation {
         let db = ctx.data::<Db>()?;
         let snapshot_id = pops::parse_snapshot_id("snapshotId", &snapshot_id)?;
         let restored =
-            snapshots::restore(db, actor(ctx)?, snapshot_id, expected_hash.as_deref()).await?;
+            snapshots::restore(db, &actor(ctx)?, snapshot_id, expected_hash.as_deref()).await?;
         Ok(RestorePayload {
             pop: PopObject(restored.pop),
             restored_snapshot: SnapshotObject(restored.restored),
@@ -283,7 +286,7 @@ impl SnapshotMutation {
         let db = ctx.data::<Db>()?;
         let snapshot_id = pops::parse_snapshot_id("snapshotId", &snapshot_id)?;
         Ok(SnapshotObject(
-            snapshots::mark_milestone(db, snapshot_id, &label).await?,
+            snapshots::mark_milestone(db, &actor(ctx)?, snapshot_id, &label).await?,
         ))
     }
 }

@@ -1,16 +1,21 @@
-//! The HTTP surface: `/graphql` (GraphQL over HTTP and GraphiQL), `/healthz`, and GraphiQL's assets.
+//! The HTTP surface: `/graphql` (GraphQL over HTTP, and GraphiQL), `/healthz`, GraphiQL's assets.
 
 pub mod graphiql;
+pub mod graphql;
 pub mod health;
 
+use crate::config::HttpConfig;
 use crate::db::Db;
 use crate::graphql::AppSchema;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
-use axum::extract::State;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 /// Shared by every handler.
@@ -20,6 +25,8 @@ pub struct AppState {
     pub db: Db,
     /// The GraphQL schema (holds its own handle on `db`).
     pub schema: AppSchema,
+    /// Request limits and API exposure.
+    pub http: Arc<HttpConfig>,
 }
 
 /// Path of the GraphQL endpoint (and of GraphiQL).
@@ -27,12 +34,19 @@ pub const GRAPHQL_PATH: &str = "/graphql";
 
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(GRAPHQL_PATH, get(graphiql_page).post(graphql))
-        .route("/healthz", get(health::healthz))
-        .merge(graphiql::asset_routes())
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    let cors = cors_layer(&state.http.cors_allowed_origins);
+    let mut router = Router::new()
+        .route(GRAPHQL_PATH, get(graphiql_page).post(graphql::handle))
+        .route("/healthz", get(health::healthz));
+    if state.http.graphiql {
+        router = router.merge(graphiql::asset_routes());
+    }
+    let router = router.layer(TraceLayer::new_for_http());
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+    .with_state(state)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
@@ -41,19 +55,34 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
-async fn graphql(State(state): State<AppState>, request: GraphQLBatchRequest) -> GraphQLResponse {
-    state
-        .schema
-        .execute_batch(request.into_inner())
-        .await
-        .into()
+async fn graphiql_page(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    if state.http.graphiql {
+        Html(graphiql::page(GRAPHQL_PATH).0).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "GraphiQL is disabled on this server").into_response()
+    }
 }
 
-async fn graphiql_page() -> axum::response::Html<String> {
-    graphiql::page(GRAPHQL_PATH)
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(allowed))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+    )
 }

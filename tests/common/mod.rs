@@ -152,7 +152,82 @@ pub fn database_config(database_url: &str, extra: &[(&str, &str)]) -> DatabaseCo
     config(database_url, extra).database
 }
 
-/// The server, running in-process on a loopback port with a database of its own.
+/// A signed-in GraphQL client of a [`TestServer`].
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    /// The bearer token sent with every request (`None`: anonymous).
+    pub token: Option<String>,
+}
+
+impl Client {
+    /// An absolute URL on the server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The HTTP client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The same server, without credentials.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            token: None,
+            ..self.clone()
+        }
+    }
+
+    /// A POST to `/graphql` with this client's credentials, body still to be set.
+    pub fn post(&self) -> reqwest::RequestBuilder {
+        let request = self.http.post(self.url("/graphql"));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Posts a GraphQL document and returns the whole response body.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let resp = self
+            .post()
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("POST /graphql");
+        resp.json().await.expect("GraphQL response is JSON")
+    }
+
+    /// Posts a GraphQL document that must succeed; returns `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Posts a GraphQL document that must fail; returns the first error.
+    pub async fn error(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        body["errors"]
+            .get(0)
+            .cloned()
+            .unwrap_or_else(|| panic!("expected an error, got {body:#}"))
+    }
+
+    /// The `extensions.code` of the first error of a document that must fail.
+    pub async fn error_code(&self, query: &str, variables: Value) -> String {
+        let err = self.error(query, variables).await;
+        err["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("error without a code: {err:#}"))
+            .to_owned()
+    }
+}
+
+/// The server, running in-process on a loopback port with a database of its own, and a client
+/// signed in as the ordinary user `tester` (`Deref` to [`Client`]).
 pub struct TestServer {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
@@ -162,10 +237,17 @@ pub struct TestServer {
     pub database_url: String,
     /// The configuration it runs with.
     pub config: Config,
-    client: reqwest::Client,
+    client: Client,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl TestServer {
@@ -198,27 +280,33 @@ impl TestServer {
             let shutdown = async {
                 let _ = rx.await;
             };
-            if let Err(err) = mapagov::server::run(&server_config, listener, shutdown).await {
+            if let Err(err) = mapagov::server::run(&server_config, listener, shutdown, false).await
+            {
                 panic!("server failed: {}", err.message());
             }
         });
-        let server = TestServer {
+        let mut server = TestServer {
+            client: Client {
+                base: base.clone(),
+                http: reqwest::Client::new(),
+                token: None,
+            },
             base,
             backend,
             database_url,
             config,
-            client: reqwest::Client::new(),
             shutdown: Some(tx),
             task: Some(task),
             _dir: dir,
         };
         server.wait_ready().await;
+        server.client = server.user("tester", false, None).await;
         server
     }
 
     async fn wait_ready(&self) {
         for _ in 0..200 {
-            if let Ok(resp) = self.client.get(self.url("/healthz")).send().await {
+            if let Ok(resp) = self.client.http.get(self.url("/healthz")).send().await {
                 if resp.status().is_success() {
                     return;
                 }
@@ -228,51 +316,25 @@ impl TestServer {
         panic!("the server did not become healthy");
     }
 
-    /// An absolute URL on the server.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// The HTTP client.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.client
-    }
-
-    /// Posts a GraphQL document and returns the whole response body.
-    pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        let resp = self
-            .client
-            .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("POST /graphql");
-        resp.json().await.expect("GraphQL response is JSON")
-    }
-
-    /// Posts a GraphQL document that must succeed; returns `data`.
-    pub async fn data(&self, query: &str, variables: Value) -> Value {
-        let body = self.gql(query, variables).await;
-        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
-        body["data"].clone()
-    }
-
-    /// Posts a GraphQL document that must fail; returns the first error.
-    pub async fn error(&self, query: &str, variables: Value) -> Value {
-        let body = self.gql(query, variables).await;
-        body["errors"]
-            .get(0)
-            .cloned()
-            .unwrap_or_else(|| panic!("expected an error, got {body:#}"))
-    }
-
-    /// The `extensions.code` of the first error of a document that must fail.
-    pub async fn error_code(&self, query: &str, variables: Value) -> String {
-        let err = self.error(query, variables).await;
-        err["extensions"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("error without a code: {err:#}"))
-            .to_owned()
+    /// Creates a user (staff or not, reviewer of `area` or not) and returns a client signed in
+    /// as that user.
+    pub async fn user(&self, username: &str, is_staff: bool, area: Option<&str>) -> Client {
+        let db = self.db().await;
+        let (_, token) = mapagov::auth::create_user(
+            &db,
+            mapagov::auth::NewAccount {
+                username: username.into(),
+                password: None,
+                is_staff,
+                area_codigo: area.map(str::to_owned),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create user {username}: {}", e.message()));
+        Client {
+            token: Some(token),
+            ..self.client.clone()
+        }
     }
 
     /// Opens the database directly (to look at what the server wrote).

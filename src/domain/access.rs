@@ -1,0 +1,68 @@
+//! Who may do what with a POP.
+//!
+//! - A POP belongs to its creator, who may read and edit it and submit it for review.
+//! - Staff may read and do anything with every POP.
+//! - A reviewer of an area (a user whose `area_codigo` is the POP's) may read it and move it
+//!   through review (publish it, send it back to draft, archive it).
+//! - Everyone else is told the POP does not exist: the same answer as for an id that was never
+//!   used, so ids cannot be probed. A session id grants nothing.
+
+use crate::db::models::Pop;
+use crate::db::queries::Visibility;
+
+/// Who is acting: the subject of permission checks, recorded in the change log and on snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Actor {
+    /// The user; `None` for the system itself (command-line maintenance).
+    pub user_id: Option<i64>,
+    /// Staff may do anything.
+    pub is_staff: bool,
+    /// The area this user reviews.
+    pub area_codigo: Option<String>,
+}
+
+impl Actor {
+    /// The system itself (maintenance commands): every permission, no user recorded.
+    pub fn system() -> Actor {
+        Actor {
+            user_id: None,
+            is_staff: true,
+            area_codigo: None,
+        }
+    }
+
+    fn owns(&self, pop: &Pop) -> bool {
+        self.user_id.is_some() && pop.meta.created_by_id == self.user_id
+    }
+
+    fn reviews(&self, pop: &Pop) -> bool {
+        self.area_codigo.is_some() && pop.content.area_codigo == self.area_codigo
+    }
+
+    /// May see the POP, its snapshots and its history.
+    pub fn can_read(&self, pop: &Pop) -> bool {
+        self.is_staff || self.owns(pop) || self.reviews(pop)
+    }
+
+    /// May change its content: autosave, restore, milestones, backups, delete, submit.
+    pub fn can_edit(&self, pop: &Pop) -> bool {
+        self.is_staff || self.owns(pop)
+    }
+
+    /// May publish it, send it back to draft or archive it.
+    pub fn can_review(&self, pop: &Pop) -> bool {
+        self.is_staff || self.reviews(pop)
+    }
+
+    /// The rows of `pops` this actor may list.
+    pub fn visibility(&self) -> Visibility {
+        if self.is_staff {
+            Visibility::All
+        } else {
+            Visibility::OwnedOrArea {
+                user_id: self.user_id.unwrap_or(-1),
+                area_codigo: self.area_codigo.clone(),
+            }
+        }
+    }
+}
