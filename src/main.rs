@@ -56,6 +56,7 @@ fn main() -> ExitCode {
             }
             Command::Migrate(args) => cli::migrate::run(&config, &args).await,
             Command::Schema(_) => Ok(()),
+            Command::ImportDjango(args) => cli::import_django::run(&config, &args).await,
         }
     });
     match result {

@@ -1,5 +1,6 @@
 //! The `mapagov` command line: one subcommand per job.
 
+pub mod import_django;
 pub mod migrate;
 pub mod schema;
 
@@ -25,4 +26,6 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Print the GraphQL schema (SDL), or write or check `schema.graphql`.
     Schema(schema::SchemaArgs),
+    /// Import users, POPs, snapshots and change logs from the Django system (SQLite or JSON dump).
+    ImportDjango(import_django::ImportDjangoArgs),
 }

@@ -1,0 +1,5 @@
+//! Moving data in and out: the Django import, dumps and loads, copies between backends,
+//! checksums, verification and restore drills.
+
+pub mod import;
+pub mod report;
