@@ -1,5 +1,8 @@
 //! Moving data in and out: the Django import, dumps and loads, copies between backends,
 //! checksums, verification and restore drills.
 
+pub mod checksum;
 pub mod import;
 pub mod report;
+pub mod rows;
+pub mod snapshot_read;
