@@ -57,6 +57,8 @@ fn main() -> ExitCode {
             Command::Migrate(args) => cli::migrate::run(&config, &args).await,
             Command::Schema(_) => Ok(()),
             Command::ImportDjango(args) => cli::import_django::run(&config, &args).await,
+            Command::Dump(args) => cli::dump::run(&config, &args).await,
+            Command::Load(args) => cli::load::run(&config, &args).await,
         }
     });
     match result {

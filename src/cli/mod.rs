@@ -1,6 +1,8 @@
 //! The `mapagov` command line: one subcommand per job.
 
+pub mod dump;
 pub mod import_django;
+pub mod load;
 pub mod migrate;
 pub mod schema;
 
@@ -28,4 +30,8 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Import users, POPs, snapshots and change logs from the Django system (SQLite or JSON dump).
     ImportDjango(import_django::ImportDjangoArgs),
+    /// Write the whole database as a versioned JSON-lines dump (docs/DUMP_FORMAT.md).
+    Dump(dump::DumpArgs),
+    /// Load a dump into the database (refuses a non-empty one unless --replace).
+    Load(load::LoadArgs),
 }

@@ -2,7 +2,9 @@
 //! checksums, verification and restore drills.
 
 pub mod checksum;
+pub mod dump;
 pub mod import;
+pub mod load;
 pub mod report;
 pub mod rows;
 pub mod snapshot_read;
