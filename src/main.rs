@@ -59,6 +59,7 @@ fn main() -> ExitCode {
             Command::ImportDjango(args) => cli::import_django::run(&config, &args).await,
             Command::Dump(args) => cli::dump::run(&config, &args).await,
             Command::Load(args) => cli::load::run(&config, &args).await,
+            Command::Copy(args) => cli::copy::run(&config, &args).await,
         }
     });
     match result {

@@ -1,5 +1,6 @@
 //! The `mapagov` command line: one subcommand per job.
 
+pub mod copy;
 pub mod dump;
 pub mod import_django;
 pub mod load;
@@ -34,4 +35,6 @@ pub enum Command {
     Dump(dump::DumpArgs),
     /// Load a dump into the database (refuses a non-empty one unless --replace).
     Load(load::LoadArgs),
+    /// Copy one database into another (SQLite and PostgreSQL, either way) and verify the copy.
+    Copy(copy::CopyArgs),
 }

@@ -2,6 +2,7 @@
 //! checksums, verification and restore drills.
 
 pub mod checksum;
+pub mod copy;
 pub mod dump;
 pub mod import;
 pub mod load;
