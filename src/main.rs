@@ -41,6 +41,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Verify(args)) = &cli.command {
+        return runtime.block_on(cli::verify::run(&config, args));
+    }
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
             Command::Dump(args) => cli::dump::run(&config, &args).await,
             Command::Load(args) => cli::load::run(&config, &args).await,
             Command::Copy(args) => cli::copy::run(&config, &args).await,
+            Command::Verify(_) => Ok(()),
         }
     });
     match result {

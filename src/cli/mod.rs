@@ -6,6 +6,7 @@ pub mod import_django;
 pub mod load;
 pub mod migrate;
 pub mod schema;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -37,4 +38,6 @@ pub enum Command {
     Load(load::LoadArgs),
     /// Copy one database into another (SQLite and PostgreSQL, either way) and verify the copy.
     Copy(copy::CopyArgs),
+    /// Check counts, orphans, sequences and hashes; exit 0 ok, 1 warnings, 2 failures, 3 refused.
+    Verify(verify::VerifyArgs),
 }

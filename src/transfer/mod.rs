@@ -9,3 +9,4 @@ pub mod load;
 pub mod report;
 pub mod rows;
 pub mod snapshot_read;
+pub mod verify;
