@@ -64,6 +64,7 @@ fn main() -> ExitCode {
             Command::Load(args) => cli::load::run(&config, &args).await,
             Command::Copy(args) => cli::copy::run(&config, &args).await,
             Command::Verify(_) => Ok(()),
+            Command::Drill(args) => cli::drill::run(&config, &args).await,
         }
     });
     match result {

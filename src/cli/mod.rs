@@ -1,6 +1,7 @@
 //! The `mapagov` command line: one subcommand per job.
 
 pub mod copy;
+pub mod drill;
 pub mod dump;
 pub mod import_django;
 pub mod load;
@@ -40,4 +41,6 @@ pub enum Command {
     Copy(copy::CopyArgs),
     /// Check counts, orphans, sequences and hashes; exit 0 ok, 1 warnings, 2 failures, 3 refused.
     Verify(verify::VerifyArgs),
+    /// Restore rehearsal: dump, wipe and migrate a scratch database, load, compare with the source.
+    Drill(drill::DrillArgs),
 }
