@@ -11,4 +11,6 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod legacy;
 pub mod server;
+pub mod transfer;

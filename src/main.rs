@@ -41,6 +41,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Verify(args)) = &cli.command {
+        return runtime.block_on(cli::verify::run(&config, args));
+    }
     let result = runtime.block_on(async {
         match cli
             .command
@@ -70,6 +73,12 @@ fn main() -> ExitCode {
             Command::Migrate(args) => cli::migrate::run(&config, &args).await,
             Command::User(args) => cli::user::run(&config, args).await,
             Command::Schema(_) => Ok(()),
+            Command::ImportDjango(args) => cli::import_django::run(&config, &args).await,
+            Command::Dump(args) => cli::dump::run(&config, &args).await,
+            Command::Load(args) => cli::load::run(&config, &args).await,
+            Command::Copy(args) => cli::copy::run(&config, &args).await,
+            Command::Verify(_) => Ok(()),
+            Command::Drill(args) => cli::drill::run(&config, &args).await,
         }
     });
     match result {

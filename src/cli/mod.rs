@@ -1,8 +1,14 @@
 //! The `mapagov` command line: one subcommand per job.
 
+pub mod copy;
+pub mod drill;
+pub mod dump;
+pub mod import_django;
+pub mod load;
 pub mod migrate;
 pub mod schema;
 pub mod user;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -40,4 +46,16 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Print the GraphQL schema (SDL), or write or check `schema.graphql`.
     Schema(schema::SchemaArgs),
+    /// Import users, POPs, snapshots and change logs from the Django system (SQLite or JSON dump).
+    ImportDjango(import_django::ImportDjangoArgs),
+    /// Write the whole database as a versioned JSON-lines dump (docs/DUMP_FORMAT.md).
+    Dump(dump::DumpArgs),
+    /// Load a dump into the database (refuses a non-empty one unless --replace).
+    Load(load::LoadArgs),
+    /// Copy one database into another (SQLite and PostgreSQL, either way) and verify the copy.
+    Copy(copy::CopyArgs),
+    /// Check counts, orphans, sequences and hashes; exit 0 ok, 1 warnings, 2 failures, 3 refused.
+    Verify(verify::VerifyArgs),
+    /// Restore rehearsal: dump, wipe and migrate a scratch database, load, compare with the source.
+    Drill(drill::DrillArgs),
 }

@@ -1,0 +1,84 @@
+//! `mapagov dump`: write the whole database as a versioned JSON-lines dump.
+
+use crate::config::Config;
+use crate::db::migrate;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::transfer::checksum::Checksums;
+use crate::transfer::dump;
+use crate::transfer::report::{render_table, Progress};
+use clap::Args;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `mapagov dump`.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// Write to this file (created next to it as FILE.partial, renamed when complete) instead of
+    /// standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The newest migration applied to the configured database.
+pub async fn schema_version(config: &Config) -> Result<Option<String>, AppError> {
+    let status = migrate::status(&config.database).await?;
+    Ok(status.applied.into_iter().max())
+}
+
+/// Runs `mapagov dump`.
+pub async fn run(config: &Config, args: &DumpArgs) -> Result<(), AppError> {
+    let version = schema_version(config).await?;
+    let db = Db::connect(&config.database).await?;
+    let mut progress = Progress::new();
+    match &args.out {
+        Some(path) => {
+            let sums = dump_to_file(&db, version, path, &mut progress).await?;
+            print!("{}", render_sums(&sums));
+            println!("dump written to {}", path.display());
+        }
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let sums = dump::dump(&db, version, &mut out, &mut progress).await?;
+            eprint!("{}", render_sums(&sums));
+        }
+    }
+    Ok(())
+}
+
+/// Dumps to `path` through a `.partial` file, so an interrupted dump never looks complete.
+pub async fn dump_to_file(
+    db: &Db,
+    schema_version: Option<String>,
+    path: &Path,
+    progress: &mut Progress,
+) -> Result<Checksums, AppError> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let file = std::fs::File::create(&partial)
+        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", partial.display())))?;
+    let mut out = std::io::BufWriter::new(file);
+    let result = dump::dump(db, schema_version, &mut out, progress).await;
+    let finished = result.and_then(|sums| {
+        out.flush()
+            .and_then(|()| out.get_ref().sync_all())
+            .map_err(|e| AppError::internal(format!("cannot write {}: {e}", partial.display())))?;
+        std::fs::rename(&partial, path)
+            .map_err(|e| AppError::internal(format!("cannot rename to {}: {e}", path.display())))?;
+        Ok(sums)
+    });
+    if finished.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    finished
+}
+
+/// Rows and checksums per table, as printed.
+pub fn render_sums(sums: &Checksums) -> String {
+    let rows: Vec<Vec<String>> = sums
+        .iter()
+        .map(|(table, s)| vec![table.clone(), s.rows.to_string(), s.sha256.clone()])
+        .collect();
+    render_table(&["table", "rows", "sha256"], &rows)
+}

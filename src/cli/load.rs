@@ -1,0 +1,61 @@
+//! `mapagov load`: load a dump into the configured database.
+
+use crate::config::Config;
+use crate::db::migrate::{self, Direction};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::transfer::load::{self, LoadReport};
+use crate::transfer::report::Progress;
+use clap::Args;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `mapagov load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The dump file written by `mapagov dump`.
+    pub file: PathBuf,
+    /// Delete every row of the target first (without it, a non-empty target is refused).
+    #[arg(long)]
+    pub replace: bool,
+}
+
+/// Runs `mapagov load`.
+pub async fn run(config: &Config, args: &LoadArgs) -> Result<(), AppError> {
+    let report = load_file(config, &args.file, args.replace).await?;
+    print!("{}", super::dump::render_sums(&report.tables));
+    println!(
+        "loaded {} (from {}){}",
+        args.file.display(),
+        report.source_backend,
+        if report.replaced {
+            ", replacing what was there"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// Checks the dump's header, migrates the target, then loads (see [`load::load`]).
+pub async fn load_file(
+    config: &Config,
+    path: &Path,
+    replace: bool,
+) -> Result<LoadReport, AppError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| AppError::internal(format!("cannot open {}: {e}", path.display())))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut first = String::new();
+    reader
+        .read_line(&mut first)
+        .map_err(|e| AppError::internal(format!("cannot read {}: {e}", path.display())))?;
+    // Refuse an unreadable or newer dump before touching the target.
+    load::read_header(&first, None)?;
+    migrate::run(&config.database, Direction::Up).await?;
+    let target_schema = super::dump::schema_version(config).await?;
+    let header = load::read_header(&first, target_schema.as_deref())?;
+    let db = Db::connect(&config.database).await?;
+    let mut progress = Progress::new();
+    load::load(&db, header, reader, replace, &mut progress).await
+}

@@ -1,0 +1,208 @@
+//! Reading the Django system's data: its SQLite database or a `dumpdata` JSON file.
+//!
+//! Both readers produce the same normalized records ([`LegacyData`]); every quirk of the real
+//! data is resolved here, once, so the importer ([`crate::transfer::import`]) sees clean values:
+//!
+//! - `raw_payload` stored as a JSON *string* inside the JSON column is decoded to the object or
+//!   list it holds (a string that does not parse as one is kept as it is);
+//! - `documentos_utilizados` (and the other JSON content fields) are kept as whatever JSON value
+//!   they hold, a string included; SQL `NULL` becomes an empty list;
+//! - uuids with or without hyphens; Django datetimes with or without fractional seconds, with a
+//!   space or a `T`, with or without a `Z`/offset (naive values are UTC, as Django stores them);
+//! - legacy statuses `in_progress`, `review` and `approved` become `draft`, `in_review` and
+//!   `published` ([`map_status`]);
+//! - change-log values are JSON text in SQLite and JSON values in a dump; SQL `NULL` stays `None`.
+
+pub mod dump;
+pub mod sqlite;
+pub mod values;
+
+use crate::db::models::PopContent;
+use crate::error::AppError;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use std::io::Read;
+use std::path::Path;
+
+pub use values::map_status;
+
+/// A Django user (`auth_user`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyUser {
+    /// Django id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// E-mail address.
+    pub email: String,
+    /// Django password hash (`pbkdf2_sha256$…`, or `!` for an unusable password).
+    pub password: String,
+    /// Staff flag.
+    pub is_staff: bool,
+    /// Superuser flag.
+    pub is_superuser: bool,
+    /// Active flag.
+    pub is_active: bool,
+    /// `date_joined`.
+    pub date_joined: DateTime<Utc>,
+    /// `last_login`.
+    pub last_login: Option<DateTime<Utc>>,
+}
+
+/// A Django POP (`processos_pop`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyPop {
+    /// Django id.
+    pub id: i64,
+    /// Public id.
+    pub uuid: uuid::Uuid,
+    /// Front-end editing session.
+    pub session_id: Option<String>,
+    /// Django id of the creator.
+    pub created_by: Option<i64>,
+    /// Content fields.
+    pub content: PopContent,
+    /// Version.
+    pub versao: i32,
+    /// `MM/YYYY`.
+    pub mes_ano: Option<String>,
+    /// Approval date.
+    pub data_aprovacao: Option<NaiveDate>,
+    /// Status, already mapped to the current names.
+    pub status: String,
+    /// Completed flag.
+    pub is_completo: bool,
+    /// Soft-deleted flag.
+    pub is_deleted: bool,
+    /// The stored (often stale) legacy hash.
+    pub integrity_hash: Option<String>,
+    /// Autosaves so far.
+    pub autosave_sequence: i32,
+    /// Decoded front-end form state.
+    pub raw_payload: Option<Value>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last write.
+    pub updated_at: DateTime<Utc>,
+    /// Last autosave.
+    pub last_autosave_at: Option<DateTime<Utc>>,
+    /// Last activity.
+    pub last_activity_at: DateTime<Utc>,
+}
+
+/// A Django snapshot (`processos_popsnapshot`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacySnapshot {
+    /// Django id.
+    pub id: i64,
+    /// Django id of the POP.
+    pub pop_id: i64,
+    /// 1, 2, 3… per POP.
+    pub sequence: i32,
+    /// The POP's version then.
+    pub versao: i32,
+    /// The POP's autosave sequence then.
+    pub autosave_sequence: i32,
+    /// Status then, mapped to the current names.
+    pub status: String,
+    /// The stored hash of `payload`.
+    pub integrity_hash: Option<String>,
+    /// The document, as stored.
+    pub payload: Value,
+    /// Milestone flag.
+    pub milestone: bool,
+    /// Milestone label (an empty label is `None`).
+    pub milestone_label: Option<String>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A Django change-log row (`processos_popchangelog`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyChange {
+    /// Django id.
+    pub id: i64,
+    /// Django id of the POP.
+    pub pop_id: i64,
+    /// Django id of the user recorded (always the creator in the old code).
+    pub user_id: Option<i64>,
+    /// Field name.
+    pub field_name: String,
+    /// Value before.
+    pub old_value: Option<Value>,
+    /// Value after.
+    pub new_value: Option<Value>,
+    /// Autosave sequence.
+    pub autosave_sequence: i32,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Everything read from one legacy source, each list in id order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LegacyData {
+    /// `auth_user`.
+    pub users: Vec<LegacyUser>,
+    /// `processos_pop`.
+    pub pops: Vec<LegacyPop>,
+    /// `processos_popsnapshot`.
+    pub snapshots: Vec<LegacySnapshot>,
+    /// `processos_popchangelog`.
+    pub changes: Vec<LegacyChange>,
+}
+
+impl LegacyData {
+    fn sort(&mut self) {
+        self.users.sort_by_key(|u| u.id);
+        self.pops.sort_by_key(|p| p.id);
+        self.snapshots.sort_by_key(|s| s.id);
+        self.changes.sort_by_key(|c| c.id);
+    }
+}
+
+/// What kind of file a legacy source is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A Django SQLite database.
+    Sqlite,
+    /// A `manage.py dumpdata` JSON file.
+    Dump,
+}
+
+/// Tells a SQLite database from a JSON dump by the file's first bytes.
+pub fn detect(path: &Path) -> Result<SourceKind, AppError> {
+    let mut head = [0u8; 16];
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| AppError::internal(format!("cannot open {}: {e}", path.display())))?;
+    let n = file
+        .read(&mut head)
+        .map_err(|e| AppError::internal(format!("cannot read {}: {e}", path.display())))?;
+    if head[..n].starts_with(b"SQLite format 3\0") {
+        return Ok(SourceKind::Sqlite);
+    }
+    if head[..n]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'[')
+    {
+        return Ok(SourceKind::Dump);
+    }
+    Err(AppError::internal(format!(
+        "{} is neither a SQLite database nor a Django JSON dump",
+        path.display()
+    )))
+}
+
+/// Reads a legacy source (SQLite database or JSON dump, told apart by content).
+pub async fn read(path: &Path) -> Result<LegacyData, AppError> {
+    let kind = detect(path)?;
+    let owned = path.to_path_buf();
+    let mut data = tokio::task::spawn_blocking(move || match kind {
+        SourceKind::Sqlite => sqlite::read(&owned),
+        SourceKind::Dump => dump::read(&owned),
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("the legacy reader stopped: {e}")))??;
+    data.sort();
+    Ok(data)
+}

@@ -1,0 +1,82 @@
+//! `copy`: a round trip through the other backend keeps every row; dry runs write nothing.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::Backend;
+use mapagov::cli::copy::copy_between;
+use mapagov::config::DatabaseConfig;
+use mapagov::db::migrate::{self, Direction};
+use mapagov::db::Db;
+use mapagov::transfer::checksum::{checksums, Checksums};
+use mapagov::transfer::import::{import, ImportOptions};
+use mapagov::transfer::snapshot_read::read_consistent;
+use scoped_futures::ScopedFutureExt;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name)
+}
+
+fn other(backend: Backend) -> Backend {
+    match backend {
+        Backend::Postgres => Backend::Sqlite,
+        Backend::Sqlite => Backend::Postgres,
+    }
+}
+
+async fn fresh(backend: Backend) -> (DatabaseConfig, Option<tempfile::TempDir>) {
+    let (url, dir) = common::fresh_database(backend).await;
+    (common::database_config(&url, &[]), dir)
+}
+
+async fn sums(config: &DatabaseConfig) -> Checksums {
+    let db = Db::connect(config).await.unwrap();
+    read_consistent(&db, |mut conn| {
+        async move { checksums(&mut conn).await }.scope_boxed()
+    })
+    .await
+    .unwrap()
+}
+
+async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backend) {
+    let (a, _da) = fresh(backend).await;
+    migrate::run(&a, Direction::Up).await.unwrap();
+    let db = Db::connect(&a).await.unwrap();
+    let data = mapagov::legacy::read(&fixture("dump_pops.json"))
+        .await
+        .unwrap();
+    import(&db, &data, &ImportOptions::default()).await.unwrap();
+    let original = sums(&a).await;
+    assert_eq!(original["pops"].rows as usize, data.pops.len());
+    assert_eq!(
+        original["pop_snapshots"].rows as usize,
+        data.snapshots.len()
+    );
+
+    // A dry run reads the source and leaves the target without even a schema.
+    let (b, _db) = fresh(other(backend)).await;
+    let dry = copy_between(&a, &b, true, false).await.unwrap();
+    assert_eq!(dry.source, original);
+    assert!(dry.target.is_none());
+    assert!(migrate::status(&b).await.unwrap().applied.is_empty());
+
+    let there = copy_between(&a, &b, false, false).await.unwrap();
+    assert_eq!(there.target.as_ref(), Some(&original));
+    assert_eq!(sums(&b).await, original);
+
+    let (c, _dc) = fresh(backend).await;
+    let back = copy_between(&b, &c, false, false).await.unwrap();
+    assert_eq!(back.target.as_ref(), Some(&original));
+    assert_eq!(sums(&c).await, original);
+
+    // Copying again into a target that now holds data is refused and changes nothing.
+    let err = copy_between(&a, &c, false, false).await.unwrap_err();
+    assert!(err.message().contains("--replace"), "{}", err.message());
+    assert_eq!(sums(&c).await, original);
+}
+
+both_backends!(a_round_trip_through_the_other_backend_keeps_everything);

@@ -1,0 +1,249 @@
+//! `dump` and `load`: round trips across backends, sequences, refusals that leave the target as it was.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::Backend;
+use mapagov::cli;
+use mapagov::config::Config;
+use mapagov::db::migrate::{self, Direction};
+use mapagov::db::Db;
+use mapagov::domain::autosave::{autosave, AutosaveRequest};
+use mapagov::domain::Actor;
+use mapagov::transfer::checksum::{checksums, Checksums};
+use mapagov::transfer::import::{import, ImportOptions};
+use mapagov::transfer::report::Progress;
+use mapagov::transfer::snapshot_read::read_consistent;
+use scoped_futures::ScopedFutureExt;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name)
+}
+
+fn other(backend: Backend) -> Backend {
+    match backend {
+        Backend::Postgres => Backend::Sqlite,
+        Backend::Sqlite => Backend::Postgres,
+    }
+}
+
+struct Database {
+    config: Config,
+    db: Db,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn database(backend: Backend) -> Database {
+    let (url, dir) = common::fresh_database(backend).await;
+    let config = common::config(&url, &[]);
+    migrate::run(&config.database, Direction::Up).await.unwrap();
+    let db = Db::connect(&config.database).await.unwrap();
+    Database {
+        config,
+        db,
+        _dir: dir,
+    }
+}
+
+async fn new_pop(db: &Db, session: &str, key: Option<&str>) -> i64 {
+    let mut fields = serde_json::Map::new();
+    fields.insert("nome_processo".into(), json!(format!("Processo {session}")));
+    let request = AutosaveRequest {
+        session_id: session.into(),
+        fields,
+        idempotency_key: key.map(str::to_owned),
+        ..Default::default()
+    };
+    let username = format!("author-{session}");
+    let author = match mapagov::domain::users::find_by_username(db, &username).await.unwrap() {
+        Some(user) => user,
+        None => {
+            let account = mapagov::auth::NewAccount {
+                username,
+                ..Default::default()
+            };
+            mapagov::auth::create_user(db, account).await.unwrap().0
+        }
+    };
+    let actor = Actor {
+        user_id: Some(author.id),
+        ..Default::default()
+    };
+    let limits = mapagov::domain::autosave::Limits {
+        snapshot_every: 5,
+        max_document_bytes: 1 << 20,
+    };
+    autosave(db, &actor, request, limits)
+        .await
+        .unwrap()
+        .pop
+        .meta
+        .id
+}
+
+/// A source with the legacy fixture and a few rows of every table.
+async fn populated(backend: Backend) -> Database {
+    let source = database(backend).await;
+    let data = mapagov::legacy::read(&fixture("legacy-mapagov.sqlite3"))
+        .await
+        .unwrap();
+    import(&source.db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    new_pop(&source.db, "user_1", Some("key-1")).await;
+    source
+}
+
+async fn sums(db: &Db) -> Checksums {
+    read_consistent(db, |mut conn| {
+        async move { checksums(&mut conn).await }.scope_boxed()
+    })
+    .await
+    .unwrap()
+}
+
+async fn dump_file(source: &Database, dir: &Path) -> (PathBuf, Checksums) {
+    let path = dir.join("dump.jsonl");
+    let version = cli::dump::schema_version(&source.config).await.unwrap();
+    let written = cli::dump::dump_to_file(&source.db, version, &path, &mut Progress::new())
+        .await
+        .unwrap();
+    (path, written)
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn a_dump_loads_into_the_other_backend_with_equal_checksums(backend: Backend) {
+    let source = populated(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, written) = dump_file(&source, dir.path()).await;
+    assert_eq!(written, sums(&source.db).await);
+
+    // The file: a header, one line per row, a trailer with the same counts.
+    let text = lines(&path);
+    let header: Value = serde_json::from_str(&text[0]).unwrap();
+    assert_eq!(header["format"], "mapagov-dump");
+    assert_eq!(header["version"], 1);
+    let trailer: Value = serde_json::from_str(text.last().unwrap()).unwrap();
+    let total: u64 = written.values().map(|s| s.rows).sum();
+    assert_eq!(text.len() as u64, total + 2);
+    for (table, sum) in &written {
+        assert_eq!(trailer["trailer"]["tables"][table]["rows"], sum.rows);
+        assert!(sum.rows > 0, "{table} should have rows in this test");
+        let n = text
+            .iter()
+            .filter(|l| l.starts_with(&format!("{{\"table\":\"{table}\"")))
+            .count() as u64;
+        assert_eq!(n, sum.rows, "{table}");
+    }
+
+    let target = database(other(backend)).await;
+    let report = cli::load::load_file(&target.config, &path, false)
+        .await
+        .unwrap();
+    assert_eq!(report.tables, written);
+    assert_eq!(sums(&target.db).await, written);
+
+    // A POP created after the load gets a fresh id (PostgreSQL sequences were moved on).
+    let max_loaded: i64 = {
+        let mut max = 0;
+        for l in &text {
+            let v: Value = serde_json::from_str(l).unwrap();
+            if v["table"] == "pops" {
+                max = max.max(v["row"]["id"].as_i64().unwrap());
+            }
+        }
+        max
+    };
+    let fresh = new_pop(&target.db, "user_after_load", None).await;
+    assert!(fresh > max_loaded, "{fresh} <= {max_loaded}");
+}
+
+async fn a_non_empty_target_needs_replace(backend: Backend) {
+    let source = populated(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, written) = dump_file(&source, dir.path()).await;
+    let target = database(backend).await;
+    new_pop(&target.db, "someone_else", None).await;
+    let before = sums(&target.db).await;
+    let err = cli::load::load_file(&target.config, &path, false)
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("--replace"), "{}", err.message());
+    assert_eq!(sums(&target.db).await, before);
+    cli::load::load_file(&target.config, &path, true)
+        .await
+        .unwrap();
+    assert_eq!(sums(&target.db).await, written);
+}
+
+async fn a_newer_format_version_is_refused(backend: Backend) {
+    let source = populated(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = dump_file(&source, dir.path()).await;
+    let mut text = lines(&path);
+    let mut header: Value = serde_json::from_str(&text[0]).unwrap();
+    header["version"] = json!(2);
+    text[0] = header.to_string();
+    let newer = dir.path().join("newer.jsonl");
+    std::fs::write(&newer, text.join("\n") + "\n").unwrap();
+    let target = database(backend).await;
+    let err = cli::load::load_file(&target.config, &newer, false)
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("version 2"), "{}", err.message());
+    assert!(sums(&target.db).await.values().all(|s| s.rows == 0));
+}
+
+async fn a_truncated_or_altered_dump_leaves_the_target_untouched(backend: Backend) {
+    let source = populated(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = dump_file(&source, dir.path()).await;
+    let text = lines(&path);
+    let target = database(backend).await;
+    new_pop(&target.db, "kept", Some("kept-key")).await;
+    let before = sums(&target.db).await;
+
+    let truncated = dir.path().join("truncated.jsonl");
+    std::fs::write(&truncated, text[..text.len() - 1].join("\n") + "\n").unwrap();
+    let err = cli::load::load_file(&target.config, &truncated, true)
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("truncated"), "{}", err.message());
+    assert_eq!(sums(&target.db).await, before);
+
+    // One row changed after the dump was written: the trailer's checksum catches it.
+    let altered = dir.path().join("altered.jsonl");
+    let mut changed = text.clone();
+    let index = changed
+        .iter()
+        .position(|l| l.starts_with("{\"table\":\"pop_snapshots\""))
+        .unwrap();
+    let mut row: Value = serde_json::from_str(&changed[index]).unwrap();
+    row["row"]["payload"]["pontos_atencao"] = json!("altered");
+    changed[index] = row.to_string();
+    std::fs::write(&altered, changed.join("\n") + "\n").unwrap();
+    let err = cli::load::load_file(&target.config, &altered, true)
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("pop_snapshots"), "{}", err.message());
+    assert_eq!(sums(&target.db).await, before);
+}
+
+both_backends!(
+    a_dump_loads_into_the_other_backend_with_equal_checksums,
+    a_non_empty_target_needs_replace,
+    a_newer_format_version_is_refused,
+    a_truncated_or_altered_dump_leaves_the_target_untouched,
+);

@@ -1,0 +1,367 @@
+//! `import-django`: both legacy fixtures into both backends, reruns, username conflicts, hashes.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::Backend;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use mapagov::db::migrate::{self, Direction};
+use mapagov::db::models::{Pop, Snapshot};
+use mapagov::db::Db;
+use mapagov::domain::hash::integrity_hash;
+use mapagov::error::AppError;
+use mapagov::transfer::import::{self, ImportOptions, ImportReport};
+use mapagov::{pop_columns, snapshot_columns, with_backend};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name)
+}
+
+/// The Django dump, read independently of the code under test: model → pk → fields.
+fn expected() -> HashMap<String, HashMap<i64, Value>> {
+    let text = std::fs::read_to_string(fixture("dump_pops.json")).unwrap();
+    let entries: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let mut out: HashMap<String, HashMap<i64, Value>> = HashMap::new();
+    for e in entries {
+        out.entry(e["model"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(e["pk"].as_i64().unwrap(), e["fields"].clone());
+    }
+    out
+}
+
+async fn target(backend: Backend) -> (Db, Option<tempfile::TempDir>) {
+    let (url, dir) = common::fresh_database(backend).await;
+    let config = common::database_config(&url, &[]);
+    migrate::run(&config, Direction::Up).await.unwrap();
+    (Db::connect(&config).await.unwrap(), dir)
+}
+
+async fn run_import(
+    db: &Db,
+    source: &str,
+    options: &ImportOptions,
+) -> Result<ImportReport, AppError> {
+    let data = mapagov::legacy::read(&fixture(source)).await?;
+    import::import(db, &data, options).await
+}
+
+async fn all_pops(db: &Db) -> Vec<Pop> {
+    let mut pooled = db.get().await.unwrap();
+    let mut conn = pooled.conn();
+    with_backend!(&mut conn, |c| schema::pops::table
+        .order(schema::pops::id)
+        .select(pop_columns!())
+        .load::<Pop>(c)
+        .await)
+    .unwrap()
+}
+
+async fn all_snapshots(db: &Db) -> Vec<Snapshot> {
+    let mut pooled = db.get().await.unwrap();
+    let mut conn = pooled.conn();
+    with_backend!(&mut conn, |c| schema::pop_snapshots::table
+        .order(schema::pop_snapshots::id)
+        .select(snapshot_columns!())
+        .load::<Snapshot>(c)
+        .await)
+    .unwrap()
+}
+
+type ChangeRow = (
+    Option<i64>,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    Option<Value>,
+    Option<Value>,
+);
+
+async fn all_changes(db: &Db) -> Vec<ChangeRow> {
+    let mut pooled = db.get().await.unwrap();
+    let mut conn = pooled.conn();
+    with_backend!(&mut conn, |c| schema::pop_change_log::table
+        .order(schema::pop_change_log::id)
+        .select((
+            schema::pop_change_log::legacy_id,
+            schema::pop_change_log::pop_id,
+            schema::pop_change_log::user_id,
+            schema::pop_change_log::action,
+            schema::pop_change_log::field_name,
+            schema::pop_change_log::old_value,
+            schema::pop_change_log::new_value,
+        ))
+        .load::<ChangeRow>(c)
+        .await)
+    .unwrap()
+}
+
+async fn all_users(db: &Db) -> Vec<(i64, Option<i64>, String, String, bool)> {
+    let mut pooled = db.get().await.unwrap();
+    let mut conn = pooled.conn();
+    with_backend!(&mut conn, |c| schema::users::table
+        .order(schema::users::id)
+        .select((
+            schema::users::id,
+            schema::users::legacy_id,
+            schema::users::username,
+            schema::users::password_hash,
+            schema::users::is_superuser,
+        ))
+        .load(c)
+        .await)
+    .unwrap()
+}
+
+fn millis(raw: &str) -> i64 {
+    DateTime::parse_from_rfc3339(raw)
+        .unwrap()
+        .timestamp_millis()
+}
+
+fn legacy_status(raw: &str) -> &'static str {
+    match raw {
+        "draft" | "in_progress" => "draft",
+        "in_review" | "review" => "in_review",
+        "published" | "approved" => "published",
+        "archived" => "archived",
+        other => panic!("fixture has an unknown status {other}"),
+    }
+}
+
+/// Everything in the fixture arrived, with its values.
+async fn check_against_fixture(db: &Db, report: &ImportReport) {
+    let exp = expected();
+    let (users, pops, snaps, changes) = (
+        &exp["auth.user"],
+        &exp["processos.pop"],
+        &exp["processos.popsnapshot"],
+        &exp["processos.popchangelog"],
+    );
+    for (table, n) in [
+        ("users", users.len()),
+        ("pops", pops.len()),
+        ("pop_snapshots", snaps.len()),
+        ("pop_change_log", changes.len()),
+    ] {
+        let counts = report.table(table).unwrap();
+        assert_eq!(
+            (counts.read, counts.imported, counts.skipped),
+            (n, n, 0),
+            "{table}"
+        );
+    }
+    assert_eq!(report.snapshots_checked, snaps.len());
+    assert_eq!(report.snapshots_verified, snaps.len());
+    assert_eq!(report.pops_verified, pops.len());
+
+    let db_users = all_users(db).await;
+    assert_eq!(db_users.len(), users.len());
+    let mut user_ids = HashMap::new();
+    for (id, legacy, username, password_hash, is_superuser) in &db_users {
+        let f = &users[&legacy.unwrap()];
+        assert_eq!(username, f["username"].as_str().unwrap());
+        assert_eq!(password_hash, f["password"].as_str().unwrap());
+        assert_eq!(*is_superuser, f["is_superuser"].as_bool().unwrap());
+        user_ids.insert(legacy.unwrap(), *id);
+    }
+
+    let db_pops = all_pops(db).await;
+    assert_eq!(db_pops.len(), pops.len());
+    let mut pop_legacy = HashMap::new();
+    let mut string_documents = 0;
+    for pop in &db_pops {
+        let legacy = pop.meta.legacy_id.unwrap();
+        pop_legacy.insert(pop.meta.id, legacy);
+        let f = &pops[&legacy];
+        let uuid = uuid::Uuid::parse_str(f["uuid"].as_str().unwrap()).unwrap();
+        assert_eq!(pop.meta.uuid.0, uuid);
+        assert_eq!(pop.meta.session_id.as_deref(), f["session_id"].as_str());
+        assert_eq!(
+            pop.meta.status,
+            legacy_status(f["status"].as_str().unwrap())
+        );
+        assert_eq!(
+            i64::from(pop.meta.autosave_sequence),
+            f["autosave_sequence"].as_i64().unwrap()
+        );
+        assert_eq!(i64::from(pop.meta.versao), f["versao"].as_i64().unwrap());
+        assert_eq!(
+            pop.meta.created_at.timestamp_millis(),
+            millis(f["created_at"].as_str().unwrap())
+        );
+        assert_eq!(
+            pop.meta.updated_at.timestamp_millis(),
+            millis(f["updated_at"].as_str().unwrap())
+        );
+        assert_eq!(
+            pop.meta.deleted_at.is_some(),
+            f["is_deleted"].as_bool().unwrap()
+        );
+        assert_eq!(
+            pop.meta.created_by_id,
+            f["created_by"].as_i64().map(|u| user_ids[&u])
+        );
+        assert_eq!(
+            pop.content.nome_usuario,
+            f["nome_usuario"].as_str().unwrap()
+        );
+        assert_eq!(pop.content.etapas, f["etapas"]);
+        assert_eq!(
+            pop.content.documentos_utilizados,
+            f["documentos_utilizados"]
+        );
+        if f["documentos_utilizados"].is_string() {
+            string_documents += 1;
+        }
+        // raw_payload: the JSON string the old code stored is decoded to its object.
+        let raw = f["raw_payload"].as_str().unwrap();
+        let decoded: Value = serde_json::from_str(raw).unwrap();
+        assert_eq!(pop.meta.raw_payload.as_ref(), Some(&decoded));
+        // The POP's own hash is recomputed from its content.
+        let doc = mapagov::domain::document::document(&pop.meta, &pop.content);
+        assert_eq!(pop.meta.integrity_hash, integrity_hash(&doc));
+    }
+    assert!(
+        string_documents > 0,
+        "the fixture has string documentos_utilizados"
+    );
+
+    let db_snaps = all_snapshots(db).await;
+    assert_eq!(db_snaps.len(), snaps.len());
+    for snap in &db_snaps {
+        let f = &snaps[&snap.legacy_id.unwrap()];
+        assert_eq!(pop_legacy[&snap.pop_id], f["pop"].as_i64().unwrap());
+        assert_eq!(snap.payload, f["payload"]);
+        assert_eq!(snap.integrity_hash, f["integrity_hash"].as_str().unwrap());
+        assert_eq!(integrity_hash(&snap.payload), snap.integrity_hash);
+        assert_eq!(i64::from(snap.sequence), f["sequence"].as_i64().unwrap());
+        assert_eq!(snap.milestone, f["milestone"].as_bool().unwrap());
+        assert_eq!(snap.kind, "import");
+        assert_eq!(
+            snap.created_at.timestamp_millis(),
+            millis(f["created_at"].as_str().unwrap())
+        );
+    }
+
+    let db_changes = all_changes(db).await;
+    assert_eq!(db_changes.len(), changes.len());
+    for (legacy, pop_id, user_id, action, field, old, new) in &db_changes {
+        let f = &changes[&legacy.unwrap()];
+        assert_eq!(pop_legacy[pop_id], f["pop"].as_i64().unwrap());
+        assert_eq!(*user_id, f["user"].as_i64().map(|u| user_ids[&u]));
+        assert_eq!(action, "autosave");
+        assert_eq!(field, f["field_name"].as_str().unwrap());
+        let as_opt = |v: &Value| (!v.is_null()).then(|| v.clone());
+        assert_eq!(old, &as_opt(&f["old_value"]));
+        assert_eq!(new, &as_opt(&f["new_value"]));
+    }
+}
+
+async fn sqlite_fixture_imports_everything(backend: Backend) {
+    let (db, _dir) = target(backend).await;
+    let report = run_import(&db, "legacy-mapagov.sqlite3", &ImportOptions::default())
+        .await
+        .unwrap();
+    check_against_fixture(&db, &report).await;
+}
+
+async fn json_dump_imports_everything(backend: Backend) {
+    let (db, _dir) = target(backend).await;
+    let report = run_import(&db, "dump_pops.json", &ImportOptions::default())
+        .await
+        .unwrap();
+    check_against_fixture(&db, &report).await;
+}
+
+async fn a_rerun_imports_nothing(backend: Backend) {
+    let (db, _dir) = target(backend).await;
+    run_import(&db, "legacy-mapagov.sqlite3", &ImportOptions::default())
+        .await
+        .unwrap();
+    let before = (all_pops(&db).await.len(), all_snapshots(&db).await.len());
+    // The same data from the other fixture: same legacy ids, nothing new.
+    let again = run_import(&db, "dump_pops.json", &ImportOptions::default())
+        .await
+        .unwrap();
+    assert!(again.nothing_imported());
+    for counts in &again.tables {
+        assert!(counts.read > 0);
+        assert_eq!(counts.skipped, counts.read, "{}", counts.table);
+    }
+    assert_eq!(
+        before,
+        (all_pops(&db).await.len(), all_snapshots(&db).await.len())
+    );
+    assert_eq!(
+        all_changes(&db).await.len(),
+        expected()["processos.popchangelog"].len()
+    );
+    let text = mapagov::cli::import_django::render(&again);
+    assert!(text.contains("nothing imported"), "{text}");
+}
+
+async fn a_taken_username_stops_unless_renamed(backend: Backend) {
+    let (db, _dir) = target(backend).await;
+    let exp = expected();
+    let (legacy_id, legacy_user) = exp["auth.user"].iter().next().unwrap();
+    let username = legacy_user["username"].as_str().unwrap().to_owned();
+    {
+        let mut pooled = db.get().await.unwrap();
+        let mut conn = pooled.conn();
+        with_backend!(&mut conn, |c| diesel::insert_into(schema::users::table)
+            .values((
+                schema::users::username.eq(&username),
+                schema::users::password_hash.eq("local-hash"),
+                schema::users::created_at.eq(Utc::now()),
+            ))
+            .execute(c)
+            .await)
+        .unwrap();
+    }
+    let err = run_import(&db, "legacy-mapagov.sqlite3", &ImportOptions::default())
+        .await
+        .unwrap_err();
+    let message = err.message();
+    assert!(message.contains(&username), "{message}");
+    assert!(message.contains("--rename-conflicts"), "{message}");
+    assert!(all_pops(&db).await.is_empty(), "nothing may be written");
+    assert_eq!(all_users(&db).await.len(), 1);
+
+    let options = ImportOptions {
+        rename_conflicts: Some("_legacy".into()),
+    };
+    let report = run_import(&db, "legacy-mapagov.sqlite3", &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.renamed,
+        vec![(username.clone(), format!("{username}_legacy"))]
+    );
+    let users = all_users(&db).await;
+    let local = users.iter().find(|u| u.1.is_none()).unwrap();
+    assert_eq!(
+        (local.2.as_str(), local.3.as_str()),
+        (username.as_str(), "local-hash")
+    );
+    let imported = users.iter().find(|u| u.1 == Some(*legacy_id)).unwrap();
+    assert_eq!(imported.2, format!("{username}_legacy"));
+    assert_eq!(imported.3, legacy_user["password"].as_str().unwrap());
+    assert_eq!(all_pops(&db).await.len(), exp["processos.pop"].len());
+}
+
+both_backends!(
+    sqlite_fixture_imports_everything,
+    json_dump_imports_everything,
+    a_rerun_imports_nothing,
+    a_taken_username_stops_unless_renamed,
+);
