@@ -99,6 +99,8 @@ async fn sending_back_to_draft_needs_a_reason(backend: Backend) {
     let before = state(&server, &id).await;
     for reason in [Value::Null, json!(""), json!("   ")] {
         let err = server
+            .staff()
+            .await
             .error(
                 CHANGE_STATUS,
                 json!({"id": id, "status": "DRAFT", "reason": reason}),

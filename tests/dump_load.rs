@@ -60,7 +60,10 @@ async fn new_pop(db: &Db, session: &str, key: Option<&str>) -> i64 {
         ..Default::default()
     };
     let username = format!("author-{session}");
-    let author = match mapagov::domain::users::find_by_username(db, &username).await.unwrap() {
+    let author = match mapagov::domain::users::find_by_username(db, &username)
+        .await
+        .unwrap()
+    {
         Some(user) => user,
         None => {
             let account = mapagov::auth::NewAccount {

@@ -198,8 +198,11 @@ async fn write(
     let found = match request.pop_id {
         Some(id) => {
             let pop = super::pops::lock_existing(conn, id).await?;
-            if !actor.can_edit(&pop) {
+            if !actor.can_read(&pop) {
                 return Err(AppError::NotFound("POP"));
+            }
+            if !actor.can_edit(&pop) {
+                return Err(AppError::Forbidden);
             }
             Some(pop)
         }

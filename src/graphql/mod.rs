@@ -24,6 +24,7 @@ use std::sync::Arc;
 /// The query root.
 #[derive(MergedObject, Default)]
 pub struct Query(
+    auth::AuthQuery,
     pop::PopQuery,
     snapshot::SnapshotQuery,
     history::HistoryQuery,

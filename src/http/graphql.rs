@@ -142,7 +142,7 @@ fn add_code(error: &mut ServerError) {
         "QUERY_TOO_DEEP"
     } else if message.contains("too complex") {
         "QUERY_TOO_COMPLEX"
-    } else if error.locations.is_empty() && error.path.is_empty() && message.contains("-->") {
+    } else if error.path.is_empty() && message.contains(" --> ") {
         "GRAPHQL_PARSE_FAILED"
     } else if error.path.is_empty() {
         "GRAPHQL_VALIDATION_FAILED"

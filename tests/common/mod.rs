@@ -172,6 +172,14 @@ impl Client {
         &self.http
     }
 
+    /// The same server, with another bearer token.
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
     /// The same server, without credentials.
     pub fn anonymous(&self) -> Client {
         Client {
@@ -238,6 +246,7 @@ pub struct TestServer {
     /// The configuration it runs with.
     pub config: Config,
     client: Client,
+    staff: tokio::sync::OnceCell<Client>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -295,6 +304,7 @@ impl TestServer {
             backend,
             database_url,
             config,
+            staff: tokio::sync::OnceCell::new(),
             shutdown: Some(tx),
             task: Some(task),
             _dir: dir,
@@ -335,6 +345,13 @@ impl TestServer {
             token: Some(token),
             ..self.client.clone()
         }
+    }
+
+    /// A client signed in as the staff user `staff` (created on first use).
+    pub async fn staff(&self) -> &Client {
+        self.staff
+            .get_or_init(|| self.user("staff", true, None))
+            .await
     }
 
     /// Opens the database directly (to look at what the server wrote).

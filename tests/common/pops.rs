@@ -2,7 +2,7 @@
 //! snapshots and history, and capture everything the server holds about a POP (to prove that a
 //! failed mutation wrote nothing).
 
-use super::TestServer;
+use super::{Client, TestServer};
 use mapagov::db::Conn;
 use mapagov::domain::hash::integrity_hash;
 use serde_json::{json, Value};
@@ -184,7 +184,13 @@ pub async fn change_status(
          changePopStatus(popId: $id, status: $status, reason: $reason) {{ \
          pop {{ ...PopFields }} snapshot {{ ...SnapshotFields }} }} }} {POP_FIELDS} {SNAPSHOT_FIELDS}"
     );
-    let data = server
+    // The author submits; publishing, rejecting and archiving are for reviewers (staff here).
+    let client: &Client = if status == "IN_REVIEW" {
+        server
+    } else {
+        server.staff().await
+    };
+    let data = client
         .data(
             &doc,
             json!({ "id": id, "status": status, "reason": reason }),
