@@ -90,9 +90,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// Log targets capped at `warn` because their debug output carries statement parameters.
+const SECRET_BEARING_TARGETS: [&str; 3] =
+    ["tokio_postgres=warn", "diesel=warn", "diesel_async=warn"];
+
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The database drivers log statement parameters at debug level, which would put password
+    // hashes and token digests in the logs: they stay at `warn` whatever RUST_LOG says.
+    let filter = SECRET_BEARING_TARGETS
+        .iter()
+        .filter_map(|directive| directive.parse().ok())
+        .fold(filter, |filter, directive| filter.add_directive(directive));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
