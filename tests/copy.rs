@@ -42,6 +42,15 @@ async fn sums(config: &DatabaseConfig) -> Checksums {
     .unwrap()
 }
 
+/// The username an API token authenticates on the database at `config`, if any.
+async fn token_user(config: &DatabaseConfig, token: &str) -> Option<String> {
+    let db = Db::connect(config).await.unwrap();
+    mapagov::auth::authenticate(&db, token)
+        .await
+        .unwrap()
+        .map(|u| u.username)
+}
+
 async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backend) {
     let (a, _da) = fresh(backend).await;
     migrate::run(&a, Direction::Up).await.unwrap();
@@ -50,7 +59,13 @@ async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backen
         .await
         .unwrap();
     import(&db, &data, &ImportOptions::default()).await.unwrap();
+    let account = mapagov::auth::NewAccount {
+        username: "token-holder".into(),
+        ..Default::default()
+    };
+    let (_, token) = mapagov::auth::create_user(&db, account).await.unwrap();
     let original = sums(&a).await;
+    assert_eq!(original["api_tokens"].rows, 1);
     assert_eq!(original["pops"].rows as usize, data.pops.len());
     assert_eq!(
         original["pop_snapshots"].rows as usize,
@@ -67,11 +82,19 @@ async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backen
     let there = copy_between(&a, &b, false, false).await.unwrap();
     assert_eq!(there.target.as_ref(), Some(&original));
     assert_eq!(sums(&b).await, original);
+    assert_eq!(
+        token_user(&b, &token).await.as_deref(),
+        Some("token-holder")
+    );
 
     let (c, _dc) = fresh(backend).await;
     let back = copy_between(&b, &c, false, false).await.unwrap();
     assert_eq!(back.target.as_ref(), Some(&original));
     assert_eq!(sums(&c).await, original);
+    assert_eq!(
+        token_user(&c, &token).await.as_deref(),
+        Some("token-holder")
+    );
 
     // Copying again into a target that now holds data is refused and changes nothing.
     let err = copy_between(&a, &c, false, false).await.unwrap_err();

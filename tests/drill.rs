@@ -23,6 +23,11 @@ async fn a_drill_restores_an_equal_copy_and_leaves_the_source_alone(backend: Bac
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/dump_pops.json");
     let data = mapagov::legacy::read(&fixture).await.unwrap();
     import(&db, &data, &ImportOptions::default()).await.unwrap();
+    let account = mapagov::auth::NewAccount {
+        username: "token-holder".into(),
+        ..Default::default()
+    };
+    mapagov::auth::create_user(&db, account).await.unwrap();
     let before = read_consistent(&db, |mut c| {
         async move { checksums(&mut c).await }.scope_boxed()
     })
@@ -42,6 +47,7 @@ async fn a_drill_restores_an_equal_copy_and_leaves_the_source_alone(backend: Bac
     let report = drill(&config, &scratch).await.unwrap();
     assert_eq!(report.source, before);
     assert_eq!(report.restored, before);
+    assert_eq!(report.restored["api_tokens"].rows, 1);
     let after = read_consistent(&db, |mut c| {
         async move { checksums(&mut c).await }.scope_boxed()
     })

@@ -89,8 +89,15 @@ async fn new_pop(db: &Db, session: &str, key: Option<&str>) -> i64 {
         .id
 }
 
-/// A source with the legacy fixture and a few rows of every table.
-async fn populated(backend: Backend) -> Database {
+/// A populated source and the API token of one of its users.
+struct Populated {
+    source: Database,
+    /// The API token of a user created in the source.
+    token: String,
+}
+
+/// A source with the legacy fixture, a few rows of every table and a user with an API token.
+async fn populated(backend: Backend) -> Populated {
     let source = database(backend).await;
     let data = mapagov::legacy::read(&fixture("legacy-mapagov.sqlite3"))
         .await
@@ -99,7 +106,22 @@ async fn populated(backend: Backend) -> Database {
         .await
         .unwrap();
     new_pop(&source.db, "user_1", Some("key-1")).await;
-    source
+    let account = mapagov::auth::NewAccount {
+        username: "token-holder".into(),
+        ..Default::default()
+    };
+    let (_, token) = mapagov::auth::create_user(&source.db, account)
+        .await
+        .unwrap();
+    Populated { source, token }
+}
+
+/// The username an API token authenticates on `db`, if any.
+async fn token_user(db: &Db, token: &str) -> Option<String> {
+    mapagov::auth::authenticate(db, token)
+        .await
+        .unwrap()
+        .map(|u| u.username)
 }
 
 async fn sums(db: &Db) -> Checksums {
@@ -128,7 +150,7 @@ fn lines(path: &Path) -> Vec<String> {
 }
 
 async fn a_dump_loads_into_the_other_backend_with_equal_checksums(backend: Backend) {
-    let source = populated(backend).await;
+    let Populated { source, token } = populated(backend).await;
     let dir = tempfile::tempdir().unwrap();
     let (path, written) = dump_file(&source, dir.path()).await;
     assert_eq!(written, sums(&source.db).await);
@@ -157,6 +179,13 @@ async fn a_dump_loads_into_the_other_backend_with_equal_checksums(backend: Backe
         .unwrap();
     assert_eq!(report.tables, written);
     assert_eq!(sums(&target.db).await, written);
+    assert!(written["api_tokens"].rows > 0);
+
+    // The user's API token works on the target as it did on the source.
+    assert_eq!(
+        token_user(&target.db, &token).await.as_deref(),
+        Some("token-holder")
+    );
 
     // A POP created after the load gets a fresh id (PostgreSQL sequences were moved on).
     let max_loaded: i64 = {
@@ -174,7 +203,7 @@ async fn a_dump_loads_into_the_other_backend_with_equal_checksums(backend: Backe
 }
 
 async fn a_non_empty_target_needs_replace(backend: Backend) {
-    let source = populated(backend).await;
+    let Populated { source, token } = populated(backend).await;
     let dir = tempfile::tempdir().unwrap();
     let (path, written) = dump_file(&source, dir.path()).await;
     let target = database(backend).await;
@@ -185,14 +214,82 @@ async fn a_non_empty_target_needs_replace(backend: Backend) {
         .unwrap_err();
     assert!(err.message().contains("--replace"), "{}", err.message());
     assert_eq!(sums(&target.db).await, before);
+    assert_eq!(token_user(&target.db, &token).await, None);
     cli::load::load_file(&target.config, &path, true)
         .await
         .unwrap();
     assert_eq!(sums(&target.db).await, written);
+    assert_eq!(
+        token_user(&target.db, &token).await.as_deref(),
+        Some("token-holder")
+    );
+}
+
+/// A dump written before `api_tokens` was carried: no rows, no header entry, no trailer entry.
+fn without_api_tokens(text: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = text
+        .iter()
+        .filter(|l| !l.starts_with("{\"table\":\"api_tokens\""))
+        .cloned()
+        .collect();
+    let mut header: Value = serde_json::from_str(&kept[0]).unwrap();
+    header["tables"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|t| t != "api_tokens");
+    kept[0] = header.to_string();
+    let last = kept.len() - 1;
+    let mut trailer: Value = serde_json::from_str(&kept[last]).unwrap();
+    trailer["trailer"]["tables"]
+        .as_object_mut()
+        .unwrap()
+        .remove("api_tokens");
+    kept[last] = trailer.to_string();
+    kept
+}
+
+async fn a_dump_without_api_tokens_loads_with_none(backend: Backend) {
+    let Populated { source, token } = populated(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, written) = dump_file(&source, dir.path()).await;
+    let older = dir.path().join("older.jsonl");
+    let text = without_api_tokens(&lines(&path));
+    std::fs::write(&older, text.join("\n") + "\n").unwrap();
+
+    let target = database(other(backend)).await;
+    let report = cli::load::load_file(&target.config, &older, false)
+        .await
+        .unwrap();
+    assert_eq!(report.tables["api_tokens"].rows, 0);
+    for (table, sum) in &written {
+        if table != "api_tokens" {
+            assert_eq!(&report.tables[table], sum, "{table}");
+        }
+    }
+    assert_eq!(sums(&target.db).await, report.tables);
+    assert_eq!(token_user(&target.db, &token).await, None);
+
+    // Leaving the table out of the trailer alone, while the header names it, is damage.
+    let target = database(backend).await;
+    let mut damaged = lines(&path);
+    let last = damaged.len() - 1;
+    let mut trailer: Value = serde_json::from_str(&damaged[last]).unwrap();
+    trailer["trailer"]["tables"]
+        .as_object_mut()
+        .unwrap()
+        .remove("api_tokens");
+    damaged[last] = trailer.to_string();
+    let damaged_path = dir.path().join("damaged.jsonl");
+    std::fs::write(&damaged_path, damaged.join("\n") + "\n").unwrap();
+    let err = cli::load::load_file(&target.config, &damaged_path, false)
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("api_tokens"), "{}", err.message());
+    assert!(sums(&target.db).await.values().all(|s| s.rows == 0));
 }
 
 async fn a_newer_format_version_is_refused(backend: Backend) {
-    let source = populated(backend).await;
+    let source = populated(backend).await.source;
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = dump_file(&source, dir.path()).await;
     let mut text = lines(&path);
@@ -210,7 +307,7 @@ async fn a_newer_format_version_is_refused(backend: Backend) {
 }
 
 async fn a_truncated_or_altered_dump_leaves_the_target_untouched(backend: Backend) {
-    let source = populated(backend).await;
+    let source = populated(backend).await.source;
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = dump_file(&source, dir.path()).await;
     let text = lines(&path);
@@ -247,6 +344,7 @@ async fn a_truncated_or_altered_dump_leaves_the_target_untouched(backend: Backen
 both_backends!(
     a_dump_loads_into_the_other_backend_with_equal_checksums,
     a_non_empty_target_needs_replace,
+    a_dump_without_api_tokens_loads_with_none,
     a_newer_format_version_is_refused,
     a_truncated_or_altered_dump_leaves_the_target_untouched,
 );

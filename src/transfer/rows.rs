@@ -23,6 +23,8 @@ pub const BATCH_SIZE: i64 = 1000;
 pub enum Table {
     /// `users`.
     Users,
+    /// `api_tokens`.
+    ApiTokens,
     /// `pops`.
     Pops,
     /// `pop_snapshots`.
@@ -35,8 +37,9 @@ pub enum Table {
 
 impl Table {
     /// Every table, parents first.
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 6] = [
         Table::Users,
+        Table::ApiTokens,
         Table::Pops,
         Table::PopSnapshots,
         Table::PopChangeLog,
@@ -47,6 +50,7 @@ impl Table {
     pub fn name(self) -> &'static str {
         match self {
             Table::Users => "users",
+            Table::ApiTokens => "api_tokens",
             Table::Pops => "pops",
             Table::PopSnapshots => "pop_snapshots",
             Table::PopChangeLog => "pop_change_log",
@@ -155,6 +159,23 @@ pub struct UserRow {
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
+/// An `api_tokens` row: the token's SHA-256 digest, never the token itself.
+#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ApiTokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub token_hash: String,
+    pub label: String,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "timestamp::option")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(with = "timestamp::option")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 /// A `pops` row.
 #[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,6 +282,8 @@ pub struct IdempotencyRow {
 pub enum Batch {
     /// `users` rows.
     Users(Vec<UserRow>),
+    /// `api_tokens` rows.
+    ApiTokens(Vec<ApiTokenRow>),
     /// `pops` rows.
     Pops(Vec<PopRow>),
     /// `pop_snapshots` rows.
@@ -293,6 +316,7 @@ impl Batch {
     pub fn empty(table: Table) -> Batch {
         match table {
             Table::Users => Batch::Users(Vec::new()),
+            Table::ApiTokens => Batch::ApiTokens(Vec::new()),
             Table::Pops => Batch::Pops(Vec::new()),
             Table::PopSnapshots => Batch::PopSnapshots(Vec::new()),
             Table::PopChangeLog => Batch::PopChangeLog(Vec::new()),
@@ -304,6 +328,7 @@ impl Batch {
     pub fn table(&self) -> Table {
         match self {
             Batch::Users(_) => Table::Users,
+            Batch::ApiTokens(_) => Table::ApiTokens,
             Batch::Pops(_) => Table::Pops,
             Batch::PopSnapshots(_) => Table::PopSnapshots,
             Batch::PopChangeLog(_) => Table::PopChangeLog,
@@ -315,6 +340,7 @@ impl Batch {
     pub fn len(&self) -> usize {
         match self {
             Batch::Users(r) => r.len(),
+            Batch::ApiTokens(r) => r.len(),
             Batch::Pops(r) => r.len(),
             Batch::PopSnapshots(r) => r.len(),
             Batch::PopChangeLog(r) => r.len(),
@@ -331,6 +357,7 @@ impl Batch {
     pub fn last_cursor(&self) -> Option<Cursor> {
         match self {
             Batch::Users(r) => r.last().map(|x| Cursor::Id(x.id)),
+            Batch::ApiTokens(r) => r.last().map(|x| Cursor::Id(x.id)),
             Batch::Pops(r) => r.last().map(|x| Cursor::Id(x.id)),
             Batch::PopSnapshots(r) => r.last().map(|x| Cursor::Id(x.id)),
             Batch::PopChangeLog(r) => r.last().map(|x| Cursor::Id(x.id)),
@@ -342,6 +369,7 @@ impl Batch {
     pub fn to_values(&self) -> Result<Vec<Value>, AppError> {
         match self {
             Batch::Users(r) => to_values(r),
+            Batch::ApiTokens(r) => to_values(r),
             Batch::Pops(r) => to_values(r),
             Batch::PopSnapshots(r) => to_values(r),
             Batch::PopChangeLog(r) => to_values(r),
@@ -358,6 +386,7 @@ impl Batch {
         }
         match self {
             Batch::Users(r) => last(r),
+            Batch::ApiTokens(r) => last(r),
             Batch::Pops(r) => last(r),
             Batch::PopSnapshots(r) => last(r),
             Batch::PopChangeLog(r) => last(r),
@@ -369,6 +398,7 @@ impl Batch {
     pub fn push_value(&mut self, value: Value) -> Result<(), serde_json::Error> {
         match self {
             Batch::Users(r) => r.push(serde_json::from_value(value)?),
+            Batch::ApiTokens(r) => r.push(serde_json::from_value(value)?),
             Batch::Pops(r) => r.push(serde_json::from_value(value)?),
             Batch::PopSnapshots(r) => r.push(serde_json::from_value(value)?),
             Batch::PopChangeLog(r) => r.push(serde_json::from_value(value)?),
@@ -416,6 +446,21 @@ pub async fn read_batch(
                 schema::users::last_login_at,
             ))
             .load::<UserRow>(c)
+            .await)?),
+        Table::ApiTokens => Batch::ApiTokens(with_backend!(conn, |c| schema::api_tokens::table
+            .filter(schema::api_tokens::id.gt(after))
+            .order(schema::api_tokens::id)
+            .limit(limit)
+            .select((
+                schema::api_tokens::id,
+                schema::api_tokens::user_id,
+                schema::api_tokens::token_hash,
+                schema::api_tokens::label,
+                schema::api_tokens::created_at,
+                schema::api_tokens::last_used_at,
+                schema::api_tokens::revoked_at,
+            ))
+            .load::<ApiTokenRow>(c)
             .await)?),
         Table::Pops => Batch::Pops(with_backend!(conn, |c| schema::pops::table
             .filter(schema::pops::id.gt(after))
@@ -522,6 +567,21 @@ macro_rules! user_values {
             schema::users::area_codigo.eq(&r.area_codigo),
             schema::users::created_at.eq(r.created_at),
             schema::users::last_login_at.eq(r.last_login_at),
+        )
+    }};
+}
+
+macro_rules! api_token_values {
+    ($r:expr) => {{
+        let r: &ApiTokenRow = $r;
+        (
+            schema::api_tokens::id.eq(r.id),
+            schema::api_tokens::user_id.eq(r.user_id),
+            schema::api_tokens::token_hash.eq(&r.token_hash),
+            schema::api_tokens::label.eq(&r.label),
+            schema::api_tokens::created_at.eq(r.created_at),
+            schema::api_tokens::last_used_at.eq(r.last_used_at),
+            schema::api_tokens::revoked_at.eq(r.revoked_at),
         )
     }};
 }
@@ -659,6 +719,7 @@ pub async fn insert_batch(conn: &mut Conn<'_>, batch: &Batch) -> Result<(), AppE
     }
     match batch {
         Batch::Users(rows) => insert_all!(conn, users, rows, user_values),
+        Batch::ApiTokens(rows) => insert_all!(conn, api_tokens, rows, api_token_values),
         Batch::Pops(rows) => insert_all!(conn, pops, rows, pop_values),
         Batch::PopSnapshots(rows) => insert_all!(conn, pop_snapshots, rows, snapshot_values),
         Batch::PopChangeLog(rows) => insert_all!(conn, pop_change_log, rows, change_values),
@@ -673,6 +734,10 @@ pub async fn insert_batch(conn: &mut Conn<'_>, batch: &Batch) -> Result<(), AppE
 pub async fn count(conn: &mut Conn<'_>, table: Table) -> Result<i64, AppError> {
     Ok(match table {
         Table::Users => with_backend!(conn, |c| schema::users::table
+            .count()
+            .get_result::<i64>(c)
+            .await)?,
+        Table::ApiTokens => with_backend!(conn, |c| schema::api_tokens::table
             .count()
             .get_result::<i64>(c)
             .await)?,
@@ -708,6 +773,9 @@ pub async fn delete_all(conn: &mut Conn<'_>) -> Result<(), AppError> {
             .execute(&mut *c)
             .await?;
         diesel::delete(schema::pops::table).execute(&mut *c).await?;
+        diesel::delete(schema::api_tokens::table)
+            .execute(&mut *c)
+            .await?;
         diesel::delete(schema::users::table).execute(&mut *c).await
     })?;
     Ok(())

@@ -76,7 +76,11 @@ struct SeqState {
 }
 
 /// Orphan checks: a name and SQL counting the orphans (the same text on both backends).
-const ORPHANS: [(&str, &str); 5] = [
+const ORPHANS: [(&str, &str); 6] = [
+    (
+        "api_tokens naming a missing user",
+        "SELECT COUNT(*) AS n FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id WHERE u.id IS NULL",
+    ),
     (
         "pop_snapshots without their POP",
         "SELECT COUNT(*) AS n FROM pop_snapshots s LEFT JOIN pops p ON p.id = s.pop_id WHERE p.id IS NULL",
