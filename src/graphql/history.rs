@@ -1,14 +1,12 @@
 //! A POP's history: its change log, newest first.
 
 use super::actor;
-use super::loaders::UserLoader;
 use super::pagination::{CountedConnection, PageArgs};
 use super::user::UserObject;
 use crate::db::models::ChangeLogEntry;
 use crate::db::Db;
 use crate::domain::pops;
 use crate::error::AppError;
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, Json, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -79,14 +77,7 @@ impl HistoryEntry {
     }
     /// Who made the change (`null` for anonymous legacy writes).
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
-        let Some(id) = self.0.user_id else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .data::<DataLoader<UserLoader>>()?
-            .load_one(id)
-            .await?
-            .map(UserObject))
+        super::user::load(ctx, self.0.user_id).await
     }
 }
 

@@ -3,14 +3,13 @@
 use super::pagination::{CountedConnection, PageArgs};
 use super::snapshot::SnapshotObject;
 use super::user::UserObject;
-use super::{actor, loaders::UserLoader, settings};
+use super::{actor, settings};
 use crate::db::models::Pop;
 use crate::db::queries::PopFilter;
 use crate::db::Db;
 use crate::domain::autosave::{self, AutosaveRequest};
 use crate::domain::{document, pops, workflow, Status};
 use crate::error::AppError;
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
@@ -199,11 +198,7 @@ impl PopObject {
     }
     /// Who created the POP (its owner).
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
-        let Some(id) = self.0.meta.created_by_id else {
-            return Ok(None);
-        };
-        let loader = ctx.data::<DataLoader<UserLoader>>()?;
-        Ok(loader.load_one(id).await?.map(UserObject))
+        super::user::load(ctx, self.0.meta.created_by_id).await
     }
     /// The POP's snapshots, newest first.
     #[graphql(complexity = "super::pagination::cost(first, last, child_complexity)")]

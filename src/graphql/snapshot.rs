@@ -3,7 +3,7 @@
 
 use super::pop::{PopObject, PopStatus};
 use super::user::UserObject;
-use super::{actor, loaders::PopLoader, loaders::UserLoader};
+use super::{actor, loaders::PopLoader};
 use crate::db::models::Snapshot;
 use crate::db::Db;
 use crate::domain::diff::{Change, ChangeKind as DiffKind};
@@ -97,14 +97,7 @@ impl SnapshotObject {
     }
     /// Who caused it.
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
-        let Some(id) = self.0.created_by_id else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .data::<DataLoader<UserLoader>>()?
-            .load_one(id)
-            .await?
-            .map(UserObject))
+        super::user::load(ctx, self.0.created_by_id).await
     }
     /// The POP it belongs to.
     async fn pop(&self, ctx: &Context<'_>) -> Result<PopObject> {

@@ -1,7 +1,18 @@
 //! The `User` type.
 
+use super::loaders::UserLoader;
 use crate::db::models::User;
-use async_graphql::{Object, ID};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Object, Result, ID};
+
+/// Loads the user with this id, if any (batched with the other lookups of the same request).
+pub async fn load(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<UserObject>> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let loader = ctx.data::<DataLoader<UserLoader>>()?;
+    Ok(loader.load_one(id).await?.map(UserObject))
+}
 
 /// A person who can sign in, create POPs and appear in their history.
 pub struct UserObject(pub User);
