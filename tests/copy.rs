@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Backend;
+use common::{fixture, Backend};
 use mapagov::cli::copy::copy_between;
 use mapagov::config::DatabaseConfig;
 use mapagov::db::migrate::{self, Direction};
@@ -13,20 +13,6 @@ use mapagov::transfer::checksum::{checksums, Checksums};
 use mapagov::transfer::import::{import, ImportOptions};
 use mapagov::transfer::snapshot_read::read_consistent;
 use scoped_futures::ScopedFutureExt;
-use std::path::PathBuf;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
-        .join(name)
-}
-
-fn other(backend: Backend) -> Backend {
-    match backend {
-        Backend::Postgres => Backend::Sqlite,
-        Backend::Sqlite => Backend::Postgres,
-    }
-}
 
 async fn fresh(backend: Backend) -> (DatabaseConfig, Option<tempfile::TempDir>) {
     let (url, dir) = common::fresh_database(backend).await;
@@ -73,7 +59,7 @@ async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backen
     );
 
     // A dry run reads the source and leaves the target without even a schema.
-    let (b, _db) = fresh(other(backend)).await;
+    let (b, _db) = fresh(backend.other()).await;
     let dry = copy_between(&a, &b, true, false).await.unwrap();
     assert_eq!(dry.source, original);
     assert!(dry.target.is_none());

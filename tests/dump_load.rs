@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Backend;
+use common::{fixture, Backend};
 use mapagov::cli;
 use mapagov::config::Config;
 use mapagov::db::migrate::{self, Direction};
@@ -18,19 +18,6 @@ use mapagov::transfer::snapshot_read::read_consistent;
 use scoped_futures::ScopedFutureExt;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
-        .join(name)
-}
-
-fn other(backend: Backend) -> Backend {
-    match backend {
-        Backend::Postgres => Backend::Sqlite,
-        Backend::Sqlite => Backend::Postgres,
-    }
-}
 
 struct Database {
     config: Config,
@@ -173,7 +160,7 @@ async fn a_dump_loads_into_the_other_backend_with_equal_checksums(backend: Backe
         assert_eq!(n, sum.rows, "{table}");
     }
 
-    let target = database(other(backend)).await;
+    let target = database(backend.other()).await;
     let report = cli::load::load_file(&target.config, &path, false)
         .await
         .unwrap();
@@ -256,7 +243,7 @@ async fn a_dump_without_api_tokens_loads_with_none(backend: Backend) {
     let text = without_api_tokens(&lines(&path));
     std::fs::write(&older, text.join("\n") + "\n").unwrap();
 
-    let target = database(other(backend)).await;
+    let target = database(backend.other()).await;
     let report = cli::load::load_file(&target.config, &older, false)
         .await
         .unwrap();

@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::Backend;
+use common::{fixture, Backend};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use mapagov::db::migrate::{self, Direction};
@@ -17,13 +17,6 @@ use mapagov::transfer::import::{self, ImportOptions, ImportReport};
 use mapagov::{pop_columns, snapshot_columns, with_backend};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::PathBuf;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
-        .join(name)
-}
 
 /// The Django dump, read independently of the code under test: model → pk → fields.
 fn expected() -> HashMap<String, HashMap<i64, Value>> {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Backend;
+use common::{fixture, Backend};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use mapagov::db::migrate::{self, Direction};
@@ -14,14 +14,7 @@ use mapagov::transfer::import::{import, ImportOptions};
 use mapagov::transfer::verify::verify;
 use mapagov::with_backend;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::Command;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
-        .join(name)
-}
 
 fn run_cli(url: &str, extra: &[(&str, &str)], args: &[&str]) -> (i32, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mapagov"));

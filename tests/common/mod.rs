@@ -51,6 +51,23 @@ macro_rules! both_backends {
     };
 }
 
+/// A file of the legacy fixtures shipped beside the repository (`../shared/fixtures`).
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name)
+}
+
+impl Backend {
+    /// The other backend (for round trips across backends).
+    pub fn other(self) -> Backend {
+        match self {
+            Backend::Postgres => Backend::Sqlite,
+            Backend::Sqlite => Backend::Postgres,
+        }
+    }
+}
+
 enum PgServer {
     External(url::Url),
     Throwaway(PgCluster),
