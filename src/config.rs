@@ -25,6 +25,8 @@
 //! | `GRAPHQL_INTROSPECTION` | `true` (`false` with `APP_ENV=production`) | Whether clients may introspect the schema. |
 //! | `GRAPHIQL` | `true` (`false` with `APP_ENV=production`) | Whether `GET /graphql` serves GraphiQL. |
 //! | `CORS_ALLOWED_ORIGINS` | empty | Comma-separated origins allowed to call the API from a browser; empty: no cross-origin access. |
+//! | `SENTRY_DSN` | unset | Sentry project DSN (`https://key@host/project`); unset: no error reporting. Treated as a secret. |
+//! | `BACKUP_DIR` | unset | Directory `mapagov backup` writes to by default and `mapagov check --deploy` looks in for a recent backup. |
 //!
 //! A value that does not parse stops the process with a message naming the variable. The database
 //! password never appears in logs or errors: [`DatabaseUrl`]'s `Debug` and `Display` redact it.
@@ -207,6 +209,41 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Request limits and API exposure.
     pub http: HttpConfig,
+    /// `SENTRY_DSN`: where unexpected errors are reported, if anywhere.
+    pub sentry_dsn: Option<SentryDsn>,
+    /// `BACKUP_DIR`: the default backup directory.
+    pub backup_dir: Option<PathBuf>,
+}
+
+/// A Sentry DSN. It carries the project's key, so `Debug` redacts it; use [`SentryDsn::expose`]
+/// only to hand it to the Sentry client.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SentryDsn(String);
+
+impl SentryDsn {
+    /// Checks the shape `http(s)://key@host/project`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let rest = raw
+            .strip_prefix("https://")
+            .or_else(|| raw.strip_prefix("http://"))
+            .ok_or("must start with https:// or http://")?;
+        match rest.split_once('@') {
+            Some((key, host)) if !key.is_empty() && host.contains('/') => Ok(Self(raw.to_owned())),
+            _ => Err("must look like https://key@host/project".to_owned()),
+        }
+    }
+
+    /// The DSN itself, key included.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SentryDsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SentryDsn(<redacted>)")
+    }
 }
 
 impl Config {
@@ -281,8 +318,14 @@ impl Config {
             }
         };
         let http = http_config(&get, app_env)?;
+        let sentry_dsn = get("SENTRY_DSN")
+            .map(|raw| SentryDsn::parse(&raw).map_err(|e| ConfigError::new("SENTRY_DSN", e)))
+            .transpose()?;
+        let backup_dir = get("BACKUP_DIR").map(|dir| PathBuf::from(dir.trim()));
         Ok(Config {
             http,
+            sentry_dsn,
+            backup_dir,
             database: DatabaseConfig {
                 url,
                 conn_max_age,
@@ -494,5 +537,16 @@ mod tests {
             c.database.url,
             DatabaseUrl::Sqlite(PathBuf::from("data/other.sqlite3"))
         );
+    }
+
+    #[test]
+    fn sentry_dsn_is_checked_and_redacted() {
+        let dsn = "https://0123abcd@errors.example.org/42";
+        let c = config(&[("SENTRY_DSN", dsn)]).unwrap();
+        assert_eq!(c.sentry_dsn.as_ref().map(SentryDsn::expose), Some(dsn));
+        assert!(!format!("{c:?}").contains("0123abcd"));
+        let err = config(&[("SENTRY_DSN", "errors.example.org")]).unwrap_err();
+        assert_eq!(err.variable, "SENTRY_DSN");
+        assert!(config(&[]).unwrap().sentry_dsn.is_none());
     }
 }
