@@ -6,11 +6,13 @@
 //! [`crate::with_backend!`]; every write goes through [`Db::write`], one transaction that on SQLite
 //! takes the write lock up front (`BEGIN IMMEDIATE`) and on PostgreSQL relies on row locks.
 
+pub mod explain;
 pub mod migrate;
 pub mod models;
 pub mod pool;
 pub mod queries;
 pub mod schema;
+pub mod search;
 pub mod tls;
 pub mod types;
 
@@ -308,6 +310,9 @@ fn sqlite_pool(
             ))
             .await
             .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            conn.spawn_blocking(search::sqlite::register)
+                .await
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             Ok(conn)
         })
     });

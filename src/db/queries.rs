@@ -8,6 +8,7 @@
 use super::models::{ChangeLogEntry, Pop, PopContent, Snapshot, User};
 use super::types::DbUuid;
 use super::Conn;
+use crate::domain::search::SearchQuery;
 use crate::error::AppError;
 use crate::{
     change_log_columns, pop_columns, pop_content_values, snapshot_columns, user_columns,
@@ -25,6 +26,11 @@ pub struct Page {
     pub below: Option<i64>,
     /// Only rows with a larger id (backward pagination: `before`).
     pub above: Option<i64>,
+    /// Ranked lists: the score of the `below` row (rows after it score lower, or the same with a
+    /// smaller id).
+    pub below_score: Option<f64>,
+    /// Ranked lists: the score of the `above` row.
+    pub above_score: Option<f64>,
     /// How many rows to return at most.
     pub limit: i64,
     /// Take the rows nearest `above` (the last ones) instead of the first ones.
@@ -45,6 +51,26 @@ macro_rules! paginate {
             query.order($id.asc()).limit(page.limit)
         } else {
             query.order($id.desc()).limit(page.limit)
+        }
+    }};
+}
+
+/// Keyset pagination of a list ordered by a score, best first, then by id, newest first.
+/// `$score` is evaluated once per use (a boxed expression is not `Clone`).
+macro_rules! paginate_ranked {
+    ($query:expr, $score:expr, $id:expr, $page:expr) => {{
+        let page: &Page = $page;
+        let mut query = $query;
+        if let (Some(id), Some(score)) = (page.below, page.below_score) {
+            query = query.filter($score.lt(score).or($score.eq(score).and($id.lt(id))));
+        }
+        if let (Some(id), Some(score)) = (page.above, page.above_score) {
+            query = query.filter($score.gt(score).or($score.eq(score).and($id.gt(id))));
+        }
+        if page.from_end {
+            query.order(($score.asc(), $id.asc())).limit(page.limit)
+        } else {
+            query.order(($score.desc(), $id.desc())).limit(page.limit)
         }
     }};
 }
@@ -91,6 +117,10 @@ pub struct PopFilter {
     pub created_by: Option<i64>,
     /// Include soft-deleted POPs.
     pub include_deleted: bool,
+    /// Only POPs whose text matches this search.
+    pub search: Option<SearchQuery>,
+    /// Only POPs whose document contains this JSON object (`@>`).
+    pub document_contains: Option<Value>,
 }
 
 macro_rules! filtered_pops {
@@ -134,8 +164,34 @@ macro_rules! filtered_pops {
         if !filter.include_deleted {
             query = query.filter(schema::pops::deleted_at.is_null());
         }
+        if let Some(search) = &filter.search {
+            query = query.filter(schema::search::matches(search));
+        }
+        if let Some(needle) = &filter.document_contains {
+            query = query.filter(schema::search::contains(needle));
+        }
         query
     }};
+}
+
+/// The page of POPs [`list_pops`] reads, newest first.
+macro_rules! pops_page {
+    ($filter:expr, $page:expr) => {
+        paginate!(filtered_pops!($filter), schema::pops::id, $page).select(pop_columns!())
+    };
+}
+
+/// The page of POPs [`search_pops`] reads, most relevant first, with each one's score.
+macro_rules! ranked_pops_page {
+    ($filter:expr, $search:expr, $page:expr) => {
+        paginate_ranked!(
+            filtered_pops!($filter),
+            schema::search::score($search),
+            schema::pops::id,
+            $page
+        )
+        .select((pop_columns!(), schema::search::score($search)))
+    };
 }
 
 /// A POP by public id, deleted or not.
@@ -270,14 +326,24 @@ pub async fn list_pops(
     filter: &PopFilter,
     page: &Page,
 ) -> Result<Vec<Pop>, AppError> {
-    let rows = with_backend!(conn, |c| paginate!(
-        filtered_pops!(filter),
-        schema::pops::id,
-        page
-    )
-    .select(pop_columns!())
-    .load::<Pop>(c)
-    .await)?;
+    let rows = with_backend!(conn, |c| pops_page!(filter, page).load::<Pop>(c).await)?;
+    Ok(newest_first(rows, page))
+}
+
+/// A page of POPs matching `filter.search` (an internal error without one), most relevant first,
+/// each with its score (the page's cursor key, with the id).
+pub async fn search_pops(
+    conn: &mut Conn<'_>,
+    filter: &PopFilter,
+    page: &Page,
+) -> Result<Vec<(Pop, f64)>, AppError> {
+    let search = filter
+        .search
+        .as_ref()
+        .ok_or_else(|| AppError::internal("search_pops called without a search"))?;
+    let rows = with_backend!(conn, |c| ranked_pops_page!(filter, search, page)
+        .load::<(Pop, f64)>(c)
+        .await)?;
     Ok(newest_first(rows, page))
 }
 
@@ -425,22 +491,29 @@ pub async fn latest_snapshot(
         .optional())?)
 }
 
+/// The page of a POP's snapshots [`list_snapshots`] reads.
+macro_rules! snapshots_page {
+    ($pop_id:expr, $page:expr) => {
+        paginate!(
+            schema::pop_snapshots::table
+                .filter(schema::pop_snapshots::pop_id.eq($pop_id))
+                .into_boxed(),
+            schema::pop_snapshots::id,
+            $page
+        )
+        .select(snapshot_columns!())
+    };
+}
+
 /// A page of a POP's snapshots, newest first.
 pub async fn list_snapshots(
     conn: &mut Conn<'_>,
     pop_id: i64,
     page: &Page,
 ) -> Result<Vec<Snapshot>, AppError> {
-    let rows = with_backend!(conn, |c| paginate!(
-        schema::pop_snapshots::table
-            .filter(schema::pop_snapshots::pop_id.eq(pop_id))
-            .into_boxed(),
-        schema::pop_snapshots::id,
-        page
-    )
-    .select(snapshot_columns!())
-    .load::<Snapshot>(c)
-    .await)?;
+    let rows = with_backend!(conn, |c| snapshots_page!(pop_id, page)
+        .load::<Snapshot>(c)
+        .await)?;
     Ok(newest_first(rows, page))
 }
 
@@ -600,6 +673,20 @@ pub async fn insert_changes(conn: &mut Conn<'_>, changes: &[NewChange]) -> Resul
     Ok(())
 }
 
+/// The page of a POP's change log [`list_changes`] reads.
+macro_rules! changes_page {
+    ($pop_id:expr, $field:expr, $page:expr) => {{
+        let field: Option<&str> = $field;
+        let mut query = schema::pop_change_log::table
+            .filter(schema::pop_change_log::pop_id.eq($pop_id))
+            .into_boxed();
+        if let Some(field) = field {
+            query = query.filter(schema::pop_change_log::field_name.eq(field.to_owned()));
+        }
+        paginate!(query, schema::pop_change_log::id, $page).select(change_log_columns!())
+    }};
+}
+
 /// A page of a POP's change log, newest first, optionally for one field.
 pub async fn list_changes(
     conn: &mut Conn<'_>,
@@ -607,18 +694,9 @@ pub async fn list_changes(
     field: Option<&str>,
     page: &Page,
 ) -> Result<Vec<ChangeLogEntry>, AppError> {
-    let rows = with_backend!(conn, |c| {
-        let mut query = schema::pop_change_log::table
-            .filter(schema::pop_change_log::pop_id.eq(pop_id))
-            .into_boxed();
-        if let Some(field) = field {
-            query = query.filter(schema::pop_change_log::field_name.eq(field.to_owned()));
-        }
-        paginate!(query, schema::pop_change_log::id, page)
-            .select(change_log_columns!())
-            .load::<ChangeLogEntry>(c)
-            .await
-    })?;
+    let rows = with_backend!(conn, |c| changes_page!(pop_id, field, page)
+        .load::<ChangeLogEntry>(c)
+        .await)?;
     Ok(newest_first(rows, page))
 }
 
@@ -862,4 +940,62 @@ pub async fn revoke_user_tokens(
     .set(schema::api_tokens::revoked_at.eq(now))
     .execute(c)
     .await)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// query plans
+
+/// A read statement of the server, named with its arguments (see [`explain`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Statement<'a> {
+    /// [`list_pops`].
+    ListPops(&'a PopFilter, &'a Page),
+    /// [`search_pops`].
+    SearchPops(&'a PopFilter, &'a Page),
+    /// [`count_pops`].
+    CountPops(&'a PopFilter),
+    /// [`list_snapshots`] of a POP.
+    ListSnapshots(i64, &'a Page),
+    /// [`list_changes`] of a POP.
+    ListChanges(i64, Option<&'a str>, &'a Page),
+}
+
+/// PostgreSQL's plan (`EXPLAIN (FORMAT JSON)`) for a statement, built by the very query builders
+/// the functions above run, with the same bound parameters: to check which indexes serve them.
+pub async fn explain(
+    conn: &mut diesel_async::AsyncPgConnection,
+    statement: Statement<'_>,
+) -> Result<Value, AppError> {
+    use super::explain::Explain;
+    use super::schema::pg as schema;
+    let plan = match statement {
+        Statement::ListPops(filter, page) => {
+            Explain(pops_page!(filter, page)).get_result(conn).await
+        }
+        Statement::SearchPops(filter, page) => {
+            let search = filter
+                .search
+                .as_ref()
+                .ok_or_else(|| AppError::internal("SearchPops without a search"))?;
+            Explain(ranked_pops_page!(filter, search, page))
+                .get_result(conn)
+                .await
+        }
+        Statement::CountPops(filter) => {
+            Explain(filtered_pops!(filter).count())
+                .get_result(conn)
+                .await
+        }
+        Statement::ListSnapshots(pop_id, page) => {
+            Explain(snapshots_page!(pop_id, page))
+                .get_result(conn)
+                .await
+        }
+        Statement::ListChanges(pop_id, field, page) => {
+            Explain(changes_page!(pop_id, field, page))
+                .get_result(conn)
+                .await
+        }
+    }?;
+    Ok(plan)
 }

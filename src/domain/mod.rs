@@ -8,6 +8,7 @@ pub mod diff;
 pub mod document;
 pub mod hash;
 pub mod pops;
+pub mod search;
 pub mod snapshots;
 pub mod users;
 pub mod workflow;

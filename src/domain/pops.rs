@@ -38,6 +38,20 @@ pub async fn list(db: &Db, filter: &PopFilter, page: &Page) -> Result<(Vec<Pop>,
     Ok((rows, total))
 }
 
+/// A page of POPs matching `filter.search`, most relevant first, each with its score, and the
+/// total matching the filter.
+pub async fn search(
+    db: &Db,
+    filter: &PopFilter,
+    page: &Page,
+) -> Result<(Vec<(Pop, f64)>, i64), AppError> {
+    let mut pooled = db.get().await?;
+    let mut conn = pooled.conn();
+    let rows = queries::search_pops(&mut conn, filter, page).await?;
+    let total = queries::count_pops(&mut conn, filter).await?;
+    Ok((rows, total))
+}
+
 /// A page of a POP's snapshots and how many it has.
 pub async fn snapshots(
     db: &Db,

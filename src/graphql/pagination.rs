@@ -1,17 +1,31 @@
-//! Relay connections over keyset pages: `first`/`after` and `last`/`before`, newest first.
+//! Relay connections over keyset pages: `first`/`after` and `last`/`before`, newest first (or,
+//! for a search, most relevant first).
 
 use crate::db::queries::Page;
 use crate::error::AppError;
 use async_graphql::connection::{Connection, Edge, OpaqueCursor};
 use async_graphql::{OutputType, SimpleObject};
+use serde::{Deserialize, Serialize};
 
 /// Default page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: i32 = 100;
 
-/// The cursor of every connection: the row id, opaque to clients.
-pub type Cursor = OpaqueCursor<i64>;
+/// What a cursor holds: the row id, and in lists ranked by relevance the row's score first.
+///
+/// Untagged, so an id cursor is the same bytes as before ranked lists existed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CursorKey {
+    /// A row id.
+    Id(i64),
+    /// A score and a row id.
+    Scored(f64, i64),
+}
+
+/// The cursor of every connection, opaque to clients.
+pub type Cursor = OpaqueCursor<CursorKey>;
 
 /// Extra fields of connections that can count their rows.
 #[derive(SimpleObject, Debug, Clone, Copy)]
@@ -60,25 +74,38 @@ pub struct PageRequest {
 }
 
 impl PageArgs {
-    /// Checks the arguments and turns them into a database page.
+    /// Checks the arguments of a list ordered by id and turns them into a database page.
     pub fn resolve(&self) -> Result<PageRequest, AppError> {
+        self.resolve_as(false)
+    }
+
+    /// The same for a list ordered by score (whose cursors hold scores).
+    pub fn resolve_ranked(&self) -> Result<PageRequest, AppError> {
+        self.resolve_as(true)
+    }
+
+    fn resolve_as(&self, ranked: bool) -> Result<PageRequest, AppError> {
         if self.first.is_some() && self.last.is_some() {
             return Err(AppError::bad_input(
                 "first",
                 "pass `first` or `last`, not both",
             ));
         }
-        let decode = |field: &str, raw: &Option<String>| -> Result<Option<i64>, AppError> {
-            raw.as_deref()
-                .map(|c| {
-                    <Cursor as async_graphql::connection::CursorType>::decode_cursor(c)
-                        .map(|c| c.0)
-                        .map_err(|_| AppError::bad_input(field, "not a cursor of this list"))
-                })
-                .transpose()
+        type Key = (Option<i64>, Option<f64>);
+        let decode = |field: &str, raw: &Option<String>| -> Result<Key, AppError> {
+            let Some(raw) = raw.as_deref() else {
+                return Ok((None, None));
+            };
+            let key =
+                <Cursor as async_graphql::connection::CursorType>::decode_cursor(raw).map(|c| c.0);
+            match (key, ranked) {
+                (Ok(CursorKey::Id(id)), false) => Ok((Some(id), None)),
+                (Ok(CursorKey::Scored(score, id)), true) => Ok((Some(id), Some(score))),
+                _ => Err(AppError::bad_input(field, "not a cursor of this list")),
+            }
         };
-        let below = decode("after", &self.after)?;
-        let above = decode("before", &self.before)?;
+        let (below, below_score) = decode("after", &self.after)?;
+        let (above, above_score) = decode("before", &self.before)?;
         let (size, from_end) = match (self.first, self.last) {
             (_, Some(last)) => (check_size("last", last)?, true),
             (Some(first), None) => (check_size("first", first)?, false),
@@ -88,6 +115,8 @@ impl PageArgs {
             page: Page {
                 below,
                 above,
+                below_score,
+                above_score,
                 limit: i64::from(size) + 1,
                 from_end,
             },
@@ -113,9 +142,35 @@ impl PageRequest {
     /// Builds the connection from the rows fetched for this page (newest first, at most one extra).
     pub fn connection<R, T: OutputType>(
         &self,
-        mut rows: Vec<R>,
+        rows: Vec<R>,
         total: i64,
         id: impl Fn(&R) -> i64,
+        node: impl Fn(R) -> T,
+    ) -> CountedConnection<T> {
+        self.keyed_connection(rows, total, |row| CursorKey::Id(id(row)), node)
+    }
+
+    /// Builds the connection from rows fetched with their scores (best first, at most one extra).
+    pub fn ranked_connection<R, T: OutputType>(
+        &self,
+        rows: Vec<(R, f64)>,
+        total: i64,
+        id: impl Fn(&R) -> i64,
+        node: impl Fn(R) -> T,
+    ) -> CountedConnection<T> {
+        self.keyed_connection(
+            rows,
+            total,
+            |(row, score)| CursorKey::Scored(*score, id(row)),
+            |(row, _)| node(row),
+        )
+    }
+
+    fn keyed_connection<R, T: OutputType>(
+        &self,
+        mut rows: Vec<R>,
+        total: i64,
+        key: impl Fn(&R) -> CursorKey,
         node: impl Fn(R) -> T,
     ) -> CountedConnection<T> {
         let more = rows.len() > self.size;
@@ -138,7 +193,7 @@ impl PageRequest {
         );
         connection.edges.extend(
             rows.into_iter()
-                .map(|row| Edge::new(OpaqueCursor(id(&row)), node(row))),
+                .map(|row| Edge::new(OpaqueCursor(key(&row)), node(row))),
         );
         connection
     }

@@ -8,6 +8,7 @@ use crate::db::models::Pop;
 use crate::db::queries::PopFilter;
 use crate::db::Db;
 use crate::domain::autosave::{self, AutosaveRequest};
+use crate::domain::search::{self, SearchQuery};
 use crate::domain::{document, pops, workflow, Status};
 use crate::error::AppError;
 use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject, ID};
@@ -386,7 +387,9 @@ impl PopQuery {
         Ok(pops::find(db, &actor(ctx)?, id).await?.map(PopObject))
     }
 
-    /// POPs, newest first, filtered; soft-deleted ones only with `includeDeleted: true`.
+    /// POPs, newest first, filtered; soft-deleted ones only with `includeDeleted: true`. With
+    /// `search`, most relevant first (then newest first). Filters combine with AND; only POPs the
+    /// caller may read are ever listed.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "super::pagination::cost(first, last, child_complexity)")]
     async fn pops(
@@ -401,14 +404,41 @@ impl PopQuery {
         #[graphql(desc = "Only POPs of this area code.")] area: Option<String>,
         #[graphql(desc = "Only POPs created by this username.")] created_by: Option<String>,
         #[graphql(desc = "Include soft-deleted POPs.", default = false)] include_deleted: bool,
+        #[graphql(
+            desc = "Full-text search: only POPs whose process name, expected deliverable, legal \
+                    basis, points of attention or step descriptions contain every word (accents \
+                    ignored; on PostgreSQL any inflection of a word, Portuguese stemming, and \
+                    common words ignored), most relevant first. Plain words only: quotes, \
+                    `OR`, `-`, `*` are not operators. `BAD_USER_INPUT` if it has no letter or \
+                    digit or more than 500 characters."
+        )]
+        search: Option<String>,
+        #[graphql(
+            desc = "Only POPs whose `document` contains this JSON object, as PostgreSQL's \
+                    `jsonb @>` decides: every key given with a contained value, nested objects \
+                    likewise, arrays contain the elements given in any order, scalars equal. \
+                    E.g. `{\"area\": {\"codigo\": \"CGBEN\"}, \"sistemas\": [\"SEI\"]}`. \
+                    `BAD_USER_INPUT` if it is not an object."
+        )]
+        document_contains: Option<Json<Value>>,
     ) -> Result<CountedConnection<PopObject>> {
-        let request = PageArgs {
+        let search = search
+            .map(|raw| SearchQuery::parse("search", &raw))
+            .transpose()?;
+        let document_contains = document_contains
+            .map(|Json(needle)| search::parse_needle("documentContains", needle))
+            .transpose()?;
+        let args = PageArgs {
             after,
             before,
             first,
             last,
-        }
-        .resolve()?;
+        };
+        let request = if search.is_some() {
+            args.resolve_ranked()?
+        } else {
+            args.resolve()?
+        };
         let db = ctx.data::<Db>()?;
         let created_by = match created_by {
             Some(username) => match crate::domain::users::find_by_username(db, &username).await? {
@@ -426,7 +456,13 @@ impl PopQuery {
             area_codigo: area,
             created_by,
             include_deleted,
+            search,
+            document_contains,
         };
+        if filter.search.is_some() {
+            let (rows, total) = pops::search(db, &filter, &request.page).await?;
+            return Ok(request.ranked_connection(rows, total, |p| p.meta.id, PopObject));
+        }
         let (rows, total) = pops::list(db, &filter, &request.page).await?;
         Ok(request.connection(rows, total, |p| p.meta.id, PopObject))
     }

@@ -1,0 +1,5 @@
+DROP TRIGGER pops_fts_delete;
+DROP TRIGGER pops_fts_update;
+DROP TRIGGER pops_fts_insert;
+DROP TABLE pops_fts;
+ALTER TABLE pops DROP COLUMN document;

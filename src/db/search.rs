@@ -1,0 +1,122 @@
+//! The SQL of full-text search and JSON containment, one module per backend.
+//!
+//! [`super::schema`] re-exports the module of its backend as `schema::search`, so a query written
+//! once inside [`crate::with_backend!`] picks the right SQL. User text only ever travels as a
+//! bound parameter.
+//!
+//! - PostgreSQL: the generated column `pops.search_vector` (Portuguese stemming over unaccented
+//!   text, GIN index `pop_search_idx`) matched with `plainto_tsquery`, ranked by `ts_rank`; the
+//!   generated column `pops.document` (JSONB, GIN index `pop_document_idx`) and `@>`.
+//! - SQLite: the FTS5 table `pops_fts` (accents folded, kept by triggers) ranked by `bm25`; the
+//!   virtual column `pops.document` and the function [`sqlite::json_contains`], registered on every
+//!   pooled connection by [`sqlite::register`].
+
+use crate::domain::search::SearchQuery;
+use diesel::expression::BoxableExpression;
+use diesel::sql_types::{Bool, Double, Text};
+
+/// A boolean condition on `T` for backend `DB`.
+pub type Condition<T, DB> = Box<dyn BoxableExpression<T, DB, SqlType = Bool>>;
+/// A relevance score on `T` for backend `DB`: higher is more relevant.
+pub type Score<T, DB> = Box<dyn BoxableExpression<T, DB, SqlType = Double>>;
+
+/// PostgreSQL.
+pub mod pg {
+    use super::*;
+    use crate::db::schema::pg::pops;
+    use diesel::dsl::sql;
+    use diesel::pg::Pg;
+    use diesel::prelude::*;
+
+    const TSQUERY: &str = "plainto_tsquery('pg_catalog.portuguese', mapagov_unaccent(";
+
+    /// The POP's text matches every word of the search.
+    pub fn matches(search: &SearchQuery) -> Condition<pops::table, Pg> {
+        Box::new(
+            sql::<Bool>(&format!("pops.search_vector @@ {TSQUERY}"))
+                .bind::<Text, _>(search.text.clone())
+                .sql("))"),
+        )
+    }
+
+    /// `ts_rank` of the POP's weighted text against the search.
+    pub fn score(search: &SearchQuery) -> Score<pops::table, Pg> {
+        Box::new(
+            sql::<Double>(&format!("ts_rank(pops.search_vector, {TSQUERY}"))
+                .bind::<Text, _>(search.text.clone())
+                .sql(")))::float8"),
+        )
+    }
+
+    /// The POP's document contains `needle` (`@>`).
+    pub fn contains(needle: &serde_json::Value) -> Condition<pops::table, Pg> {
+        Box::new(pops::document.contains(needle.clone()))
+    }
+}
+
+/// SQLite.
+pub mod sqlite {
+    use super::*;
+    use crate::db::schema::sqlite::pops;
+    use diesel::dsl::sql;
+    use diesel::prelude::*;
+    use diesel::sqlite::Sqlite;
+    use diesel::SqliteConnection;
+
+    diesel::define_sql_function! {
+        /// `jsonb @>` for SQLite: whether the first JSON value contains the second (see
+        /// [`crate::domain::search::json_contains`]).
+        #[sql_name = "mapagov_json_contains"]
+        fn json_contains(document: Text, needle: Text) -> Bool;
+    }
+
+    /// Registers [`json_contains`] on a connection (deterministic, so SQLite may use it anywhere).
+    pub fn register(conn: &mut SqliteConnection) -> QueryResult<()> {
+        json_contains_utils::register_impl(conn, |document: String, needle: String| {
+            // Both sides are JSON the database or this module wrote; anything else contains
+            // nothing.
+            match (
+                serde_json::from_str(&document),
+                serde_json::from_str(&needle),
+            ) {
+                (Ok(document), Ok(needle)) => {
+                    crate::domain::search::json_contains(&document, &needle)
+                }
+                _ => false,
+            }
+        })
+    }
+
+    /// Column weights of `bm25`, in `pops_fts` column order: process name, deliverable, legal
+    /// basis, points of attention, steps (the same order of importance as PostgreSQL's A–D).
+    const BM25: &str = "bm25(pops_fts, 10.0, 4.0, 2.0, 2.0, 1.0)";
+
+    /// The POP's text contains every word of the search.
+    pub fn matches(search: &SearchQuery) -> Condition<pops::table, Sqlite> {
+        Box::new(
+            sql::<Bool>("pops.id IN (SELECT rowid FROM pops_fts WHERE pops_fts MATCH ")
+                .bind::<Text, _>(search.fts5.clone())
+                .sql(")"),
+        )
+    }
+
+    /// Minus `bm25` (which is lower for better matches) of the POP against the search.
+    pub fn score(search: &SearchQuery) -> Score<pops::table, Sqlite> {
+        Box::new(
+            sql::<Double>(&format!(
+                "(SELECT -{BM25} FROM pops_fts WHERE pops_fts MATCH "
+            ))
+            .bind::<Text, _>(search.fts5.clone())
+            .sql(" AND pops_fts.rowid = pops.id)"),
+        )
+    }
+
+    /// The POP's document contains `needle` (the semantics of `jsonb @>`).
+    pub fn contains(needle: &serde_json::Value) -> Condition<pops::table, Sqlite> {
+        // The column is JSON text; the function takes text.
+        Box::new(json_contains(
+            sql::<Text>("pops.document"),
+            needle.to_string(),
+        ))
+    }
+}
