@@ -1,3 +1,5 @@
+DROP INDEX pop_status_idx;
+CREATE INDEX pop_status_idx ON pops (status);
 DROP INDEX pop_document_idx;
 DROP INDEX pop_search_idx;
 ALTER TABLE pops DROP COLUMN document, DROP COLUMN search_vector;

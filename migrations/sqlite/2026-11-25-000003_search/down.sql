@@ -1,3 +1,5 @@
+DROP INDEX pop_status_idx;
+CREATE INDEX pop_status_idx ON pops (status);
 DROP TRIGGER pops_fts_delete;
 DROP TRIGGER pops_fts_update;
 DROP TRIGGER pops_fts_insert;
