@@ -26,7 +26,6 @@ pub mod pg {
     use crate::db::schema::pg::pops;
     use diesel::dsl::sql;
     use diesel::pg::Pg;
-    use diesel::prelude::*;
 
     const TSQUERY: &str = "plainto_tsquery('pg_catalog.portuguese', mapagov_unaccent(";
 
