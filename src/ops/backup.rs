@@ -164,6 +164,21 @@ pub async fn write(
     at: DateTime<Utc>,
 ) -> Result<Backup, AppError> {
     let dir = new_backup_dir(root, at)?;
+    let written = write_into(db, schema_version, &dir, at).await;
+    if written.is_err() {
+        // The directory is new and ours: leave nothing of a failed backup behind.
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    written
+}
+
+async fn write_into(
+    db: &Db,
+    schema_version: Option<String>,
+    dir: &Path,
+    at: DateTime<Utc>,
+) -> Result<Backup, AppError> {
+    let dir = dir.to_owned();
     let dump_path = dir.join(DUMP);
     let tables = crate::cli::dump::dump_to_file(
         db,
