@@ -36,12 +36,15 @@ impl Default for Policy {
     }
 }
 
+/// A day, ISO week or month, as comparable numbers.
+type Period = (i32, u32, u32);
+
 /// For each backup time in `times` (any order), whether the policy keeps it.
 pub fn kept(times: &[DateTime<Utc>], policy: Policy) -> Vec<bool> {
     let mut newest_first: Vec<usize> = (0..times.len()).collect();
     newest_first.sort_by(|&a, &b| times[b].cmp(&times[a]).then(b.cmp(&a)));
     let mut keep = vec![false; times.len()];
-    let mut apply = |limit: u32, period: &dyn Fn(&DateTime<Utc>) -> (i32, u32, u32)| {
+    let mut apply = |limit: u32, period: &dyn Fn(&DateTime<Utc>) -> Period| {
         let mut seen = HashSet::new();
         for &i in &newest_first {
             if seen.len() >= limit as usize {
