@@ -7,14 +7,10 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{cli, fixture, Backend};
+use common::{cli, fixture, migrated_database, table_sums, Backend, MigratedDb};
 use mapagov::config::Config;
-use mapagov::db::migrate::{self, Direction};
-use mapagov::db::Db;
-use mapagov::transfer::checksum::{checksums, Checksums};
+use mapagov::transfer::checksum::Checksums;
 use mapagov::transfer::import::{import, ImportOptions};
-use mapagov::transfer::snapshot_read::read_consistent;
-use scoped_futures::ScopedFutureExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -22,29 +18,9 @@ use std::path::{Path, PathBuf};
 
 const NOW: &str = "2026-11-25T03:00:00Z";
 
-struct Database {
-    url: String,
-    config: Config,
-    db: Db,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn database(backend: Backend) -> Database {
-    let (url, dir) = common::fresh_database(backend).await;
-    let config = common::config(&url, &[]);
-    migrate::run(&config.database, Direction::Up).await.unwrap();
-    let db = Db::connect(&config.database).await.unwrap();
-    Database {
-        url,
-        config,
-        db,
-        _dir: dir,
-    }
-}
-
 /// A database holding the legacy fixture and a user with an API token.
-async fn populated(backend: Backend) -> Database {
-    let source = database(backend).await;
+async fn populated(backend: Backend) -> MigratedDb {
+    let source = migrated_database(backend).await;
     let data = mapagov::legacy::read(&fixture("legacy-mapagov.sqlite3"))
         .await
         .unwrap();
@@ -59,14 +35,6 @@ async fn populated(backend: Backend) -> Database {
         .await
         .unwrap();
     source
-}
-
-async fn sums(db: &Db) -> Checksums {
-    read_consistent(db, |mut conn| {
-        async move { checksums(&mut conn).await }.scope_boxed()
-    })
-    .await
-    .unwrap()
 }
 
 fn sha256_hex(path: &Path) -> String {
@@ -125,21 +93,21 @@ async fn a_backup_restores_into_the_other_backend_and_verifies(backend: Backend)
         m["files"]["dump.jsonl"]["bytes"],
         std::fs::metadata(&dump).unwrap().len()
     );
-    let source_sums = sums(&source.db).await;
+    let source_sums = table_sums(&source.db).await;
     let recorded: Checksums = serde_json::from_value(m["tables"].clone()).unwrap();
     assert_eq!(recorded, source_sums);
     assert!(recorded["pop_snapshots"].rows > 0);
 
     // Restore into a fresh database of the other backend, by directory; then verify it.
-    let target = database(backend.other()).await;
+    let target = migrated_database(backend.other()).await;
     let load = cli::run(Some(&target.url), &[], &["load", dir.to_str().unwrap()]);
     assert_eq!(load.code, 0, "{}", load.all());
-    assert_eq!(sums(&target.db).await, source_sums);
+    assert_eq!(table_sums(&target.db).await, source_sums);
     let verify = cli::run(Some(&target.url), &[], &["verify"]);
     assert_eq!(verify.code, 0, "{}", verify.all());
 
     // Or by its manifest.
-    let again = database(backend.other()).await;
+    let again = migrated_database(backend.other()).await;
     let manifest_path = dir.join("manifest.json");
     let load = cli::run(
         Some(&again.url),
@@ -147,8 +115,7 @@ async fn a_backup_restores_into_the_other_backend_and_verifies(backend: Backend)
         &["load", manifest_path.to_str().unwrap()],
     );
     assert_eq!(load.code, 0, "{}", load.all());
-    assert_eq!(sums(&again.db).await, source_sums);
-    let _ = source.config;
+    assert_eq!(table_sums(&again.db).await, source_sums);
 }
 
 /// Copies a backup directory so that each tampering starts from the intact one.
@@ -164,8 +131,8 @@ async fn a_tampered_or_interrupted_backup_is_refused(backend: Backend) {
     let root = tempfile::tempdir().unwrap();
     assert_eq!(backup(&source.url, root.path(), &[], &[]).code, 0);
     let intact = root.path().join("2026/11/25/030000");
-    let target = database(backend.other()).await;
-    let empty = sums(&target.db).await;
+    let target = migrated_database(backend.other()).await;
+    let empty = table_sums(&target.db).await;
     assert!(empty.values().all(|s| s.rows == 0));
     let refused = |dir: &Path| {
         let run = cli::run(Some(&target.url), &[], &["load", dir.to_str().unwrap()]);
@@ -192,7 +159,7 @@ async fn a_tampered_or_interrupted_backup_is_refused(backend: Backend) {
         message.contains("damaged") && message.contains("dump.jsonl"),
         "{message}"
     );
-    assert_eq!(sums(&target.db).await, empty);
+    assert_eq!(table_sums(&target.db).await, empty);
 
     // The manifest's table checksums changed while the dump is intact: they disagree.
     let relabelled = work.path().join("relabelled");
@@ -205,7 +172,7 @@ async fn a_tampered_or_interrupted_backup_is_refused(backend: Backend) {
         message.contains("disagree") && message.contains("pops"),
         "{message}"
     );
-    assert_eq!(sums(&target.db).await, empty);
+    assert_eq!(table_sums(&target.db).await, empty);
 
     // A backup interrupted before its manifest was written.
     let interrupted = work.path().join("interrupted");
@@ -213,7 +180,7 @@ async fn a_tampered_or_interrupted_backup_is_refused(backend: Backend) {
     std::fs::remove_file(interrupted.join("manifest.json")).unwrap();
     let message = refused(&interrupted);
     assert!(message.contains("no manifest.json"), "{message}");
-    assert_eq!(sums(&target.db).await, empty);
+    assert_eq!(table_sums(&target.db).await, empty);
 }
 
 /// Runs the backup command in-process at `at` (many runs, so no process per run).
@@ -254,7 +221,7 @@ fn leaves(root: &Path) -> BTreeSet<String> {
 }
 
 async fn rotation_keeps_the_newest_of_each_day_week_and_month(backend: Backend) {
-    let target = database(backend).await;
+    let target = migrated_database(backend).await;
     let root = tempfile::tempdir().unwrap();
     // Things that are not our backups, which pruning must never touch.
     let foreign = ["2026/01/02/notes", "2026/01/05/031500", "2026/01/06/other"];

@@ -9,7 +9,6 @@ mod common;
 
 use common::pg_cluster::{ClusterOptions, PgCluster, SslFiles};
 use common::{cli, Backend};
-use mapagov::db::migrate::{self, Direction};
 use std::collections::BTreeMap;
 
 /// The verdict printed for each item.
@@ -31,17 +30,9 @@ fn verdict(run: &cli::Run, item: &str) -> String {
         .unwrap_or_else(|| panic!("no line for {item}:\n{}", run.all()))
 }
 
-async fn migrated(backend: Backend) -> (String, Option<tempfile::TempDir>) {
-    let (url, dir) = common::fresh_database(backend).await;
-    migrate::run(&common::database_config(&url, &[]), Direction::Up)
-        .await
-        .unwrap();
-    (url, dir)
-}
-
 async fn a_migrated_database_passes_and_a_pending_migration_fails(backend: Backend) {
-    let (url, _dir) = migrated(backend).await;
-    let run = cli::run(Some(&url), &[], &["check"]);
+    let migrated = common::migrated_database(backend).await;
+    let run = cli::run(Some(&migrated.url), &[], &["check"]);
     assert_eq!(run.code, 0, "{}", run.all());
     for item in ["configuration", "database", "migrations"] {
         assert_eq!(verdict(&run, item), "ok", "{}", run.all());
@@ -55,7 +46,8 @@ async fn a_migrated_database_passes_and_a_pending_migration_fails(backend: Backe
 }
 
 async fn deploy_fails_on_development_settings_and_finds_indexes_by_columns(backend: Backend) {
-    let (url, _dir) = migrated(backend).await;
+    let migrated = common::migrated_database(backend).await;
+    let url = migrated.url.clone();
     let run = cli::run(Some(&url), &[], &["check", "--deploy"]);
     assert_eq!(run.code, 1, "{}", run.all());
     let expected_backend = match backend {
@@ -79,9 +71,7 @@ async fn deploy_fails_on_development_settings_and_finds_indexes_by_columns(backe
 
     // A renamed index still counts; a dropped one, or one on other columns under the expected
     // name, does not.
-    let db = mapagov::db::Db::connect(&common::database_config(&url, &[]))
-        .await
-        .unwrap();
+    let db = &migrated.db;
     let rename = match backend {
         Backend::Postgres => "ALTER INDEX pop_created_at_idx RENAME TO pops_by_creation",
         // SQLite cannot rename an index: recreate it under another name.

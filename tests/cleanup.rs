@@ -9,15 +9,12 @@ mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::pops::{change_status, create, save, snapshots, DELETE};
-use common::{cli, Backend, TestServer};
+use common::{cli, table_sums, Backend, TestServer};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use mapagov::db::types::DbUuid;
 use mapagov::db::Db;
-use mapagov::transfer::checksum::{checksums, Checksums};
-use mapagov::transfer::snapshot_read::read_consistent;
 use mapagov::with_backend;
-use scoped_futures::ScopedFutureExt;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -123,14 +120,6 @@ async fn change_log(db: &Db) -> Vec<(i64, i64, String, Option<i64>)> {
     .unwrap()
 }
 
-async fn sums(db: &Db) -> Checksums {
-    read_consistent(db, |mut conn| {
-        async move { checksums(&mut conn).await }.scope_boxed()
-    })
-    .await
-    .unwrap()
-}
-
 /// The POPs of the scenario, by row id.
 struct Scenario {
     server: TestServer,
@@ -225,7 +214,7 @@ fn cleanup(s: &Scenario, extra: &[&str]) -> cli::Run {
 
 async fn the_default_policy_removes_exactly_what_it_should(backend: Backend) {
     let s = scenario(backend).await;
-    let before_sums = sums(&s.db).await;
+    let before_sums = table_sums(&s.db).await;
     let before_log = change_log(&s.db).await;
     let before_pops = [s.busy, s.idle, s.recent, s.in_review, s.deleted];
     let mut before_states = Vec::new();
@@ -242,7 +231,7 @@ async fn the_default_policy_removes_exactly_what_it_should(backend: Backend) {
         "{}",
         dry.stdout
     );
-    assert_eq!(sums(&s.db).await, before_sums);
+    assert_eq!(table_sums(&s.db).await, before_sums);
 
     let run = cleanup(&s, &[]);
     assert!(

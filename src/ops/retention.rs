@@ -12,15 +12,15 @@
 //! [`plan`] decides from the rows; [`apply`] writes the plan, re-checking each condition in its
 //! `WHERE` so that a POP edited, or a snapshot made a milestone, meanwhile is left alone.
 
-use crate::db::queries::{self, NewChange};
+use crate::db::queries;
 use crate::db::types::DbUuid;
 use crate::db::Conn;
+use crate::domain::workflow::deletion;
 use crate::error::AppError;
 use crate::with_backend;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde_json::json;
 
 /// Default `--draft-idle-days`.
 pub const DEFAULT_DRAFT_IDLE_DAYS: u32 = 30;
@@ -188,21 +188,7 @@ pub async fn apply(
         let Some(sequence) = sequence else {
             continue;
         };
-        queries::insert_changes(
-            conn,
-            &[NewChange {
-                pop_id: draft.id,
-                user_id: None,
-                action: "delete",
-                field_name: "deleted_at".into(),
-                old_value: None,
-                new_value: Some(json!(now.to_rfc3339())),
-                autosave_sequence: sequence,
-                snapshot_id: None,
-                now,
-            }],
-        )
-        .await?;
+        queries::insert_changes(conn, &[deletion(draft.id, None, sequence, now)]).await?;
         done.drafts.push(draft.clone());
     }
     for chunk in plan.snapshots.chunks(DELETE_CHUNK) {
