@@ -27,6 +27,7 @@
 //! | `CORS_ALLOWED_ORIGINS` | empty | Comma-separated origins allowed to call the API from a browser; empty: no cross-origin access. |
 //! | `SENTRY_DSN` | unset | Sentry project DSN (`https://key@host/project`); unset: no error reporting. Treated as a secret. |
 //! | `BACKUP_DIR` | unset | Directory `mapagov backup` writes to by default and `mapagov check --deploy` looks in for a recent backup. |
+//! | `AWS_*` | unset | Read only by `mapagov backup --upload s3://…` (through `object_store`): `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (a secret), `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_SESSION_TOKEN`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`. |
 //!
 //! A value that does not parse stops the process with a message naming the variable. The database
 //! password never appears in logs or errors: [`DatabaseUrl`]'s `Debug` and `Display` redact it.

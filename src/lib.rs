@@ -12,5 +12,6 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod legacy;
+pub mod ops;
 pub mod server;
 pub mod transfer;

@@ -23,14 +23,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    init_tracing(config.log_format);
+    let config = Config::from_env();
+    if let Ok(config) = &config {
+        init_tracing(config.log_format);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -39,6 +35,17 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
             return ExitCode::FAILURE;
+        }
+    };
+    // `check` reports a bad configuration as one of its findings.
+    if let Some(Command::Check(args)) = &cli.command {
+        return runtime.block_on(cli::check::run(config.as_ref(), args));
+    }
+    let config = match config {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
         }
     };
     if let Some(Command::Verify(args)) = &cli.command {
@@ -79,6 +86,9 @@ fn main() -> ExitCode {
             Command::Copy(args) => cli::copy::run(&config, &args).await,
             Command::Verify(_) => Ok(()),
             Command::Drill(args) => cli::drill::run(&config, &args).await,
+            Command::Backup(args) => cli::backup::run(&config, &args).await,
+            Command::Cleanup(args) => cli::cleanup::run(&config, &args).await,
+            Command::Check(_) => Ok(()),
         }
     });
     match result {

@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::db::migrate::{self, Direction};
 use crate::db::Db;
 use crate::error::AppError;
+use crate::ops::backup::Backup;
 use crate::transfer::load::{self, LoadReport};
 use crate::transfer::report::Progress;
 use clap::Args;
@@ -13,7 +14,8 @@ use std::path::{Path, PathBuf};
 /// Arguments of `mapagov load`.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// The dump file written by `mapagov dump`.
+    /// The dump file written by `mapagov dump`, or a backup written by `mapagov backup` (its
+    /// directory or its `manifest.json`; its checksums are checked before anything is loaded).
     pub file: PathBuf,
     /// Delete every row of the target first (without it, a non-empty target is refused).
     #[arg(long)]
@@ -37,12 +39,22 @@ pub async fn run(config: &Config, args: &LoadArgs) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Checks the dump's header, migrates the target, then loads (see [`load::load`]).
+/// Loads a dump file, or a backup (directory or manifest) whose files and table checksums must
+/// match its manifest before anything is written (see [`Backup::check_files`]).
 pub async fn load_file(
     config: &Config,
     path: &Path,
     replace: bool,
 ) -> Result<LoadReport, AppError> {
+    let Some(backup) = Backup::open(path)? else {
+        return load_dump(config, path, replace).await;
+    };
+    backup.check_files()?;
+    load_dump(config, &backup.dump_path(), replace).await
+}
+
+/// Checks the dump's header, migrates the target, then loads (see [`load::load`]).
+async fn load_dump(config: &Config, path: &Path, replace: bool) -> Result<LoadReport, AppError> {
     let file = std::fs::File::open(path)
         .map_err(|e| AppError::internal(format!("cannot open {}: {e}", path.display())))?;
     let mut reader = std::io::BufReader::new(file);

@@ -1,5 +1,8 @@
 //! The `mapagov` command line: one subcommand per job.
 
+pub mod backup;
+pub mod check;
+pub mod cleanup;
 pub mod copy;
 pub mod drill;
 pub mod dump;
@@ -58,4 +61,10 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Restore rehearsal: dump, wipe and migrate a scratch database, load, compare with the source.
     Drill(drill::DrillArgs),
+    /// Write a dated backup (dump + checksum manifest), optionally upload it, prune old backups.
+    Backup(backup::BackupArgs),
+    /// Retention: soft-delete idle drafts, delete old snapshots (milestones and the newest kept).
+    Cleanup(cleanup::CleanupArgs),
+    /// Check configuration, database and migrations; with --deploy, production readiness too.
+    Check(check::CheckArgs),
 }

@@ -195,17 +195,7 @@ pub async fn delete(db: &Db, actor: &Actor, pop_id: uuid::Uuid) -> Result<Pop, A
             .await?;
             queries::insert_changes(
                 &mut conn,
-                &[NewChange {
-                    pop_id: pop.meta.id,
-                    user_id: actor.user_id,
-                    action: "delete",
-                    field_name: "deleted_at".into(),
-                    old_value: None,
-                    new_value: Some(json!(now.to_rfc3339())),
-                    autosave_sequence: sequence,
-                    snapshot_id: None,
-                    now,
-                }],
+                &[deletion(pop.meta.id, actor.user_id, sequence, now)],
             )
             .await?;
             Ok(updated)
@@ -213,6 +203,27 @@ pub async fn delete(db: &Db, actor: &Actor, pop_id: uuid::Uuid) -> Result<Pop, A
         .scope_boxed()
     })
     .await
+}
+
+/// The change-log row of a soft delete by `user_id` (`None`: the system, e.g. `mapagov cleanup`)
+/// that left the POP at autosave `sequence`.
+pub fn deletion(
+    pop_id: i64,
+    user_id: Option<i64>,
+    sequence: i32,
+    now: chrono::DateTime<Utc>,
+) -> NewChange {
+    NewChange {
+        pop_id,
+        user_id,
+        action: "delete",
+        field_name: "deleted_at".into(),
+        old_value: None,
+        new_value: Some(json!(now.to_rfc3339())),
+        autosave_sequence: sequence,
+        snapshot_id: None,
+        now,
+    }
 }
 
 #[cfg(test)]

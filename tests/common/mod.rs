@@ -8,6 +8,7 @@
 //! - [`both_backends!`] turns one `async fn(Backend)` into a test per backend.
 #![allow(dead_code, unused_macros)]
 
+pub mod cli;
 pub mod pg_cluster;
 pub mod pops;
 
@@ -150,6 +151,45 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
             (url, Some(dir))
         }
     }
+}
+
+/// A fresh database with every migration applied, its configuration and a pool on it.
+pub struct MigratedDb {
+    /// Its URL.
+    pub url: String,
+    /// Test configuration pointing at it.
+    pub config: Config,
+    /// A pool on it.
+    pub db: mapagov::db::Db,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh, migrated database of `backend`.
+pub async fn migrated_database(backend: Backend) -> MigratedDb {
+    let (url, dir) = fresh_database(backend).await;
+    let config = config(&url, &[]);
+    mapagov::db::migrate::run(&config.database, mapagov::db::migrate::Direction::Up)
+        .await
+        .unwrap_or_else(|e| panic!("migrate: {}", e.message()));
+    let db = mapagov::db::Db::connect(&config.database)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {}", e.message()));
+    MigratedDb {
+        url,
+        config,
+        db,
+        _dir: dir,
+    }
+}
+
+/// Rows and checksum of every table, read in one consistent transaction.
+pub async fn table_sums(db: &mapagov::db::Db) -> mapagov::transfer::checksum::Checksums {
+    use scoped_futures::ScopedFutureExt;
+    mapagov::transfer::snapshot_read::read_consistent(db, |mut conn| {
+        async move { mapagov::transfer::checksum::checksums(&mut conn).await }.scope_boxed()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("checksums: {}", e.message()))
 }
 
 /// Configuration for a test: the database URL plus `extra` variables.

@@ -1,0 +1,259 @@
+//! The retention cleanup (the old system's `cleanup_pops`), in one transaction.
+//!
+//! - A draft whose last activity is older than [`Policy::draft_idle`] is soft-deleted, as
+//!   `deletePop` would: `deleted_at` set, `autosave_sequence` bumped, one `delete` row in the
+//!   change log (with no user: the system did it).
+//! - Per POP, a snapshot is deleted only if it is **not** among the newest
+//!   [`Policy::keep_latest`] (by sequence), **not** a milestone, and older than
+//!   [`Policy::keep_recent`]. The newest snapshot of a POP is never deleted, whatever the numbers,
+//!   so a POP never loses its only one.
+//! - The change log is kept (rows that pointed to a deleted snapshot keep everything but the link).
+//!
+//! [`plan`] decides from the rows; [`apply`] writes the plan, re-checking each condition in its
+//! `WHERE` so that a POP edited, or a snapshot made a milestone, meanwhile is left alone.
+
+use crate::db::queries;
+use crate::db::types::DbUuid;
+use crate::db::Conn;
+use crate::domain::workflow::deletion;
+use crate::error::AppError;
+use crate::with_backend;
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+/// Default `--draft-idle-days`.
+pub const DEFAULT_DRAFT_IDLE_DAYS: u32 = 30;
+/// Default `--keep-snapshots`.
+pub const DEFAULT_KEEP_SNAPSHOTS: u32 = 10;
+/// Default `--keep-days`.
+pub const DEFAULT_KEEP_DAYS: u32 = 90;
+/// Snapshots deleted per statement.
+const DELETE_CHUNK: usize = 500;
+
+/// The retention rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Drafts idle longer than this are soft-deleted.
+    pub draft_idle: Duration,
+    /// The newest this many snapshots of every POP are kept.
+    pub keep_latest: u32,
+    /// Snapshots younger than this are kept.
+    pub keep_recent: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            draft_idle: Duration::days(DEFAULT_DRAFT_IDLE_DAYS.into()),
+            keep_latest: DEFAULT_KEEP_SNAPSHOTS,
+            keep_recent: Duration::days(DEFAULT_KEEP_DAYS.into()),
+        }
+    }
+}
+
+/// A draft to soft-delete.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct IdleDraft {
+    /// Row id.
+    pub id: i64,
+    /// Public id.
+    pub uuid: DbUuid,
+    /// Process name, for the report.
+    pub nome_processo: Option<String>,
+    /// Last activity.
+    pub last_activity_at: DateTime<Utc>,
+}
+
+/// What retention looks at in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct SnapshotAge {
+    /// Row id.
+    pub id: i64,
+    /// Its POP.
+    pub pop_id: i64,
+    /// Sequence within the POP.
+    pub sequence: i32,
+    /// Milestones are always kept.
+    pub milestone: bool,
+    /// When it was taken.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a cleanup does (or, for a dry run, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Drafts to soft-delete, by id.
+    pub drafts: Vec<IdleDraft>,
+    /// Snapshots to delete, by POP then sequence.
+    pub snapshots: Vec<SnapshotAge>,
+}
+
+/// The snapshots the policy removes, from every snapshot ordered by POP and newest sequence first.
+pub fn expired_snapshots(
+    newest_first_by_pop: &[SnapshotAge],
+    policy: Policy,
+    now: DateTime<Utc>,
+) -> Vec<SnapshotAge> {
+    let cutoff = now - policy.keep_recent;
+    let mut expired = Vec::new();
+    let mut current_pop = None;
+    let mut rank = 0u32;
+    for snapshot in newest_first_by_pop {
+        if current_pop != Some(snapshot.pop_id) {
+            current_pop = Some(snapshot.pop_id);
+            rank = 0;
+        }
+        let newest = rank == 0;
+        rank += 1;
+        if !newest
+            && rank > policy.keep_latest
+            && !snapshot.milestone
+            && snapshot.created_at < cutoff
+        {
+            expired.push(snapshot.clone());
+        }
+    }
+    expired.sort_by_key(|s| (s.pop_id, s.sequence));
+    expired
+}
+
+/// Reads what the policy would change at `now`.
+pub async fn plan(
+    conn: &mut Conn<'_>,
+    policy: Policy,
+    now: DateTime<Utc>,
+) -> Result<Plan, AppError> {
+    let idle_before = now - policy.draft_idle;
+    let drafts: Vec<IdleDraft> = with_backend!(conn, |c| schema::pops::table
+        .filter(schema::pops::status.eq("draft"))
+        .filter(schema::pops::deleted_at.is_null())
+        .filter(schema::pops::last_activity_at.lt(idle_before))
+        .order(schema::pops::id)
+        .select((
+            schema::pops::id,
+            schema::pops::uuid,
+            schema::pops::nome_processo,
+            schema::pops::last_activity_at,
+        ))
+        .load(c)
+        .await)?;
+    let snapshots: Vec<SnapshotAge> = with_backend!(conn, |c| schema::pop_snapshots::table
+        .order((
+            schema::pop_snapshots::pop_id,
+            schema::pop_snapshots::sequence.desc(),
+        ))
+        .select((
+            schema::pop_snapshots::id,
+            schema::pop_snapshots::pop_id,
+            schema::pop_snapshots::sequence,
+            schema::pop_snapshots::milestone,
+            schema::pop_snapshots::created_at,
+        ))
+        .load(c)
+        .await)?;
+    Ok(Plan {
+        drafts,
+        snapshots: expired_snapshots(&snapshots, policy, now),
+    })
+}
+
+/// Writes `plan` (inside the caller's transaction); returns what was really changed.
+pub async fn apply(
+    conn: &mut Conn<'_>,
+    plan: &Plan,
+    policy: Policy,
+    now: DateTime<Utc>,
+) -> Result<Plan, AppError> {
+    let idle_before = now - policy.draft_idle;
+    let mut done = Plan::default();
+    for draft in &plan.drafts {
+        let sequence: Option<i32> = with_backend!(conn, |c| diesel::update(
+            schema::pops::table
+                .find(draft.id)
+                .filter(schema::pops::status.eq("draft"))
+                .filter(schema::pops::deleted_at.is_null())
+                .filter(schema::pops::last_activity_at.lt(idle_before))
+        )
+        .set((
+            schema::pops::deleted_at.eq(now),
+            schema::pops::updated_at.eq(now),
+            schema::pops::last_activity_at.eq(now),
+            schema::pops::autosave_sequence.eq(schema::pops::autosave_sequence + 1),
+        ))
+        .returning(schema::pops::autosave_sequence)
+        .get_result(c)
+        .await
+        .optional())?;
+        let Some(sequence) = sequence else {
+            continue;
+        };
+        queries::insert_changes(conn, &[deletion(draft.id, None, sequence, now)]).await?;
+        done.drafts.push(draft.clone());
+    }
+    for chunk in plan.snapshots.chunks(DELETE_CHUNK) {
+        let ids: Vec<i64> = chunk.iter().map(|s| s.id).collect();
+        let deleted: Vec<i64> = with_backend!(conn, |c| diesel::delete(
+            schema::pop_snapshots::table
+                .filter(schema::pop_snapshots::id.eq_any(&ids))
+                .filter(schema::pop_snapshots::milestone.eq(false))
+        )
+        .returning(schema::pop_snapshots::id)
+        .get_results(c)
+        .await)?;
+        done.snapshots
+            .extend(chunk.iter().filter(|s| deleted.contains(&s.id)).cloned());
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn snap(id: i64, pop_id: i64, sequence: i32, milestone: bool, days_old: i64) -> SnapshotAge {
+        let now = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        SnapshotAge {
+            id,
+            pop_id,
+            sequence,
+            milestone,
+            created_at: now - Duration::days(days_old),
+        }
+    }
+
+    #[test]
+    fn old_snapshots_beyond_the_newest_go_but_milestones_and_only_ones_stay() {
+        let now = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let policy = Policy {
+            keep_latest: 2,
+            ..Policy::default()
+        };
+        let rows = vec![
+            // POP 1, newest first: two kept by rank, one recent, one milestone, two expired.
+            snap(16, 1, 6, false, 200),
+            snap(15, 1, 5, false, 200),
+            snap(14, 1, 4, false, 10),
+            snap(13, 1, 3, true, 300),
+            snap(12, 1, 2, false, 300),
+            snap(11, 1, 1, false, 300),
+            // POP 2: one old snapshot.
+            snap(21, 2, 1, false, 900),
+        ];
+        let ids: Vec<i64> = expired_snapshots(&rows, policy, now)
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(ids, vec![11, 12]);
+        let keep_none = Policy {
+            keep_latest: 0,
+            ..policy
+        };
+        let ids: Vec<i64> = expired_snapshots(&rows, keep_none, now)
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(ids, vec![11, 12, 15], "the newest of each POP stays");
+    }
+}
