@@ -105,13 +105,13 @@ pub fn content(pop: usize, bytes: usize, revision: u64, change_every: usize) -> 
 }
 
 /// SQL filling a migrated PostgreSQL database with `pops` POPs of `per_pop` snapshots and
-/// `per_pop` change-log rows each, owned by `user_id`. Snapshot `s` of a POP is dated
+/// `per_pop` change-log rows each, owned by the user `owner` (an SQL expression). Snapshot `s` of a POP is dated
 /// `(per_pop - s) * 35` hours ago (500 snapshots span about two years); every 50th is a milestone.
-pub fn pg_bulk(pops: u64, per_pop: u64, user_id: i64) -> String {
+pub fn pg_bulk(pops: u64, per_pop: u64, owner: &str) -> String {
     format!(
         "INSERT INTO pops (uuid, session_id, created_by_id, nome_usuario, nome_processo, etapas,
                            integrity_hash, autosave_sequence, created_at, updated_at, last_activity_at)
-         SELECT gen_random_uuid(), 'bulk-' || g, {user_id}, 'Servidora ' || g, 'Processo ' || g,
+         SELECT gen_random_uuid(), 'bulk-' || g, {owner}, 'Servidora ' || g, 'Processo ' || g,
                 '[]', md5(g::text), {per_pop}, now() - interval '2 years', now(), now()
          FROM generate_series(1, {pops}) g;
          INSERT INTO pop_snapshots (pop_id, sequence, kind, versao, autosave_sequence, status,
@@ -120,12 +120,12 @@ pub fn pg_bulk(pops: u64, per_pop: u64, user_id: i64) -> String {
                 jsonb_build_object('uuid', p.uuid, 'nome_processo', p.nome_processo,
                   'etapas', jsonb_build_array(jsonb_build_object('numero', 1,
                     'descricao', 'Analisar o requerimento (revisão ' || s || ')'))),
-                s % 50 = 0, {user_id}, now() - ({per_pop} - s) * interval '35 hours'
+                s % 50 = 0, {owner}, now() - ({per_pop} - s) * interval '35 hours'
          FROM (SELECT id, uuid, nome_processo FROM pops WHERE session_id LIKE 'bulk-%') p,
               generate_series(1, {per_pop}) s;
          INSERT INTO pop_change_log (pop_id, user_id, action, field_name, old_value, new_value,
                                      autosave_sequence, created_at)
-         SELECT p.id, {user_id}, 'autosave', 'etapas', to_jsonb('revisão ' || (s - 1)),
+         SELECT p.id, {owner}, 'autosave', 'etapas', to_jsonb('revisão ' || (s - 1)),
                 to_jsonb('revisão ' || s), s, now() - ({per_pop} - s) * interval '35 hours'
          FROM (SELECT id FROM pops WHERE session_id LIKE 'bulk-%') p, generate_series(1, {per_pop}) s;
          ANALYZE;"

@@ -35,6 +35,12 @@ pub const DB: &str = "bench";
 /// Snapshots per bulk-generated POP.
 const PER_POP: u64 = 500;
 
+/// Everything below this line of the report is written by hand and kept when it is regenerated.
+const ANALYSIS_MARKER: &str = "<!-- Written by hand below this line; scripts/bench keeps it. -->";
+
+/// How the figures are obtained, appended to every report.
+const METHOD: &str = include_str!("method.md");
+
 /// Sizes and durations of a run (flags and `BENCH_*` variables; see docs/BENCHMARKS.md).
 pub struct Settings {
     /// `--quick`: small sizes, short durations.
@@ -83,8 +89,8 @@ impl Settings {
         Ok(Settings {
             quick,
             clients: usize::try_from(env_u64("BENCH_CLIENTS", 16, 16)?)?,
-            warmup: Duration::from_secs(env_u64("BENCH_WARMUP", 5, 1)?),
-            window: Duration::from_secs(env_u64("BENCH_DURATION", 20, 3)?.max(1)),
+            warmup: Duration::from_secs(env_u64("BENCH_WARMUP", 3, 1)?),
+            window: Duration::from_secs(env_u64("BENCH_DURATION", 15, 3)?.max(1)),
             snapshots: env_u64("BENCH_SNAPSHOTS", 1_000_000, 20_000)?,
             copy_sizes,
             out,
@@ -168,7 +174,14 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
     ));
     let bulk_pops = s.snapshots.div_ceil(PER_POP).max(1);
     let gen_started = Instant::now();
-    cluster.psql(DB, &data::pg_bulk(bulk_pops, PER_POP, 1));
+    cluster.psql(
+        DB,
+        &data::pg_bulk(
+            bulk_pops,
+            PER_POP,
+            "(SELECT id FROM users WHERE username = 'bench')",
+        ),
+    );
     let generated_in = gen_started.elapsed();
     let bulk = api::bulk_pops(&cluster)?;
     step("history pages");
@@ -276,10 +289,16 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
         started.elapsed().as_secs_f64(),
         loadavg()
     ));
+    report.push(METHOD);
+    // The hand-written analysis below the marker survives regeneration.
+    let kept = std::fs::read_to_string(&s.out)
+        .ok()
+        .and_then(|old| old.find(ANALYSIS_MARKER).map(|at| old[at..].to_owned()))
+        .unwrap_or_else(|| format!("{ANALYSIS_MARKER}\n\n## Analysis\n\n(none yet)\n"));
     if let Some(dir) = s.out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&s.out, report.into_text())?;
+    std::fs::write(&s.out, format!("{}\n{kept}", report.into_text()))?;
     step(&format!("report written to {}", s.out.display()));
     Ok(())
 }
