@@ -332,7 +332,7 @@ fn copy_section(
     }
     report.table(
         "5. `mapagov copy` SQLite → PostgreSQL (including its count and checksum verification)",
-        &format!("`pg_dump | psql` of the {} rows", largest.rows),
+        &format!("`pg_dump \\| psql` of the {} rows", largest.rows),
         &rows,
     );
     report.push(
