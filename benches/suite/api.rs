@@ -1,0 +1,355 @@
+//! The API scenarios against the running server, each next to its pgbench equivalent: autosave,
+//! `pop(id)`, `pop.snapshots` and `popHistory` on a big history, `snapshotDiff` of 1 MB documents.
+
+use crate::data;
+use crate::load::{self, Api};
+use crate::measure::Measurement;
+use crate::pg_cluster::PgCluster;
+use crate::pgbench::PgBench;
+use crate::{BoxError, Settings, DB};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Size of an autosaved document, bytes of JSON (the legacy fixture's larger POPs).
+const AUTOSAVE_BYTES: usize = 6 * 1024;
+/// Revisions cycled through by the autosave clients (consecutive ones always differ).
+const REVISIONS: u64 = 64;
+/// Size of each document compared by `snapshotDiff`.
+const DIFF_BYTES: usize = 1024 * 1024;
+
+const AUTOSAVE: &str = "mutation($input: AutosavePopInput!) { autosavePop(input: $input) { \
+    changed autosaveSequence snapshotCreated snapshot { id } pop { id } } }";
+const READ_POP: &str = "query($id: ID!) { pop(id: $id) { id integrityHash autosaveSequence \
+    status updatedAt document } }";
+const SNAPSHOTS: &str = "query($id: ID!) { pop(id: $id) { snapshots(first: 20) { edges { node { \
+    id sequence kind milestone createdAt integrityHash } } } } }";
+const HISTORY: &str = "query($id: ID!) { popHistory(popId: $id, first: 20) { edges { node { \
+    id action field autosaveSequence createdAt newValue } } } }";
+const DIFF: &str = "query($a: ID!, $b: ID) { snapshotDiff(fromId: $a, toId: $b) { \
+    changedFields changes { kind path } patch } }";
+
+/// pgbench's autosave: lock the POP, update it with a ~6 KB document, log the changed field
+/// (old and new value), check the latest snapshot, insert a snapshot with the next sequence.
+const PGBENCH_AUTOSAVE: &str = "\\set p :base + :client_id
+\\set d random(1, 64)
+BEGIN;
+SELECT * FROM pops WHERE id = :p FOR UPDATE;
+UPDATE pops SET etapas = b.etapas, integrity_hash = md5(b.etapas::text),
+  autosave_sequence = autosave_sequence + 1, updated_at = now(), last_activity_at = now(),
+  last_autosave_at = now() FROM bench_docs b WHERE pops.id = :p AND b.id = :d RETURNING pops.*;
+INSERT INTO pop_change_log (pop_id, user_id, action, field_name, old_value, new_value,
+  autosave_sequence, created_at)
+  SELECT :p, NULL, 'autosave', 'etapas', o.etapas, b.etapas, 1, now()
+  FROM bench_docs b, bench_docs o WHERE b.id = :d AND o.id = 1 + :d % 64;
+SELECT integrity_hash FROM pop_snapshots WHERE pop_id = :p ORDER BY sequence DESC LIMIT 1;
+INSERT INTO pop_snapshots (pop_id, sequence, kind, versao, autosave_sequence, status,
+  integrity_hash, payload, created_at)
+  SELECT :p, coalesce((SELECT max(sequence) FROM pop_snapshots WHERE pop_id = :p), 0) + 1,
+    'autosave', 1, 1, 'draft', md5(b.doc::text), b.doc, now()
+  FROM bench_docs b WHERE b.id = :d RETURNING *;
+END;
+";
+const PGBENCH_READ_POP: &str = "\\set p random(:base, :base + :n - 1)
+SELECT * FROM pops WHERE id = :p;
+";
+const PGBENCH_SNAPSHOTS: &str = "\\set p random(:lo, :hi)
+SELECT * FROM pops WHERE id = :p;
+SELECT * FROM pop_snapshots WHERE pop_id = :p ORDER BY id DESC LIMIT 21;
+";
+const PGBENCH_HISTORY: &str = "\\set p random(:lo, :hi)
+SELECT * FROM pops WHERE id = :p;
+SELECT * FROM pop_change_log WHERE pop_id = :p ORDER BY id DESC LIMIT 21;
+";
+const PGBENCH_DIFF: &str = "SELECT payload FROM pop_snapshots WHERE id IN (:a, :b);
+";
+
+/// A compared pair: the API's figure and pgbench's.
+pub struct Pair {
+    /// Through the API.
+    pub api: Measurement,
+    /// pgbench on the same database.
+    pub pgbench: Measurement,
+}
+
+/// The POPs the autosave clients own: internal ids `base .. base + n`, and public ids.
+pub struct BenchPops {
+    base: i64,
+    uuids: Arc<Vec<String>>,
+}
+
+/// `SELECT` through psql as the superuser, one value per output line.
+fn psql_lines(cluster: &PgCluster, sql: &str) -> Vec<String> {
+    cluster.psql(DB, sql).lines().map(str::to_owned).collect()
+}
+
+/// One POP per client, created through the API (sequentially, so internal ids are consecutive),
+/// and the table of document revisions pgbench writes.
+pub async fn create_pops(
+    api: &Api,
+    cluster: &PgCluster,
+    clients: usize,
+) -> Result<BenchPops, BoxError> {
+    let mut uuids = Vec::new();
+    for client in 0..clients {
+        let input = json!({
+            "sessionId": format!("bench-{client}"),
+            "content": data::content(client, AUTOSAVE_BYTES, 0, 4),
+        });
+        let out = api.gql(AUTOSAVE, json!({ "input": input })).await?;
+        uuids.push(str_at(&out, "/autosavePop/pop/id")?.to_owned());
+    }
+    let template = api.gql(READ_POP, json!({ "id": uuids[0] })).await?;
+    let template = template["pop"]["document"].clone();
+    let mut sql = String::from(
+        "CREATE TABLE bench_docs (id INT PRIMARY KEY, etapas JSONB NOT NULL, doc JSONB NOT NULL);
+         ALTER TABLE bench_docs OWNER TO mapagov;\n",
+    );
+    for revision in 1..=REVISIONS {
+        let rest = data::content(0, AUTOSAVE_BYTES, revision, 4);
+        let mut doc = template.clone();
+        doc["etapas"] = rest["etapas"].clone();
+        sql.push_str(&format!(
+            "INSERT INTO bench_docs VALUES ({revision}, {}, {});\n",
+            literal(&rest["etapas"]),
+            literal(&doc)
+        ));
+    }
+    cluster.psql(DB, &sql);
+    let base = psql_lines(
+        cluster,
+        "SELECT min(id) FROM pops WHERE session_id LIKE 'bench-%'",
+    )
+    .first()
+    .and_then(|v| v.parse().ok())
+    .ok_or("no benchmark POPs")?;
+    Ok(BenchPops {
+        base,
+        uuids: Arc::new(uuids),
+    })
+}
+
+/// Autosave throughput: each client saves its own POP with a new ~6 KB revision in a loop.
+pub async fn autosave(
+    api: &Api,
+    pgbench: &PgBench,
+    pops: &BenchPops,
+    s: &Settings,
+) -> Result<Pair, BoxError> {
+    let bodies: Arc<Vec<Value>> = Arc::new(
+        (1..=REVISIONS)
+            .map(|rev| data::content(0, AUTOSAVE_BYTES, rev, 4))
+            .collect(),
+    );
+    let uuids = Arc::clone(&pops.uuids);
+    let client = api.clone();
+    let api_result = load::run(s.clients, s.warmup, s.window, move |c, i| {
+        let api = client.clone();
+        let input = json!({
+            "popId": uuids[c],
+            "sessionId": format!("bench-{c}"),
+            "content": bodies[usize::try_from(i % REVISIONS).unwrap_or(0)],
+        });
+        async move {
+            let out = api.gql(AUTOSAVE, json!({ "input": input })).await?;
+            if out["autosavePop"]["changed"] != json!(true)
+                || out["autosavePop"]["snapshotCreated"] != json!(true)
+            {
+                return Err(format!("autosave wrote nothing: {out}"));
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let base = pops.base.to_string();
+    let pg = pgbench.run(
+        PGBENCH_AUTOSAVE,
+        s.clients,
+        s.warmup,
+        s.window,
+        &[("base", base)],
+    )?;
+    Ok(Pair {
+        api: api_result,
+        pgbench: pg,
+    })
+}
+
+/// `pop(id)` throughput over the clients' POPs.
+pub async fn read_pop(
+    api: &Api,
+    pgbench: &PgBench,
+    pops: &BenchPops,
+    s: &Settings,
+) -> Result<Pair, BoxError> {
+    let uuids = Arc::clone(&pops.uuids);
+    let client = api.clone();
+    let api_result = load::run(s.clients, s.warmup, s.window, move |c, i| {
+        let api = client.clone();
+        let id = uuids[(c + usize::try_from(i).unwrap_or(0)) % uuids.len()].clone();
+        async move {
+            let out = api.gql(READ_POP, json!({ "id": id })).await?;
+            if out["pop"]["id"] != json!(id) {
+                return Err(format!("pop(id) answered another POP: {out}"));
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let pg = pgbench.run(
+        PGBENCH_READ_POP,
+        s.clients,
+        s.warmup,
+        s.window,
+        &[
+            ("base", pops.base.to_string()),
+            ("n", pops.uuids.len().to_string()),
+        ],
+    )?;
+    Ok(Pair {
+        api: api_result,
+        pgbench: pg,
+    })
+}
+
+/// The bulk POPs' public ids and internal id range.
+pub struct BulkPops {
+    uuids: Arc<Vec<String>>,
+    lo: i64,
+    hi: i64,
+}
+
+impl BulkPops {
+    /// The lowest internal id.
+    pub fn lo(&self) -> i64 {
+        self.lo
+    }
+
+    /// The highest internal id.
+    pub fn hi(&self) -> i64 {
+        self.hi
+    }
+}
+
+/// Reads the bulk-generated POPs (see [`data::pg_bulk`]).
+pub fn bulk_pops(cluster: &PgCluster) -> Result<BulkPops, BoxError> {
+    let uuids = psql_lines(
+        cluster,
+        "SELECT uuid FROM pops WHERE session_id LIKE 'bulk-%' ORDER BY id",
+    );
+    let range = psql_lines(
+        cluster,
+        "SELECT min(id) || ' ' || max(id) FROM pops WHERE session_id LIKE 'bulk-%'",
+    );
+    let (lo, hi) = range
+        .first()
+        .and_then(|r| r.split_once(' '))
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .ok_or("no bulk POPs")?;
+    Ok(BulkPops {
+        uuids: Arc::new(uuids),
+        lo,
+        hi,
+    })
+}
+
+/// Latency of one page (20) of `pop.snapshots` or `popHistory` of random bulk POPs, one client.
+pub async fn history_page(
+    api: &Api,
+    pgbench: &PgBench,
+    bulk: &BulkPops,
+    s: &Settings,
+    snapshots: bool,
+) -> Result<Pair, BoxError> {
+    let uuids = Arc::clone(&bulk.uuids);
+    let client = api.clone();
+    let (query, edges) = if snapshots {
+        (SNAPSHOTS, "/pop/snapshots/edges")
+    } else {
+        (HISTORY, "/popHistory/edges")
+    };
+    let api_result = load::run(1, s.warmup, s.window, move |_, i| {
+        let api = client.clone();
+        let n = usize::try_from(i.wrapping_mul(7919)).unwrap_or(0) % uuids.len();
+        let id = uuids[n].clone();
+        async move {
+            let out = api.gql(query, json!({ "id": id })).await?;
+            let len = out.pointer(edges).and_then(Value::as_array).map(Vec::len);
+            if len != Some(20) {
+                return Err(format!("expected a page of 20: {out}"));
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let script = if snapshots {
+        PGBENCH_SNAPSHOTS
+    } else {
+        PGBENCH_HISTORY
+    };
+    let pg = pgbench.run(
+        script,
+        1,
+        s.warmup,
+        s.window,
+        &[("lo", bulk.lo.to_string()), ("hi", bulk.hi.to_string())],
+    )?;
+    Ok(Pair {
+        api: api_result,
+        pgbench: pg,
+    })
+}
+
+/// Latency of `snapshotDiff` between two ~1 MB snapshots of one POP (one step in 20 differs),
+/// one client; the baseline reads both payloads.
+pub async fn diff(api: &Api, pgbench: &PgBench, s: &Settings) -> Result<Pair, BoxError> {
+    let session = "bench-diff";
+    let first = json!({ "sessionId": session, "content": data::content(9999, DIFF_BYTES, 0, 20) });
+    let out = api.gql(AUTOSAVE, json!({ "input": first })).await?;
+    let pop_id = str_at(&out, "/autosavePop/pop/id")?.to_owned();
+    let mut snapshot_ids = Vec::new();
+    for revision in [1, 2] {
+        let input = json!({
+            "popId": pop_id,
+            "sessionId": session,
+            "content": { "etapas": data::etapas(DIFF_BYTES, revision, 20) },
+        });
+        let out = api.gql(AUTOSAVE, json!({ "input": input })).await?;
+        snapshot_ids.push(str_at(&out, "/autosavePop/snapshot/id")?.to_owned());
+    }
+    let (a, b) = (snapshot_ids[0].clone(), snapshot_ids[1].clone());
+    let client = api.clone();
+    let vars = json!({ "a": a, "b": b });
+    let api_result = load::run(1, s.warmup, s.window, move |_, _| {
+        let api = client.clone();
+        let vars = vars.clone();
+        async move {
+            let out = api.gql(DIFF, vars).await?;
+            if out["snapshotDiff"]["changedFields"] != json!(["etapas"]) {
+                return Err(format!(
+                    "unexpected diff: {}",
+                    out["snapshotDiff"]["changedFields"]
+                ));
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let pg = pgbench.run(PGBENCH_DIFF, 1, s.warmup, s.window, &[("a", a), ("b", b)])?;
+    Ok(Pair {
+        api: api_result,
+        pgbench: pg,
+    })
+}
+
+/// The string at a JSON Pointer of a response.
+fn str_at<'a>(value: &'a Value, pointer: &str) -> Result<&'a str, BoxError> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("no {pointer} in {value}").into())
+}
+
+/// A JSON value as an SQL `jsonb` literal.
+fn literal(value: &Value) -> String {
+    format!("'{}'::jsonb", value.to_string().replace('\'', "''"))
+}
