@@ -155,7 +155,7 @@ async fn the_indexes_serve_the_servers_reads() {
         &mut conn,
         "snapshots of a POP",
         Statement::ListSnapshots(pop_id, &page),
-        "popsnapshot_pop_id_sequence_idx",
+        "popsnapshot_pop_id_id_idx",
     )
     .await;
     assert_uses(

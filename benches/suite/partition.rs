@@ -92,14 +92,6 @@ pub fn compare(
     lo: i64,
     hi: i64,
 ) -> Result<Outcome, BoxError> {
-    // Deleting a snapshot sets `pop_change_log.snapshot_id` to NULL (`ON DELETE SET NULL`), and
-    // that column has no index in the schema: every deleted snapshot would scan the whole change
-    // log, which makes retention on the current table unmeasurable at this size. Both tables are
-    // measured with the index retention needs (the partitioned copy has no such foreign key).
-    cluster.psql(
-        DB,
-        "CREATE INDEX IF NOT EXISTS pop_change_log_snapshot_id_idx ON pop_change_log (snapshot_id);",
-    );
     cluster.psql(DB, CREATE);
     let count = |sql: &str| -> Result<u64, BoxError> { Ok(cluster.psql(DB, sql).trim().parse()?) };
     let rows = count("SELECT count(*) FROM pop_snapshots")?;

@@ -1,0 +1,2 @@
+DROP INDEX popchangelog_snapshot_id_idx;
+DROP INDEX popsnapshot_pop_id_id_idx;
