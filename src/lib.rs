@@ -13,4 +13,5 @@ pub mod graphql;
 pub mod http;
 pub mod legacy;
 pub mod server;
+pub mod telemetry;
 pub mod transfer;

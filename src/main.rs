@@ -31,6 +31,8 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(config.log_format);
+    // Held until `main` returns: dropping it flushes the events not yet sent.
+    let _sentry = mapagov::telemetry::sentry::init(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

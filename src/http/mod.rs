@@ -1,12 +1,16 @@
-//! The HTTP surface: `/graphql` (GraphQL over HTTP, and GraphiQL), `/healthz`, GraphiQL's assets.
+//! The HTTP surface: `/graphql` (GraphQL over HTTP, and GraphiQL), `/healthz`, `/readyz`,
+//! `/metrics`, GraphiQL's assets; every route is wrapped by [`observe`].
 
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
+pub mod observe;
 
-use crate::config::HttpConfig;
+use crate::config::{DatabaseConfig, HttpConfig};
 use crate::db::Db;
 use crate::graphql::AppSchema;
+use crate::telemetry::metrics::Metrics;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -15,8 +19,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -27,6 +31,10 @@ pub struct AppState {
     pub schema: AppSchema,
     /// Request limits and API exposure.
     pub http: Arc<HttpConfig>,
+    /// Where the database is (for the readiness check's migration status).
+    pub database: Arc<DatabaseConfig>,
+    /// What `/metrics` serves.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Path of the GraphQL endpoint (and of GraphiQL).
@@ -37,11 +45,18 @@ pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.http.cors_allowed_origins);
     let mut router = Router::new()
         .route(GRAPHQL_PATH, get(graphiql_page).post(graphql::handle))
-        .route("/healthz", get(health::healthz));
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics));
     if state.http.graphiql {
         router = router.merge(graphiql::asset_routes());
     }
-    let router = router.layer(TraceLayer::new_for_http());
+    let router = router
+        .layer(CatchPanicLayer::custom(observe::panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ));
     match cors {
         Some(cors) => router.layer(cors),
         None => router,
