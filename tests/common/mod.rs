@@ -11,6 +11,7 @@
 pub mod binary;
 pub mod pg_cluster;
 pub mod pops;
+pub mod prom;
 
 use mapagov::config::{Config, DatabaseConfig};
 use pg_cluster::{ClusterOptions, PgCluster};
