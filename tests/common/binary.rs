@@ -127,8 +127,13 @@ impl Served {
     }
 
     /// Sends SIGTERM and waits for the process; returns everything it printed and its status.
-    pub fn terminate(mut self) -> Finished {
+    pub fn terminate(self) -> Finished {
         self.sigterm();
+        self.wait()
+    }
+
+    /// Waits for the process to exit; returns everything it printed and its status.
+    pub fn wait(mut self) -> Finished {
         let status = self
             .child
             .take()
