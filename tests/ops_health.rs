@@ -100,7 +100,12 @@ async fn an_exhausted_pool_is_not_ready(backend: Backend) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let body = loop {
         let (status, body) = readyz(&server.base).await;
-        if status == 503 && body["checks"]["pool"]["status"] == "fail" {
+        // Both fail once the autosave waits on the lock with the only connection (a check
+        // made while the connection is briefly out for authentication may see only one).
+        if status == 503
+            && body["checks"]["pool"]["status"] == "fail"
+            && body["checks"]["database"]["status"] == "fail"
+        {
             break body;
         }
         assert!(
@@ -113,7 +118,6 @@ async fn an_exhausted_pool_is_not_ready(backend: Backend) {
         body["checks"]["pool"]["detail"],
         "exhausted: 1 of 1 connections open, 1 in use"
     );
-    assert_eq!(body["checks"]["database"]["status"], "fail", "{body:#}");
     assert_eq!(body["checks"]["migrations"]["status"], "ok", "{body:#}");
 
     // The same state as /metrics reports it; a scrape does not hang on the busy pool.

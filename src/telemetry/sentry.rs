@@ -68,3 +68,41 @@ pub fn report_internal(operation: &str, detail: &str) {
     event.tags.insert("operation".into(), operation.to_owned());
     sentry::capture_event(event);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentry::protocol::{Breadcrumb, Request, User};
+
+    #[test]
+    fn scrub_removes_request_user_breadcrumbs_and_extras() {
+        let mut event = Event::new();
+        event.message = Some("internal error in operation ReadPop: boom".into());
+        event.request = Some(Request {
+            data: Some("{\"query\":\"...\"}".into()),
+            headers: [("Authorization".to_owned(), "Bearer mgv_secret".to_owned())]
+                .into_iter()
+                .collect(),
+            cookies: Some("session=secret".into()),
+            ..Default::default()
+        });
+        event.user = Some(User {
+            username: Some("maria".into()),
+            ..Default::default()
+        });
+        event.breadcrumbs = vec![Breadcrumb {
+            message: Some("Bearer mgv_secret".into()),
+            ..Default::default()
+        }]
+        .into();
+        event.extra.insert("variables".into(), "secret".into());
+        let scrubbed = scrub(event);
+        let text = serde_json::to_string(&scrubbed).unwrap_or_default();
+        assert!(!text.contains("secret"), "{text}");
+        assert!(!text.contains("maria"), "{text}");
+        assert!(
+            text.contains("internal error in operation ReadPop"),
+            "{text}"
+        );
+    }
+}
