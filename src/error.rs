@@ -141,6 +141,11 @@ impl AppError {
     }
 }
 
+/// The server-side detail of an internal error, carried as the GraphQL error's `source` so that
+/// error reporting can see it; it is never serialized into a response.
+#[derive(Debug, Clone)]
+pub struct InternalDetail(pub String);
+
 impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         match err {
@@ -161,8 +166,11 @@ impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
         if let AppError::Internal(detail) = &err {
             tracing::error!(error = %detail, "internal error while serving a request");
-            return async_graphql::Error::new("internal server error")
+            let mut gql = async_graphql::Error::new("internal server error")
                 .extend_with(|_, e| e.set("code", "INTERNAL_SERVER_ERROR"));
+            // Kept beside the error (never serialized) for error reporting.
+            gql.source = Some(std::sync::Arc::new(InternalDetail(detail.clone())));
+            return gql;
         }
         let code = err.code();
         async_graphql::Error::new(err.message()).extend_with(|_, e| {

@@ -14,4 +14,5 @@ pub mod http;
 pub mod legacy;
 pub mod ops;
 pub mod server;
+pub mod telemetry;
 pub mod transfer;

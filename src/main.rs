@@ -27,6 +27,11 @@ fn main() -> ExitCode {
     if let Ok(config) = &config {
         init_tracing(config.log_format);
     }
+    // Held until `main` returns: dropping it flushes the events not yet sent.
+    let _sentry = config
+        .as_ref()
+        .ok()
+        .and_then(mapagov::telemetry::sentry::init);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

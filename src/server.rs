@@ -6,6 +6,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql;
 use crate::http::{self, AppState};
+use crate::telemetry::metrics::Metrics;
 use std::future::Future;
 use tokio::net::TcpListener;
 
@@ -27,9 +28,11 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
         &config.http,
     );
     Ok(AppState {
+        metrics: std::sync::Arc::new(Metrics::new(db.clone())),
         db,
         schema,
         http: std::sync::Arc::new(config.http.clone()),
+        database: std::sync::Arc::new(config.database.clone()),
     })
 }
 

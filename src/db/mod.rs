@@ -123,6 +123,10 @@ pub struct PoolState {
     pub idle: u32,
     /// Configured maximum.
     pub max_size: u32,
+    /// Check-outs so far that had to wait for a connection.
+    pub waited: u64,
+    /// Check-outs so far that gave up waiting (`SERVICE_UNAVAILABLE`).
+    pub timed_out: u64,
 }
 
 impl Db {
@@ -225,6 +229,8 @@ impl Db {
             connections: state.connections,
             idle: state.idle_connections,
             max_size,
+            waited: state.statistics.get_waited,
+            timed_out: state.statistics.get_timed_out,
         }
     }
 }

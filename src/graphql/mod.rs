@@ -56,6 +56,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 /// The schema with everything resolvers need, and the configured limits.
 pub fn build(db: Db, settings: Settings, http: &HttpConfig) -> AppSchema {
     let mut builder = schema_builder()
+        .extension(crate::telemetry::operation::ObserveExtension)
         .limit_depth(http.max_depth)
         .limit_complexity(http.max_complexity);
     if !http.introspection {

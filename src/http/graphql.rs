@@ -9,8 +9,9 @@
 
 use super::AppState;
 use crate::auth::{self, AuthUser};
-use crate::error::AppError;
+use crate::error::{AppError, InternalDetail};
 use crate::graphql::auth::ClientAddr;
+use crate::telemetry::operation::Operation;
 use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse, ServerError};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -19,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Handles one GraphQL-over-HTTP POST.
 pub async fn handle(
@@ -71,16 +73,98 @@ pub async fn handle(
             }
         },
     };
-    let batch = attach(batch, user, ClientAddr(peer.ip()));
+    let (batch, operations) = attach(batch, user, ClientAddr(peer.ip()));
     let execution = state.schema.execute_batch(batch);
-    match tokio::time::timeout(state.http.request_timeout, execution).await {
-        Ok(response) => Json(with_codes(response)).into_response(),
-        Err(_) => failure(
-            StatusCode::GATEWAY_TIMEOUT,
-            "TIMEOUT",
-            "the request took too long and was cancelled; nothing it was writing was kept",
-        ),
+    let (mut response, errors) =
+        match tokio::time::timeout(state.http.request_timeout, execution).await {
+            Ok(response) => {
+                let response = with_codes(response);
+                let errors = response_errors(&response);
+                (Json(response).into_response(), errors)
+            }
+            Err(_) => (
+                failure(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "TIMEOUT",
+                    "the request took too long and was cancelled; nothing it was writing was kept",
+                ),
+                vec![vec![Failure::code("TIMEOUT")]; operations.len()],
+            ),
+        };
+    let labels = record(&state, &operations, &errors);
+    response
+        .extensions_mut()
+        .insert(OperationLabel(labels.join(",")));
+    response
+}
+
+/// The label(s) of the GraphQL operation(s) a response answered, for the request's log line.
+#[derive(Debug, Clone)]
+pub struct OperationLabel(pub String);
+
+/// One error of an operation: its code and, for internal errors, the server-side detail.
+#[derive(Debug, Clone)]
+struct Failure {
+    code: String,
+    detail: Option<String>,
+}
+
+impl Failure {
+    fn code(code: &str) -> Failure {
+        Failure {
+            code: code.to_owned(),
+            detail: None,
+        }
     }
+}
+
+/// The errors of each operation of a (possibly batched) response.
+fn response_errors(response: &BatchResponse) -> Vec<Vec<Failure>> {
+    let of = |response: &GqlResponse| {
+        response
+            .errors
+            .iter()
+            .map(|error| Failure {
+                code: error
+                    .extensions
+                    .as_ref()
+                    .and_then(|ext| ext.get("code"))
+                    .and_then(|code| match code {
+                        async_graphql::Value::String(code) => Some(code.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "UNKNOWN".to_owned()),
+                detail: error.source::<InternalDetail>().map(|d| d.0.clone()),
+            })
+            .collect()
+    };
+    match response {
+        BatchResponse::Single(r) => vec![of(r)],
+        BatchResponse::Batch(rs) => rs.iter().map(of).collect(),
+    }
+}
+
+/// Counts each operation, its latency and its errors, and reports internal errors; returns the
+/// operations' labels.
+fn record(state: &AppState, operations: &[Arc<Operation>], errors: &[Vec<Failure>]) -> Vec<String> {
+    operations
+        .iter()
+        .zip(errors)
+        .map(|(operation, failures)| {
+            let label = state.metrics.labels.label(operation.name().as_deref());
+            let elapsed = operation.elapsed().unwrap_or(state.http.request_timeout);
+            state
+                .metrics
+                .operation(&label, elapsed, failures.iter().map(|f| f.code.as_str()));
+            for failure in failures {
+                if failure.code == "INTERNAL_SERVER_ERROR" {
+                    let detail = failure.detail.as_deref().unwrap_or("no detail");
+                    crate::telemetry::sentry::report_internal(&label, detail);
+                }
+            }
+            label
+        })
+        .collect()
 }
 
 enum Bearer<'a> {
@@ -99,20 +183,30 @@ fn bearer(headers: &HeaderMap) -> Bearer<'_> {
     }
 }
 
-fn attach(batch: BatchRequest, user: Option<AuthUser>, addr: ClientAddr) -> BatchRequest {
-    let add = |request: async_graphql::Request| {
-        let request = request.data(addr);
+/// Gives every request its user, the client's address, and an [`Operation`] the schema
+/// extension fills in; returns the operations in request order.
+fn attach(
+    batch: BatchRequest,
+    user: Option<AuthUser>,
+    addr: ClientAddr,
+) -> (BatchRequest, Vec<Arc<Operation>>) {
+    let mut operations = Vec::new();
+    let mut add = |request: async_graphql::Request| {
+        let operation = Operation::new(request.operation_name.as_deref());
+        operations.push(Arc::clone(&operation));
+        let request = request.data(addr).data(operation);
         match &user {
             Some(user) => request.data(user.clone()),
             None => request,
         }
     };
-    match batch {
+    let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(add(request)),
         BatchRequest::Batch(requests) => {
-            BatchRequest::Batch(requests.into_iter().map(add).collect())
+            BatchRequest::Batch(requests.into_iter().map(&mut add).collect())
         }
-    }
+    };
+    (batch, operations)
 }
 
 /// Gives every error a code: async-graphql's own errors have none.

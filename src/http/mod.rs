@@ -1,12 +1,16 @@
-//! The HTTP surface: `/graphql` (GraphQL over HTTP, and GraphiQL), `/healthz`, GraphiQL's assets.
+//! The HTTP surface: `/graphql` (GraphQL over HTTP, and GraphiQL), `/healthz`, `/readyz`,
+//! `/metrics`, GraphiQL's assets; every route is wrapped by [`observe`].
 
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
+pub mod observe;
 
-use crate::config::HttpConfig;
+use crate::config::{DatabaseConfig, HttpConfig};
 use crate::db::Db;
 use crate::graphql::AppSchema;
+use crate::telemetry::metrics::Metrics;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -15,8 +19,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -27,6 +31,10 @@ pub struct AppState {
     pub schema: AppSchema,
     /// Request limits and API exposure.
     pub http: Arc<HttpConfig>,
+    /// Where the database is (for the readiness check's migration status).
+    pub database: Arc<DatabaseConfig>,
+    /// What `/metrics` serves.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Path of the GraphQL endpoint (and of GraphiQL).
@@ -34,14 +42,27 @@ pub const GRAPHQL_PATH: &str = "/graphql";
 
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
-    let cors = cors_layer(&state.http.cors_allowed_origins);
     let mut router = Router::new()
         .route(GRAPHQL_PATH, get(graphiql_page).post(graphql::handle))
-        .route("/healthz", get(health::healthz));
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics));
     if state.http.graphiql {
         router = router.merge(graphiql::asset_routes());
     }
-    let router = router.layer(TraceLayer::new_for_http());
+    with_layers(router, state)
+}
+
+/// Wraps every route: a panic becomes a clean 500 ([`observe::panic_response`]), inside
+/// [`observe::observe`] (request id, metrics, the log line), inside CORS when configured.
+fn with_layers(router: Router<AppState>, state: AppState) -> Router {
+    let cors = cors_layer(&state.http.cors_allowed_origins);
+    let router = router
+        .layer(CatchPanicLayer::custom(observe::panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ));
     match cors {
         Some(cors) => router.layer(cors),
         None => router,
@@ -85,4 +106,62 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_handler_is_a_clean_500_and_is_counted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("db.sqlite3").display());
+        let config =
+            crate::config::Config::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone()))
+                .expect("config");
+        let state = crate::server::prepare(&config).await.expect("state");
+        let metrics = Arc::clone(&state.metrics);
+        let boom = Router::new().route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("boom");
+                }
+                StatusCode::OK
+            }),
+        );
+        let response = with_layers(boom, state)
+            .oneshot(
+                Request::get("/boom")
+                    .header("x-request-id", "panic-1")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("a response, not a dropped connection");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["x-request-id"], "panic-1");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "INTERNAL_SERVER_ERROR"
+        );
+        assert!(
+            !body.to_string().contains("boom"),
+            "the panic message stays server-side"
+        );
+        let text = metrics.render().await.expect("metrics");
+        assert!(
+            text.contains(
+                r#"mapagov_http_requests_total{method="GET",route="/boom",status="500"} 1"#
+            ),
+            "{text}"
+        );
+    }
 }

@@ -8,9 +8,11 @@
 //! - [`both_backends!`] turns one `async fn(Backend)` into a test per backend.
 #![allow(dead_code, unused_macros)]
 
+pub mod binary;
 pub mod cli;
 pub mod pg_cluster;
 pub mod pops;
+pub mod prom;
 
 use mapagov::config::{Config, DatabaseConfig};
 use pg_cluster::{ClusterOptions, PgCluster};

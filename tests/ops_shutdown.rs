@@ -1,0 +1,179 @@
+//! Graceful shutdown of the real binary: with autosaves in flight, SIGTERM stops accepting, lets
+//! the in-flight requests finish, closes the pool and exits 0. Every response a client got is
+//! complete, and the database is consistent afterwards: each POP's sequence is at least the last
+//! one acknowledged and matches its change log, and `mapagov verify` passes.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::binary::{self, Served};
+use common::Backend;
+use diesel::sql_types::BigInt;
+use diesel::QueryableByName;
+use diesel_async::RunQueryDsl;
+use mapagov::db::Conn;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+both_backends!(sigterm_lets_inflight_autosaves_finish);
+
+const WRITERS: usize = 8;
+const SAVE: &str = "mutation($s: String!, $c: String) { autosavePop(input: {sessionId: $s, \
+    content: {nomeProcesso: $c}}) { autosaveSequence pop { id } } }";
+
+/// What one writer saw: its POP's id and the last sequence the server acknowledged.
+struct Acked {
+    pop_id: Option<String>,
+    last_sequence: i64,
+    responses: usize,
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    sequence: i64,
+    #[diesel(sql_type = BigInt)]
+    logged_max: i64,
+    #[diesel(sql_type = BigInt)]
+    logged_distinct: i64,
+}
+
+async fn sigterm_lets_inflight_autosaves_finish(backend: Backend) {
+    let (database_url, sqlite_dir) = common::fresh_database(backend).await;
+    let dir = sqlite_dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
+    binary::run_ok({
+        let mut cmd = binary::command(&database_url, dir.path(), &[]);
+        cmd.arg("migrate");
+        cmd
+    });
+    let token = binary::create_user(&database_url, dir.path(), "maria");
+    let served = Served::start(&database_url, dir.path(), &[]).await;
+    let url = format!("{}/graphql", served.base);
+    let acked_total = Arc::new(AtomicUsize::new(0));
+
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (url, token, acked_total) = (url.clone(), token.clone(), Arc::clone(&acked_total));
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut acked = Acked {
+                    pop_id: None,
+                    last_sequence: 0,
+                    responses: 0,
+                };
+                for n in 1.. {
+                    let sent = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({"query": SAVE, "variables": {"s": format!("w{w}"), "c": format!("w{w}-{n}")}}))
+                        .send()
+                        .await;
+                    // No response: the server no longer accepts requests.
+                    let Ok(resp) = sent else { break };
+                    // A response, once started, must be complete and successful.
+                    assert_eq!(resp.status(), 200, "writer {w}");
+                    let body: Value = resp.json().await.expect("a complete JSON response");
+                    assert!(body.get("errors").is_none(), "writer {w}: {body:#}");
+                    let saved = &body["data"]["autosavePop"];
+                    let sequence = saved["autosaveSequence"].as_i64().unwrap();
+                    assert_eq!(sequence, acked.last_sequence + 1, "writer {w}: no gap, no repeat");
+                    acked.last_sequence = sequence;
+                    acked.pop_id = saved["pop"]["id"].as_str().map(str::to_owned);
+                    acked.responses += 1;
+                    acked_total.fetch_add(1, Ordering::SeqCst);
+                }
+                acked
+            })
+        })
+        .collect();
+
+    // Let every writer get going, then ask the server to stop mid-stream.
+    while AtomicUsize::load(&acked_total, Ordering::SeqCst) < WRITERS * 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    served.sigterm();
+    let acked_at_sigterm = AtomicUsize::load(&acked_total, Ordering::SeqCst);
+    let finished = tokio::task::spawn_blocking(move || served.wait())
+        .await
+        .unwrap();
+    assert!(
+        finished.status.success(),
+        "exit status {:?}: {}",
+        finished.status,
+        finished.stderr
+    );
+    assert_eq!(finished.status.code(), Some(0));
+    assert!(
+        finished.stderr.contains("shutting down"),
+        "{}",
+        finished.stderr
+    );
+
+    let mut acked = Vec::new();
+    for writer in writers {
+        acked.push(
+            tokio::time::timeout(Duration::from_secs(30), writer)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    assert!(acked.iter().all(|a| a.responses >= 1));
+    assert!(
+        AtomicUsize::load(&acked_total, Ordering::SeqCst) > acked_at_sigterm,
+        "requests in flight at SIGTERM were answered"
+    );
+
+    // The database after the stop.
+    let db = mapagov::db::Db::connect(&common::database_config(&database_url, &[]))
+        .await
+        .unwrap();
+    let mut pooled = db.get().await.unwrap();
+    for a in &acked {
+        // A parsed UUID is safe to put in the statement (placeholders differ by backend).
+        let uuid = uuid::Uuid::parse_str(a.pop_id.as_deref().unwrap()).unwrap();
+        let query = diesel::sql_query(format!(
+            "SELECT CAST(p.autosave_sequence AS BIGINT) AS sequence, \
+             CAST((SELECT max(c.autosave_sequence) FROM pop_change_log c WHERE c.pop_id = p.id) AS BIGINT) AS logged_max, \
+             CAST((SELECT count(DISTINCT c.autosave_sequence) FROM pop_change_log c WHERE c.pop_id = p.id) AS BIGINT) AS logged_distinct \
+             FROM pops p WHERE CAST(p.uuid AS TEXT) = '{uuid}'"
+        ));
+        let row: Row = match pooled.conn() {
+            Conn::Pg(c) => query.get_result(c).await.unwrap(),
+            Conn::Sqlite(c) => query.get_result(c).await.unwrap(),
+        };
+        assert!(
+            row.sequence >= a.last_sequence,
+            "POP {uuid}: stored {} < acknowledged {}",
+            row.sequence,
+            a.last_sequence
+        );
+        assert!(
+            row.sequence <= a.last_sequence + 1,
+            "POP {uuid}: at most the one unanswered request was applied"
+        );
+        assert_eq!(
+            row.logged_max, row.sequence,
+            "POP {uuid}: change log ends at the sequence"
+        );
+        assert_eq!(
+            row.logged_distinct, row.sequence,
+            "POP {uuid}: every autosave logged"
+        );
+    }
+    drop(pooled);
+
+    let output = binary::command(&database_url, dir.path(), &[])
+        .args(["verify", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "mapagov verify: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
