@@ -7,7 +7,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{cli, fixture, migrated_database, table_sums, Backend, MigratedDb};
+use common::{binary, fixture, migrated_database, table_sums, Backend, MigratedDb};
 use mapagov::config::Config;
 use mapagov::transfer::checksum::Checksums;
 use mapagov::transfer::import::{import, ImportOptions};
@@ -48,10 +48,10 @@ fn names_in(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-fn backup(url: &str, root: &Path, extra: &[&str], env: &[(&str, &str)]) -> cli::Run {
+fn backup(url: &str, root: &Path, extra: &[&str], env: &[(&str, &str)]) -> binary::Run {
     let mut args = vec!["backup", "--dir", root.to_str().unwrap(), "--now", NOW];
     args.extend_from_slice(extra);
-    cli::run(Some(url), env, &args)
+    binary::run(Some(url), env, &args)
 }
 
 fn manifest(dir: &Path) -> Value {
@@ -100,16 +100,16 @@ async fn a_backup_restores_into_the_other_backend_and_verifies(backend: Backend)
 
     // Restore into a fresh database of the other backend, by directory; then verify it.
     let target = migrated_database(backend.other()).await;
-    let load = cli::run(Some(&target.url), &[], &["load", dir.to_str().unwrap()]);
+    let load = binary::run(Some(&target.url), &[], &["load", dir.to_str().unwrap()]);
     assert_eq!(load.code, 0, "{}", load.all());
     assert_eq!(table_sums(&target.db).await, source_sums);
-    let verify = cli::run(Some(&target.url), &[], &["verify"]);
+    let verify = binary::run(Some(&target.url), &[], &["verify"]);
     assert_eq!(verify.code, 0, "{}", verify.all());
 
     // Or by its manifest.
     let again = migrated_database(backend.other()).await;
     let manifest_path = dir.join("manifest.json");
-    let load = cli::run(
+    let load = binary::run(
         Some(&again.url),
         &[],
         &["load", manifest_path.to_str().unwrap()],
@@ -135,7 +135,7 @@ async fn a_tampered_or_interrupted_backup_is_refused(backend: Backend) {
     let empty = table_sums(&target.db).await;
     assert!(empty.values().all(|s| s.rows == 0));
     let refused = |dir: &Path| {
-        let run = cli::run(Some(&target.url), &[], &["load", dir.to_str().unwrap()]);
+        let run = binary::run(Some(&target.url), &[], &["load", dir.to_str().unwrap()]);
         assert_ne!(run.code, 0, "{}", run.all());
         run.stderr
     };

@@ -8,11 +8,11 @@
 mod common;
 
 use common::pg_cluster::{ClusterOptions, PgCluster, SslFiles};
-use common::{cli, Backend};
+use common::{binary, Backend};
 use std::collections::BTreeMap;
 
 /// The verdict printed for each item.
-fn verdicts(run: &cli::Run) -> BTreeMap<String, String> {
+fn verdicts(run: &binary::Run) -> BTreeMap<String, String> {
     run.stdout
         .lines()
         .filter_map(|line| {
@@ -23,7 +23,7 @@ fn verdicts(run: &cli::Run) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn verdict(run: &cli::Run, item: &str) -> String {
+fn verdict(run: &binary::Run, item: &str) -> String {
     verdicts(run)
         .get(item)
         .cloned()
@@ -32,14 +32,14 @@ fn verdict(run: &cli::Run, item: &str) -> String {
 
 async fn a_migrated_database_passes_and_a_pending_migration_fails(backend: Backend) {
     let migrated = common::migrated_database(backend).await;
-    let run = cli::run(Some(&migrated.url), &[], &["check"]);
+    let run = binary::run(Some(&migrated.url), &[], &["check"]);
     assert_eq!(run.code, 0, "{}", run.all());
     for item in ["configuration", "database", "migrations"] {
         assert_eq!(verdict(&run, item), "ok", "{}", run.all());
     }
 
     let (fresh, _dir) = common::fresh_database(backend).await;
-    let run = cli::run(Some(&fresh), &[], &["check"]);
+    let run = binary::run(Some(&fresh), &[], &["check"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert_eq!(verdict(&run, "migrations"), "fail");
     assert!(run.stdout.contains("mapagov migrate"), "{}", run.stdout);
@@ -48,7 +48,7 @@ async fn a_migrated_database_passes_and_a_pending_migration_fails(backend: Backe
 async fn deploy_fails_on_development_settings_and_finds_indexes_by_columns(backend: Backend) {
     let migrated = common::migrated_database(backend).await;
     let url = migrated.url.clone();
-    let run = cli::run(Some(&url), &[], &["check", "--deploy"]);
+    let run = binary::run(Some(&url), &[], &["check", "--deploy"]);
     assert_eq!(run.code, 1, "{}", run.all());
     let expected_backend = match backend {
         Backend::Postgres => "ok",
@@ -90,7 +90,7 @@ async fn deploy_fails_on_development_settings_and_finds_indexes_by_columns(backe
             mapagov::db::Conn::Sqlite(c) => c.batch_execute(&sql).await.unwrap(),
         }
     }
-    let run = cli::run(Some(&url), &[], &["check", "--deploy"]);
+    let run = binary::run(Some(&url), &[], &["check", "--deploy"]);
     assert_eq!(verdict(&run, "index pops(created_at)"), "ok");
     assert!(run.stdout.contains("pops_by_creation"), "{}", run.stdout);
     assert_eq!(
@@ -108,7 +108,7 @@ both_backends!(
 
 #[test]
 fn bad_configuration_and_unreachable_database_fail_without_leaking_the_password() {
-    let run = cli::run(
+    let run = binary::run(
         Some("sqlite://x.sqlite3"),
         &[("DB_POOL_SIZE", "0")],
         &["check"],
@@ -119,7 +119,7 @@ fn bad_configuration_and_unreachable_database_fail_without_leaking_the_password(
 
     let secret = "pa55-do-not-print";
     let url = format!("postgres://mapagov:{secret}@127.0.0.1:1/mapagov");
-    let run = cli::run(
+    let run = binary::run(
         Some(&url),
         &[("DB_POOL_TIMEOUT", "1")],
         &["check", "--deploy"],
@@ -159,11 +159,11 @@ async fn a_production_setup_passes_deploy_and_a_stale_backup_fails_it() {
         ("SENTRY_DSN", dsn.as_str()),
         ("BACKUP_DIR", backup_dir.as_str()),
     ];
-    let migrate = cli::run(Some(&url), &env, &["migrate"]);
+    let migrate = binary::run(Some(&url), &env, &["migrate"]);
     assert_eq!(migrate.code, 0, "{}", migrate.all());
 
     // No backup yet: that alone fails.
-    let run = cli::run(Some(&url), &env, &["check", "--deploy"]);
+    let run = binary::run(Some(&url), &env, &["check", "--deploy"]);
     assert_eq!(run.code, 1, "{}", run.all());
     let failing: Vec<String> = verdicts(&run)
         .into_iter()
@@ -174,13 +174,13 @@ async fn a_production_setup_passes_deploy_and_a_stale_backup_fails_it() {
 
     // A backup two days old is stale for the default 26 hours, fine for 72.
     let two_days_ago = (chrono::Utc::now() - chrono::Duration::hours(48)).to_rfc3339();
-    let backup = cli::run(Some(&url), &env, &["backup", "--now", &two_days_ago]);
+    let backup = binary::run(Some(&url), &env, &["backup", "--now", &two_days_ago]);
     assert_eq!(backup.code, 0, "{}", backup.all());
-    let run = cli::run(Some(&url), &env, &["check", "--deploy"]);
+    let run = binary::run(Some(&url), &env, &["check", "--deploy"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert_eq!(verdict(&run, "recent backup"), "fail");
     assert!(run.stdout.contains("48.0 h old"), "{}", run.stdout);
-    let run = cli::run(
+    let run = binary::run(
         Some(&url),
         &env,
         &["check", "--deploy", "--backup-max-age", "72"],
@@ -188,9 +188,9 @@ async fn a_production_setup_passes_deploy_and_a_stale_backup_fails_it() {
     assert_eq!(run.code, 0, "{}", run.all());
 
     // A fresh backup: every item ok.
-    let backup = cli::run(Some(&url), &env, &["backup"]);
+    let backup = binary::run(Some(&url), &env, &["backup"]);
     assert_eq!(backup.code, 0, "{}", backup.all());
-    let run = cli::run(Some(&url), &env, &["check", "--deploy"]);
+    let run = binary::run(Some(&url), &env, &["check", "--deploy"]);
     assert_eq!(run.code, 0, "{}", run.all());
     let levels = verdicts(&run);
     assert_eq!(levels.len(), 15, "{}", run.all());

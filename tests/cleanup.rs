@@ -9,7 +9,7 @@ mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::pops::{change_status, create, save, snapshots, DELETE};
-use common::{cli, table_sums, Backend, TestServer};
+use common::{binary, table_sums, Backend, TestServer};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use mapagov::db::types::DbUuid;
@@ -204,10 +204,10 @@ async fn scenario(backend: Backend) -> Scenario {
     s
 }
 
-fn cleanup(s: &Scenario, extra: &[&str]) -> cli::Run {
+fn cleanup(s: &Scenario, extra: &[&str]) -> binary::Run {
     let mut args = vec!["cleanup", "--now", NOW];
     args.extend_from_slice(extra);
-    let run = cli::run(Some(&s.server.database_url), &[], &args);
+    let run = binary::run(Some(&s.server.database_url), &[], &args);
     assert_eq!(run.code, 0, "{}", run.all());
     run
 }
@@ -270,7 +270,7 @@ async fn the_default_policy_removes_exactly_what_it_should(backend: Backend) {
         vec![(s.idle, "delete", None)]
     );
     // And the database is still sound (no change-log row points to a deleted snapshot).
-    let verify = cli::run(Some(&s.server.database_url), &[], &["verify"]);
+    let verify = binary::run(Some(&s.server.database_url), &[], &["verify"]);
     assert_eq!(verify.code, 0, "{}", verify.all());
 
     // A second run finds nothing more to do.
@@ -315,7 +315,7 @@ async fn every_number_is_a_flag_and_the_newest_snapshot_always_stays(backend: Ba
     assert_eq!(pop_state(&s.db, s.in_review).await.1, None);
     assert_eq!(pop_state(&s.db, s.busy).await.1, None);
 
-    let bad = cli::run(
+    let bad = binary::run(
         Some(&s.server.database_url),
         &[],
         &["cleanup", "--now", "yesterday"],

@@ -180,7 +180,10 @@ pub fn covering<'a>(indexes: &'a [IndexColumns], columns: &[&str]) -> Option<&'a
 pub async fn check_indexes(conn: &mut Conn<'_>) -> Result<Vec<Finding>, AppError> {
     let mut findings = Vec::new();
     let postgres = matches!(conn, Conn::Pg(_));
-    for wanted in RECOMMENDED_INDEXES.iter().filter(|w| postgres || !w.postgres_only) {
+    for wanted in RECOMMENDED_INDEXES
+        .iter()
+        .filter(|w| postgres || !w.postgres_only)
+    {
         let indexes = indexes_of(conn, wanted.table).await?;
         let item = format!("index {}", wanted.describe());
         findings.push(match covering(&indexes, wanted.columns) {

@@ -9,7 +9,6 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod binary;
-pub mod cli;
 pub mod pg_cluster;
 pub mod pops;
 pub mod prom;
