@@ -12,8 +12,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use mapagov::cli::copy::copy_between;
 use mapagov::db::migrate::{self, Direction};
-use mapagov::db::{Conn, Db};
+use mapagov::db::Db;
 use mapagov::transfer::import::{import, ImportOptions};
+use mapagov::with_backend;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -338,26 +339,14 @@ async fn the_document_column_is_the_document_field(backend: Backend) {
     let db = server.db().await;
     let mut pooled = db.get().await.unwrap();
     for (id, document) in api {
-        let stored: Value = match pooled.conn() {
-            Conn::Pg(c) => {
-                use mapagov::db::schema::pg::pops;
-                pops::table
-                    .filter(pops::uuid.eq(mapagov::db::types::DbUuid(id.parse().unwrap())))
-                    .select(pops::document)
-                    .first(c)
-                    .await
-                    .unwrap()
-            }
-            Conn::Sqlite(c) => {
-                use mapagov::db::schema::sqlite::pops;
-                pops::table
-                    .filter(pops::uuid.eq(mapagov::db::types::DbUuid(id.parse().unwrap())))
-                    .select(pops::document)
-                    .first(c)
-                    .await
-                    .unwrap()
-            }
-        };
+        let uuid = mapagov::db::types::DbUuid(id.parse().unwrap());
+        let mut conn = pooled.conn();
+        let stored: Value = with_backend!(&mut conn, |c| schema::pops::table
+            .filter(schema::pops::uuid.eq(uuid))
+            .select(schema::pops::document)
+            .first(c)
+            .await)
+        .unwrap();
         assert_eq!(stored, document, "{id}");
     }
 }

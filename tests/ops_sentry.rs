@@ -76,7 +76,7 @@ async fn an_internal_error_reaches_sentry_without_body_or_token() {
     diesel::sql_query("PRAGMA ignore_check_constraints = ON")
         .execute(&mut conn)
         .unwrap();
-    let changed = diesel::sql_query("UPDATE pops SET etapas = 'not json {'")
+    let changed = diesel::sql_query("UPDATE pops SET created_at = 'not a time'")
         .execute(&mut conn)
         .unwrap();
     assert_eq!(changed, 1);
