@@ -8,8 +8,8 @@ use crate::pg_cluster::PgCluster;
 use crate::pgbench::PgBench;
 use crate::{BoxError, Settings, DB};
 
-/// The partitioned copy: same columns and checks; the primary key must include the partition
-/// key, and `(pop_id, sequence)` can no longer be unique across partitions.
+/// The partitioned copy: same columns, checks and indexes as `pop_snapshots`; the primary key must
+/// include the partition key, and `(pop_id, sequence)` can no longer be unique across partitions.
 const CREATE: &str = "
 CREATE TABLE snap_part (LIKE pop_snapshots INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
   PARTITION BY RANGE (created_at);
@@ -27,6 +27,7 @@ CREATE TABLE snap_part_default PARTITION OF snap_part DEFAULT;
 INSERT INTO snap_part SELECT * FROM pop_snapshots;
 ALTER TABLE snap_part ADD PRIMARY KEY (id, created_at);
 CREATE INDEX snap_part_pop_id_sequence_idx ON snap_part (pop_id, sequence);
+CREATE INDEX snap_part_pop_id_id_idx ON snap_part (pop_id, id);
 CREATE INDEX snap_part_created_at_idx ON snap_part (created_at);
 ALTER TABLE snap_part OWNER TO mapagov;
 ANALYZE snap_part;
