@@ -20,6 +20,10 @@
 //! | `GRAPHQL_MAX_DEPTH` | `15` | Deepest query accepted (`QUERY_TOO_DEEP`). |
 //! | `GRAPHQL_MAX_COMPLEXITY` | `20000` | Most complex query accepted; a connection's `first`/`last` multiplies its children (`QUERY_TOO_COMPLEX`). |
 //! | `GRAPHQL_MAX_BATCH` | `10` | Most operations in one batched request (`BATCH_TOO_LARGE`). |
+//! | `GRAPHQL_MAX_QUERY_BYTES` | `262144` | Longest GraphQL query text, in bytes (`QUERY_TOO_LARGE`); large values belong in variables. |
+//! | `GRAPHQL_MAX_SELECTIONS` | `2000` | Most selections (fields, fragment spreads, inline fragments) in a document once its fragments are expanded (`QUERY_TOO_COMPLEX`). |
+//! | `GRAPHQL_MAX_ALIASES` | `50` | Most aliased fields in a document once its fragments are expanded (`TOO_MANY_ALIASES`). |
+//! | `GRAPHQL_MAX_RESPONSE_BYTES` | `16777216` | Most bytes of field values one operation may produce; a field past it answers `RESPONSE_TOO_LARGE`. |
 //! | `REQUEST_TIMEOUT` | `30` | Seconds a GraphQL request may take (`TIMEOUT`); the transaction it was in is rolled back. |
 //! | `LOGIN_ATTEMPTS_PER_MINUTE` | `10` | Login attempts per username and per client address (`TOO_MANY_REQUESTS`). |
 //! | `GRAPHQL_INTROSPECTION` | `true` (`false` with `APP_ENV=production`) | Whether clients may introspect the schema. |
@@ -183,6 +187,14 @@ pub struct HttpConfig {
     pub max_complexity: usize,
     /// `GRAPHQL_MAX_BATCH`.
     pub max_batch: usize,
+    /// `GRAPHQL_MAX_QUERY_BYTES`.
+    pub max_query_bytes: usize,
+    /// `GRAPHQL_MAX_SELECTIONS`.
+    pub max_selections: usize,
+    /// `GRAPHQL_MAX_ALIASES`.
+    pub max_aliases: usize,
+    /// `GRAPHQL_MAX_RESPONSE_BYTES`.
+    pub max_response_bytes: usize,
     /// `REQUEST_TIMEOUT`.
     pub request_timeout: Duration,
     /// `LOGIN_ATTEMPTS_PER_MINUTE`.
@@ -396,6 +408,10 @@ fn http_config(
         max_depth: positive("GRAPHQL_MAX_DEPTH", 15)?,
         max_complexity: positive("GRAPHQL_MAX_COMPLEXITY", 20_000)?,
         max_batch: positive("GRAPHQL_MAX_BATCH", 10)?,
+        max_query_bytes: positive("GRAPHQL_MAX_QUERY_BYTES", 256 * 1024)?,
+        max_selections: positive("GRAPHQL_MAX_SELECTIONS", 2_000)?,
+        max_aliases: parse_or("GRAPHQL_MAX_ALIASES", get("GRAPHQL_MAX_ALIASES"), 50)?,
+        max_response_bytes: positive("GRAPHQL_MAX_RESPONSE_BYTES", 16 * 1024 * 1024)?,
         request_timeout: positive_secs("REQUEST_TIMEOUT", get("REQUEST_TIMEOUT"), 30)?,
         login_attempts_per_minute: u32::try_from(attempts)
             .ok()

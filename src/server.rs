@@ -47,23 +47,45 @@ pub async fn run(
 ) -> Result<(), AppError> {
     let state = prepare(config).await?;
     let addr = listener.local_addr().map_err(AppError::internal)?;
+    let graphiql = config
+        .http
+        .graphiql
+        .then(|| format!("http://{addr}{}", http::GRAPHQL_PATH));
     if bootstrap_admin {
         if let Some(token) = crate::auth::bootstrap_admin(&state.db).await? {
+            let header = format!("{{\"Authorization\": \"Bearer {token}\"}}");
+            let how = match &graphiql {
+                Some(page) => {
+                    format!(
+                        "Open GraphiQL at {page} and put this in its Headers tab:\n\n    {header}"
+                    )
+                }
+                None => format!("Send it with every request as the header\n\n    {header}"),
+            };
             println!(
                 "\nFirst run: created the staff user `admin` (it has no password).\n\
-                 Its API token, shown only this once:\n\n    {token}\n\n\
-                 Open GraphiQL at http://{addr}{path} and put this in its Headers tab:\n\n    \
-                 {{\"Authorization\": \"Bearer {token}\"}}\n\n\
-                 More users and tokens: `mapagov user create <name>`, `mapagov user token <name>`.\n",
-                path = http::GRAPHQL_PATH
+                 Its API token, shown only this once:\n\n    {token}\n\n{how}\n\n\
+                 More users and tokens: `mapagov user create <name>`, `mapagov user token <name>`.\n"
             );
         }
     }
-    tracing::info!(
-        database = %config.database.url,
-        "MapaGov listening on http://{addr} (GraphiQL at http://{addr}{})",
-        http::GRAPHQL_PATH
-    );
+    if config.app_env == crate::config::AppEnv::Production && !config.database.url.is_postgres() {
+        tracing::warn!(
+            "APP_ENV=production on SQLite: one server process only, and no replicas or \
+             point-in-time recovery; set DATABASE_URL to PostgreSQL for a production deployment"
+        );
+    }
+    match &graphiql {
+        Some(page) => tracing::info!(
+            database = %config.database.url,
+            "MapaGov listening on http://{addr} (GraphiQL at {page})"
+        ),
+        None => tracing::info!(
+            database = %config.database.url,
+            "MapaGov listening on http://{addr} (GraphQL at POST {})",
+            http::GRAPHQL_PATH
+        ),
+    }
     http::serve(listener, state, shutdown)
         .await
         .map_err(AppError::internal)

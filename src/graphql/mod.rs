@@ -4,6 +4,8 @@
 //! (`mapagov schema`); [`build`] adds the database handle, the settings and the data loaders.
 
 pub mod auth;
+pub mod budget;
+pub mod guard;
 pub mod history;
 pub mod loaders;
 pub mod pagination;
@@ -55,10 +57,21 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 
 /// The schema with everything resolvers need, and the configured limits.
 pub fn build(db: Db, settings: Settings, http: &HttpConfig) -> AppSchema {
+    let limits = guard::Limits {
+        max_query_bytes: http.max_query_bytes,
+        max_selections: http.max_selections as u64,
+        max_aliases: http.max_aliases as u64,
+        max_depth: http.max_depth,
+        max_complexity: http.max_complexity,
+        reveal_schema: http.introspection,
+    };
+    // The guard bounds every document before async-graphql walks it; depth and complexity are
+    // compared with their limits in the guard's validation hook, so the errors carry their codes.
     let mut builder = schema_builder()
         .extension(crate::telemetry::operation::ObserveExtension)
-        .limit_depth(http.max_depth)
-        .limit_complexity(http.max_complexity);
+        .extension(guard::GuardExtension::new(limits))
+        .extension(budget::BudgetExtension::new(http.max_response_bytes))
+        .limit_recursive_depth(guard::MAX_NESTING);
     if !http.introspection {
         builder = builder.disable_introspection();
     }
