@@ -403,65 +403,32 @@ pub async fn insert_pop(conn: &mut Conn<'_>, new: &NewPop<'_>) -> Result<Pop, Ap
     .await)?)
 }
 
-/// The new state of a POP after a write.
-#[derive(Debug, Clone)]
-pub struct PopUpdate<'a> {
-    /// Content.
-    pub content: &'a PopContent,
-    /// Status.
-    pub status: &'a str,
-    /// Version.
-    pub versao: i32,
-    /// Legacy hash of the new document.
-    pub integrity_hash: &'a str,
-    /// Autosave sequence.
-    pub autosave_sequence: i32,
-    /// Front-end form state.
-    pub raw_payload: Option<&'a Value>,
-    /// Set when this write is an autosave.
-    pub autosaved_at: Option<DateTime<Utc>>,
-    /// Soft-delete time.
-    pub deleted_at: Option<DateTime<Utc>>,
-    /// Write time.
-    pub now: DateTime<Utc>,
-}
-
-/// Writes a POP's new state and returns the row.
-pub async fn update_pop(
-    conn: &mut Conn<'_>,
-    id: i64,
-    update: &PopUpdate<'_>,
-) -> Result<Pop, AppError> {
-    let last_autosave = update.autosaved_at;
-    Ok(with_backend!(conn, |c| {
-        let row = diesel::update(schema::pops::table.find(id))
-            .set((
-                (
-                    schema::pops::status.eq(update.status),
-                    schema::pops::versao.eq(update.versao),
-                    schema::pops::integrity_hash.eq(update.integrity_hash),
-                    schema::pops::autosave_sequence.eq(update.autosave_sequence),
-                    schema::pops::raw_payload.eq(update.raw_payload),
-                    schema::pops::updated_at.eq(update.now),
-                    schema::pops::last_activity_at.eq(update.now),
-                    schema::pops::deleted_at.eq(update.deleted_at),
-                ),
-                pop_content_values!(update.content),
-            ))
-            .returning(pop_columns!())
-            .get_result::<Pop>(&mut *c)
-            .await?;
-        match last_autosave {
-            Some(at) => {
-                diesel::update(schema::pops::table.find(id))
-                    .set(schema::pops::last_autosave_at.eq(at))
-                    .returning(pop_columns!())
-                    .get_result::<Pop>(c)
-                    .await
-            }
-            None => Ok(row),
-        }
-    })?)
+/// Writes a POP's next state (every column a write may change, in one statement; nothing is
+/// read back: the caller built `pop`). `NOT_FOUND` when the row is gone.
+pub async fn update_pop(conn: &mut Conn<'_>, pop: &Pop) -> Result<(), AppError> {
+    let meta = &pop.meta;
+    let updated = with_backend!(conn, |c| diesel::update(schema::pops::table.find(meta.id))
+        .set((
+            (
+                schema::pops::status.eq(&meta.status),
+                schema::pops::versao.eq(meta.versao),
+                schema::pops::integrity_hash.eq(&meta.integrity_hash),
+                schema::pops::autosave_sequence.eq(meta.autosave_sequence),
+                schema::pops::raw_payload.eq(&meta.raw_payload),
+                schema::pops::updated_at.eq(meta.updated_at),
+                schema::pops::last_autosave_at.eq(meta.last_autosave_at),
+                schema::pops::last_activity_at.eq(meta.last_activity_at),
+                schema::pops::deleted_at.eq(meta.deleted_at),
+            ),
+            pop_content_values!(&pop.content),
+        ))
+        .execute(c)
+        .await)?;
+    if updated == 1 {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("POP"))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
