@@ -1,9 +1,9 @@
 //! Every SQL statement MapaGov runs, grouped by table, each written once for both backends.
 //!
 //! Functions take a [`Conn`] (a pooled connection or one inside [`super::Db::write`]); the
-//! `lock_*` functions take the POP row lock on PostgreSQL (`SELECT … FOR UPDATE`), which is how
-//! concurrent writers of one POP are serialized there (SQLite writers are serialized by
-//! `BEGIN IMMEDIATE`).
+//! `lock_*` functions take the POP row lock on PostgreSQL (`SELECT … FOR UPDATE`, through
+//! `for_update!` of [`crate::with_backend!`]), which is how concurrent writers of one POP are serialized there (SQLite
+//! writers are serialized by `BEGIN IMMEDIATE`).
 
 use super::models::{ChangeLogEntry, Pop, PopContent, Snapshot, User};
 use super::types::DbUuid;
@@ -218,52 +218,22 @@ pub async fn lock_pop_by_uuid(
     conn: &mut Conn<'_>,
     uuid: uuid::Uuid,
 ) -> Result<Option<Pop>, AppError> {
-    Ok(match conn {
-        Conn::Pg(c) => {
-            use super::schema::pg as schema;
-            schema::pops::table
-                .filter(schema::pops::uuid.eq(DbUuid(uuid)))
-                .select(pop_columns!())
-                .for_update()
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-        Conn::Sqlite(c) => {
-            use super::schema::sqlite as schema;
-            schema::pops::table
-                .filter(schema::pops::uuid.eq(DbUuid(uuid)))
-                .select(pop_columns!())
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-    })
+    Ok(with_backend!(conn, |c| for_update!(schema::pops::table
+        .filter(schema::pops::uuid.eq(DbUuid(uuid)))
+        .select(pop_columns!()))
+    .first::<Pop>(c)
+    .await
+    .optional())?)
 }
 
 /// Locks and returns a POP by internal id.
 pub async fn lock_pop_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Pop>, AppError> {
-    Ok(match conn {
-        Conn::Pg(c) => {
-            use super::schema::pg as schema;
-            schema::pops::table
-                .find(id)
-                .select(pop_columns!())
-                .for_update()
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-        Conn::Sqlite(c) => {
-            use super::schema::sqlite as schema;
-            schema::pops::table
-                .find(id)
-                .select(pop_columns!())
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-    })
+    Ok(with_backend!(conn, |c| for_update!(schema::pops::table
+        .find(id)
+        .select(pop_columns!()))
+    .first::<Pop>(c)
+    .await
+    .optional())?)
 }
 
 /// Locks and returns the newest non-deleted POP of an editing session among those created by
@@ -276,37 +246,21 @@ pub async fn lock_latest_pop_of_session(
     session_id: &str,
     owner: i64,
 ) -> Result<Option<Pop>, AppError> {
-    Ok(match conn {
-        Conn::Pg(c) => {
-            use super::schema::pg as schema;
-            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind::<diesel::sql_types::Text, _>(session_id)
-                .execute(&mut **c)
-                .await?;
-            schema::pops::table
-                .filter(schema::pops::session_id.eq(session_id))
-                .filter(schema::pops::created_by_id.eq(owner))
-                .filter(schema::pops::deleted_at.is_null())
-                .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
-                .select(pop_columns!())
-                .for_update()
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-        Conn::Sqlite(c) => {
-            use super::schema::sqlite as schema;
-            schema::pops::table
-                .filter(schema::pops::session_id.eq(session_id))
-                .filter(schema::pops::created_by_id.eq(owner))
-                .filter(schema::pops::deleted_at.is_null())
-                .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
-                .select(pop_columns!())
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-    })
+    if let Conn::Pg(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(session_id)
+            .execute(&mut **c)
+            .await?;
+    }
+    Ok(with_backend!(conn, |c| for_update!(schema::pops::table
+        .filter(schema::pops::session_id.eq(session_id))
+        .filter(schema::pops::created_by_id.eq(owner))
+        .filter(schema::pops::deleted_at.is_null())
+        .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
+        .select(pop_columns!()))
+    .first::<Pop>(c)
+    .await
+    .optional())?)
 }
 
 /// Ids of the non-deleted POPs of a session, oldest first.
@@ -612,31 +566,15 @@ macro_rules! change_row {
     }};
 }
 
-/// Inserts change-log rows (one statement on PostgreSQL; SQLite, in-process, takes them one by one
-/// because its multi-row insert cannot express the nullable columns).
+/// Inserts change-log rows (see `insert_rows!` in [`crate::with_backend!`]).
 pub async fn insert_changes(conn: &mut Conn<'_>, changes: &[NewChange]) -> Result<(), AppError> {
     if changes.is_empty() {
         return Ok(());
     }
-    match conn {
-        Conn::Pg(c) => {
-            use super::schema::pg as schema;
-            let rows: Vec<_> = changes.iter().map(|ch| change_row!(ch)).collect();
-            diesel::insert_into(schema::pop_change_log::table)
-                .values(rows)
-                .execute(&mut **c)
-                .await?;
-        }
-        Conn::Sqlite(c) => {
-            use super::schema::sqlite as schema;
-            for ch in changes {
-                diesel::insert_into(schema::pop_change_log::table)
-                    .values(change_row!(ch))
-                    .execute(&mut **c)
-                    .await?;
-            }
-        }
-    }
+    with_backend!(conn, |c| {
+        let rows: Vec<_> = changes.iter().map(|ch| change_row!(ch)).collect();
+        insert_rows!(c, schema::pop_change_log::table, rows)
+    })?;
     Ok(())
 }
 
