@@ -263,14 +263,14 @@ pub async fn lock_latest_pop_of_session(
     .optional())?)
 }
 
-/// Ids of the non-deleted POPs of a session, oldest first.
-pub async fn session_pop_ids(conn: &mut Conn<'_>, session_id: &str) -> Result<Vec<i64>, AppError> {
+/// The non-deleted POPs of a session, oldest first (not locked).
+pub async fn session_pops(conn: &mut Conn<'_>, session_id: &str) -> Result<Vec<Pop>, AppError> {
     Ok(with_backend!(conn, |c| schema::pops::table
         .filter(schema::pops::session_id.eq(session_id))
         .filter(schema::pops::deleted_at.is_null())
         .order(schema::pops::id.asc())
-        .select(schema::pops::id)
-        .load::<i64>(c)
+        .select(pop_columns!())
+        .load::<Pop>(c)
         .await)?)
 }
 

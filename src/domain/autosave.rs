@@ -7,6 +7,7 @@
 
 use super::document::{document, from_fields, to_fields};
 use super::hash::integrity_hash;
+use super::pops::{lock_permitted, PopKey};
 use super::transition::{
     self, check_expected_hash, check_size, ensure_editable, Change, FieldChange,
 };
@@ -198,16 +199,12 @@ async fn write(
     let session = request.session_id.trim();
     let owner = actor.user_id.ok_or(AppError::Unauthenticated)?;
     let found = match request.pop_id {
-        Some(id) => {
-            let pop = super::pops::lock_existing(conn, id).await?;
-            if !actor.can_read(&pop) {
-                return Err(AppError::NotFound("POP"));
-            }
-            if !actor.can_edit(&pop) {
-                return Err(AppError::Forbidden);
-            }
-            Some(pop)
-        }
+        Some(id) => Some(
+            lock_permitted(conn, PopKey::Public(id), "POP", |pop| {
+                actor.may_edit(pop, "POP")
+            })
+            .await?,
+        ),
         None => queries::lock_latest_pop_of_session(conn, session, owner).await?,
     };
     let outcome = match found {

@@ -2,6 +2,7 @@
 
 use super::diff::{diff_documents, DocumentDiff};
 use super::document::{content_from_document, document};
+use super::pops::{lock_permitted, PopKey};
 use super::transition::{
     self, check_expected_hash, ensure_editable, take, take_unless_current, Change,
 };
@@ -31,12 +32,14 @@ pub async fn backup_session(
         async move {
             let now = Utc::now();
             let mut taken = Vec::new();
-            for id in queries::session_pop_ids(&mut conn, session_id).await? {
-                let pop = queries::lock_pop_by_id(&mut conn, id)
-                    .await?
-                    .ok_or(AppError::NotFound("POP"))?;
-                // A session id grants nothing: only the caller's own POPs (all, for staff).
-                if actor.can_edit(&pop) {
+            // A session id grants nothing: only the caller's own POPs (all, for staff), and only
+            // those are locked.
+            let mine = queries::session_pops(&mut conn, session_id).await?;
+            for pop in mine.into_iter().filter(|pop| actor.can_edit(pop)) {
+                let key = PopKey::Internal(pop.meta.id);
+                let may_edit = |pop: &Pop| actor.may_edit(pop, "POP");
+                let pop = lock_permitted(&mut conn, key, "POP", may_edit).await?;
+                if pop.meta.deleted_at.is_none() {
                     let doc = document(&pop.meta, &pop.content);
                     let kind = SnapshotKind::Backup;
                     taken.push(take(&mut conn, &pop, &doc, kind, label, actor, now).await?);
@@ -73,13 +76,11 @@ pub async fn restore(
             let restored = queries::snapshot_by_id(&mut conn, snapshot_id)
                 .await?
                 .ok_or(AppError::NotFound("snapshot"))?;
-            let pop = queries::lock_pop_by_id(&mut conn, restored.pop_id)
-                .await?
-                .filter(|pop| actor.can_read(pop))
-                .ok_or(AppError::NotFound("snapshot"))?;
-            if !actor.can_edit(&pop) {
-                return Err(AppError::Forbidden);
-            }
+            let key = PopKey::Internal(restored.pop_id);
+            let pop = lock_permitted(&mut conn, key, "snapshot", |pop| {
+                actor.may_edit(pop, "snapshot")
+            })
+            .await?;
             ensure_editable(&pop)?;
             check_expected_hash(&pop, expected_hash)?;
             let doc = document(&pop.meta, &pop.content);
@@ -123,13 +124,11 @@ pub async fn mark_milestone(
             let snapshot = queries::snapshot_by_id(&mut conn, snapshot_id)
                 .await?
                 .ok_or(AppError::NotFound("snapshot"))?;
-            let pop = queries::lock_pop_by_id(&mut conn, snapshot.pop_id)
-                .await?
-                .filter(|pop| actor.can_read(pop))
-                .ok_or(AppError::NotFound("snapshot"))?;
-            if !actor.can_edit(&pop) {
-                return Err(AppError::Forbidden);
-            }
+            let key = PopKey::Internal(snapshot.pop_id);
+            lock_permitted(&mut conn, key, "snapshot", |pop| {
+                actor.may_edit(pop, "snapshot")
+            })
+            .await?;
             queries::set_milestone(&mut conn, snapshot_id, label)
                 .await?
                 .ok_or(AppError::NotFound("snapshot"))

@@ -8,6 +8,7 @@
 //! Publishing increments `versao` and takes a snapshot. Every transition is an accepted write:
 //! the autosave sequence goes up and the hash is recomputed (it covers `status` and `versao`).
 
+use super::pops::{lock_permitted, PopKey};
 use super::transition::{apply, Change};
 use super::{Actor, Status};
 use crate::db::models::{Pop, Snapshot};
@@ -48,10 +49,10 @@ pub async fn change_status(
     db.write(|mut conn| {
         async move {
             let now = Utc::now();
-            let pop = super::pops::lock_existing(&mut conn, pop_id).await?;
-            if !actor.can_read(&pop) {
-                return Err(AppError::NotFound("POP"));
-            }
+            let pop = lock_permitted(&mut conn, PopKey::Public(pop_id), "POP", |pop| {
+                actor.may_read(pop, "POP")
+            })
+            .await?;
             if pop.meta.deleted_at.is_some() {
                 return Err(AppError::PopLocked {
                     status: "deleted".into(),
@@ -95,13 +96,10 @@ pub async fn delete(db: &Db, actor: &Actor, pop_id: uuid::Uuid) -> Result<Pop, A
     db.write(|mut conn| {
         async move {
             let now = Utc::now();
-            let pop = super::pops::lock_existing(&mut conn, pop_id).await?;
-            if !actor.can_read(&pop) {
-                return Err(AppError::NotFound("POP"));
-            }
-            if !actor.can_edit(&pop) {
-                return Err(AppError::Forbidden);
-            }
+            let pop = lock_permitted(&mut conn, PopKey::Public(pop_id), "POP", |pop| {
+                actor.may_edit(pop, "POP")
+            })
+            .await?;
             if pop.meta.deleted_at.is_some() {
                 return Ok(pop);
             }
