@@ -417,6 +417,42 @@ async fn snapshots_of_two_pops_cannot_be_compared(backend: Backend) {
     assert_eq!(snap["integrityHash"], integrity_hash(&snap["document"]));
 }
 
+async fn a_restore_drops_the_form_state_of_before(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let first = common::pops::autosave(
+        &server,
+        json!({"sessionId": "s", "content": {"nomeProcesso": "A"}, "rawPayload": {"form": "A"}}),
+    )
+    .await["pop"]
+        .clone();
+    let old = backup(&server, "s", None).await.remove(0);
+    let saved = common::pops::autosave(
+        &server,
+        json!({"popId": first["id"], "sessionId": "s", "expectedHash": first["integrityHash"],
+               "content": {"nomeProcesso": "B"}, "rawPayload": {"form": "B"}}),
+    )
+    .await["pop"]
+        .clone();
+    assert_eq!(saved["rawPayload"], json!({"form": "B"}));
+
+    // The form state of B would rebuild B in the editor and undo the restore on its next save.
+    let restored = restore(&server, &old, &saved["integrityHash"]).await["pop"].clone();
+    assert_eq!(restored["nomeProcesso"], "A");
+    assert_eq!(restored["rawPayload"], Value::Null);
+    assert_eq!(pop(&server, &first["id"]).await["rawPayload"], Value::Null);
+
+    // The editor's next save brings its own form state again.
+    let next = common::pops::autosave(
+        &server,
+        json!({"popId": first["id"], "sessionId": "s", "expectedHash": restored["integrityHash"],
+               "content": {"pontosAtencao": "x"}, "rawPayload": {"form": "A2"}}),
+    )
+    .await["pop"]
+        .clone();
+    assert_eq!(next["rawPayload"], json!({"form": "A2"}));
+    assert_eq!(next["nomeProcesso"], "A");
+}
+
 /// On PostgreSQL, holds the row lock of the POP `id` (as a long write of its owner would) until
 /// the connection is dropped. SQLite has no row locks: a writer holds the whole database.
 async fn hold_row_lock(server: &TestServer, id: &Value) -> Option<diesel_async::AsyncPgConnection> {
@@ -498,6 +534,7 @@ async fn another_users_writes_never_take_the_victims_lock(backend: Backend) {
 }
 
 both_backends!(
+    a_restore_drops_the_form_state_of_before,
     another_users_writes_never_take_the_victims_lock,
     backup_covers_the_live_pops_of_one_session,
     restore_takes_a_safety_snapshot_and_can_be_undone,

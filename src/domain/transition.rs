@@ -110,7 +110,12 @@ pub async fn apply(
             next.meta.last_autosave_at = Some(now);
             limit = Some(*max_document_bytes);
         }
-        Change::Restore { content, .. } => next.content = content.clone(),
+        Change::Restore { content, .. } => {
+            next.content = content.clone();
+            // The editor's form state describes the content before the restore: a front end
+            // rebuilding its form from it would undo the restore on its next save.
+            next.meta.raw_payload = None;
+        }
         Change::Status { to, .. } => {
             next.meta.status = to.as_str().into();
             if *to == Status::Published {
