@@ -704,3 +704,41 @@ both_backends!(
     concurrent_first_autosaves_of_a_session_create_one_pop,
     concurrent_retries_of_one_key_write_once,
 );
+
+/// The statements PostgreSQL ran for one autosave of an existing POP, as logged with
+/// `log_statement = all` (set on the test's database only, so other tests do not interfere).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_autosave_writes_the_pop_with_one_update() {
+    let Some(cluster) = common::pg_cluster() else {
+        return;
+    };
+    let (url, dir) = common::fresh_database(Backend::Postgres).await;
+    let name = url::Url::parse(&url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    cluster.psql(
+        "postgres",
+        &format!("ALTER DATABASE \"{name}\" SET log_statement = 'all';"),
+    );
+    let server = TestServer::start_on(Backend::Postgres, url, dir, &[]).await;
+    let created = create(&server, "s-count", json!({"macroprocesso": "a"})).await;
+    let before = cluster.log().len();
+    save(&server, &created, json!({"macroprocesso": "b"})).await;
+    let log = cluster.log();
+    let statements: Vec<&str> = log[before..]
+        .lines()
+        .filter(|l| l.contains("LOG:  statement: ") || l.contains("LOG:  execute "))
+        .collect();
+    println!(
+        "{} statements per autosave:\n{}",
+        statements.len(),
+        statements.join("\n")
+    );
+    let updates = statements
+        .iter()
+        .filter(|l| l.contains("UPDATE \"pops\""))
+        .count();
+    assert_eq!(updates, 1, "{statements:#?}");
+}

@@ -417,7 +417,125 @@ async fn snapshots_of_two_pops_cannot_be_compared(backend: Backend) {
     assert_eq!(snap["integrityHash"], integrity_hash(&snap["document"]));
 }
 
+async fn a_restore_drops_the_form_state_of_before(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let first = common::pops::autosave(
+        &server,
+        json!({"sessionId": "s", "content": {"nomeProcesso": "A"}, "rawPayload": {"form": "A"}}),
+    )
+    .await["pop"]
+        .clone();
+    let old = backup(&server, "s", None).await.remove(0);
+    let saved = common::pops::autosave(
+        &server,
+        json!({"popId": first["id"], "sessionId": "s", "expectedHash": first["integrityHash"],
+               "content": {"nomeProcesso": "B"}, "rawPayload": {"form": "B"}}),
+    )
+    .await["pop"]
+        .clone();
+    assert_eq!(saved["rawPayload"], json!({"form": "B"}));
+
+    // The form state of B would rebuild B in the editor and undo the restore on its next save.
+    let restored = restore(&server, &old, &saved["integrityHash"]).await["pop"].clone();
+    assert_eq!(restored["nomeProcesso"], "A");
+    assert_eq!(restored["rawPayload"], Value::Null);
+    assert_eq!(pop(&server, &first["id"]).await["rawPayload"], Value::Null);
+
+    // The editor's next save brings its own form state again.
+    let next = common::pops::autosave(
+        &server,
+        json!({"popId": first["id"], "sessionId": "s", "expectedHash": restored["integrityHash"],
+               "content": {"pontosAtencao": "x"}, "rawPayload": {"form": "A2"}}),
+    )
+    .await["pop"]
+        .clone();
+    assert_eq!(next["rawPayload"], json!({"form": "A2"}));
+    assert_eq!(next["nomeProcesso"], "A");
+}
+
+/// On PostgreSQL, holds the row lock of the POP `id` (as a long write of its owner would) until
+/// the connection is dropped. SQLite has no row locks: a writer holds the whole database.
+async fn hold_row_lock(server: &TestServer, id: &Value) -> Option<diesel_async::AsyncPgConnection> {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    if server.backend != Backend::Postgres {
+        return None;
+    }
+    let mut conn = diesel_async::AsyncPgConnection::establish(&server.database_url)
+        .await
+        .unwrap();
+    let id = id.as_str().unwrap();
+    conn.batch_execute(&format!(
+        "BEGIN; SELECT id FROM pops WHERE uuid = '{id}' FOR UPDATE;"
+    ))
+    .await
+    .unwrap();
+    Some(conn)
+}
+
+async fn another_users_writes_never_take_the_victims_lock(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let victim = create(&server, "s-victim", json!({"macroprocesso": "a"})).await;
+    let mallory = server.user("mallory", false, None).await;
+    let backup_doc = "mutation($s: String!) { backupSession(sessionId: $s) { id } }";
+    let patience = std::time::Duration::from_secs(3);
+
+    // Refused before the lock: answered while the victim's row is locked.
+    let holder = hold_row_lock(&server, &victim["id"]).await;
+    for _ in 0..3 {
+        let answer = tokio::time::timeout(
+            patience,
+            mallory.data(backup_doc, json!({ "s": "s-victim" })),
+        )
+        .await
+        .expect("another user's backup waited for the victim's row lock");
+        assert_eq!(answer["backupSession"], json!([]));
+        let code = tokio::time::timeout(
+            patience,
+            mallory.error_code(DELETE, json!({ "id": victim["id"] })),
+        )
+        .await
+        .expect("another user's delete waited for the victim's row lock");
+        assert_eq!(code, "NOT_FOUND");
+    }
+    drop(holder);
+
+    // A loop of backups of the victim's session by another user, racing the victim's saves.
+    let looping = {
+        let mallory = mallory.clone();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                let answer = mallory.data(backup_doc, json!({ "s": "s-victim" })).await;
+                assert_eq!(answer["backupSession"], json!([]));
+            }
+        })
+    };
+    let mut current = victim.clone();
+    for i in 0..5 {
+        let saved = tokio::time::timeout(
+            patience,
+            save(
+                &server,
+                &current,
+                json!({ "macroprocesso": format!("v{i}") }),
+            ),
+        )
+        .await
+        .expect("the victim's save waited");
+        current = saved["pop"].clone();
+    }
+    looping.await.unwrap();
+    assert_eq!(current["autosaveSequence"], 6);
+    let backups = snapshots(&server, &victim["id"])
+        .await
+        .into_iter()
+        .filter(|s| s["kind"] == "BACKUP")
+        .count();
+    assert_eq!(backups, 0);
+}
+
 both_backends!(
+    a_restore_drops_the_form_state_of_before,
+    another_users_writes_never_take_the_victims_lock,
     backup_covers_the_live_pops_of_one_session,
     restore_takes_a_safety_snapshot_and_can_be_undone,
     restore_reuses_the_latest_snapshot_when_it_holds_the_current_state,

@@ -122,9 +122,10 @@ async fn sums(db: &Db) -> Checksums {
 async fn dump_file(source: &Database, dir: &Path) -> (PathBuf, Checksums) {
     let path = dir.join("dump.jsonl");
     let version = cli::dump::schema_version(&source.config).await.unwrap();
-    let written = cli::dump::dump_to_file(&source.db, version, &path, &mut Progress::new())
-        .await
-        .unwrap();
+    let written =
+        mapagov::transfer::dump::dump_to_file(&source.db, version, &path, &mut Progress::new())
+            .await
+            .unwrap();
     (path, written)
 }
 

@@ -52,7 +52,8 @@ async fn run_in(
     let path = dir.join("drill.jsonl");
     let version = super::dump::schema_version(config).await?;
     let source = Db::connect(&config.database).await?;
-    let dumped = super::dump::dump_to_file(&source, version, &path, &mut Progress::new()).await?;
+    let dumped =
+        crate::transfer::dump::dump_to_file(&source, version, &path, &mut Progress::new()).await?;
     migrate::run(scratch, Direction::DownAll).await?;
     let scratch_config = Config {
         database: scratch.clone(),

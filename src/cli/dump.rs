@@ -8,8 +8,7 @@ use crate::transfer::checksum::Checksums;
 use crate::transfer::dump;
 use crate::transfer::report::{render_table, Progress};
 use clap::Args;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `mapagov dump`.
 #[derive(Debug, Args)]
@@ -33,7 +32,7 @@ pub async fn run(config: &Config, args: &DumpArgs) -> Result<(), AppError> {
     let mut progress = Progress::new();
     match &args.out {
         Some(path) => {
-            let sums = dump_to_file(&db, version, path, &mut progress).await?;
+            let sums = dump::dump_to_file(&db, version, path, &mut progress).await?;
             print!("{}", render_sums(&sums));
             println!("dump written to {}", path.display());
         }
@@ -44,34 +43,6 @@ pub async fn run(config: &Config, args: &DumpArgs) -> Result<(), AppError> {
         }
     }
     Ok(())
-}
-
-/// Dumps to `path` through a `.partial` file, so an interrupted dump never looks complete.
-pub async fn dump_to_file(
-    db: &Db,
-    schema_version: Option<String>,
-    path: &Path,
-    progress: &mut Progress,
-) -> Result<Checksums, AppError> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    let file = std::fs::File::create(&partial)
-        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", partial.display())))?;
-    let mut out = std::io::BufWriter::new(file);
-    let result = dump::dump(db, schema_version, &mut out, progress).await;
-    let finished = result.and_then(|sums| {
-        out.flush()
-            .and_then(|()| out.get_ref().sync_all())
-            .map_err(|e| AppError::internal(format!("cannot write {}: {e}", partial.display())))?;
-        std::fs::rename(&partial, path)
-            .map_err(|e| AppError::internal(format!("cannot rename to {}: {e}", path.display())))?;
-        Ok(sums)
-    });
-    if finished.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    finished
 }
 
 /// Rows and checksums per table, as printed.

@@ -57,7 +57,11 @@ pub enum Conn<'a> {
 /// Runs one query expression on whichever backend `$conn` (a `&mut Conn`) holds.
 ///
 /// Inside the body, `$c` is the concrete connection and `schema` names the matching table module,
-/// so the same text is type-checked against both backends.
+/// so the same text is type-checked against both backends. `for_update!(query)` locks the rows a
+/// select reads: `FOR UPDATE` on PostgreSQL, nothing on SQLite (whose writers are already
+/// serialized by `BEGIN IMMEDIATE` in [`Db::write`]). `insert_rows!(c, table, rows)` inserts a
+/// `Vec` of rows: one statement on PostgreSQL, one per row on SQLite (diesel-async's SQLite
+/// connection has no multi-row insert); both give `QueryResult<usize>`.
 #[macro_export]
 macro_rules! with_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
@@ -65,12 +69,55 @@ macro_rules! with_backend {
             $crate::db::Conn::Pg(inner) => {
                 #[allow(unused_imports)]
                 use $crate::db::schema::pg as schema;
+                #[allow(unused_macros)]
+                macro_rules! for_update {
+                    ($query:expr) => {
+                        diesel::QueryDsl::for_update($query)
+                    };
+                }
+                #[allow(unused_macros)]
+                macro_rules! insert_rows {
+                    ($on:ident, $table:expr, $rows:expr) => {
+                        diesel_async::RunQueryDsl::execute(
+                            diesel::insert_into($table).values($rows),
+                            $on,
+                        )
+                        .await
+                    };
+                }
                 let $c = &mut **inner;
                 $body
             }
             $crate::db::Conn::Sqlite(inner) => {
                 #[allow(unused_imports)]
                 use $crate::db::schema::sqlite as schema;
+                #[allow(unused_macros)]
+                macro_rules! for_update {
+                    ($query:expr) => {
+                        $query
+                    };
+                }
+                #[allow(unused_macros)]
+                macro_rules! insert_rows {
+                    ($on:ident, $table:expr, $rows:expr) => {{
+                        let mut inserted = Ok(0);
+                        for row in $rows {
+                            match diesel_async::RunQueryDsl::execute(
+                                diesel::insert_into($table).values(row),
+                                &mut *$on,
+                            )
+                            .await
+                            {
+                                Ok(n) => inserted = inserted.map(|total: usize| total + n),
+                                Err(err) => {
+                                    inserted = Err(err);
+                                    break;
+                                }
+                            }
+                        }
+                        inserted
+                    }};
+                }
                 let $c = &mut **inner;
                 $body
             }

@@ -1,9 +1,9 @@
 //! Every SQL statement MapaGov runs, grouped by table, each written once for both backends.
 //!
 //! Functions take a [`Conn`] (a pooled connection or one inside [`super::Db::write`]); the
-//! `lock_*` functions take the POP row lock on PostgreSQL (`SELECT … FOR UPDATE`), which is how
-//! concurrent writers of one POP are serialized there (SQLite writers are serialized by
-//! `BEGIN IMMEDIATE`).
+//! `lock_*` functions take the POP row lock on PostgreSQL (`SELECT … FOR UPDATE`, through
+//! `for_update!` of [`crate::with_backend!`]), which is how concurrent writers of one POP are serialized there (SQLite
+//! writers are serialized by `BEGIN IMMEDIATE`).
 
 use super::models::{ChangeLogEntry, Pop, PopContent, Snapshot, User};
 use super::types::DbUuid;
@@ -218,52 +218,22 @@ pub async fn lock_pop_by_uuid(
     conn: &mut Conn<'_>,
     uuid: uuid::Uuid,
 ) -> Result<Option<Pop>, AppError> {
-    Ok(match conn {
-        Conn::Pg(c) => {
-            use super::schema::pg as schema;
-            schema::pops::table
-                .filter(schema::pops::uuid.eq(DbUuid(uuid)))
-                .select(pop_columns!())
-                .for_update()
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-        Conn::Sqlite(c) => {
-            use super::schema::sqlite as schema;
-            schema::pops::table
-                .filter(schema::pops::uuid.eq(DbUuid(uuid)))
-                .select(pop_columns!())
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-    })
+    Ok(with_backend!(conn, |c| for_update!(schema::pops::table
+        .filter(schema::pops::uuid.eq(DbUuid(uuid)))
+        .select(pop_columns!()))
+    .first::<Pop>(c)
+    .await
+    .optional())?)
 }
 
 /// Locks and returns a POP by internal id.
 pub async fn lock_pop_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Pop>, AppError> {
-    Ok(match conn {
-        Conn::Pg(c) => {
-            use super::schema::pg as schema;
-            schema::pops::table
-                .find(id)
-                .select(pop_columns!())
-                .for_update()
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-        Conn::Sqlite(c) => {
-            use super::schema::sqlite as schema;
-            schema::pops::table
-                .find(id)
-                .select(pop_columns!())
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-    })
+    Ok(with_backend!(conn, |c| for_update!(schema::pops::table
+        .find(id)
+        .select(pop_columns!()))
+    .first::<Pop>(c)
+    .await
+    .optional())?)
 }
 
 /// Locks and returns the newest non-deleted POP of an editing session among those created by
@@ -276,47 +246,31 @@ pub async fn lock_latest_pop_of_session(
     session_id: &str,
     owner: i64,
 ) -> Result<Option<Pop>, AppError> {
-    Ok(match conn {
-        Conn::Pg(c) => {
-            use super::schema::pg as schema;
-            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind::<diesel::sql_types::Text, _>(session_id)
-                .execute(&mut **c)
-                .await?;
-            schema::pops::table
-                .filter(schema::pops::session_id.eq(session_id))
-                .filter(schema::pops::created_by_id.eq(owner))
-                .filter(schema::pops::deleted_at.is_null())
-                .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
-                .select(pop_columns!())
-                .for_update()
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-        Conn::Sqlite(c) => {
-            use super::schema::sqlite as schema;
-            schema::pops::table
-                .filter(schema::pops::session_id.eq(session_id))
-                .filter(schema::pops::created_by_id.eq(owner))
-                .filter(schema::pops::deleted_at.is_null())
-                .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
-                .select(pop_columns!())
-                .first::<Pop>(&mut **c)
-                .await
-                .optional()?
-        }
-    })
+    if let Conn::Pg(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(session_id)
+            .execute(&mut **c)
+            .await?;
+    }
+    Ok(with_backend!(conn, |c| for_update!(schema::pops::table
+        .filter(schema::pops::session_id.eq(session_id))
+        .filter(schema::pops::created_by_id.eq(owner))
+        .filter(schema::pops::deleted_at.is_null())
+        .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
+        .select(pop_columns!()))
+    .first::<Pop>(c)
+    .await
+    .optional())?)
 }
 
-/// Ids of the non-deleted POPs of a session, oldest first.
-pub async fn session_pop_ids(conn: &mut Conn<'_>, session_id: &str) -> Result<Vec<i64>, AppError> {
+/// The non-deleted POPs of a session, oldest first (not locked).
+pub async fn session_pops(conn: &mut Conn<'_>, session_id: &str) -> Result<Vec<Pop>, AppError> {
     Ok(with_backend!(conn, |c| schema::pops::table
         .filter(schema::pops::session_id.eq(session_id))
         .filter(schema::pops::deleted_at.is_null())
         .order(schema::pops::id.asc())
-        .select(schema::pops::id)
-        .load::<i64>(c)
+        .select(pop_columns!())
+        .load::<Pop>(c)
         .await)?)
 }
 
@@ -403,65 +357,32 @@ pub async fn insert_pop(conn: &mut Conn<'_>, new: &NewPop<'_>) -> Result<Pop, Ap
     .await)?)
 }
 
-/// The new state of a POP after a write.
-#[derive(Debug, Clone)]
-pub struct PopUpdate<'a> {
-    /// Content.
-    pub content: &'a PopContent,
-    /// Status.
-    pub status: &'a str,
-    /// Version.
-    pub versao: i32,
-    /// Legacy hash of the new document.
-    pub integrity_hash: &'a str,
-    /// Autosave sequence.
-    pub autosave_sequence: i32,
-    /// Front-end form state.
-    pub raw_payload: Option<&'a Value>,
-    /// Set when this write is an autosave.
-    pub autosaved_at: Option<DateTime<Utc>>,
-    /// Soft-delete time.
-    pub deleted_at: Option<DateTime<Utc>>,
-    /// Write time.
-    pub now: DateTime<Utc>,
-}
-
-/// Writes a POP's new state and returns the row.
-pub async fn update_pop(
-    conn: &mut Conn<'_>,
-    id: i64,
-    update: &PopUpdate<'_>,
-) -> Result<Pop, AppError> {
-    let last_autosave = update.autosaved_at;
-    Ok(with_backend!(conn, |c| {
-        let row = diesel::update(schema::pops::table.find(id))
-            .set((
-                (
-                    schema::pops::status.eq(update.status),
-                    schema::pops::versao.eq(update.versao),
-                    schema::pops::integrity_hash.eq(update.integrity_hash),
-                    schema::pops::autosave_sequence.eq(update.autosave_sequence),
-                    schema::pops::raw_payload.eq(update.raw_payload),
-                    schema::pops::updated_at.eq(update.now),
-                    schema::pops::last_activity_at.eq(update.now),
-                    schema::pops::deleted_at.eq(update.deleted_at),
-                ),
-                pop_content_values!(update.content),
-            ))
-            .returning(pop_columns!())
-            .get_result::<Pop>(&mut *c)
-            .await?;
-        match last_autosave {
-            Some(at) => {
-                diesel::update(schema::pops::table.find(id))
-                    .set(schema::pops::last_autosave_at.eq(at))
-                    .returning(pop_columns!())
-                    .get_result::<Pop>(c)
-                    .await
-            }
-            None => Ok(row),
-        }
-    })?)
+/// Writes a POP's next state (every column a write may change, in one statement; nothing is
+/// read back: the caller built `pop`). `NOT_FOUND` when the row is gone.
+pub async fn update_pop(conn: &mut Conn<'_>, pop: &Pop) -> Result<(), AppError> {
+    let meta = &pop.meta;
+    let updated = with_backend!(conn, |c| diesel::update(schema::pops::table.find(meta.id))
+        .set((
+            (
+                schema::pops::status.eq(&meta.status),
+                schema::pops::versao.eq(meta.versao),
+                schema::pops::integrity_hash.eq(&meta.integrity_hash),
+                schema::pops::autosave_sequence.eq(meta.autosave_sequence),
+                schema::pops::raw_payload.eq(&meta.raw_payload),
+                schema::pops::updated_at.eq(meta.updated_at),
+                schema::pops::last_autosave_at.eq(meta.last_autosave_at),
+                schema::pops::last_activity_at.eq(meta.last_activity_at),
+                schema::pops::deleted_at.eq(meta.deleted_at),
+            ),
+            pop_content_values!(&pop.content),
+        ))
+        .execute(c)
+        .await)?;
+    if updated == 1 {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("POP"))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -645,31 +566,15 @@ macro_rules! change_row {
     }};
 }
 
-/// Inserts change-log rows (one statement on PostgreSQL; SQLite, in-process, takes them one by one
-/// because its multi-row insert cannot express the nullable columns).
+/// Inserts change-log rows (see `insert_rows!` in [`crate::with_backend!`]).
 pub async fn insert_changes(conn: &mut Conn<'_>, changes: &[NewChange]) -> Result<(), AppError> {
     if changes.is_empty() {
         return Ok(());
     }
-    match conn {
-        Conn::Pg(c) => {
-            use super::schema::pg as schema;
-            let rows: Vec<_> = changes.iter().map(|ch| change_row!(ch)).collect();
-            diesel::insert_into(schema::pop_change_log::table)
-                .values(rows)
-                .execute(&mut **c)
-                .await?;
-        }
-        Conn::Sqlite(c) => {
-            use super::schema::sqlite as schema;
-            for ch in changes {
-                diesel::insert_into(schema::pop_change_log::table)
-                    .values(change_row!(ch))
-                    .execute(&mut **c)
-                    .await?;
-            }
-        }
-    }
+    with_backend!(conn, |c| {
+        let rows: Vec<_> = changes.iter().map(|ch| change_row!(ch)).collect();
+        insert_rows!(c, schema::pop_change_log::table, rows)
+    })?;
     Ok(())
 }
 

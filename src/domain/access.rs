@@ -9,6 +9,7 @@
 
 use crate::db::models::Pop;
 use crate::db::queries::Visibility;
+use crate::error::AppError;
 
 /// Who is acting: the subject of permission checks, recorded in the change log and on snapshots.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -52,6 +53,25 @@ impl Actor {
     /// May publish it, send it back to draft or archive it.
     pub fn can_review(&self, pop: &Pop) -> bool {
         self.is_staff || self.reviews(pop)
+    }
+
+    /// `NOT_FOUND` (naming `missing`) unless the actor may read the POP.
+    pub fn may_read(&self, pop: &Pop, missing: &'static str) -> Result<(), AppError> {
+        if self.can_read(pop) {
+            Ok(())
+        } else {
+            Err(AppError::NotFound(missing))
+        }
+    }
+
+    /// As [`Actor::may_read`], then `FORBIDDEN` unless the actor may edit the POP.
+    pub fn may_edit(&self, pop: &Pop, missing: &'static str) -> Result<(), AppError> {
+        self.may_read(pop, missing)?;
+        if self.can_edit(pop) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
     }
 
     /// The rows of `pops` this actor may list.

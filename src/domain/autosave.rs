@@ -5,12 +5,15 @@
 //! `SNAPSHOT_EVERY` autosaves unless the latest one already holds this document, and remember the
 //! idempotency key. An autosave that changes nothing writes nothing.
 
-use super::document::{from_fields, hash_of, to_fields};
+use super::document::{document, from_fields, to_fields};
 use super::hash::integrity_hash;
-use super::snapshots::{check_expected_hash, ensure_editable, take_unless_current};
-use super::{Actor, SnapshotKind};
+use super::pops::{lock_permitted, PopKey};
+use super::transition::{
+    self, check_expected_hash, check_size, ensure_editable, Change, FieldChange,
+};
+use super::Actor;
 use crate::db::models::{Pop, PopContent, PopMeta, Snapshot};
-use crate::db::queries::{self, NewChange, NewPop, PopUpdate};
+use crate::db::queries::{self, NewChange, NewPop};
 use crate::db::{Conn, Db};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
@@ -196,16 +199,12 @@ async fn write(
     let session = request.session_id.trim();
     let owner = actor.user_id.ok_or(AppError::Unauthenticated)?;
     let found = match request.pop_id {
-        Some(id) => {
-            let pop = super::pops::lock_existing(conn, id).await?;
-            if !actor.can_read(&pop) {
-                return Err(AppError::NotFound("POP"));
-            }
-            if !actor.can_edit(&pop) {
-                return Err(AppError::Forbidden);
-            }
-            Some(pop)
-        }
+        Some(id) => Some(
+            lock_permitted(conn, PopKey::Public(id), "POP", |pop| {
+                actor.may_edit(pop, "POP")
+            })
+            .await?,
+        ),
         None => queries::lock_latest_pop_of_session(conn, session, owner).await?,
     };
     let outcome = match found {
@@ -230,7 +229,7 @@ async fn write(
 }
 
 /// The changed fields: `(name, old, new)`.
-fn changed_fields(before: &PopContent, request: &AutosaveRequest) -> Vec<(String, Value, Value)> {
+fn changed_fields(before: &PopContent, request: &AutosaveRequest) -> Vec<FieldChange> {
     let old = to_fields(before);
     request
         .fields
@@ -253,15 +252,11 @@ async fn create(
 ) -> Result<AutosaveOutcome, AppError> {
     let blank = PopContent::default();
     let changes = changed_fields(&blank, request);
-    let mut fields = to_fields(&blank);
-    for (name, _, new) in &changes {
-        fields.insert(name.clone(), new.clone());
-    }
-    let content = from_fields(fields)?;
+    let content = with_changes(&blank, &changes)?;
     let uuid = uuid::Uuid::new_v4();
-    let meta = draft_meta(uuid, now);
-    check_size(&meta, &content, limits)?;
-    let hash = hash_of(&meta, &content);
+    let doc = document(&draft_meta(uuid, now), &content);
+    check_size(&doc, limits.max_document_bytes)?;
+    let hash = integrity_hash(&doc);
     let pop = queries::insert_pop(
         conn,
         &NewPop {
@@ -276,7 +271,21 @@ async fn create(
         },
     )
     .await?;
-    log_changes(conn, actor, &pop, "create", changes, now).await?;
+    let log: Vec<NewChange> = changes
+        .into_iter()
+        .map(|(field, old, new)| NewChange {
+            pop_id: pop.meta.id,
+            user_id: actor.user_id,
+            action: "create",
+            field_name: field,
+            old_value: Some(old),
+            new_value: Some(new),
+            autosave_sequence: pop.meta.autosave_sequence,
+            snapshot_id: None,
+            now,
+        })
+        .collect();
+    queries::insert_changes(conn, &log).await?;
     Ok(AutosaveOutcome {
         integrity_hash: pop.meta.integrity_hash.clone(),
         autosave_sequence: pop.meta.autosave_sequence,
@@ -284,20 +293,6 @@ async fn create(
         changed: true,
         snapshot: None,
     })
-}
-
-/// `DOCUMENT_TOO_LARGE` when the document would exceed the limit.
-fn check_size(meta: &PopMeta, content: &PopContent, limits: Limits) -> Result<(), AppError> {
-    let size = serde_json::to_vec(&super::document::document(meta, content))
-        .map_err(AppError::internal)?
-        .len();
-    if size > limits.max_document_bytes {
-        return Err(AppError::DocumentTooLarge {
-            size,
-            limit: limits.max_document_bytes,
-        });
-    }
-    Ok(())
 }
 
 /// The control fields a new draft will have, for hashing before the insert.
@@ -348,75 +343,31 @@ async fn update(
             snapshot: None,
         });
     }
-    let mut fields = to_fields(&pop.content);
-    for (name, _, new) in &changes {
-        fields.insert(name.clone(), new.clone());
-    }
-    let content = from_fields(fields)?;
-    let sequence = pop.meta.autosave_sequence + 1;
-    check_size(&pop.meta, &content, limits)?;
-    let hash = hash_of(&pop.meta, &content);
-    let raw_payload = request
-        .raw_payload
-        .as_ref()
-        .or(pop.meta.raw_payload.as_ref());
-    let updated = queries::update_pop(
-        conn,
-        pop.meta.id,
-        &PopUpdate {
-            content: &content,
-            status: &pop.meta.status,
-            versao: pop.meta.versao,
-            integrity_hash: &hash,
-            autosave_sequence: sequence,
-            raw_payload,
-            autosaved_at: Some(now),
-            deleted_at: None,
-            now,
-        },
-    )
-    .await?;
-    log_changes(conn, actor, &updated, "autosave", changes, now).await?;
-    let snapshot = if sequence % i32::try_from(limits.snapshot_every).unwrap_or(i32::MAX) == 0 {
-        match take_unless_current(conn, &updated, SnapshotKind::Autosave, actor, now).await? {
-            (snapshot, true) => Some(snapshot),
-            (_, false) => None,
-        }
-    } else {
-        None
+    let content = with_changes(&pop.content, &changes)?;
+    let change = Change::Autosave {
+        content,
+        changes,
+        raw_payload: request.raw_payload.as_ref(),
+        max_document_bytes: limits.max_document_bytes,
+        snapshot_every: limits.snapshot_every,
     };
+    let applied = transition::apply(conn, actor, pop, change, now).await?;
     Ok(AutosaveOutcome {
-        integrity_hash: updated.meta.integrity_hash.clone(),
-        autosave_sequence: updated.meta.autosave_sequence,
-        pop: updated,
+        integrity_hash: applied.pop.meta.integrity_hash.clone(),
+        autosave_sequence: applied.pop.meta.autosave_sequence,
+        pop: applied.pop,
         changed: true,
-        snapshot,
+        snapshot: applied.snapshot,
     })
 }
 
-async fn log_changes(
-    conn: &mut Conn<'_>,
-    actor: &Actor,
-    pop: &Pop,
-    action: &'static str,
-    changes: Vec<(String, Value, Value)>,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    let rows: Vec<NewChange> = changes
-        .into_iter()
-        .map(|(field, old, new)| NewChange {
-            pop_id: pop.meta.id,
-            user_id: actor.user_id,
-            action,
-            field_name: field,
-            old_value: Some(old),
-            new_value: Some(new),
-            autosave_sequence: pop.meta.autosave_sequence,
-            snapshot_id: None,
-            now,
-        })
-        .collect();
-    queries::insert_changes(conn, &rows).await
+/// `content` with the new values of `changes`.
+fn with_changes(content: &PopContent, changes: &[FieldChange]) -> Result<PopContent, AppError> {
+    let mut fields = to_fields(content);
+    for (name, _, new) in changes {
+        fields.insert(name.clone(), new.clone());
+    }
+    from_fields(fields)
 }
 
 #[cfg(test)]

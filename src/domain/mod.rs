@@ -10,6 +10,7 @@ pub mod hash;
 pub mod pops;
 pub mod search;
 pub mod snapshots;
+pub mod transition;
 pub mod users;
 pub mod workflow;
 

@@ -79,9 +79,38 @@ pub async fn history(
     Ok((rows, total))
 }
 
-/// Locks a POP by public id for a write; a missing POP is `NOT_FOUND`.
-pub async fn lock_existing(conn: &mut Conn<'_>, id: uuid::Uuid) -> Result<Pop, AppError> {
-    queries::lock_pop_by_uuid(conn, id)
-        .await?
-        .ok_or(AppError::NotFound("POP"))
+/// Which POP to lock.
+#[derive(Debug, Clone, Copy)]
+pub enum PopKey {
+    /// By public id.
+    Public(uuid::Uuid),
+    /// By internal id.
+    Internal(i64),
+}
+
+/// Locks a POP for a write once `allowed` accepts it; `NOT_FOUND` (naming `missing`, e.g. `POP`
+/// or `snapshot`) when it does not exist.
+///
+/// `allowed` runs first on the row read without a lock, so a caller who may not touch the POP
+/// neither waits for its lock nor holds it (otherwise anyone could stall another user's saves by
+/// writing to that user's POPs in a loop), then again on the locked row, which may have changed
+/// in between.
+pub async fn lock_permitted(
+    conn: &mut Conn<'_>,
+    key: PopKey,
+    missing: &'static str,
+    allowed: impl Fn(&Pop) -> Result<(), AppError>,
+) -> Result<Pop, AppError> {
+    let unlocked = match key {
+        PopKey::Public(uuid) => queries::pop_by_uuid(conn, uuid).await?,
+        PopKey::Internal(id) => queries::pops_by_ids(conn, &[id]).await?.into_iter().next(),
+    };
+    allowed(unlocked.as_ref().ok_or(AppError::NotFound(missing))?)?;
+    let locked = match key {
+        PopKey::Public(uuid) => queries::lock_pop_by_uuid(conn, uuid).await?,
+        PopKey::Internal(id) => queries::lock_pop_by_id(conn, id).await?,
+    };
+    let pop = locked.ok_or(AppError::NotFound(missing))?;
+    allowed(&pop)?;
+    Ok(pop)
 }

@@ -1,59 +1,21 @@
 //! Snapshots: taking them, backups of a session, restore, milestones and diffs.
 
 use super::diff::{diff_documents, DocumentDiff};
-use super::document::{content_from_document, document, hash_of, to_fields};
-use super::{Actor, SnapshotKind, Status};
+use super::document::{content_from_document, document};
+use super::pops::{lock_permitted, PopKey};
+use super::transition::{
+    self, check_expected_hash, ensure_editable, take, take_unless_current, Change,
+};
+use super::{Actor, SnapshotKind};
 use crate::db::models::{Pop, Snapshot};
-use crate::db::queries::{self, NewChange, NewSnapshot, PopUpdate};
-use crate::db::{Conn, Db};
+use crate::db::queries;
+use crate::db::Db;
 use crate::error::AppError;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use scoped_futures::ScopedFutureExt;
 
 /// Longest milestone label, in characters.
 pub const MAX_MILESTONE_LABEL: usize = 120;
-
-/// Takes a snapshot of `pop` as it is now.
-pub async fn take(
-    conn: &mut Conn<'_>,
-    pop: &Pop,
-    kind: SnapshotKind,
-    label: Option<&str>,
-    actor: &Actor,
-    now: DateTime<Utc>,
-) -> Result<Snapshot, AppError> {
-    let payload = document(&pop.meta, &pop.content);
-    queries::insert_snapshot(
-        conn,
-        &NewSnapshot {
-            pop_id: pop.meta.id,
-            kind: kind.as_str(),
-            versao: pop.meta.versao,
-            autosave_sequence: pop.meta.autosave_sequence,
-            status: &pop.meta.status,
-            integrity_hash: &pop.meta.integrity_hash,
-            payload: &payload,
-            label,
-            created_by_id: actor.user_id,
-            now,
-        },
-    )
-    .await
-}
-
-/// The latest snapshot if it already holds `pop`'s current document, else a new one of `kind`.
-pub async fn take_unless_current(
-    conn: &mut Conn<'_>,
-    pop: &Pop,
-    kind: SnapshotKind,
-    actor: &Actor,
-    now: DateTime<Utc>,
-) -> Result<(Snapshot, bool), AppError> {
-    match queries::latest_snapshot(conn, pop.meta.id).await? {
-        Some(latest) if latest.integrity_hash == pop.meta.integrity_hash => Ok((latest, false)),
-        _ => Ok((take(conn, pop, kind, None, actor, now).await?, true)),
-    }
-}
 
 /// A snapshot of every non-deleted POP of a session, in one transaction.
 pub async fn backup_session(
@@ -70,15 +32,17 @@ pub async fn backup_session(
         async move {
             let now = Utc::now();
             let mut taken = Vec::new();
-            for id in queries::session_pop_ids(&mut conn, session_id).await? {
-                let pop = queries::lock_pop_by_id(&mut conn, id)
-                    .await?
-                    .ok_or(AppError::NotFound("POP"))?;
-                // A session id grants nothing: only the caller's own POPs (all, for staff).
-                if actor.can_edit(&pop) {
-                    taken.push(
-                        take(&mut conn, &pop, SnapshotKind::Backup, label, actor, now).await?,
-                    );
+            // A session id grants nothing: only the caller's own POPs (all, for staff), and only
+            // those are locked.
+            let mine = queries::session_pops(&mut conn, session_id).await?;
+            for pop in mine.into_iter().filter(|pop| actor.can_edit(pop)) {
+                let key = PopKey::Internal(pop.meta.id);
+                let may_edit = |pop: &Pop| actor.may_edit(pop, "POP");
+                let pop = lock_permitted(&mut conn, key, "POP", may_edit).await?;
+                if pop.meta.deleted_at.is_none() {
+                    let doc = document(&pop.meta, &pop.content);
+                    let kind = SnapshotKind::Backup;
+                    taken.push(take(&mut conn, &pop, &doc, kind, label, actor, now).await?);
                 }
             }
             Ok(taken)
@@ -112,73 +76,25 @@ pub async fn restore(
             let restored = queries::snapshot_by_id(&mut conn, snapshot_id)
                 .await?
                 .ok_or(AppError::NotFound("snapshot"))?;
-            let pop = queries::lock_pop_by_id(&mut conn, restored.pop_id)
-                .await?
-                .filter(|pop| actor.can_read(pop))
-                .ok_or(AppError::NotFound("snapshot"))?;
-            if !actor.can_edit(&pop) {
-                return Err(AppError::Forbidden);
-            }
+            let key = PopKey::Internal(restored.pop_id);
+            let pop = lock_permitted(&mut conn, key, "snapshot", |pop| {
+                actor.may_edit(pop, "snapshot")
+            })
+            .await?;
             ensure_editable(&pop)?;
             check_expected_hash(&pop, expected_hash)?;
+            let doc = document(&pop.meta, &pop.content);
             let (safety, _) =
-                take_unless_current(&mut conn, &pop, SnapshotKind::PreRestore, actor, now).await?;
-
+                take_unless_current(&mut conn, &pop, &doc, SnapshotKind::PreRestore, actor, now)
+                    .await?;
             let content = content_from_document(&restored.payload)?;
-            let sequence = pop.meta.autosave_sequence + 1;
-            let before = to_fields(&pop.content);
-            let changes: Vec<NewChange> = to_fields(&content)
-                .into_iter()
-                .filter(|(field, value)| before.get(field) != Some(value))
-                .map(|(field, value)| NewChange {
-                    pop_id: pop.meta.id,
-                    user_id: actor.user_id,
-                    action: "restore",
-                    old_value: before.get(&field).cloned(),
-                    field_name: field,
-                    new_value: Some(value),
-                    autosave_sequence: sequence,
-                    snapshot_id: Some(restored.id),
-                    now,
-                })
-                .collect();
-            let mut meta = pop.meta.clone();
-            meta.autosave_sequence = sequence;
-            let hash = hash_of(&meta, &content);
-            let updated = queries::update_pop(
-                &mut conn,
-                pop.meta.id,
-                &PopUpdate {
-                    content: &content,
-                    status: &pop.meta.status,
-                    versao: pop.meta.versao,
-                    integrity_hash: &hash,
-                    autosave_sequence: sequence,
-                    raw_payload: pop.meta.raw_payload.as_ref(),
-                    autosaved_at: None,
-                    deleted_at: pop.meta.deleted_at,
-                    now,
-                },
-            )
-            .await?;
-            let mut log = changes;
-            if log.is_empty() {
-                // Nothing differed, but the restore still happened: say so in the history.
-                log.push(NewChange {
-                    pop_id: pop.meta.id,
-                    user_id: actor.user_id,
-                    action: "restore",
-                    field_name: "snapshot".into(),
-                    old_value: None,
-                    new_value: Some(serde_json::json!(restored.id)),
-                    autosave_sequence: sequence,
-                    snapshot_id: Some(restored.id),
-                    now,
-                });
-            }
-            queries::insert_changes(&mut conn, &log).await?;
+            let change = Change::Restore {
+                snapshot: &restored,
+                content,
+            };
+            let applied = transition::apply(&mut conn, actor, pop, change, now).await?;
             Ok(Restored {
-                pop: updated,
+                pop: applied.pop,
                 restored,
                 safety,
             })
@@ -208,13 +124,11 @@ pub async fn mark_milestone(
             let snapshot = queries::snapshot_by_id(&mut conn, snapshot_id)
                 .await?
                 .ok_or(AppError::NotFound("snapshot"))?;
-            let pop = queries::lock_pop_by_id(&mut conn, snapshot.pop_id)
-                .await?
-                .filter(|pop| actor.can_read(pop))
-                .ok_or(AppError::NotFound("snapshot"))?;
-            if !actor.can_edit(&pop) {
-                return Err(AppError::Forbidden);
-            }
+            let key = PopKey::Internal(snapshot.pop_id);
+            lock_permitted(&mut conn, key, "snapshot", |pop| {
+                actor.may_edit(pop, "snapshot")
+            })
+            .await?;
             queries::set_milestone(&mut conn, snapshot_id, label)
                 .await?
                 .ok_or(AppError::NotFound("snapshot"))
@@ -269,32 +183,5 @@ pub async fn diff(
                 &document(&pop.meta, &pop.content),
             ))
         }
-    }
-}
-
-/// Refuses writes to published, archived or deleted POPs.
-pub fn ensure_editable(pop: &Pop) -> Result<(), AppError> {
-    if pop.meta.deleted_at.is_some() {
-        return Err(AppError::PopLocked {
-            status: "deleted".into(),
-        });
-    }
-    match Status::parse(&pop.meta.status) {
-        Some(status) if status.is_editable() => Ok(()),
-        _ => Err(AppError::PopLocked {
-            status: pop.meta.status.clone(),
-        }),
-    }
-}
-
-/// `CONFLICT` when the client's hash is not the stored one.
-pub fn check_expected_hash(pop: &Pop, expected: Option<&str>) -> Result<(), AppError> {
-    match expected {
-        Some(expected) if expected != pop.meta.integrity_hash => Err(AppError::Conflict {
-            current_hash: pop.meta.integrity_hash.clone(),
-            autosave_sequence: pop.meta.autosave_sequence,
-            updated_at: pop.meta.updated_at,
-        }),
-        _ => Ok(()),
     }
 }

@@ -8,16 +8,14 @@
 //! Publishing increments `versao` and takes a snapshot. Every transition is an accepted write:
 //! the autosave sequence goes up and the hash is recomputed (it covers `status` and `versao`).
 
-use super::document::hash_of;
-use super::snapshots::take;
-use super::{Actor, SnapshotKind, Status};
+use super::pops::{lock_permitted, PopKey};
+use super::transition::{apply, Change};
+use super::{Actor, Status};
 use crate::db::models::{Pop, Snapshot};
-use crate::db::queries::{self, NewChange, PopUpdate};
 use crate::db::Db;
 use crate::error::AppError;
 use chrono::Utc;
 use scoped_futures::ScopedFutureExt;
-use serde_json::json;
 
 /// Whether the workflow allows `from → to`, and whether it needs a reason.
 pub fn transition(from: Status, to: Status) -> Option<bool> {
@@ -51,10 +49,10 @@ pub async fn change_status(
     db.write(|mut conn| {
         async move {
             let now = Utc::now();
-            let pop = super::pops::lock_existing(&mut conn, pop_id).await?;
-            if !actor.can_read(&pop) {
-                return Err(AppError::NotFound("POP"));
-            }
+            let pop = lock_permitted(&mut conn, PopKey::Public(pop_id), "POP", |pop| {
+                actor.may_read(pop, "POP")
+            })
+            .await?;
             if pop.meta.deleted_at.is_some() {
                 return Err(AppError::PopLocked {
                     status: "deleted".into(),
@@ -80,74 +78,11 @@ pub async fn change_status(
                     "a reason is required to send a POP back to draft",
                 ));
             }
-            let versao = if to == Status::Published {
-                pop.meta.versao + 1
-            } else {
-                pop.meta.versao
-            };
-            let sequence = pop.meta.autosave_sequence + 1;
-            let mut meta = pop.meta.clone();
-            meta.status = to.as_str().into();
-            meta.versao = versao;
-            meta.autosave_sequence = sequence;
-            let hash = hash_of(&meta, &pop.content);
-            let updated = queries::update_pop(
-                &mut conn,
-                pop.meta.id,
-                &PopUpdate {
-                    content: &pop.content,
-                    status: to.as_str(),
-                    versao,
-                    integrity_hash: &hash,
-                    autosave_sequence: sequence,
-                    raw_payload: pop.meta.raw_payload.as_ref(),
-                    autosaved_at: None,
-                    deleted_at: None,
-                    now,
-                },
-            )
-            .await?;
-            let snapshot = if to == Status::Published {
-                Some(
-                    take(
-                        &mut conn,
-                        &updated,
-                        SnapshotKind::StatusChange,
-                        None,
-                        actor,
-                        now,
-                    )
-                    .await?,
-                )
-            } else {
-                None
-            };
-            let change = |field: &str, old: serde_json::Value, new: serde_json::Value| NewChange {
-                pop_id: pop.meta.id,
-                user_id: actor.user_id,
-                action: "status",
-                field_name: field.into(),
-                old_value: Some(old),
-                new_value: Some(new),
-                autosave_sequence: sequence,
-                snapshot_id: snapshot.as_ref().map(|s| s.id),
-                now,
-            };
-            let mut log = vec![change("status", json!(from.as_str()), json!(to.as_str()))];
-            if versao != pop.meta.versao {
-                log.push(change("versao", json!(pop.meta.versao), json!(versao)));
-            }
-            if let Some(reason) = reason {
-                log.push(change(
-                    "status_reason",
-                    serde_json::Value::Null,
-                    json!(reason),
-                ));
-            }
-            queries::insert_changes(&mut conn, &log).await?;
+            let change = Change::Status { to, reason };
+            let applied = apply(&mut conn, actor, pop, change, now).await?;
             Ok(StatusChanged {
-                pop: updated,
-                snapshot,
+                pop: applied.pop,
+                snapshot: applied.snapshot,
             })
         }
         .scope_boxed()
@@ -161,13 +96,10 @@ pub async fn delete(db: &Db, actor: &Actor, pop_id: uuid::Uuid) -> Result<Pop, A
     db.write(|mut conn| {
         async move {
             let now = Utc::now();
-            let pop = super::pops::lock_existing(&mut conn, pop_id).await?;
-            if !actor.can_read(&pop) {
-                return Err(AppError::NotFound("POP"));
-            }
-            if !actor.can_edit(&pop) {
-                return Err(AppError::Forbidden);
-            }
+            let pop = lock_permitted(&mut conn, PopKey::Public(pop_id), "POP", |pop| {
+                actor.may_edit(pop, "POP")
+            })
+            .await?;
             if pop.meta.deleted_at.is_some() {
                 return Ok(pop);
             }
@@ -176,54 +108,12 @@ pub async fn delete(db: &Db, actor: &Actor, pop_id: uuid::Uuid) -> Result<Pop, A
                     status: pop.meta.status.clone(),
                 });
             }
-            let sequence = pop.meta.autosave_sequence + 1;
-            let updated = queries::update_pop(
-                &mut conn,
-                pop.meta.id,
-                &PopUpdate {
-                    content: &pop.content,
-                    status: &pop.meta.status,
-                    versao: pop.meta.versao,
-                    integrity_hash: &pop.meta.integrity_hash,
-                    autosave_sequence: sequence,
-                    raw_payload: pop.meta.raw_payload.as_ref(),
-                    autosaved_at: None,
-                    deleted_at: Some(now),
-                    now,
-                },
-            )
-            .await?;
-            queries::insert_changes(
-                &mut conn,
-                &[deletion(pop.meta.id, actor.user_id, sequence, now)],
-            )
-            .await?;
-            Ok(updated)
+            let applied = apply(&mut conn, actor, pop, Change::Delete, now).await?;
+            Ok(applied.pop)
         }
         .scope_boxed()
     })
     .await
-}
-
-/// The change-log row of a soft delete by `user_id` (`None`: the system, e.g. `mapagov cleanup`)
-/// that left the POP at autosave `sequence`.
-pub fn deletion(
-    pop_id: i64,
-    user_id: Option<i64>,
-    sequence: i32,
-    now: chrono::DateTime<Utc>,
-) -> NewChange {
-    NewChange {
-        pop_id,
-        user_id,
-        action: "delete",
-        field_name: "deleted_at".into(),
-        old_value: None,
-        new_value: Some(json!(now.to_rfc3339())),
-        autosave_sequence: sequence,
-        snapshot_id: None,
-        now,
-    }
 }
 
 #[cfg(test)]

@@ -173,7 +173,8 @@ impl PopObject {
     async fn document(&self) -> Json<Value> {
         Json(document::document(&self.0.meta, &self.0.content))
     }
-    /// The front end's whole form state, as last sent.
+    /// The front end's whole form state, as last sent; `null` after a restore (it described the
+    /// content before), until the next autosave sends one.
     async fn raw_payload(&self) -> Option<Json<&Value>> {
         self.0.meta.raw_payload.as_ref().map(Json)
     }

@@ -180,7 +180,7 @@ async fn write_into(
 ) -> Result<Backup, AppError> {
     let dir = dir.to_owned();
     let dump_path = dir.join(DUMP);
-    let tables = crate::cli::dump::dump_to_file(
+    let tables = crate::transfer::dump::dump_to_file(
         db,
         schema_version.clone(),
         &dump_path,

@@ -9,13 +9,16 @@
 //!   so a POP never loses its only one.
 //! - The change log is kept (rows that pointed to a deleted snapshot keep everything but the link).
 //!
-//! [`plan`] decides from the rows; [`apply`] writes the plan, re-checking each condition in its
-//! `WHERE` so that a POP edited, or a snapshot made a milestone, meanwhile is left alone.
+//! [`plan`] decides from the rows; [`apply`] writes the plan, re-checking each condition (on the
+//! locked POP, or in the `WHERE` of the snapshot deletion) so that a POP edited, or a snapshot
+//! made a milestone, meanwhile is left alone. A draft is deleted by
+//! [`crate::domain::transition::apply`], like every other change of a POP.
 
 use crate::db::queries;
 use crate::db::types::DbUuid;
 use crate::db::Conn;
-use crate::domain::workflow::deletion;
+use crate::domain::transition::{self, Change};
+use crate::domain::{Actor, Status};
 use crate::error::AppError;
 use crate::with_backend;
 use chrono::{DateTime, Duration, Utc};
@@ -168,27 +171,16 @@ pub async fn apply(
     let idle_before = now - policy.draft_idle;
     let mut done = Plan::default();
     for draft in &plan.drafts {
-        let sequence: Option<i32> = with_backend!(conn, |c| diesel::update(
-            schema::pops::table
-                .find(draft.id)
-                .filter(schema::pops::status.eq("draft"))
-                .filter(schema::pops::deleted_at.is_null())
-                .filter(schema::pops::last_activity_at.lt(idle_before))
-        )
-        .set((
-            schema::pops::deleted_at.eq(now),
-            schema::pops::updated_at.eq(now),
-            schema::pops::last_activity_at.eq(now),
-            schema::pops::autosave_sequence.eq(schema::pops::autosave_sequence + 1),
-        ))
-        .returning(schema::pops::autosave_sequence)
-        .get_result(c)
-        .await
-        .optional())?;
-        let Some(sequence) = sequence else {
+        let Some(pop) = queries::lock_pop_by_id(conn, draft.id).await? else {
             continue;
         };
-        queries::insert_changes(conn, &[deletion(draft.id, None, sequence, now)]).await?;
+        let still_idle = pop.meta.status == Status::Draft.as_str()
+            && pop.meta.deleted_at.is_none()
+            && pop.meta.last_activity_at < idle_before;
+        if !still_idle {
+            continue;
+        }
+        transition::apply(conn, &Actor::system(), pop, Change::Delete, now).await?;
         done.drafts.push(draft.clone());
     }
     for chunk in plan.snapshots.chunks(DELETE_CHUNK) {

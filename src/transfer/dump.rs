@@ -16,6 +16,7 @@ use chrono::Utc;
 use scoped_futures::ScopedFutureExt;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// The `format` of a dump's header.
 pub const FORMAT: &str = "mapagov-dump";
@@ -116,4 +117,32 @@ async fn write_rows<W: Write + Send>(
     out.write_all(b"\n").map_err(io_err)?;
     out.flush().map_err(io_err)?;
     Ok(sums)
+}
+
+/// Dumps to `path` through a `.partial` file, so an interrupted dump never looks complete.
+pub async fn dump_to_file(
+    db: &Db,
+    schema_version: Option<String>,
+    path: &Path,
+    progress: &mut Progress,
+) -> Result<Checksums, AppError> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let file = std::fs::File::create(&partial)
+        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", partial.display())))?;
+    let mut out = std::io::BufWriter::new(file);
+    let result = dump(db, schema_version, &mut out, progress).await;
+    let finished = result.and_then(|sums| {
+        out.flush()
+            .and_then(|()| out.get_ref().sync_all())
+            .map_err(|e| AppError::internal(format!("cannot write {}: {e}", partial.display())))?;
+        std::fs::rename(&partial, path)
+            .map_err(|e| AppError::internal(format!("cannot rename to {}: {e}", path.display())))?;
+        Ok(sums)
+    });
+    if finished.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    finished
 }

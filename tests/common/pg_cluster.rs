@@ -409,6 +409,11 @@ rm -rf "$root""#;
         command
     }
 
+    /// The server log so far (what `log_statement` and friends wrote).
+    pub fn log(&self) -> String {
+        self.read_log()
+    }
+
     fn read_log(&self) -> String {
         fs::read(&self.log_file)
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())

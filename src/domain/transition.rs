@@ -1,0 +1,353 @@
+//! How a POP changes: [`apply`] writes the next state of an existing POP, for every kind of
+//! change (autosave, restore, status change, delete).
+//!
+//! The callers (`autosave.rs`, `snapshots.rs`, `workflow.rs`, `ops/retention.rs`) lock the POP,
+//! check their own rules (who may, from which state, with which hash) and describe what changes as
+//! a [`Change`]. [`apply`] then, inside the caller's transaction:
+//!
+//! 1. builds the next row: content, status, version, form state, timestamps, the autosave
+//!    sequence bumped by one;
+//! 2. builds the legacy document once, checks its size (when the change carries a limit) and
+//!    hashes it;
+//! 3. writes the row with one `UPDATE` that returns nothing (the next state is known here);
+//! 4. takes the snapshot the change calls for (from the same document);
+//! 5. writes the change log.
+//!
+//! A POP is created by the first autosave of a session (`autosave.rs`), not here; it shares
+//! [`check_size`].
+
+use super::document::document;
+use super::hash::integrity_hash;
+use super::{Actor, SnapshotKind, Status};
+use crate::db::models::{Pop, PopContent, Snapshot};
+use crate::db::queries::{self, NewChange, NewSnapshot};
+use crate::db::Conn;
+use crate::error::AppError;
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::{json, Value};
+
+/// One changed field: its legacy name, the value before and the value after.
+pub type FieldChange = (String, Value, Value);
+
+/// What changes, once the caller's own rules have accepted it.
+#[derive(Debug)]
+pub enum Change<'a> {
+    /// An autosave of the editor.
+    Autosave {
+        /// The content after the save.
+        content: PopContent,
+        /// The fields that changed (logged one row each).
+        changes: Vec<FieldChange>,
+        /// The form state sent with the save (`None`: keep the stored one).
+        raw_payload: Option<&'a Value>,
+        /// Largest accepted document, in bytes of its JSON.
+        max_document_bytes: usize,
+        /// Take an autosave snapshot when the new sequence is a multiple of this, unless the
+        /// latest snapshot already holds the new document.
+        snapshot_every: u32,
+    },
+    /// A snapshot's document applied to its POP.
+    Restore {
+        /// The snapshot applied.
+        snapshot: &'a Snapshot,
+        /// The content read from its document.
+        content: PopContent,
+    },
+    /// A step of the status workflow (already checked against the workflow's rules).
+    Status {
+        /// The new status (publication also bumps the version and takes a snapshot).
+        to: Status,
+        /// Why, when the step needs a reason.
+        reason: Option<&'a str>,
+    },
+    /// A soft delete.
+    Delete,
+}
+
+/// What [`apply`] wrote.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The POP as it is now.
+    pub pop: Pop,
+    /// The snapshot this change took, if any.
+    pub snapshot: Option<Snapshot>,
+}
+
+/// The history actions this module writes, as stored in `pop_change_log.action`.
+const AUTOSAVE: &str = "autosave";
+const RESTORE: &str = "restore";
+const STATUS: &str = "status";
+const DELETE: &str = "delete";
+
+/// Writes `pop`'s next state after `change` (see the module docs). `pop` must be locked by the
+/// caller's transaction ([`crate::db::Db::write`]).
+pub async fn apply(
+    conn: &mut Conn<'_>,
+    actor: &Actor,
+    pop: Pop,
+    change: Change<'_>,
+    now: DateTime<Utc>,
+) -> Result<Applied, AppError> {
+    // Both databases keep microseconds: the state built here is exactly what a read returns.
+    let now = now.trunc_subsecs(6);
+    let before = pop;
+    let mut next = before.clone();
+    next.meta.autosave_sequence += 1;
+    next.meta.updated_at = now;
+    next.meta.last_activity_at = now;
+    let mut limit = None;
+    match &change {
+        Change::Autosave {
+            content,
+            raw_payload,
+            max_document_bytes,
+            ..
+        } => {
+            next.content = content.clone();
+            if let Some(raw) = raw_payload {
+                next.meta.raw_payload = Some((*raw).clone());
+            }
+            next.meta.last_autosave_at = Some(now);
+            limit = Some(*max_document_bytes);
+        }
+        Change::Restore { content, .. } => {
+            next.content = content.clone();
+            // The editor's form state describes the content before the restore: a front end
+            // rebuilding its form from it would undo the restore on its next save.
+            next.meta.raw_payload = None;
+        }
+        Change::Status { to, .. } => {
+            next.meta.status = to.as_str().into();
+            if *to == Status::Published {
+                next.meta.versao += 1;
+            }
+        }
+        Change::Delete => next.meta.deleted_at = Some(now),
+    }
+
+    let doc = document(&next.meta, &next.content);
+    if let Some(limit) = limit {
+        check_size(&doc, limit)?;
+    }
+    next.meta.integrity_hash = integrity_hash(&doc);
+    queries::update_pop(conn, &next).await?;
+    // Later: the change event for subscribers is emitted here, from `before`, `next` and `change`.
+
+    let snapshot = match &change {
+        Change::Autosave { snapshot_every, .. } => {
+            let every = i32::try_from(*snapshot_every).unwrap_or(i32::MAX).max(1);
+            if next.meta.autosave_sequence % every == 0 {
+                match take_unless_current(conn, &next, &doc, SnapshotKind::Autosave, actor, now)
+                    .await?
+                {
+                    (snapshot, true) => Some(snapshot),
+                    (_, false) => None,
+                }
+            } else {
+                None
+            }
+        }
+        Change::Status {
+            to: Status::Published,
+            ..
+        } => Some(
+            take(
+                conn,
+                &next,
+                &doc,
+                SnapshotKind::StatusChange,
+                None,
+                actor,
+                now,
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+
+    let log = history(&before, &next, &change, snapshot.as_ref());
+    let rows: Vec<NewChange> = log
+        .into_iter()
+        .map(|(action, (field_name, old, new), snapshot_id)| NewChange {
+            pop_id: next.meta.id,
+            user_id: actor.user_id,
+            action,
+            field_name,
+            old_value: old,
+            new_value: new,
+            autosave_sequence: next.meta.autosave_sequence,
+            snapshot_id,
+            now,
+        })
+        .collect();
+    queries::insert_changes(conn, &rows).await?;
+    Ok(Applied {
+        pop: next,
+        snapshot,
+    })
+}
+
+/// A change-log row before it knows its POP: action, `(field, old, new)`, related snapshot.
+type LogRow = (
+    &'static str,
+    (String, Option<Value>, Option<Value>),
+    Option<i64>,
+);
+
+/// The change-log rows of `change`, which took `before` to `next`.
+fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapshot>) -> Vec<LogRow> {
+    let row = |action, field: &str, old: Option<Value>, new: Option<Value>, snapshot| {
+        (action, (field.to_owned(), old, new), snapshot)
+    };
+    match change {
+        Change::Autosave { changes, .. } => changes
+            .iter()
+            .map(|(field, old, new)| {
+                row(AUTOSAVE, field, Some(old.clone()), Some(new.clone()), None)
+            })
+            .collect(),
+        Change::Restore { snapshot, .. } => {
+            let old = super::document::to_fields(&before.content);
+            let mut rows: Vec<LogRow> = super::document::to_fields(&next.content)
+                .into_iter()
+                .filter(|(field, value)| old.get(field) != Some(value))
+                .map(|(field, value)| {
+                    row(
+                        RESTORE,
+                        &field,
+                        old.get(&field).cloned(),
+                        Some(value),
+                        Some(snapshot.id),
+                    )
+                })
+                .collect();
+            if rows.is_empty() {
+                // Nothing differed, but the restore still happened: say so in the history.
+                rows.push(row(
+                    RESTORE,
+                    "snapshot",
+                    None,
+                    Some(json!(snapshot.id)),
+                    Some(snapshot.id),
+                ));
+            }
+            rows
+        }
+        Change::Status { reason, .. } => {
+            let taken = taken.map(|s| s.id);
+            let mut rows = vec![row(
+                STATUS,
+                "status",
+                Some(json!(before.meta.status)),
+                Some(json!(next.meta.status)),
+                taken,
+            )];
+            if next.meta.versao != before.meta.versao {
+                rows.push(row(
+                    STATUS,
+                    "versao",
+                    Some(json!(before.meta.versao)),
+                    Some(json!(next.meta.versao)),
+                    taken,
+                ));
+            }
+            if let Some(reason) = reason {
+                rows.push(row(
+                    STATUS,
+                    "status_reason",
+                    Some(Value::Null),
+                    Some(json!(reason)),
+                    taken,
+                ));
+            }
+            rows
+        }
+        Change::Delete => vec![row(
+            DELETE,
+            "deleted_at",
+            None,
+            Some(json!(next.meta.updated_at.to_rfc3339())),
+            None,
+        )],
+    }
+}
+
+/// `DOCUMENT_TOO_LARGE` when the JSON of `doc` exceeds `limit` bytes.
+pub fn check_size(doc: &Value, limit: usize) -> Result<(), AppError> {
+    let size = serde_json::to_vec(doc).map_err(AppError::internal)?.len();
+    if size > limit {
+        return Err(AppError::DocumentTooLarge { size, limit });
+    }
+    Ok(())
+}
+
+/// Takes a snapshot of `pop`, whose document is `doc`.
+pub async fn take(
+    conn: &mut Conn<'_>,
+    pop: &Pop,
+    doc: &Value,
+    kind: SnapshotKind,
+    label: Option<&str>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Snapshot, AppError> {
+    queries::insert_snapshot(
+        conn,
+        &NewSnapshot {
+            pop_id: pop.meta.id,
+            kind: kind.as_str(),
+            versao: pop.meta.versao,
+            autosave_sequence: pop.meta.autosave_sequence,
+            status: &pop.meta.status,
+            integrity_hash: &pop.meta.integrity_hash,
+            payload: doc,
+            label,
+            created_by_id: actor.user_id,
+            now,
+        },
+    )
+    .await
+}
+
+/// The latest snapshot of `pop` if it already holds `pop`'s document `doc` (`false`), else a new
+/// one of `kind` (`true`).
+pub async fn take_unless_current(
+    conn: &mut Conn<'_>,
+    pop: &Pop,
+    doc: &Value,
+    kind: SnapshotKind,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(Snapshot, bool), AppError> {
+    match queries::latest_snapshot(conn, pop.meta.id).await? {
+        Some(latest) if latest.integrity_hash == pop.meta.integrity_hash => Ok((latest, false)),
+        _ => Ok((take(conn, pop, doc, kind, None, actor, now).await?, true)),
+    }
+}
+
+/// Refuses writes to published, archived or deleted POPs.
+pub fn ensure_editable(pop: &Pop) -> Result<(), AppError> {
+    if pop.meta.deleted_at.is_some() {
+        return Err(AppError::PopLocked {
+            status: "deleted".into(),
+        });
+    }
+    match Status::parse(&pop.meta.status) {
+        Some(status) if status.is_editable() => Ok(()),
+        _ => Err(AppError::PopLocked {
+            status: pop.meta.status.clone(),
+        }),
+    }
+}
+
+/// `CONFLICT` when the client's hash is not the stored one.
+pub fn check_expected_hash(pop: &Pop, expected: Option<&str>) -> Result<(), AppError> {
+    match expected {
+        Some(expected) if expected != pop.meta.integrity_hash => Err(AppError::Conflict {
+            current_hash: pop.meta.integrity_hash.clone(),
+            autosave_sequence: pop.meta.autosave_sequence,
+            updated_at: pop.meta.updated_at,
+        }),
+        _ => Ok(()),
+    }
+}
