@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod history;
+pub mod input;
 pub mod loaders;
 pub mod pagination;
 pub mod pop;
@@ -57,6 +58,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 pub fn build(db: Db, settings: Settings, http: &HttpConfig) -> AppSchema {
     let mut builder = schema_builder()
         .extension(crate::telemetry::operation::ObserveExtension)
+        .extension(input::InputGuard)
         .limit_depth(http.max_depth)
         .limit_complexity(http.max_complexity);
     if !http.introspection {
