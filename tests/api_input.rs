@@ -75,7 +75,10 @@ async fn numbers_beyond_64_bits_are_refused_with_the_field(backend: Backend) {
         .await
         .unwrap();
     let error = &response["errors"][0];
-    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{response:#}");
+    assert_eq!(
+        error["extensions"]["code"], "BAD_USER_INPUT",
+        "{response:#}"
+    );
     assert_eq!(error["extensions"]["field"], "input.content.etapas.0.n");
     for (raw, field) in [
         (json!({"a": 1e20}), "input.rawPayload.a"),
@@ -101,9 +104,8 @@ async fn nul_is_refused_in_every_string_with_the_field(backend: Backend) {
     let autosave_with = |input: Value| (autosave_doc(), json!({ "input": input }));
     let cases: Vec<(String, Value, &str)> = vec![
         {
-            let (q, v) = autosave_with(
-                json!({"sessionId": "nul", "content": {"nomeProcesso": "a\u{0}b"}}),
-            );
+            let (q, v) =
+                autosave_with(json!({"sessionId": "nul", "content": {"nomeProcesso": "a\u{0}b"}}));
             (q, v, "input.content.nomeProcesso")
         },
         {
@@ -113,9 +115,8 @@ async fn nul_is_refused_in_every_string_with_the_field(backend: Backend) {
             (q, v, "input.content.etapas.0.descricao")
         },
         {
-            let (q, v) = autosave_with(
-                json!({"sessionId": "nul", "content": {"etapas": [{"k\u{0}": 1}]}}),
-            );
+            let (q, v) =
+                autosave_with(json!({"sessionId": "nul", "content": {"etapas": [{"k\u{0}": 1}]}}));
             (q, v, "input.content.etapas.0")
         },
         {
@@ -227,7 +228,12 @@ async fn long_text_of_distinct_words_saves_and_stays_searchable(backend: Backend
         .await;
     assert_eq!(found["pops"]["totalCount"], 1);
     // A later save recomputes the search column over the same long text.
-    let again = save(&server, &pop, json!({"nomeProcesso": "Conceder aposentadoria"})).await;
+    let again = save(
+        &server,
+        &pop,
+        json!({"nomeProcesso": "Conceder aposentadoria"}),
+    )
+    .await;
     assert_eq!(again["changed"], true);
     let found = server
         .data(

@@ -25,8 +25,21 @@ fn number() -> impl Strategy<Value = Value> {
             .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
             .prop_map(|f| Number::from_f64(f).map_or(Value::Null, Value::Number)),
         prop::sample::select(vec![
-            -0.0, 0.0, 1.0, 1e16, 1.5e16, -1e16, 1.5e-7, 5e-324, 1e15, 9_999_999_999_999_998.0,
-            0.1, 1e-7, 123.456, 1e19, -9.2e18,
+            -0.0,
+            0.0,
+            1.0,
+            1e16,
+            1.5e16,
+            -1e16,
+            1.5e-7,
+            5e-324,
+            1e15,
+            9_999_999_999_999_998.0,
+            0.1,
+            1e-7,
+            123.456,
+            1e19,
+            -9.2e18,
         ])
         .prop_map(|f| Number::from_f64(f).map_or(Value::Null, Value::Number)),
     ]

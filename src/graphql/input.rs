@@ -152,7 +152,7 @@ fn canonicalise_selections(set: &mut SelectionSet) {
 /// The first refused value of the document's arguments (and the variables they use), with
 /// its path.
 fn first_fault(document: &ExecutableDocument, variables: &Variables) -> Option<(String, Fault)> {
-    let mut finder = Finder { variables };
+    let finder = Finder { variables };
     for (_, operation) in document.operations.iter() {
         let operation = &operation.node;
         for definition in &operation.variable_definitions {
@@ -179,21 +179,23 @@ struct Finder<'a> {
 }
 
 impl Finder<'_> {
-    fn selections(&mut self, set: &SelectionSet) -> Option<(String, Fault)> {
-        set.items.iter().find_map(|selection| match &selection.node {
-            Selection::Field(field) => {
-                let field = &field.node;
-                field
-                    .arguments
-                    .iter()
-                    .find_map(|(name, value)| self.literal(&value.node, name.node.to_string()))
-                    .or_else(|| self.selections(&field.selection_set.node))
-            }
-            Selection::InlineFragment(fragment) => {
-                self.selections(&fragment.node.selection_set.node)
-            }
-            Selection::FragmentSpread(_) => None,
-        })
+    fn selections(&self, set: &SelectionSet) -> Option<(String, Fault)> {
+        set.items
+            .iter()
+            .find_map(|selection| match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    field
+                        .arguments
+                        .iter()
+                        .find_map(|(name, value)| self.literal(&value.node, name.node.to_string()))
+                        .or_else(|| self.selections(&field.selection_set.node))
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.selections(&fragment.node.selection_set.node)
+                }
+                Selection::FragmentSpread(_) => None,
+            })
     }
 
     fn literal(&self, value: &Value, path: String) -> Option<(String, Fault)> {
@@ -202,9 +204,9 @@ impl Finder<'_> {
                 .variables
                 .get(name)
                 .and_then(|value| const_fault(value, path)),
-            Value::Number(number) => {
-                canonical_number(number).is_err().then_some((path, Fault::OutOfRange))
-            }
+            Value::Number(number) => canonical_number(number)
+                .is_err()
+                .then_some((path, Fault::OutOfRange)),
             Value::String(text) => has_nul(text).then_some((path, Fault::Nul)),
             Value::List(items) => items
                 .iter()
@@ -220,9 +222,9 @@ impl Finder<'_> {
 
 fn const_fault(value: &ConstValue, path: String) -> Option<(String, Fault)> {
     match value {
-        ConstValue::Number(number) => {
-            canonical_number(number).is_err().then_some((path, Fault::OutOfRange))
-        }
+        ConstValue::Number(number) => canonical_number(number)
+            .is_err()
+            .then_some((path, Fault::OutOfRange)),
         ConstValue::String(text) => has_nul(text).then_some((path, Fault::Nul)),
         ConstValue::List(items) => items
             .iter()
@@ -262,7 +264,10 @@ mod tests {
     #[test]
     fn finds_nul_in_literals_variables_and_keys() {
         assert_eq!(
-            fault(r#"{ login(username: "a\u0000b", password: "x") { token } }"#, json!({})),
+            fault(
+                r#"{ login(username: "a\u0000b", password: "x") { token } }"#,
+                json!({})
+            ),
             Some(("username".into(), Fault::Nul))
         );
         assert_eq!(
@@ -280,7 +285,10 @@ mod tests {
             Some(("input.content.etapas.0".into(), Fault::Nul))
         );
         assert_eq!(
-            fault("query($s: String = \"\\u0000\") { pops(search: $s) { totalCount } }", json!({})),
+            fault(
+                "query($s: String = \"\\u0000\") { pops(search: $s) { totalCount } }",
+                json!({})
+            ),
             Some(("$s".into(), Fault::Nul))
         );
         assert_eq!(

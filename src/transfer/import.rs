@@ -24,11 +24,11 @@
 //! every imported POP's hash recomputed from what was stored: a snapshot that verified in the
 //! source but not here rolls the whole import back.
 
+use super::rows::nul_path;
 use crate::db::models::Pop;
 use crate::db::queries;
 use crate::db::types::DbUuid;
 use crate::db::{Conn, Db};
-use super::rows::nul_path;
 use crate::domain::document::{self, document_parts, hash_of};
 use crate::domain::hash::integrity_hash;
 use crate::domain::SnapshotKind;
@@ -133,7 +133,11 @@ async fn write(
 /// row's Django id and the column, so the operator can clean the source.
 fn refuse_nul(data: &LegacyData) -> Result<(), AppError> {
     let users = data.users.iter().map(|u| {
-        ("auth_user", u.id, json!({"username": u.username, "email": u.email, "password": u.password}))
+        (
+            "auth_user",
+            u.id,
+            json!({"username": u.username, "email": u.email, "password": u.password}),
+        )
     });
     let pops = data.pops.iter().map(|p| {
         let mut columns = document::to_fields(&p.content);

@@ -747,7 +747,9 @@ fn refuse_nul(batch: &Batch) -> Result<(), AppError> {
             .iter()
             .find_map(|(name, value)| nul_path(value).map(|path| format!("{name}{path}")))
         {
-            let id = columns.get("id").map_or_else(|| "?".to_owned(), Value::to_string);
+            let id = columns
+                .get("id")
+                .map_or_else(|| "?".to_owned(), Value::to_string);
             return Err(AppError::BadUserInput {
                 message: format!(
                     "row {id} of {table} holds a NUL character (\\u0000) in {column}, which \
@@ -766,9 +768,10 @@ fn refuse_nul(batch: &Batch) -> Result<(), AppError> {
 pub(crate) fn nul_path(value: &Value) -> Option<String> {
     match value {
         Value::String(text) => text.contains('\0').then(String::new),
-        Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
-            nul_path(item).map(|path| format!(".{index}{path}"))
-        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_path(item).map(|path| format!(".{index}{path}"))),
         Value::Object(map) => map.iter().find_map(|(key, item)| {
             if key.contains('\0') {
                 Some(String::new())
