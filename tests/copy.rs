@@ -89,3 +89,30 @@ async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backen
 }
 
 both_backends!(a_round_trip_through_the_other_backend_keeps_everything);
+
+/// SQLite can hold a NUL character that PostgreSQL cannot: copying such a row is refused before
+/// anything is written, naming the row and the column, instead of failing inside the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_data_holding_nul_is_refused_naming_the_row() {
+    use diesel_async::RunQueryDsl;
+    let (a, _da) = fresh(Backend::Sqlite).await;
+    migrate::run(&a, Direction::Up).await.unwrap();
+    let db = Db::connect(&a).await.unwrap();
+    {
+        let mut pooled = db.get().await.unwrap();
+        let mut conn = pooled.conn();
+        let insert = "INSERT INTO pops (id, uuid, nome_processo, pontos_atencao, integrity_hash, \
+                      created_at, updated_at, last_activity_at) VALUES (7, \
+                      '00000000-0000-4000-8000-000000000007', 'ok', 'a' || char(0) || 'b', 'x', \
+                      '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z', \
+                      '2026-01-01T00:00:00.000000Z')";
+        mapagov::with_backend!(&mut conn, |c| diesel::sql_query(insert).execute(c).await).unwrap();
+    }
+    let (b, _db) = fresh(Backend::Postgres).await;
+    let err = copy_between(&a, &b, false, false).await.unwrap_err();
+    assert_eq!(err.code(), "BAD_USER_INPUT", "{}", err.message());
+    let message = err.message();
+    assert!(message.contains("row 7 of pops"), "{message}");
+    assert!(message.contains("pontos_atencao"), "{message}");
+    assert_eq!(sums(&b).await["pops"].rows, 0);
+}

@@ -352,7 +352,53 @@ async fn a_taken_username_stops_unless_renamed(backend: Backend) {
     assert_eq!(all_pops(&db).await.len(), exp["processos.pop"].len());
 }
 
+/// Legacy data holding a NUL character is refused before anything is imported, naming the row,
+/// on both backends alike (PostgreSQL could not store it; SQLite would keep what the API refuses).
+async fn legacy_data_holding_nul_is_refused_naming_the_row(backend: Backend) {
+    use mapagov::legacy::{LegacyData, LegacyPop};
+    let target = common::migrated_database(backend).await;
+    let at: DateTime<Utc> = "2025-10-12T02:53:26Z".parse().unwrap();
+    let pop = LegacyPop {
+        id: 42,
+        uuid: uuid::Uuid::nil(),
+        session_id: Some("user_1".into()),
+        created_by: None,
+        content: mapagov::db::models::PopContent {
+            etapas: serde_json::json!([{"descricao": "fine"}, {"descricao": "a\u{0}b"}]),
+            ..Default::default()
+        },
+        versao: 1,
+        mes_ano: None,
+        data_aprovacao: None,
+        status: "draft".into(),
+        is_completo: false,
+        is_deleted: false,
+        integrity_hash: None,
+        autosave_sequence: 0,
+        raw_payload: None,
+        created_at: at,
+        updated_at: at,
+        last_autosave_at: None,
+        last_activity_at: at,
+    };
+    let data = LegacyData {
+        pops: vec![pop],
+        ..Default::default()
+    };
+    let err = import::import(&target.db, &data, &ImportOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "BAD_USER_INPUT", "{}", err.message());
+    let message = err.message();
+    assert!(
+        message.contains("row 42 of processos_pop") && message.contains("etapas.1.descricao"),
+        "{message}"
+    );
+    assert_eq!(common::table_sums(&target.db).await["pops"].rows, 0);
+}
+
 both_backends!(
+    legacy_data_holding_nul_is_refused_naming_the_row,
     sqlite_fixture_imports_everything,
     json_dump_imports_everything,
     a_rerun_imports_nothing,

@@ -6,11 +6,13 @@
 //! module reproduces that text byte for byte, so it serializes explicitly instead of relying
 //! on `serde_json`'s map ordering or number formatting.
 //!
-//! What this module sees is the [`Value`] that `serde_json` built, so two limits come from
-//! parsing, not from here: integers beyond the `i64`/`u64` range and the literal `-0` arrive
-//! as floats (Python keeps them as integers), and without `serde_json`'s `float_roundtrip`
-//! feature a float written with more than 15 significant digits or a decimal exponent beyond
-//! ±22 may be read one unit in the last place off the value Python reads.
+//! What this module sees is the [`Value`] that `serde_json` built (with `float_roundtrip`, so
+//! every float is read to the same bits as Python reads it). Integers beyond the `i64`/`u64`
+//! range and the literal `-0` arrive as floats (Python keeps them as integers): the API never
+//! lets such numbers in, because every number it accepts is first put in the canonical form of
+//! [`super::number`] (the form PostgreSQL's `jsonb` gives back and Python reads as the same
+//! value), so a document hashes the same before and after it is stored, on either backend.
+//! Imported legacy data is hashed as stored, which is what the Django system hashed.
 
 use std::iter;
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod budget;
 pub mod guard;
 pub mod history;
+pub mod input;
 pub mod loaders;
 pub mod pagination;
 pub mod pop;
@@ -71,6 +72,7 @@ pub fn build(db: Db, settings: Settings, http: &HttpConfig) -> AppSchema {
         .extension(crate::telemetry::operation::ObserveExtension)
         .extension(guard::GuardExtension::new(limits))
         .extension(budget::BudgetExtension::new(http.max_response_bytes))
+        .extension(input::InputGuard)
         .limit_recursive_depth(guard::MAX_NESTING);
     if !http.introspection {
         builder = builder.disable_introspection();

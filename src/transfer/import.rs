@@ -24,11 +24,12 @@
 //! every imported POP's hash recomputed from what was stored: a snapshot that verified in the
 //! source but not here rolls the whole import back.
 
+use super::rows::nul_path;
 use crate::db::models::Pop;
 use crate::db::queries;
 use crate::db::types::DbUuid;
 use crate::db::{Conn, Db};
-use crate::domain::document::{document_parts, hash_of};
+use crate::domain::document::{self, document_parts, hash_of};
 use crate::domain::hash::integrity_hash;
 use crate::domain::SnapshotKind;
 use crate::error::AppError;
@@ -37,7 +38,7 @@ use crate::with_backend;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use scoped_futures::ScopedFutureExt;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Longest username the schema accepts.
@@ -118,12 +119,59 @@ async fn write(
         pops_verified: 0,
         warnings: Vec::new(),
     };
+    refuse_nul(data)?;
     let users = import_users(conn, data, options, &mut report).await?;
     let (pops, new_pops) = import_pops(conn, data, &users, &mut report).await?;
     let new_snapshots = import_snapshots(conn, &data.snapshots, &pops, &mut report).await?;
     import_changes(conn, data, &pops, &users, &mut report).await?;
     verify(conn, &new_pops, &new_snapshots, &mut report).await?;
     Ok(report)
+}
+
+/// Refuses, before anything is written, legacy data holding a NUL character in any text or JSON
+/// (which PostgreSQL cannot store and the API refuses on both backends), naming the table, the
+/// row's Django id and the column, so the operator can clean the source.
+fn refuse_nul(data: &LegacyData) -> Result<(), AppError> {
+    let users = data.users.iter().map(|u| {
+        (
+            "auth_user",
+            u.id,
+            json!({"username": u.username, "email": u.email, "password": u.password}),
+        )
+    });
+    let pops = data.pops.iter().map(|p| {
+        let mut columns = document::to_fields(&p.content);
+        columns.insert("session_id".into(), json!(p.session_id));
+        columns.insert("mes_ano".into(), json!(p.mes_ano));
+        columns.insert("status".into(), json!(p.status));
+        columns.insert("integrity_hash".into(), json!(p.integrity_hash));
+        columns.insert("raw_payload".into(), json!(p.raw_payload));
+        ("processos_pop", p.id, Value::Object(columns))
+    });
+    let snapshots = data.snapshots.iter().map(|s| {
+        let columns = json!({"status": s.status, "integrity_hash": s.integrity_hash,
+                             "payload": s.payload, "milestone_label": s.milestone_label});
+        ("processos_popsnapshot", s.id, columns)
+    });
+    let changes = data.changes.iter().map(|c| {
+        let columns = json!({"field_name": c.field_name, "old_value": c.old_value,
+                             "new_value": c.new_value});
+        ("processos_popchangelog", c.id, columns)
+    });
+    for (table, id, columns) in users.chain(pops).chain(snapshots).chain(changes) {
+        if let Some(column) = nul_path(&columns) {
+            return Err(AppError::BadUserInput {
+                message: format!(
+                    "row {id} of {table} holds a NUL character (\\u0000) in {}, which \
+                     PostgreSQL cannot store and MapaGov does not accept; remove it in the \
+                     source and run again (nothing was imported)",
+                    column.trim_start_matches('.')
+                ),
+                field: None,
+            });
+        }
+    }
+    Ok(())
 }
 
 async fn legacy_map(conn: &mut Conn<'_>, table: &str) -> Result<HashMap<i64, i64>, AppError> {

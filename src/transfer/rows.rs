@@ -713,10 +713,16 @@ macro_rules! insert_all {
 }
 
 /// Inserts a batch, keeping every id and key.
+///
+/// Every writer of copies and loads passes here, so this is where a row holding a NUL
+/// character (which PostgreSQL's `text` and `jsonb` cannot store, and which the API refuses on
+/// both backends) is refused before anything of its batch is written, naming the table, the
+/// row and the column, on either backend alike: the caller's transaction then rolls back.
 pub async fn insert_batch(conn: &mut Conn<'_>, batch: &Batch) -> Result<(), AppError> {
     if batch.is_empty() {
         return Ok(());
     }
+    refuse_nul(batch)?;
     match batch {
         Batch::Users(rows) => insert_all!(conn, users, rows, user_values),
         Batch::ApiTokens(rows) => insert_all!(conn, api_tokens, rows, api_token_values),
@@ -728,6 +734,53 @@ pub async fn insert_batch(conn: &mut Conn<'_>, batch: &Batch) -> Result<(), AppE
         }
     }
     Ok(())
+}
+
+/// `BAD_USER_INPUT` naming the first row of `batch` with a NUL character in a string (or in a
+/// JSON key), with the cleaning the operator has to do.
+fn refuse_nul(batch: &Batch) -> Result<(), AppError> {
+    for row in batch.to_values()? {
+        let Value::Object(columns) = &row else {
+            continue;
+        };
+        if let Some(column) = columns
+            .iter()
+            .find_map(|(name, value)| nul_path(value).map(|path| format!("{name}{path}")))
+        {
+            let id = columns
+                .get("id")
+                .map_or_else(|| "?".to_owned(), Value::to_string);
+            return Err(AppError::BadUserInput {
+                message: format!(
+                    "row {id} of {table} holds a NUL character (\\u0000) in {column}, which \
+                     PostgreSQL cannot store and MapaGov does not accept; remove it in the source \
+                     and run again (nothing was written)",
+                    table = batch.table().name()
+                ),
+                field: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where in `value` a string or key holds NUL: `""` for the value itself, `.key` / `.0` below.
+pub(crate) fn nul_path(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => text.contains('\0').then(String::new),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_path(item).map(|path| format!(".{index}{path}"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(String::new())
+            } else {
+                nul_path(item).map(|path| format!(".{key}{path}"))
+            }
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => None,
+    }
 }
 
 /// How many rows a table holds.
