@@ -50,18 +50,46 @@ pub async fn serve(
             () = &mut shutdown => break,
         }
     }
-    // The backlog: connections the kernel completed before the signal.
-    while let Some(accepted) = listener.accept().now_or_never() {
-        match accepted {
-            Ok((stream, peer)) => spawn_connection(stream, peer, &router, &draining),
-            Err(_) => break,
-        }
-    }
-    drop(listener);
     draining.send_replace(true);
+    drain_backlog(listener, &router, &draining);
     // Every connection task holds a receiver; they are gone when every connection closed.
     draining.closed().await;
     Ok(())
+}
+
+/// Picks up the connections the kernel completed before the signal, then closes the listener.
+///
+/// tokio's `accept` only tries the system call after the reactor reported the socket readable,
+/// so a connection that arrived since the last wake-up would be missed: ask the socket directly,
+/// without blocking, until it has nothing more. The window between the last empty answer and the
+/// close is a few microseconds; a connection completed inside it is still reset by the kernel.
+fn drain_backlog(listener: TcpListener, router: &Router, draining: &watch::Sender<bool>) {
+    let listener = match listener.into_std() {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not pick up the listen backlog");
+            return;
+        }
+    };
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                let stream = stream
+                    .set_nonblocking(true)
+                    .and_then(|()| TcpStream::from_std(stream));
+                match stream {
+                    Ok(stream) => spawn_connection(stream, peer, router, draining),
+                    Err(err) => tracing::warn!(error = %err, "a last connection failed"),
+                }
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(err) => {
+                tracing::warn!(error = %err, "accepting a last connection failed");
+                break;
+            }
+        }
+    }
 }
 
 /// Errors of `accept` (too many open files, a connection reset before it was accepted) are not
