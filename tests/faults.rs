@@ -382,22 +382,38 @@ async fn kill_9_under_load_loses_nothing(backend: Backend) {
     );
 }
 
-/// Sixteen writers on a pool of two connections: every answer is a save or a clean
-/// `SERVICE_UNAVAILABLE`, liveness stays up, and every acknowledged save is stored.
+/// Sixteen writers on a pool of two connections, and for three seconds a lock held outside the
+/// server so that both connections wait and the pool is exhausted: every answer is a save or a
+/// clean `SERVICE_UNAVAILABLE`, liveness stays up, and every acknowledged save is stored.
 async fn pool_exhaustion_under_load_loses_nothing(backend: Backend) {
-    let server =
-        TestServer::start_with(backend, &[("DB_POOL_SIZE", "2"), ("DB_POOL_TIMEOUT", "1")]).await;
+    let server = TestServer::start_with(
+        backend,
+        &[
+            ("DB_POOL_SIZE", "2"),
+            ("DB_POOL_TIMEOUT", "1"),
+            ("DB_STATEMENT_TIMEOUT", "20"),
+        ],
+    )
+    .await;
     let token = server.token.clone().unwrap();
     let load = Writers::start(&server.base, &token, 16);
-    load.wait_for(100, Duration::from_secs(120)).await;
-    for _ in 0..5 {
+    load.wait_for(50, Duration::from_secs(120)).await;
+    let release = hold_write_lock(&server.database_url).await;
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(healthz(&server.base).await, 200);
     }
+    release.await;
+    load.wait_for(50, Duration::from_secs(120)).await;
     let tallies = load.stop().await;
     let (acked, codes) = writers::summary(&tallies);
     assert!(
         codes.keys().all(|code| code == "SERVICE_UNAVAILABLE"),
         "{codes:?}"
+    );
+    assert!(
+        codes.contains_key("SERVICE_UNAVAILABLE"),
+        "the pool was never exhausted"
     );
     assert!(tallies
         .iter()
@@ -412,13 +428,52 @@ async fn pool_exhaustion_under_load_loses_nothing(backend: Backend) {
     );
 }
 
+/// Takes the write lock of the database at `url` from a connection of its own (PostgreSQL: an
+/// exclusive lock on `pops`; SQLite: `BEGIN IMMEDIATE`); the returned future commits.
+async fn hold_write_lock(url: &str) -> impl std::future::Future<Output = ()> {
+    use diesel_async::AsyncConnection;
+    enum Held {
+        Pg(diesel_async::AsyncPgConnection),
+        Sqlite(mapagov::db::SqliteConn),
+    }
+    let held = match url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let mut c = mapagov::db::SqliteConn::establish(path).await.unwrap();
+            c.batch_execute("BEGIN IMMEDIATE").await.unwrap();
+            Held::Sqlite(c)
+        }
+        None => {
+            let mut c = diesel_async::AsyncPgConnection::establish(url)
+                .await
+                .unwrap();
+            c.batch_execute("BEGIN; LOCK TABLE pops IN ACCESS EXCLUSIVE MODE")
+                .await
+                .unwrap();
+            Held::Pg(c)
+        }
+    };
+    async move {
+        match held {
+            Held::Pg(mut c) => c.batch_execute("COMMIT").await.unwrap(),
+            Held::Sqlite(mut c) => c.batch_execute("COMMIT").await.unwrap(),
+        }
+    }
+}
+
 /// PostgreSQL paused (SIGSTOP, 3 s), restarted, and killed (SIGKILL of a backend: the postmaster
 /// resets every connection) under load: the server answers through each, and every acknowledged
 /// save is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_pause_restart_and_kill_under_load_lose_nothing() {
+    // Durable settings, unlike the other tests' cluster: a crash must not lose commits.
+    let durable = ["fsync", "synchronous_commit", "full_page_writes"]
+        .map(|setting| (setting.to_owned(), "on".to_owned()))
+        .to_vec();
     let cluster = tokio::task::spawn_blocking(|| {
-        let cluster = common::pg_cluster::PgCluster::start(Default::default());
+        let cluster = common::pg_cluster::PgCluster::start(common::pg_cluster::ClusterOptions {
+            extra_conf: durable,
+            ..Default::default()
+        });
         cluster.create_database("faults");
         cluster
     })
