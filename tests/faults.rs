@@ -433,7 +433,7 @@ async fn pool_exhaustion_under_load_loses_nothing(backend: Backend) {
 async fn hold_write_lock(url: &str) -> impl std::future::Future<Output = ()> {
     use diesel_async::AsyncConnection;
     enum Held {
-        Pg(diesel_async::AsyncPgConnection),
+        Pg(Box<diesel_async::AsyncPgConnection>),
         Sqlite(mapagov::db::SqliteConn),
     }
     let held = match url.strip_prefix("sqlite://") {
@@ -449,7 +449,7 @@ async fn hold_write_lock(url: &str) -> impl std::future::Future<Output = ()> {
             c.batch_execute("BEGIN; LOCK TABLE pops IN ACCESS EXCLUSIVE MODE")
                 .await
                 .unwrap();
-            Held::Pg(c)
+            Held::Pg(Box::new(c))
         }
     };
     async move {

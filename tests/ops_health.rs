@@ -117,7 +117,7 @@ async fn hold_the_only_connection(
 
 /// A lock held from outside the server, on a connection of its own; `release` commits.
 enum Held {
-    Pg(diesel_async::AsyncPgConnection),
+    Pg(Box<diesel_async::AsyncPgConnection>),
     Sqlite(mapagov::db::SqliteConn),
 }
 
@@ -138,7 +138,7 @@ impl Held {
                 c.batch_execute("BEGIN; LOCK TABLE pops IN ACCESS EXCLUSIVE MODE")
                     .await
                     .unwrap();
-                Held::Pg(c)
+                Held::Pg(Box::new(c))
             }
         }
     }
