@@ -5,7 +5,7 @@
 //! | `DATABASE_URL` | unset | `postgres://user:pass@host:5432/db` for PostgreSQL; `sqlite://path` for another SQLite file. Unset: the SQLite file `db.sqlite3` in the working directory. |
 //! | `DB_CONN_MAX_AGE` | `60` | Seconds a pooled connection may live before it is replaced. `0`: a fresh connection for every use (nothing is kept open between requests). `none`: connections live until they break. |
 //! | `DB_POOL_SIZE` | `10` | Maximum open connections in the pool. |
-//! | `DB_POOL_TIMEOUT` | `5` | Seconds a request waits for a free connection before it fails with `SERVICE_UNAVAILABLE`. |
+//! | `DB_POOL_TIMEOUT` | `5` | Seconds a request waits for a free connection before it fails with `SERVICE_UNAVAILABLE`; on SQLite also the longest a writer waits for its turn (the queue and SQLite's write lock). |
 //! | `DB_STATEMENT_TIMEOUT` | `30` | Seconds one SQL statement may run (PostgreSQL `statement_timeout`; on SQLite, how long a statement waits for a lock). |
 //! | `SQLITE_SYNCHRONOUS` | `full` | SQLite's `PRAGMA synchronous`: `full` syncs the write-ahead log at every commit, so an acknowledged write survives a power cut; `normal` syncs only at checkpoints (faster; a power cut can lose the last acknowledged writes, a crash of the process cannot); `extra` is `full` plus a directory sync. |
 //! | `DB_REQUIRE_SSL` | `false` | `true`: connect to PostgreSQL over TLS only; `DB_SSLMODE` must then be `require` or stronger (it defaults to `require`). |
