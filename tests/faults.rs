@@ -439,7 +439,9 @@ async fn hold_write_lock(url: &str) -> impl std::future::Future<Output = ()> {
     let held = match url.strip_prefix("sqlite://") {
         Some(path) => {
             let mut c = mapagov::db::SqliteConn::establish(path).await.unwrap();
-            c.batch_execute("BEGIN IMMEDIATE").await.unwrap();
+            c.batch_execute("PRAGMA busy_timeout = 10000; BEGIN IMMEDIATE")
+                .await
+                .unwrap();
             Held::Sqlite(c)
         }
         None => {
