@@ -7,7 +7,8 @@
 //!   real binary); a writer waiting for SQLite's write lock gives up after `DB_POOL_TIMEOUT`;
 //! - kill -9 of the server under load, and an exhausted pool under load, on both backends.
 //!
-//! SIGTERM under load is in `ops_shutdown.rs`. `scripts/faults` runs them all.
+//! SIGTERM under load is in `ops_shutdown.rs`. `scripts/faults` runs them all, one at a time,
+//! including the PostgreSQL pause/restart/kill test that the normal suite skips.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
@@ -465,7 +466,12 @@ async fn hold_write_lock(url: &str) -> impl std::future::Future<Output = ()> {
 /// PostgreSQL paused (SIGSTOP, 3 s), restarted, and killed (SIGKILL of a backend: the postmaster
 /// resets every connection) under load: the server answers through each, and every acknowledged
 /// save is stored.
+///
+/// Ignored in the normal suite: it starts a cluster of its own with durable settings (fsync on),
+/// whose restart and crash recovery can take longer than the waits here on a machine busy with
+/// other tests. `scripts/faults` runs it, one test at a time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by scripts/faults, one test at a time"]
 async fn postgres_pause_restart_and_kill_under_load_lose_nothing() {
     // Durable settings, unlike the other tests' cluster: a crash must not lose commits.
     let durable = ["fsync", "synchronous_commit", "full_page_writes"]
