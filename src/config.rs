@@ -5,8 +5,9 @@
 //! | `DATABASE_URL` | unset | `postgres://user:pass@host:5432/db` for PostgreSQL; `sqlite://path` for another SQLite file. Unset: the SQLite file `db.sqlite3` in the working directory. |
 //! | `DB_CONN_MAX_AGE` | `60` | Seconds a pooled connection may live before it is replaced. `0`: a fresh connection for every use (nothing is kept open between requests). `none`: connections live until they break. |
 //! | `DB_POOL_SIZE` | `10` | Maximum open connections in the pool. |
-//! | `DB_POOL_TIMEOUT` | `5` | Seconds a request waits for a free connection before it fails with `SERVICE_UNAVAILABLE`. |
+//! | `DB_POOL_TIMEOUT` | `5` | Seconds a request waits for a free connection before it fails with `SERVICE_UNAVAILABLE`; on SQLite also the longest a writer waits for its turn (the queue and SQLite's write lock). |
 //! | `DB_STATEMENT_TIMEOUT` | `30` | Seconds one SQL statement may run (PostgreSQL `statement_timeout`; on SQLite, how long a statement waits for a lock). |
+//! | `SQLITE_SYNCHRONOUS` | `full` | SQLite's `PRAGMA synchronous`: `full` syncs the write-ahead log at every commit, so an acknowledged write survives a power cut; `normal` syncs only at checkpoints (faster; a power cut can lose the last acknowledged writes, a crash of the process cannot); `extra` is `full` plus a directory sync. |
 //! | `DB_REQUIRE_SSL` | `false` | `true`: connect to PostgreSQL over TLS only; `DB_SSLMODE` must then be `require` or stronger (it defaults to `require`). |
 //! | `DB_SSLMODE` | `prefer` (`require` with `APP_ENV=production` or `DB_REQUIRE_SSL=true`) | `disable`, `prefer`, `require`, `verify-ca` or `verify-full`, with libpq's meanings. |
 //! | `DB_SSLROOTCERT` | unset (`PGSSLROOTCERT`, else the system roots) | PEM file of the CA that signs the server certificate, for `verify-ca`/`verify-full`. |
@@ -157,6 +158,28 @@ pub enum LogFormat {
     Json,
 }
 
+/// SQLite's `PRAGMA synchronous` (`SQLITE_SYNCHRONOUS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    /// Sync the write-ahead log only at checkpoints.
+    Normal,
+    /// Sync the write-ahead log at every commit (the default).
+    Full,
+    /// `Full`, and sync the directory after a journal file is unlinked.
+    Extra,
+}
+
+impl SqliteSynchronous {
+    /// The pragma's value.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+            Self::Extra => "EXTRA",
+        }
+    }
+}
+
 /// Database settings.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
@@ -170,6 +193,8 @@ pub struct DatabaseConfig {
     pub pool_timeout: Duration,
     /// `DB_STATEMENT_TIMEOUT`.
     pub statement_timeout: Duration,
+    /// `SQLITE_SYNCHRONOUS`.
+    pub sqlite_synchronous: SqliteSynchronous,
     /// TLS to PostgreSQL.
     pub tls: TlsSettings,
 }
@@ -304,6 +329,20 @@ impl Config {
             get("DB_STATEMENT_TIMEOUT"),
             DEFAULT_STATEMENT_TIMEOUT_SECS,
         )?;
+        let sqlite_synchronous = match get("SQLITE_SYNCHRONOUS")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("full") => SqliteSynchronous::Full,
+            Some("normal") => SqliteSynchronous::Normal,
+            Some("extra") => SqliteSynchronous::Extra,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "SQLITE_SYNCHRONOUS",
+                    format!("`{other}` is not `full`, `normal` or `extra`"),
+                ))
+            }
+        };
         let tls = tls_settings(&get, app_env)?;
         let bind = get("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
         let bind = SocketAddr::from_str(bind.trim()).map_err(|_| {
@@ -345,6 +384,7 @@ impl Config {
                 pool_size,
                 pool_timeout,
                 statement_timeout,
+                sqlite_synchronous,
                 tls,
             },
             bind,
@@ -553,6 +593,22 @@ mod tests {
         assert_eq!(
             c.database.url,
             DatabaseUrl::Sqlite(PathBuf::from("data/other.sqlite3"))
+        );
+    }
+
+    #[test]
+    fn sqlite_syncs_every_commit_unless_told_otherwise() {
+        let synchronous =
+            |v: &str| config(&[("SQLITE_SYNCHRONOUS", v)]).map(|c| c.database.sqlite_synchronous);
+        assert_eq!(
+            config(&[]).unwrap().database.sqlite_synchronous,
+            SqliteSynchronous::Full
+        );
+        assert_eq!(synchronous("NORMAL").unwrap(), SqliteSynchronous::Normal);
+        assert_eq!(synchronous("extra").unwrap(), SqliteSynchronous::Extra);
+        assert_eq!(
+            synchronous("off").unwrap_err().variable,
+            "SQLITE_SYNCHRONOUS"
         );
     }
 

@@ -62,8 +62,17 @@ pub enum AppError {
     Unauthenticated,
     /// Authenticated, but not allowed.
     Forbidden,
-    /// The database did not answer in time (pool exhausted or unreachable).
+    /// The database did not answer in time (pool exhausted, write lock busy, or unreachable).
     Unavailable,
+    /// The connection to the database broke while the request used it (the server restarted or
+    /// shut down, the network dropped, the backend was terminated). Retryable.
+    ConnectionLost {
+        /// Whether a write may have been applied: the connection broke during `COMMIT`, so only
+        /// reading the current state can tell.
+        outcome_unknown: bool,
+    },
+    /// The database's storage is full; nothing was written.
+    StorageFull,
     /// Anything else: logged in full, never shown.
     Internal(String),
 }
@@ -93,6 +102,17 @@ impl AppError {
             }
             AppError::Forbidden => "not allowed".into(),
             AppError::Unavailable => "the database is unavailable, try again shortly".into(),
+            AppError::ConnectionLost {
+                outcome_unknown: false,
+            } => "the connection to the database was lost; nothing was written, try again".into(),
+            AppError::ConnectionLost {
+                outcome_unknown: true,
+            } => "the connection to the database was lost while committing: the write may or may \
+                  not have been applied; read the current state before retrying"
+                .into(),
+            AppError::StorageFull => {
+                "the database's storage is full; nothing was written, try again later".into()
+            }
             AppError::Internal(detail) => format!("internal error: {detail}"),
         }
     }
@@ -135,7 +155,8 @@ impl AppError {
             AppError::Limit { code, .. } => code,
             AppError::Unauthenticated => "UNAUTHENTICATED",
             AppError::Forbidden => "FORBIDDEN",
-            AppError::Unavailable => "SERVICE_UNAVAILABLE",
+            AppError::Unavailable | AppError::ConnectionLost { .. } => "SERVICE_UNAVAILABLE",
+            AppError::StorageFull => "STORAGE_FULL",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -150,7 +171,13 @@ impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         match err {
             diesel::result::Error::NotFound => AppError::NotFound("record"),
-            other => AppError::Internal(other.to_string()),
+            other => match crate::db::fault::classify(&other) {
+                Some(fault) => {
+                    tracing::warn!(error = %other, "database fault");
+                    fault.into()
+                }
+                None => AppError::Internal(other.to_string()),
+            },
         }
     }
 }
@@ -189,9 +216,22 @@ impl From<AppError> for async_graphql::Error {
                     e.set("updatedAt", updated_at.to_rfc3339());
                 }
                 AppError::PopLocked { status } => e.set("status", status.as_str()),
+                AppError::ConnectionLost { outcome_unknown } => {
+                    e.set("writeOutcome", write_outcome(*outcome_unknown));
+                }
+                AppError::StorageFull => e.set("writeOutcome", write_outcome(false)),
                 _ => {}
             }
         })
+    }
+}
+
+/// `extensions.writeOutcome` of a fault: `NOT_APPLIED` (safe to retry as is) or `UNKNOWN`.
+fn write_outcome(unknown: bool) -> &'static str {
+    if unknown {
+        "UNKNOWN"
+    } else {
+        "NOT_APPLIED"
     }
 }
 
@@ -226,6 +266,13 @@ mod tests {
             (AppError::Unauthenticated, "UNAUTHENTICATED"),
             (AppError::Forbidden, "FORBIDDEN"),
             (AppError::Unavailable, "SERVICE_UNAVAILABLE"),
+            (
+                AppError::ConnectionLost {
+                    outcome_unknown: true,
+                },
+                "SERVICE_UNAVAILABLE",
+            ),
+            (AppError::StorageFull, "STORAGE_FULL"),
         ];
         for (err, code) in cases {
             assert_eq!(err.code(), code);
@@ -245,6 +292,21 @@ mod tests {
         assert_eq!(ext["currentHash"], "abc");
         assert_eq!(ext["autosaveSequence"], 7);
         assert_eq!(ext["updatedAt"], at.to_rfc3339());
+    }
+
+    #[test]
+    fn faults_say_whether_a_write_may_have_happened() {
+        let lost = |unknown| {
+            extensions(AppError::ConnectionLost {
+                outcome_unknown: unknown,
+            })
+        };
+        assert_eq!(lost(false)["writeOutcome"], "NOT_APPLIED");
+        assert_eq!(lost(true)["writeOutcome"], "UNKNOWN");
+        assert_eq!(
+            extensions(AppError::StorageFull)["writeOutcome"],
+            "NOT_APPLIED"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `/readyz`: every check passes on a healthy server, and each check fails for real — a pending
 //! migration, a pool whose only connection is held, a stopped PostgreSQL — and recovers.
+//! `/healthz` (liveness) stays 200 through all of it.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
@@ -8,14 +9,14 @@ mod common;
 use common::{Backend, TestServer};
 use diesel_async::SimpleAsyncConnection;
 use mapagov::db::migrate::{self, Direction};
-use mapagov::db::Conn;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 both_backends!(
     ready_when_every_check_passes,
     a_pending_migration_is_not_ready,
-    an_exhausted_pool_is_not_ready
+    an_exhausted_pool_is_not_ready,
+    an_exhausted_pool_is_still_alive
 );
 
 async fn readyz(base: &str) -> (u16, Value) {
@@ -29,7 +30,7 @@ async fn ready_when_every_check_passes(backend: Backend) {
     let (status, body) = readyz(&server.base).await;
     assert_eq!(status, 200, "{body:#}");
     assert_eq!(body["status"], "ready");
-    for check in ["database", "migrations", "pool"] {
+    for check in ["database", "migrations", "pool", "storage"] {
         assert_eq!(body["checks"][check]["status"], "ok", "{body:#}");
     }
     let applied = migrate::status(&server.config.database)
@@ -68,25 +69,23 @@ async fn a_pending_migration_is_not_ready(backend: Backend) {
 
 /// With `DB_POOL_SIZE=1`, an autosave waiting on a lock held outside the server keeps the only
 /// connection: the pool is exhausted until the lock is released.
-async fn an_exhausted_pool_is_not_ready(backend: Backend) {
+/// With `DB_POOL_SIZE=1`, an autosave waiting on a lock held outside the server, with the only
+/// connection (on SQLite a writer waits for the lock at most `DB_POOL_TIMEOUT`, longer here than
+/// the two seconds a readiness check waits).
+async fn hold_the_only_connection(
+    backend: Backend,
+    pool_timeout: &str,
+) -> (TestServer, Held, tokio::task::JoinHandle<Value>) {
     let server = TestServer::start_with(
         backend,
         &[
             ("DB_POOL_SIZE", "1"),
-            ("DB_POOL_TIMEOUT", "1"),
+            ("DB_POOL_TIMEOUT", pool_timeout),
             ("DB_STATEMENT_TIMEOUT", "20"),
         ],
     )
     .await;
-    let outside = server.db().await;
-    let mut holder = outside.get().await.unwrap();
-    match holder.conn() {
-        Conn::Pg(c) => c
-            .batch_execute("BEGIN; LOCK TABLE pops IN ACCESS EXCLUSIVE MODE")
-            .await
-            .unwrap(),
-        Conn::Sqlite(c) => c.batch_execute("BEGIN IMMEDIATE").await.unwrap(),
-    }
+    let held = Held::take(&server).await;
     let client = (*server).clone();
     let autosave = tokio::spawn(async move {
         client
@@ -96,9 +95,8 @@ async fn an_exhausted_pool_is_not_ready(backend: Backend) {
             )
             .await
     });
-
     let deadline = Instant::now() + Duration::from_secs(10);
-    let body = loop {
+    loop {
         let (status, body) = readyz(&server.base).await;
         // Both fail once the autosave waits on the lock with the only connection (a check
         // made while the connection is briefly out for authentication may see only one).
@@ -106,14 +104,85 @@ async fn an_exhausted_pool_is_not_ready(backend: Backend) {
             && body["checks"]["pool"]["status"] == "fail"
             && body["checks"]["database"]["status"] == "fail"
         {
-            break body;
+            break;
         }
         assert!(
             Instant::now() < deadline,
             "the pool never looked exhausted: {body:#}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (server, held, autosave)
+}
+
+/// A lock held from outside the server, on a connection of its own; `release` commits.
+enum Held {
+    Pg(Box<diesel_async::AsyncPgConnection>),
+    Sqlite(mapagov::db::SqliteConn),
+}
+
+impl Held {
+    async fn take(server: &TestServer) -> Held {
+        use diesel_async::AsyncConnection;
+        let url = &server.database_url;
+        match url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let mut c = mapagov::db::SqliteConn::establish(path).await.unwrap();
+                c.batch_execute("BEGIN IMMEDIATE").await.unwrap();
+                Held::Sqlite(c)
+            }
+            None => {
+                let mut c = diesel_async::AsyncPgConnection::establish(url)
+                    .await
+                    .unwrap();
+                c.batch_execute("BEGIN; LOCK TABLE pops IN ACCESS EXCLUSIVE MODE")
+                    .await
+                    .unwrap();
+                Held::Pg(Box::new(c))
+            }
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            Held::Pg(mut c) => c.batch_execute("COMMIT").await.unwrap(),
+            Held::Sqlite(mut c) => c.batch_execute("COMMIT").await.unwrap(),
+        }
+    }
+}
+
+async fn an_exhausted_pool_is_still_alive(backend: Backend) {
+    let (server, held, autosave) = hold_the_only_connection(backend, "10").await;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let resp = server
+            .http()
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "liveness must not wait for the pool");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(resp.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+    }
+    held.release().await;
+    let saved = autosave.await.unwrap();
+    assert_eq!(saved["autosavePop"]["autosaveSequence"], 1);
+}
+
+async fn an_exhausted_pool_is_not_ready(backend: Backend) {
+    // On SQLite the only connection is held only as long as the writer may wait for the lock
+    // (`DB_POOL_TIMEOUT`), so it must outlast the checks below.
+    let pool_timeout = match backend {
+        Backend::Postgres => "1",
+        Backend::Sqlite => "10",
     };
+    let (server, held, autosave) = hold_the_only_connection(backend, pool_timeout).await;
+    let (_, body) = readyz(&server.base).await;
     assert_eq!(
         body["checks"]["pool"]["detail"],
         "exhausted: 1 of 1 connections open, 1 in use"
@@ -137,9 +206,10 @@ async fn an_exhausted_pool_is_not_ready(backend: Backend) {
         common::prom::value(&samples, "mapagov_db_pool_max_connections", &[]),
         1.0
     );
-    assert!(common::prom::value(&samples, "mapagov_db_pool_timeouts_total", &[]) >= 1.0);
-    assert!(common::prom::value(&samples, "mapagov_db_pool_waits_total", &[]) >= 1.0);
     if backend == Backend::Postgres {
+        // On SQLite the readiness checks give up (two seconds) before the pool does.
+        assert!(common::prom::value(&samples, "mapagov_db_pool_timeouts_total", &[]) >= 1.0);
+        assert!(common::prom::value(&samples, "mapagov_db_pool_waits_total", &[]) >= 1.0);
         assert_eq!(
             common::prom::value(&samples, "mapagov_pg_stat_activity_up", &[]),
             0.0,
@@ -147,10 +217,7 @@ async fn an_exhausted_pool_is_not_ready(backend: Backend) {
         );
     }
 
-    match holder.conn() {
-        Conn::Pg(c) => c.batch_execute("COMMIT").await.unwrap(),
-        Conn::Sqlite(c) => c.batch_execute("COMMIT").await.unwrap(),
-    }
+    held.release().await;
     let saved = autosave.await.unwrap();
     assert_eq!(saved["autosavePop"]["autosaveSequence"], 1);
     let (status, body) = readyz(&server.base).await;

@@ -1,7 +1,9 @@
 //! Graceful shutdown of the real binary: with autosaves in flight, SIGTERM stops accepting, lets
 //! the in-flight requests finish, closes the pool and exits 0. Every response a client got is
 //! complete, and the database is consistent afterwards: each POP's sequence is at least the last
-//! one acknowledged and matches its change log, and `mapagov verify` passes.
+//! one acknowledged and matches its change log, and `mapagov verify` passes. A burst of requests
+//! around the signal, many times over: every request is either answered completely or refused
+//! at connect (none reset or cut short).
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
@@ -18,7 +20,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-both_backends!(sigterm_lets_inflight_autosaves_finish);
+both_backends!(
+    sigterm_lets_inflight_autosaves_finish,
+    sigterm_answers_every_request_it_accepted
+);
 
 const WRITERS: usize = 8;
 const SAVE: &str = "mutation($s: String!, $c: String) { autosavePop(input: {sessionId: $s, \
@@ -175,5 +180,112 @@ async fn sigterm_lets_inflight_autosaves_finish(backend: Backend) {
         "mapagov verify: {}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// What one client of the burst saw: complete answers, and every failure that was not a clean
+/// refusal at connect.
+struct Burst {
+    answered: usize,
+    broken: Vec<String>,
+}
+
+const ROUNDS: usize = 6;
+const CLIENTS: usize = 16;
+
+async fn sigterm_answers_every_request_it_accepted(backend: Backend) {
+    let (database_url, sqlite_dir) = common::fresh_database(backend).await;
+    let dir = sqlite_dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
+    binary::run_ok({
+        let mut cmd = binary::command(&database_url, dir.path(), &[]);
+        cmd.arg("migrate");
+        cmd
+    });
+    let mut broken = Vec::new();
+    let mut answered_after_sigterm = 0;
+    for round in 0..ROUNDS {
+        let served = Served::start(&database_url, dir.path(), &[]).await;
+        let url = format!("{}/graphql", served.base);
+        let answered = Arc::new(AtomicUsize::new(0));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let (url, answered) = (url.clone(), Arc::clone(&answered));
+                tokio::spawn(async move {
+                    // Half reuse their connection, half open one per request.
+                    let http = if c % 2 == 0 {
+                        reqwest::Client::new()
+                    } else {
+                        reqwest::Client::builder()
+                            .pool_max_idle_per_host(0)
+                            .build()
+                            .unwrap()
+                    };
+                    let mut burst = Burst {
+                        answered: 0,
+                        broken: Vec::new(),
+                    };
+                    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                    while std::time::Instant::now() < deadline {
+                        let sent = http
+                            .post(&url)
+                            .json(&json!({"query": "{ __typename }"}))
+                            .send()
+                            .await;
+                        let resp = match sent {
+                            Ok(resp) => resp,
+                            // Refused: the listener is closed, as it should be.
+                            Err(err) if err.is_connect() => break,
+                            Err(err) => {
+                                burst.broken.push(format!("{err:?}"));
+                                break;
+                            }
+                        };
+                        match resp.json::<Value>().await {
+                            Ok(body) if body["data"]["__typename"] == "Query" => {
+                                burst.answered += 1;
+                                answered.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Ok(body) => burst.broken.push(format!("unexpected answer {body}")),
+                            Err(err) => burst.broken.push(format!("cut short: {err:?}")),
+                        }
+                    }
+                    burst
+                })
+            })
+            .collect();
+        // Signal while every client is busy (the moment varies from round to round).
+        let target = 40 + round * 15;
+        while AtomicUsize::load(&answered, Ordering::SeqCst) < target {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        served.sigterm();
+        let at_sigterm = AtomicUsize::load(&answered, Ordering::SeqCst);
+        let finished = tokio::task::spawn_blocking(move || served.wait())
+            .await
+            .unwrap();
+        assert_eq!(finished.status.code(), Some(0), "{}", finished.stderr);
+        for client in clients {
+            let burst = tokio::time::timeout(Duration::from_secs(60), client)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(burst.answered > 0);
+            broken.extend(
+                burst
+                    .broken
+                    .into_iter()
+                    .map(|b| format!("round {round}: {b}")),
+            );
+        }
+        answered_after_sigterm += AtomicUsize::load(&answered, Ordering::SeqCst) - at_sigterm;
+    }
+    assert!(
+        broken.is_empty(),
+        "{} requests reset or cut short around SIGTERM:\n{}",
+        broken.len(),
+        broken.join("\n")
+    );
+    println!(
+        "{ROUNDS} signals: {answered_after_sigterm} requests answered after SIGTERM, none broken"
     );
 }

@@ -21,6 +21,7 @@ mod partition;
 mod pgbench;
 mod report;
 mod server;
+mod sqlite_sync;
 
 use report::{Report, Row};
 use std::path::PathBuf;
@@ -57,6 +58,8 @@ pub struct Settings {
     pub copy_sizes: Vec<u64>,
     /// Where the report goes (`--out PATH`).
     pub out: PathBuf,
+    /// `--sqlite-sync`: only the SQLite `synchronous` comparison, printed, no report written.
+    pub sqlite_sync_only: bool,
 }
 
 impl Settings {
@@ -94,6 +97,7 @@ impl Settings {
             snapshots: env_u64("BENCH_SNAPSHOTS", 1_000_000, 20_000)?,
             copy_sizes,
             out,
+            sqlite_sync_only: args.iter().any(|a| a == "--sqlite-sync"),
         })
     }
 }
@@ -123,6 +127,12 @@ fn step(what: &str) {
 async fn run(s: &Settings) -> Result<(), BoxError> {
     let started = Instant::now();
     let mut report = Report::default();
+    if s.sqlite_sync_only {
+        step("SQLite autosave, synchronous full vs normal");
+        sqlite_sync::section(&mut report, s).await?;
+        println!("{}", report.into_text());
+        return Ok(());
+    }
     step("starting PostgreSQL");
     let cluster = pg_cluster::PgCluster::start(pg_cluster::ClusterOptions::default());
     cluster.create_database(DB);
@@ -275,6 +285,9 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
         ],
     );
     drop(server);
+
+    step("SQLite autosave, synchronous full vs normal");
+    sqlite_sync::section(&mut report, s).await?;
 
     step("partitioning");
     let parts = partition::compare(&cluster, &pgbench, s, bulk.lo(), bulk.hi())?;

@@ -1,12 +1,15 @@
 //! The database layer: pools for both backends, the backend switch and migrations.
 //!
 //! PostgreSQL runs through diesel-async's `AsyncPgConnection`; SQLite through
-//! `SyncConnectionWrapper<SqliteConnection>` (the bundled SQLite, in WAL mode). Both sit in a bb8
+//! `SyncConnectionWrapper<SqliteConnection>` (the bundled SQLite, in WAL mode, with
+//! `synchronous = FULL` unless `SQLITE_SYNCHRONOUS` says otherwise: every commit is on disk before
+//! it is acknowledged). Both sit in a bb8
 //! pool behind [`Db`]. Queries are written once against [`schema`] and run on either backend with
 //! [`crate::with_backend!`]; every write goes through [`Db::write`], one transaction that on SQLite
 //! takes the write lock up front (`BEGIN IMMEDIATE`) and on PostgreSQL relies on row locks.
 
 pub mod explain;
+pub mod fault;
 pub mod migrate;
 pub mod models;
 pub mod pool;
@@ -137,6 +140,11 @@ enum Pools {
 #[derive(Clone)]
 pub struct Db {
     pools: Arc<Pools>,
+    /// `DB_POOL_TIMEOUT`: also bounds a SQLite writer's wait for its turn.
+    pool_timeout: Duration,
+    /// `DB_STATEMENT_TIMEOUT`: SQLite's `busy_timeout` outside `BEGIN IMMEDIATE`.
+    statement_timeout: Duration,
+    storage: Arc<fault::StorageWatch>,
 }
 
 /// A connection checked out of the pool; returns to it when dropped.
@@ -183,15 +191,21 @@ impl Db {
             None => MaxAge::Unlimited,
             Some(age) => MaxAge::Limit(age),
         };
-        let pools = match &config.url {
-            DatabaseUrl::Postgres(url) => Pools::Pg(pg_pool(url, config, max_age)?),
-            DatabaseUrl::Sqlite(path) => Pools::Sqlite {
-                pool: sqlite_pool(path, config, max_age)?,
-                write_lock: Arc::new(tokio::sync::Mutex::new(())),
-            },
+        let (pools, sqlite_file) = match &config.url {
+            DatabaseUrl::Postgres(url) => (Pools::Pg(pg_pool(url, config, max_age)?), None),
+            DatabaseUrl::Sqlite(path) => (
+                Pools::Sqlite {
+                    pool: sqlite_pool(path, config, max_age)?,
+                    write_lock: Arc::new(tokio::sync::Mutex::new(())),
+                },
+                Some(path.as_path()),
+            ),
         };
         Ok(Db {
             pools: Arc::new(pools),
+            pool_timeout: config.pool_timeout,
+            statement_timeout: config.statement_timeout,
+            storage: Arc::new(fault::StorageWatch::new(sqlite_file)),
         })
     }
 
@@ -222,15 +236,30 @@ impl Db {
     /// Runs `f` in one write transaction, committed if it returns `Ok` and rolled back otherwise.
     ///
     /// On SQLite, writers queue on an in-process lock and then `BEGIN IMMEDIATE`, so concurrent
-    /// writers wait their turn instead of failing with "database is locked". On PostgreSQL the
-    /// transaction is `READ COMMITTED`; callers lock the rows they read-modify-write. If the future
-    /// is dropped half-way, the connection is left inside its transaction, and the pool discards it
-    /// (diesel-async reports it broken), which rolls the transaction back.
+    /// writers wait their turn instead of failing with "database is locked"; the whole wait (the
+    /// queue, a pooled connection, SQLite's write lock, which another process may hold) is bounded
+    /// by `DB_POOL_TIMEOUT`, after which the write answers `SERVICE_UNAVAILABLE`, as a wait for a
+    /// PostgreSQL connection does. On PostgreSQL the transaction is `READ COMMITTED`; callers lock
+    /// the rows they read-modify-write.
+    ///
+    /// Faults ([`fault`]): a connection lost before `COMMIT` was sent answers
+    /// [`AppError::ConnectionLost`] with the outcome known (nothing written); lost during `COMMIT`,
+    /// with the outcome unknown. A full disk answers [`AppError::StorageFull`] (SQLite rolls the
+    /// transaction back) and is reported by readiness.
+    ///
+    /// Cancellation: if the future is dropped half-way (client gone, `REQUEST_TIMEOUT`), a
+    /// PostgreSQL connection is left inside its transaction and the pool discards it, which rolls
+    /// the transaction back at once. A SQLite statement runs on a blocking thread that cannot be
+    /// interrupted (diesel exposes no `sqlite3_interrupt`): the statement in progress finishes
+    /// (each statement of a write touches a few rows, so milliseconds; a lock wait inside it is
+    /// bounded by `DB_STATEMENT_TIMEOUT`), then the connection, still inside its transaction, is
+    /// discarded by the pool and SQLite rolls the transaction back when it closes. Until then the
+    /// next writer waits for SQLite's write lock — within its own `DB_POOL_TIMEOUT`.
     pub async fn write<'a, T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: for<'r> FnOnce(Conn<'r>) -> ScopedBoxFuture<'a, 'r, Result<T, AppError>>,
     {
-        match &*self.pools {
+        let outcome = match &*self.pools {
             Pools::Pg(pool) => {
                 let mut pooled = pool.get().await.map_err(AppError::from_pool)?;
                 let conn: &mut AsyncPgConnection = &mut pooled;
@@ -239,21 +268,30 @@ impl Db {
                 finish::<AnsiTransactionManager, _, _>(conn, outcome).await
             }
             Pools::Sqlite { pool, write_lock } => {
-                let _turn = write_lock.lock().await;
-                let mut pooled = pool.get().await.map_err(AppError::from_pool)?;
+                let deadline = tokio::time::Instant::now() + self.pool_timeout;
+                let _turn = tokio::time::timeout_at(deadline, write_lock.lock())
+                    .await
+                    .map_err(|_| AppError::Unavailable)?;
+                let mut pooled = tokio::time::timeout_at(deadline, pool.get())
+                    .await
+                    .map_err(|_| AppError::Unavailable)?
+                    .map_err(AppError::from_pool)?;
                 let conn: &mut SqliteConn = &mut pooled;
-                conn.spawn_blocking(|c| {
-                    diesel::connection::AnsiTransactionManager::begin_transaction_sql(
-                        c,
-                        "BEGIN IMMEDIATE",
-                    )
-                })
-                .await?;
+                let lock_wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+                begin_immediate(conn, lock_wait, self.statement_timeout).await?;
                 let outcome = f(Conn::Sqlite(conn)).await;
                 finish::<<SqliteConn as AsyncConnection>::TransactionManager, _, _>(conn, outcome)
                     .await
             }
-        }
+        };
+        self.storage.observe(&outcome);
+        outcome
+    }
+
+    /// Readiness of storage: `Err` while the last write failed for lack of space (see
+    /// [`fault::StorageWatch`]).
+    pub fn storage_check(&self) -> Result<String, String> {
+        self.storage.check()
     }
 
     /// Runs `SELECT 1`: is the database answering?
@@ -282,23 +320,61 @@ impl Db {
     }
 }
 
-/// Commits after `Ok`, rolls back after `Err` (keeping the original error).
+/// `BEGIN IMMEDIATE`, waiting at most `lock_wait` for SQLite's write lock (then
+/// `SERVICE_UNAVAILABLE`); statements inside the transaction wait up to `statement_timeout` again.
+async fn begin_immediate(
+    conn: &mut SqliteConn,
+    lock_wait: Duration,
+    statement_timeout: Duration,
+) -> Result<(), AppError> {
+    let (wait_ms, statement_ms) = (lock_wait.as_millis(), statement_timeout.as_millis());
+    conn.spawn_blocking(move |c| {
+        use diesel::connection::SimpleConnection;
+        c.batch_execute(&format!("PRAGMA busy_timeout = {wait_ms}"))?;
+        let begun =
+            diesel::connection::AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE");
+        let restored = c.batch_execute(&format!("PRAGMA busy_timeout = {statement_ms}"));
+        begun.and(restored)
+    })
+    .await
+    .map_err(AppError::from)
+}
+
+/// Commits after `Ok`, rolls back after `Err` (keeping the original error, unless the rollback
+/// shows the connection is gone: then the write surely was not applied, whatever the error said).
+/// A commit that fails because the connection broke leaves the outcome unknown.
 async fn finish<M, C, T>(conn: &mut C, outcome: Result<T, AppError>) -> Result<T, AppError>
 where
     M: TransactionManager<C>,
     C: AsyncConnection<TransactionManager = M>,
 {
     match outcome {
-        Ok(value) => {
-            M::commit_transaction(conn).await?;
-            Ok(value)
-        }
-        Err(err) => {
-            if let Err(rollback) = M::rollback_transaction(conn).await {
+        Ok(value) => match M::commit_transaction(conn).await {
+            Ok(()) => Ok(value),
+            Err(err) => Err(match fault::classify(&err) {
+                Some(fault::Fault::ConnectionLost) => {
+                    tracing::warn!(error = %err, "connection lost during COMMIT");
+                    AppError::ConnectionLost {
+                        outcome_unknown: true,
+                    }
+                }
+                _ => AppError::from(err),
+            }),
+        },
+        Err(err) => match M::rollback_transaction(conn).await {
+            Ok(()) => Err(err),
+            Err(rollback) => {
                 tracing::warn!(error = %rollback, "rollback failed; the connection will be discarded");
+                match (&err, fault::classify(&rollback)) {
+                    (AppError::Internal(_), Some(fault::Fault::ConnectionLost)) => {
+                        Err(AppError::ConnectionLost {
+                            outcome_unknown: false,
+                        })
+                    }
+                    _ => Err(err),
+                }
             }
-            Err(err)
-        }
+        },
     }
 }
 
@@ -350,6 +426,7 @@ fn sqlite_pool(
     max_age: MaxAge,
 ) -> Result<SqlitePool, AppError> {
     let busy_ms = config.statement_timeout.as_millis();
+    let synchronous = config.sqlite_synchronous.pragma();
     let mut manager_config = ManagerConfig::<SqliteConn>::default();
     // Nothing to ping for a file; open transactions are still checked.
     manager_config.recycling_method = RecyclingMethod::Fast;
@@ -359,7 +436,7 @@ fn sqlite_pool(
             let mut conn = SqliteConn::establish(&url).await?;
             conn.batch_execute(&format!(
                 "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                 PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;"
             ))
             .await
             .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;

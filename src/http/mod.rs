@@ -6,6 +6,7 @@ pub mod graphql;
 pub mod health;
 pub mod metrics;
 pub mod observe;
+pub mod serve;
 
 use crate::config::{DatabaseConfig, HttpConfig};
 use crate::db::Db;
@@ -16,7 +17,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -70,18 +70,14 @@ fn with_layers(router: Router<AppState>, state: AppState) -> Router {
     .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves the application on `listener` until `shutdown` resolves, then lets every accepted
+/// request finish ([`serve::serve`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve::serve(listener, router(state), shutdown).await
 }
 
 async fn graphiql_page(axum::extract::State(state): axum::extract::State<AppState>) -> Response {

@@ -243,6 +243,44 @@ impl PgCluster {
         self.running.store(true, Ordering::SeqCst);
     }
 
+    /// The postmaster's process id.
+    pub fn postmaster_pid(&self) -> u32 {
+        let pid_file = std::fs::read_to_string(self.data_dir.join("postmaster.pid"))
+            .expect("read postmaster.pid");
+        pid_file
+            .lines()
+            .next()
+            .and_then(|line| line.trim().parse().ok())
+            .expect("a pid in postmaster.pid")
+    }
+
+    /// The postmaster and its children.
+    pub fn processes(&self) -> Vec<u32> {
+        let postmaster = self.postmaster_pid();
+        let children = Command::new("pgrep")
+            .args(["-P", &postmaster.to_string()])
+            .output()
+            .expect("run pgrep");
+        let mut pids = vec![postmaster];
+        pids.extend(
+            String::from_utf8_lossy(&children.stdout)
+                .lines()
+                .filter_map(|line| line.trim().parse::<u32>().ok()),
+        );
+        pids
+    }
+
+    /// The backends serving connections to database `db`.
+    pub fn backends_of(&self, db: &str) -> Vec<u32> {
+        self.processes()
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains(&format!(" {db} ")))
+            })
+            .collect()
+    }
+
     /// Stops the server (fast shutdown). The data stays, so [`restart`]
     /// can bring it back; dropping the cluster removes it.
     ///
