@@ -14,7 +14,7 @@
 //! | `SNAPSHOT_EVERY` | `5` | An autosave snapshot is taken every this many autosaves of a POP. |
 //! | `APP_ENV` | `development` | `development` or `production`. |
 //! | `LOG_FORMAT` | `text` | `text` or `json`. |
-//! | `RUST_LOG` | `info` | Log filter (`tracing_subscriber` syntax). |
+//! | `RUST_LOG` | `info` | Log filter (`tracing_subscriber` syntax); a filter that does not parse stops start-up. |
 //! | `MAX_BODY_BYTES` | `4194304` | Largest HTTP request body (`PAYLOAD_TOO_LARGE`). |
 //! | `MAX_DOCUMENT_BYTES` | `2097152` | Largest POP document an autosave may produce (`DOCUMENT_TOO_LARGE`). |
 //! | `GRAPHQL_MAX_DEPTH` | `15` | Deepest query accepted (`QUERY_TOO_DEEP`). |
@@ -328,6 +328,22 @@ impl Config {
             ));
         }
         let tls = tls_settings(&get, app_env)?;
+        if let (true, Some(path)) = (
+            url.is_postgres() && tls.mode.verifies_certificate(),
+            &tls.root_cert,
+        ) {
+            if !path.is_file() {
+                let variable = if get("DB_SSLROOTCERT").is_some() {
+                    "DB_SSLROOTCERT"
+                } else {
+                    "PGSSLROOTCERT"
+                };
+                return Err(ConfigError::new(
+                    variable,
+                    format!("`{}` is not a file", path.display()),
+                ));
+            }
+        }
         let bind = get("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
         let bind = SocketAddr::from_str(bind.trim()).map_err(|_| {
             ConfigError::new(
@@ -342,6 +358,11 @@ impl Config {
         )?;
         if snapshot_every == 0 {
             return Err(ConfigError::new("SNAPSHOT_EVERY", "must be at least 1"));
+        }
+        if let Some(filter) = get("RUST_LOG") {
+            // `main` would otherwise fall back to `info` without a word.
+            tracing_subscriber::EnvFilter::try_new(filter.trim())
+                .map_err(|e| ConfigError::new("RUST_LOG", format!("not a log filter ({e})")))?;
         }
         let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
@@ -582,6 +603,7 @@ mod tests {
             ("TOKEN_IDLE_TIMEOUT", "soon"),
             ("TOKEN_IDLE_TIMEOUT", "99999999999999"),
             ("SENTRY_DSN", "https://key@host/"),
+            ("RUST_LOG", "mapagov=loud"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");
@@ -612,6 +634,16 @@ mod tests {
         assert!(shown.contains("db.internal"));
         let err = config(&[("DATABASE_URL", &format!("postgres://app:{secret}@"))]).unwrap_err();
         assert!(!err.to_string().contains(secret));
+    }
+
+    #[test]
+    fn a_missing_root_certificate_is_refused_when_it_would_be_used() {
+        let pg = ("DATABASE_URL", "postgres://app@db.internal/mapagov");
+        let missing = ("DB_SSLROOTCERT", "/nonexistent/ca.pem");
+        let err = config(&[pg, missing, ("DB_SSLMODE", "verify-full")]).unwrap_err();
+        assert_eq!(err.variable, "DB_SSLROOTCERT");
+        assert!(config(&[pg, missing, ("DB_SSLMODE", "require")]).is_ok());
+        assert!(config(&[missing, ("DB_SSLMODE", "verify-full")]).is_ok());
     }
 
     #[test]

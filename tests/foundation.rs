@@ -365,6 +365,7 @@ fn every_bad_setting_stops_serve_before_anything_is_written() {
         ("SENTRY_DSN", "https://key@errors.example.org/"),
         ("LOGIN_ATTEMPTS_PER_MINUTE", "0"),
         ("BIND", "localhost:8000"),
+        ("RUST_LOG", "mapagov=loud"),
     ] {
         // A free port, should a bad value be accepted and the server start.
         let env = if variable == "BIND" {
