@@ -15,7 +15,7 @@
 //! | `SNAPSHOT_EVERY` | `5` | An autosave snapshot is taken every this many autosaves of a POP. |
 //! | `APP_ENV` | `development` | `development` or `production`. |
 //! | `LOG_FORMAT` | `text` | `text` or `json`. |
-//! | `RUST_LOG` | `info` | Log filter (`tracing_subscriber` syntax). |
+//! | `RUST_LOG` | `info` | Log filter (`tracing_subscriber` syntax); a filter that does not parse stops start-up. |
 //! | `MAX_BODY_BYTES` | `4194304` | Largest HTTP request body (`PAYLOAD_TOO_LARGE`). |
 //! | `MAX_DOCUMENT_BYTES` | `2097152` | Largest POP document an autosave may produce (`DOCUMENT_TOO_LARGE`). |
 //! | `GRAPHQL_MAX_DEPTH` | `15` | Deepest query accepted (`QUERY_TOO_DEEP`). |
@@ -27,17 +27,26 @@
 //! | `GRAPHQL_MAX_RESPONSE_BYTES` | `16777216` | Most bytes of field values one operation may produce; a field past it answers `RESPONSE_TOO_LARGE`. |
 //! | `REQUEST_TIMEOUT` | `30` | Seconds a GraphQL request may take (`TIMEOUT`); the transaction it was in is rolled back. |
 //! | `LOGIN_ATTEMPTS_PER_MINUTE` | `10` | Login attempts per username and per client address (`TOO_MANY_REQUESTS`). |
+//! | `TRUSTED_PROXIES` | empty | Comma-separated addresses or CIDR networks of reverse proxies whose `X-Forwarded-For` gives the client address (rightmost hop that is not a trusted proxy); empty: the TCP peer is the client. |
+//! | `TOKEN_MAX_AGE` | `2592000` (30 days) | Seconds an API token is valid after it was issued; `none`: no limit. |
+//! | `TOKEN_IDLE_TIMEOUT` | `28800` (8 hours) | Seconds an API token stays valid without being used; `none`: no limit. |
 //! | `GRAPHQL_INTROSPECTION` | `true` (`false` with `APP_ENV=production`) | Whether clients may introspect the schema. |
 //! | `GRAPHIQL` | `true` (`false` with `APP_ENV=production`) | Whether `GET /graphql` serves GraphiQL. |
-//! | `CORS_ALLOWED_ORIGINS` | empty | Comma-separated origins allowed to call the API from a browser; empty: no cross-origin access. |
+//! | `CORS_ALLOWED_ORIGINS` | empty | Comma-separated origins (`https://host[:port]`, no path) allowed to call the API from a browser; `*`: any origin (never with credentials: the API uses bearer tokens, not cookies); empty: no cross-origin access. |
 //! | `SENTRY_DSN` | unset | Sentry project DSN (`https://key@host/project`); unset: no error reporting. Treated as a secret. |
 //! | `BACKUP_DIR` | unset | Directory `mapagov backup` writes to by default and `mapagov check --deploy` looks in for a recent backup. |
 //! | `AWS_*` | unset | Read only by `mapagov backup --upload s3://…` (through `object_store`): `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (a secret), `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_SESSION_TOKEN`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`. |
 //!
-//! A value that does not parse stops the process with a message naming the variable. The database
+//! A value that does not parse, or that would fail later (an origin that could never match, a
+//! timeout the database cannot take, a DSN the Sentry client refuses), stops the process with a
+//! message naming the variable, before anything is connected to or written. The database
 //! password never appears in logs or errors: [`DatabaseUrl`]'s `Debug` and `Display` redact it.
 
+use crate::auth::token;
 use crate::db::tls::{SslMode, TlsSettings};
+use crate::http::client_addr::TrustedProxies;
+use crate::http::cors::CorsOrigins;
+use chrono::TimeDelta;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,6 +67,18 @@ pub const DEFAULT_STATEMENT_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 /// Default `SNAPSHOT_EVERY`.
 pub const DEFAULT_SNAPSHOT_EVERY: u32 = 5;
+/// Most `DB_STATEMENT_TIMEOUT` seconds: PostgreSQL's `statement_timeout` and SQLite's
+/// `busy_timeout` are 32-bit counts of milliseconds.
+pub const MAX_STATEMENT_TIMEOUT_SECS: u64 = i32::MAX as u64 / 1000;
+/// Default `TOKEN_MAX_AGE`, in seconds: 30 days bounds how long a leaked token is useful while
+/// asking an editor to sign in about once a month.
+pub const DEFAULT_TOKEN_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
+/// Default `TOKEN_IDLE_TIMEOUT`, in seconds: 8 hours, a working day. The editor autosaves every
+/// few seconds while open, so only a token left unused overnight (a forgotten browser, a copied
+/// token) expires.
+pub const DEFAULT_TOKEN_IDLE_TIMEOUT_SECS: u64 = 8 * 3600;
+/// Longest token lifetime accepted (ten years), so every value fits a date computation.
+const MAX_TOKEN_SECS: u64 = 10 * 366 * 24 * 3600;
 
 /// A configuration value that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -229,7 +250,11 @@ pub struct HttpConfig {
     /// `GRAPHIQL`.
     pub graphiql: bool,
     /// `CORS_ALLOWED_ORIGINS`.
-    pub cors_allowed_origins: Vec<String>,
+    pub cors_allowed_origins: CorsOrigins,
+    /// `TRUSTED_PROXIES`.
+    pub trusted_proxies: TrustedProxies,
+    /// `TOKEN_MAX_AGE` and `TOKEN_IDLE_TIMEOUT`.
+    pub tokens: token::Lifetime,
 }
 
 /// Everything the process needs to know, parsed and checked.
@@ -259,9 +284,13 @@ pub struct Config {
 pub struct SentryDsn(String);
 
 impl SentryDsn {
-    /// Checks the shape `http(s)://key@host/project`.
+    /// Checks the shape `http(s)://key@host/project`, and that the Sentry client accepts it.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
+        if raw.parse::<sentry::types::Dsn>().is_err() {
+            // Never repeat the value: it holds the project key.
+            return Err("must look like https://key@host/project".into());
+        }
         let rest = raw
             .strip_prefix("https://")
             .or_else(|| raw.strip_prefix("http://"))
@@ -329,6 +358,12 @@ impl Config {
             get("DB_STATEMENT_TIMEOUT"),
             DEFAULT_STATEMENT_TIMEOUT_SECS,
         )?;
+        if statement_timeout.as_secs() > MAX_STATEMENT_TIMEOUT_SECS {
+            return Err(ConfigError::new(
+                "DB_STATEMENT_TIMEOUT",
+                format!("must be at most {MAX_STATEMENT_TIMEOUT_SECS} seconds"),
+            ));
+        }
         let sqlite_synchronous = match get("SQLITE_SYNCHRONOUS")
             .map(|v| v.trim().to_ascii_lowercase())
             .as_deref()
@@ -344,6 +379,22 @@ impl Config {
             }
         };
         let tls = tls_settings(&get, app_env)?;
+        if let (true, Some(path)) = (
+            url.is_postgres() && tls.mode.verifies_certificate(),
+            &tls.root_cert,
+        ) {
+            if !path.is_file() {
+                let variable = if get("DB_SSLROOTCERT").is_some() {
+                    "DB_SSLROOTCERT"
+                } else {
+                    "PGSSLROOTCERT"
+                };
+                return Err(ConfigError::new(
+                    variable,
+                    format!("`{}` is not a file", path.display()),
+                ));
+            }
+        }
         let bind = get("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
         let bind = SocketAddr::from_str(bind.trim()).map_err(|_| {
             ConfigError::new(
@@ -358,6 +409,11 @@ impl Config {
         )?;
         if snapshot_every == 0 {
             return Err(ConfigError::new("SNAPSHOT_EVERY", "must be at least 1"));
+        }
+        if let Some(filter) = get("RUST_LOG") {
+            // `main` would otherwise fall back to `info` without a word.
+            tracing_subscriber::EnvFilter::try_new(filter.trim())
+                .map_err(|e| ConfigError::new("RUST_LOG", format!("not a log filter ({e})")))?;
         }
         let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
@@ -460,14 +516,54 @@ fn http_config(
         introspection: flag("GRAPHQL_INTROSPECTION")?,
         graphiql: flag("GRAPHIQL")?,
         cors_allowed_origins: get("CORS_ALLOWED_ORIGINS")
-            .map(|v| {
-                v.split(',')
-                    .map(|o| o.trim().trim_end_matches('/').to_owned())
-                    .filter(|o| !o.is_empty())
-                    .collect()
-            })
+            .map(|v| CorsOrigins::parse(&v))
+            .transpose()
+            .map_err(|e| ConfigError::new("CORS_ALLOWED_ORIGINS", e))?
             .unwrap_or_default(),
+        trusted_proxies: get("TRUSTED_PROXIES")
+            .map(|v| TrustedProxies::parse(&v))
+            .transpose()
+            .map_err(|e| ConfigError::new("TRUSTED_PROXIES", e))?
+            .unwrap_or_default(),
+        tokens: token::Lifetime {
+            max_age: token_secs(
+                "TOKEN_MAX_AGE",
+                get("TOKEN_MAX_AGE"),
+                DEFAULT_TOKEN_MAX_AGE_SECS,
+            )?,
+            idle_timeout: token_secs(
+                "TOKEN_IDLE_TIMEOUT",
+                get("TOKEN_IDLE_TIMEOUT"),
+                DEFAULT_TOKEN_IDLE_TIMEOUT_SECS,
+            )?,
+        },
     })
+}
+
+/// Seconds from 1 to ten years, or `none` (no limit).
+fn token_secs(
+    variable: &'static str,
+    raw: Option<String>,
+    default: u64,
+) -> Result<Option<TimeDelta>, ConfigError> {
+    if raw
+        .as_deref()
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("none"))
+    {
+        return Ok(None);
+    }
+    let secs = positive_secs(variable, raw, default)?.as_secs();
+    if secs > MAX_TOKEN_SECS {
+        return Err(ConfigError::new(
+            variable,
+            format!("must be at most {MAX_TOKEN_SECS} seconds (ten years), or none"),
+        ));
+    }
+    i64::try_from(secs)
+        .ok()
+        .and_then(TimeDelta::try_seconds)
+        .map(Some)
+        .ok_or_else(|| ConfigError::new(variable, "too large"))
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -555,6 +651,15 @@ mod tests {
             ("MAX_BODY_BYTES", "0"),
             ("GRAPHQL_INTROSPECTION", "sometimes"),
             ("DATABASE_URL", "mysql://x@y/z"),
+            ("DB_STATEMENT_TIMEOUT", "9999999"),
+            ("CORS_ALLOWED_ORIGINS", "127.0.0.1:3000"),
+            ("CORS_ALLOWED_ORIGINS", "*, https://a.example"),
+            ("TRUSTED_PROXIES", "proxy.internal"),
+            ("TOKEN_MAX_AGE", "0"),
+            ("TOKEN_IDLE_TIMEOUT", "soon"),
+            ("TOKEN_IDLE_TIMEOUT", "99999999999999"),
+            ("SENTRY_DSN", "https://key@host/"),
+            ("RUST_LOG", "mapagov=loud"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");
@@ -585,6 +690,36 @@ mod tests {
         assert!(shown.contains("db.internal"));
         let err = config(&[("DATABASE_URL", &format!("postgres://app:{secret}@"))]).unwrap_err();
         assert!(!err.to_string().contains(secret));
+    }
+
+    #[test]
+    fn a_missing_root_certificate_is_refused_when_it_would_be_used() {
+        let pg = ("DATABASE_URL", "postgres://app@db.internal/mapagov");
+        let missing = ("DB_SSLROOTCERT", "/nonexistent/ca.pem");
+        let err = config(&[pg, missing, ("DB_SSLMODE", "verify-full")]).unwrap_err();
+        assert_eq!(err.variable, "DB_SSLROOTCERT");
+        assert!(config(&[pg, missing, ("DB_SSLMODE", "require")]).is_ok());
+        assert!(config(&[missing, ("DB_SSLMODE", "verify-full")]).is_ok());
+    }
+
+    #[test]
+    fn token_lifetimes_default_and_may_be_unlimited() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.http.tokens.max_age, Some(TimeDelta::days(30)));
+        assert_eq!(c.http.tokens.idle_timeout, Some(TimeDelta::hours(8)));
+        let c = config(&[("TOKEN_MAX_AGE", "none"), ("TOKEN_IDLE_TIMEOUT", "60")]).unwrap();
+        assert_eq!(c.http.tokens.max_age, None);
+        assert_eq!(c.http.tokens.idle_timeout, Some(TimeDelta::minutes(1)));
+    }
+
+    #[test]
+    fn cors_star_means_any_origin() {
+        let c = config(&[("CORS_ALLOWED_ORIGINS", "*")]).unwrap();
+        assert_eq!(c.http.cors_allowed_origins, CorsOrigins::Any);
+        assert_eq!(
+            config(&[]).unwrap().http.cors_allowed_origins,
+            CorsOrigins::None
+        );
     }
 
     #[test]

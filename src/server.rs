@@ -17,6 +17,9 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
         tracing::info!(migrations = ?applied, "applied pending migrations");
     }
     let db = Db::connect(&config.database).await?;
+    tokio::task::spawn_blocking(crate::auth::password::prepare)
+        .await
+        .map_err(AppError::internal)?;
     let schema = graphql::build(
         db.clone(),
         graphql::Settings {

@@ -31,10 +31,14 @@ async fn sums(config: &DatabaseConfig) -> Checksums {
 /// The username an API token authenticates on the database at `config`, if any.
 async fn token_user(config: &DatabaseConfig, token: &str) -> Option<String> {
     let db = Db::connect(config).await.unwrap();
-    mapagov::auth::authenticate(&db, token)
+    let lifetime = mapagov::auth::token::Lifetime {
+        max_age: None,
+        idle_timeout: None,
+    };
+    mapagov::auth::token_user(&db, token, &lifetime, chrono::Utc::now())
         .await
         .unwrap()
-        .map(|u| u.username)
+        .map(|(u, _)| u.username)
 }
 
 async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backend) {

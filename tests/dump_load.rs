@@ -105,10 +105,14 @@ async fn populated(backend: Backend) -> Populated {
 
 /// The username an API token authenticates on `db`, if any.
 async fn token_user(db: &Db, token: &str) -> Option<String> {
-    mapagov::auth::authenticate(db, token)
+    let lifetime = mapagov::auth::token::Lifetime {
+        max_age: None,
+        idle_timeout: None,
+    };
+    mapagov::auth::token_user(db, token, &lifetime, chrono::Utc::now())
         .await
         .unwrap()
-        .map(|u| u.username)
+        .map(|(u, _)| u.username)
 }
 
 async fn sums(db: &Db) -> Checksums {

@@ -344,6 +344,76 @@ fn a_bad_setting_stops_the_binary_naming_the_variable_and_hiding_the_password() 
 }
 
 #[test]
+fn every_bad_setting_stops_serve_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("db.sqlite3");
+    let url = format!("sqlite://{}", file.display());
+    for (variable, value) in [
+        ("CORS_ALLOWED_ORIGINS", "127.0.0.1:3000"),
+        ("CORS_ALLOWED_ORIGINS", "*, https://mapagov.example.gov.br"),
+        ("CORS_ALLOWED_ORIGINS", "https://mapagov.example.gov.br/app"),
+        ("TRUSTED_PROXIES", "proxy.internal"),
+        ("TOKEN_MAX_AGE", "0"),
+        ("TOKEN_IDLE_TIMEOUT", "eight hours"),
+        ("DB_STATEMENT_TIMEOUT", "99999999"),
+        ("SENTRY_DSN", "https://key@errors.example.org/"),
+        ("LOGIN_ATTEMPTS_PER_MINUTE", "0"),
+        ("BIND", "localhost:8000"),
+        ("RUST_LOG", "mapagov=loud"),
+    ] {
+        // A free port, should a bad value be accepted and the server start.
+        let env = if variable == "BIND" {
+            vec![(variable, value)]
+        } else {
+            vec![(variable, value), ("BIND", "127.0.0.1:0")]
+        };
+        let run =
+            common::binary::run_bounded(Some(&url), &env, &["serve"], Duration::from_secs(30));
+        assert_eq!(run.code, 2, "{variable}={value}: {}", run.all());
+        assert!(
+            run.stderr.contains(variable),
+            "{variable}={value}: {}",
+            run.all()
+        );
+        assert!(
+            !run.stdout.contains("admin"),
+            "{variable}={value} printed an admin token: {}",
+            run.stdout
+        );
+        assert!(
+            !file.exists(),
+            "{variable}={value} created the SQLite file before stopping"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_star_serves_any_origin_without_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("db.sqlite3").display());
+    let served =
+        common::binary::Served::start(&url, dir.path(), &[("CORS_ALLOWED_ORIGINS", "*")]).await;
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{}/graphql", served.base))
+        .header("origin", "https://anywhere.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    assert!(preflight
+        .headers()
+        .get("access-control-allow-credentials")
+        .is_none());
+    let finished = served.terminate();
+    assert!(finished.status.success(), "{}", finished.stderr);
+}
+
+#[test]
 fn help_lists_the_subcommands() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mapagov"))
         .arg("--help")

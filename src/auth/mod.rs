@@ -12,7 +12,7 @@ use crate::db::models::User;
 use crate::db::queries::{self, NewUser};
 use crate::db::Db;
 use crate::error::AppError;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use password::Verdict;
 use scoped_futures::ScopedFutureExt;
 
@@ -36,22 +36,75 @@ pub struct AuthUser {
     pub token_digest: String,
 }
 
-/// Looks up the user of a bearer token; `None` for an unknown or revoked token.
-pub async fn authenticate(db: &Db, bearer: &str) -> Result<Option<AuthUser>, AppError> {
+/// Looks up the user of a bearer token; `None` for an unknown, revoked or expired token (see
+/// [`token::Lifetime`]). Records the token's use at most once a minute ([`token::TOUCH_EVERY`]).
+///
+/// Never returns [`AppError::Internal`]: a failed lookup is logged with its detail and answered as
+/// [`AppError::Unavailable`], whose message says nothing about the database.
+pub async fn authenticate(
+    db: &Db,
+    bearer: &str,
+    lifetime: &token::Lifetime,
+) -> Result<Option<AuthUser>, AppError> {
+    let now = Utc::now();
+    let Some((user, usage)) = token_user(db, bearer, lifetime, now).await? else {
+        return Ok(None);
+    };
+    if usage.needs_touch(now) {
+        let digest = user.token_digest.clone();
+        let written = db
+            .write(|mut conn| {
+                async move { queries::touch_token(&mut conn, &digest, now).await }.scope_boxed()
+            })
+            .await;
+        if let Err(err) = written {
+            // The request can still be served; the token just looks idle a little longer.
+            tracing::warn!(error = %err.message(), "could not record a token's last use");
+        }
+    }
+    Ok(Some(user))
+}
+
+/// The user of a bearer token valid at `now`, and the token's usage, without recording this use;
+/// errors as for [`authenticate`].
+pub async fn token_user(
+    db: &Db,
+    bearer: &str,
+    lifetime: &token::Lifetime,
+    now: DateTime<Utc>,
+) -> Result<Option<(AuthUser, token::Usage)>, AppError> {
     let digest = token::digest(bearer.trim());
-    let mut pooled = db.get().await?;
-    let user = queries::user_by_token(&mut pooled.conn(), &digest).await?;
-    Ok(user.map(|u| AuthUser {
-        id: u.id,
-        username: u.username,
-        is_staff: u.is_staff,
-        area_codigo: u.area_codigo,
-        token_digest: digest,
-    }))
+    let found = async {
+        let mut pooled = db.get().await?;
+        let found = queries::user_by_token(&mut pooled.conn(), &digest).await;
+        found
+    }
+    .await
+    .map_err(|err| match err {
+        AppError::Internal(detail) => {
+            tracing::error!(error = %detail, "token lookup failed");
+            crate::telemetry::sentry::report_internal("authenticate", &detail);
+            AppError::Unavailable
+        }
+        other => other,
+    })?;
+    Ok(found
+        .filter(|(_, usage)| !lifetime.expired(*usage, now))
+        .map(|(user, usage)| {
+            let user = AuthUser {
+                id: user.id,
+                username: user.username,
+                is_staff: user.is_staff,
+                area_codigo: user.area_codigo,
+                token_digest: digest,
+            };
+            (user, usage)
+        }))
 }
 
 /// Checks a username and password; on success issues a new token (returned once) and replaces a
-/// legacy password hash by an argon2id one. A wrong password and an unknown user look the same.
+/// legacy password hash by an argon2id one. An unknown or inactive user, a user without a usable
+/// password and a wrong password get the same answer after the same password-hash work.
 pub async fn login(db: &Db, username: &str, password: &str) -> Result<(String, User), AppError> {
     let invalid = || AppError::BadUserInput {
         message: "invalid username or password".into(),
@@ -67,16 +120,17 @@ pub async fn login(db: &Db, username: &str, password: &str) -> Result<(String, U
         let mut pooled = db.get().await?;
         queries::user_credentials(&mut pooled.conn(), username).await?
     };
+    // The same argon2 work whether the user exists, has a usable password or not: the time a
+    // rejection takes says nothing about the account.
+    let stored = found.as_ref().map(|(_, stored)| stored.clone());
     let password_owned = password.to_owned();
-    let Some((user, stored)) = found else {
-        tokio::task::spawn_blocking(move || password::verify_dummy(&password_owned))
+    let verdict =
+        tokio::task::spawn_blocking(move || password::verify(stored.as_deref(), &password_owned))
             .await
             .map_err(AppError::internal)?;
+    let Some((user, _)) = found else {
         return Err(invalid());
     };
-    let verdict = tokio::task::spawn_blocking(move || password::verify(&stored, &password_owned))
-        .await
-        .map_err(AppError::internal)?;
     let new_hash = match verdict {
         Verdict::Rejected => return Err(invalid()),
         Verdict::Accepted => None,

@@ -2,11 +2,20 @@
 //! imported from the legacy system (verified, then replaced by argon2id on the next login).
 //!
 //! A hash starting with `!` is Django's "unusable password": it never verifies.
+//!
+//! Every check costs one argon2id verification with the current parameters, whatever is stored:
+//! an unknown user, an unusable password, a legacy or unreadable hash are checked against a fixed
+//! dummy hash ([`prepare`] makes it once at start-up), so the time a rejection takes does not tell
+//! whether the account exists or has a password. A legacy Django hash additionally costs its own
+//! PBKDF2 iterations until its first successful login replaces it.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    PasswordHash, PasswordHashString, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::Engine;
 use rand_core::OsRng;
+use std::sync::OnceLock;
 
 /// The result of checking a password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,35 +37,57 @@ pub fn hash(password: &str) -> Result<String, String> {
         .map_err(|e| format!("cannot hash the password: {e}"))
 }
 
-/// Checks `password` against a stored hash of either format.
-pub fn verify(stored: &str, password: &str) -> Verdict {
-    if stored.starts_with('!') || stored.is_empty() {
-        return Verdict::Rejected;
-    }
-    if let Some(django) = stored.strip_prefix("pbkdf2_sha256$") {
-        return if verify_django_pbkdf2(django, password) {
-            Verdict::AcceptedNeedsRehash
-        } else {
-            Verdict::Rejected
-        };
-    }
-    match PasswordHash::new(stored) {
-        Ok(parsed)
-            if Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok() =>
-        {
-            Verdict::Accepted
+/// Checks `password` against a stored hash of either format; `None` when there is no such user.
+pub fn verify(stored: Option<&str>, password: &str) -> Verdict {
+    if let Some(parsed) = stored.and_then(|s| PasswordHash::new(s).ok()) {
+        let argon2 = [
+            argon2::ARGON2ID_IDENT,
+            argon2::ARGON2I_IDENT,
+            argon2::ARGON2D_IDENT,
+        ];
+        if argon2.contains(&parsed.algorithm) {
+            return match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+                Ok(()) => Verdict::Accepted,
+                Err(_) => Verdict::Rejected,
+            };
         }
+    }
+    verify_dummy(password);
+    match stored.and_then(|s| s.strip_prefix("pbkdf2_sha256$")) {
+        Some(django) if verify_django_pbkdf2(django, password) => Verdict::AcceptedNeedsRehash,
         _ => Verdict::Rejected,
     }
 }
 
-/// Spends about as long as a real check, so a missing user cannot be told from a wrong password.
-pub fn verify_dummy(password: &str) {
-    static DUMMY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if let Some(stored) = DUMMY.get_or_init(|| hash("not a password anyone uses").ok()) {
-        let _ = verify(stored, password);
+/// Makes the dummy hash now (at start-up), so the first rejected login does not pay for it.
+pub fn prepare() {
+    let _ = dummy();
+}
+
+/// An argon2id hash with the current parameters and a fixed salt, of a password nobody sends.
+fn dummy() -> Option<&'static PasswordHashString> {
+    static DUMMY: OnceLock<Option<PasswordHashString>> = OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            let salt = SaltString::from_b64("bWFwYWdvdi1kdW1teS1zYWx0").ok()?;
+            Argon2::default()
+                .hash_password(b"mapagov dummy password", &salt)
+                .ok()
+                .map(|h| h.serialize())
+        })
+        .as_ref()
+}
+
+/// Spends what checking an argon2id hash costs, to no effect.
+fn verify_dummy(password: &str) {
+    match dummy() {
+        Some(stored) => {
+            let _ = Argon2::default().verify_password(password.as_bytes(), &stored.password_hash());
+        }
+        // Hashing costs what verifying does.
+        None => {
+            let _ = hash(password);
+        }
     }
 }
 
@@ -107,26 +138,26 @@ mod tests {
     #[test]
     fn django_hashes_verify_and_ask_for_a_rehash() {
         assert_eq!(
-            verify(DJANGO_870K, "correct horse battery staple"),
+            verify(Some(DJANGO_870K), "correct horse battery staple"),
             Verdict::AcceptedNeedsRehash
         );
         assert_eq!(
-            verify(DJANGO_870K, "correct horse battery stapler"),
+            verify(Some(DJANGO_870K), "correct horse battery stapler"),
             Verdict::Rejected
         );
         assert_eq!(
-            verify(DJANGO_UNICODE, "senha-ção"),
+            verify(Some(DJANGO_UNICODE), "senha-ção"),
             Verdict::AcceptedNeedsRehash
         );
-        assert_eq!(verify(DJANGO_UNICODE, "senha-cao"), Verdict::Rejected);
+        assert_eq!(verify(Some(DJANGO_UNICODE), "senha-cao"), Verdict::Rejected);
     }
 
     #[test]
     fn argon2id_round_trip() {
         let stored = hash("s3nha forte").unwrap();
         assert!(stored.starts_with("$argon2id$"));
-        assert_eq!(verify(&stored, "s3nha forte"), Verdict::Accepted);
-        assert_eq!(verify(&stored, "s3nha fraca"), Verdict::Rejected);
+        assert_eq!(verify(Some(&stored), "s3nha forte"), Verdict::Accepted);
+        assert_eq!(verify(Some(&stored), "s3nha fraca"), Verdict::Rejected);
     }
 
     #[test]
@@ -140,8 +171,14 @@ mod tests {
             "md5$a$b",
             "$argon2id$broken",
         ] {
-            assert_eq!(verify(stored, ""), Verdict::Rejected, "{stored}");
-            assert_eq!(verify(stored, "anything"), Verdict::Rejected, "{stored}");
+            assert_eq!(verify(Some(stored), ""), Verdict::Rejected, "{stored}");
+            assert_eq!(
+                verify(Some(stored), "anything"),
+                Verdict::Rejected,
+                "{stored}"
+            );
         }
+        assert_eq!(verify(None, "anything"), Verdict::Rejected);
+        assert!(dummy().is_some(), "the dummy hash is made");
     }
 }

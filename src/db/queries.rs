@@ -802,17 +802,49 @@ pub async fn insert_token(
     Ok(())
 }
 
-/// The active user owning a token that is not revoked.
-pub async fn user_by_token(conn: &mut Conn<'_>, digest: &str) -> Result<Option<User>, AppError> {
-    Ok(with_backend!(conn, |c| schema::api_tokens::table
+/// The active user owning a token that is not revoked, with when the token was issued and last
+/// used (whether it expired is for the caller to decide).
+pub async fn user_by_token(
+    conn: &mut Conn<'_>,
+    digest: &str,
+) -> Result<Option<(User, crate::auth::token::Usage)>, AppError> {
+    let found = with_backend!(conn, |c| schema::api_tokens::table
         .inner_join(schema::users::table)
         .filter(schema::api_tokens::token_hash.eq(digest))
         .filter(schema::api_tokens::revoked_at.is_null())
         .filter(schema::users::is_active.eq(true))
-        .select(user_columns!())
-        .first::<User>(c)
+        .select((
+            user_columns!(),
+            schema::api_tokens::created_at,
+            schema::api_tokens::last_used_at,
+        ))
+        .first::<(User, DateTime<Utc>, Option<DateTime<Utc>>)>(c)
         .await
-        .optional())?)
+        .optional())?;
+    Ok(found.map(|(user, created_at, last_used_at)| {
+        (
+            user,
+            crate::auth::token::Usage {
+                created_at,
+                last_used_at,
+            },
+        )
+    }))
+}
+
+/// Records that a token was used at `now`.
+pub async fn touch_token(
+    conn: &mut Conn<'_>,
+    digest: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    with_backend!(conn, |c| diesel::update(
+        schema::api_tokens::table.filter(schema::api_tokens::token_hash.eq(digest))
+    )
+    .set(schema::api_tokens::last_used_at.eq(now))
+    .execute(c)
+    .await)?;
+    Ok(())
 }
 
 /// Revokes one token; returns how many were revoked (0 or 1).

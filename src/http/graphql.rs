@@ -78,16 +78,19 @@ pub async fn handle(
     let user = match bearer(&headers) {
         Bearer::Missing => None,
         Bearer::Malformed => return unauthenticated(),
-        Bearer::Token(token) => match auth::authenticate(&state.db, token).await {
-            Ok(Some(user)) => Some(user),
-            Ok(None) => return unauthenticated(),
-            Err(err) => {
-                let code = err.code();
-                return failure(StatusCode::SERVICE_UNAVAILABLE, code, &err.message());
+        Bearer::Token(token) => {
+            match auth::authenticate(&state.db, token, &state.http.tokens).await {
+                Ok(Some(user)) => Some(user),
+                Ok(None) => return unauthenticated(),
+                Err(err) => {
+                    let code = err.code();
+                    return failure(StatusCode::SERVICE_UNAVAILABLE, code, &err.message());
+                }
             }
-        },
+        }
     };
-    let (batch, operations) = attach(batch, user, ClientAddr(peer.ip()));
+    let client = state.http.trusted_proxies.client(peer.ip(), &headers);
+    let (batch, operations) = attach(batch, user, ClientAddr(client));
     let execution = state.schema.execute_batch(batch);
     let (mut response, errors) =
         match tokio::time::timeout(state.http.request_timeout, execution).await {

@@ -1,6 +1,8 @@
 //! The HTTP surface: `/graphql` (GraphQL over HTTP, and GraphiQL), `/healthz`, `/readyz`,
 //! `/metrics`, GraphiQL's assets; every route is wrapped by [`observe`].
 
+pub mod client_addr;
+pub mod cors;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
@@ -12,7 +14,7 @@ use crate::config::{DatabaseConfig, HttpConfig};
 use crate::db::Db;
 use crate::graphql::AppSchema;
 use crate::telemetry::metrics::Metrics;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -20,7 +22,6 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -56,7 +57,7 @@ pub fn router(state: AppState) -> Router {
 /// Wraps every route: a panic becomes a clean 500 ([`observe::panic_response`]), inside
 /// [`observe::observe`] (request id, metrics, the log line), inside CORS when configured.
 fn with_layers(router: Router<AppState>, state: AppState) -> Router {
-    let cors = cors_layer(&state.http.cors_allowed_origins);
+    let cors = state.http.cors_allowed_origins.layer();
     let router = router
         .layer(CatchPanicLayer::custom(observe::panic_response))
         .layer(axum::middleware::from_fn_with_state(
@@ -86,22 +87,6 @@ async fn graphiql_page(axum::extract::State(state): axum::extract::State<AppStat
     } else {
         (StatusCode::NOT_FOUND, "GraphiQL is disabled on this server").into_response()
     }
-}
-
-fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
-    if origins.is_empty() {
-        return None;
-    }
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    Some(
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(allowed))
-            .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
-    )
 }
 
 #[cfg(test)]

@@ -200,3 +200,55 @@ pub fn run(url: Option<&str>, env: &[(&str, &str)], args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// Like [`run`], but a process still running after `limit` is killed and the test fails (a bad
+/// setting that is accepted would otherwise leave `serve` running for ever).
+pub fn run_bounded(
+    url: Option<&str>,
+    env: &[(&str, &str)],
+    args: &[&str],
+    limit: std::time::Duration,
+) -> Run {
+    let workdir = tempfile::tempdir().expect("work directory");
+    let stdout = workdir.path().join("stdout");
+    let stderr = workdir.path().join("stderr");
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("DB_SSLMODE", "disable")
+        .env("RUST_LOG", "error")
+        .current_dir(workdir.path())
+        .args(args)
+        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"));
+    if let Some(url) = url {
+        cmd.env("DATABASE_URL", url);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run mapagov");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for mapagov") {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let read = |path: &PathBuf| std::fs::read_to_string(path).expect("read output");
+    let run = Run {
+        code: status.and_then(|s| s.code()).unwrap_or(-1),
+        stdout: read(&stdout),
+        stderr: read(&stderr),
+    };
+    assert!(
+        status.is_some(),
+        "mapagov {args:?} with {env:?} was still running after {limit:?}: {}",
+        run.all()
+    );
+    run
+}
