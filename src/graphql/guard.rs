@@ -102,19 +102,19 @@ impl Extension for Guard {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let limits = &self.0;
         match next.run(ctx).await {
-            Ok(result) if result.depth > limits.max_depth => Err(vec![coded(
-                "QUERY_TOO_DEEP",
-                format!(
-                    "the query nests fields {} deep; the limit is {}",
-                    result.depth, limits.max_depth
-                ),
-            )]),
             Ok(result) if result.complexity > limits.max_complexity => Err(vec![coded(
                 "QUERY_TOO_COMPLEX",
                 format!(
                     "the query's complexity is {}; the limit is {} (a connection's `first` or \
                      `last` multiplies the cost of what it selects)",
                     result.complexity, limits.max_complexity
+                ),
+            )]),
+            Ok(result) if result.depth > limits.max_depth => Err(vec![coded(
+                "QUERY_TOO_DEEP",
+                format!(
+                    "the query nests fields {} deep; the limit is {}",
+                    result.depth, limits.max_depth
                 ),
             )]),
             Ok(result) => Ok(result),
