@@ -441,6 +441,41 @@ async fn an_idempotent_retry_returns_the_first_result(backend: Backend) {
     }
 }
 
+/// A keyed autosave's record holds no second copy of the form state the request sent: a replay
+/// restores it from the replayed request (whose fingerprint covers it), so the record stays small
+/// and the replay still answers the first result.
+async fn idempotency_records_hold_no_copy_of_the_form_state(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let form = json!({ "campos": "x".repeat(200_000) });
+    let doc = "mutation($input: AutosavePopInput!) { autosavePop(input: $input) { \
+               autosaveSequence integrityHash pop { id sessionId integrityHash rawPayload nomeProcesso } } }";
+    let input = json!({ "sessionId": "s", "idempotencyKey": "k", "rawPayload": form,
+                        "content": { "nomeProcesso": "A" } });
+    let first = server.data(doc, json!({ "input": input })).await["autosavePop"].clone();
+    assert_eq!(first["pop"]["rawPayload"], form);
+    let db = server.db().await;
+    let records: Vec<Value> = {
+        let mut pooled = db.get().await.unwrap();
+        let mut conn = pooled.conn();
+        mapagov::with_backend!(&mut conn, |c| {
+            use diesel::prelude::*;
+            use diesel_async::RunQueryDsl;
+            schema::idempotency_keys::table
+                .select(schema::idempotency_keys::response)
+                .load::<Value>(c)
+                .await
+        })
+        .unwrap()
+    };
+    assert_eq!(records.len(), 1);
+    let size = records[0].to_string().len();
+    assert!(size < 50_000, "the record holds {size} bytes");
+    // Another write changes the form state; the retry still answers the first result.
+    save(&server, &first["pop"], json!({ "nomeProcesso": "B" })).await;
+    let retry = server.data(doc, json!({ "input": input })).await["autosavePop"].clone();
+    assert_eq!(retry, first);
+}
+
 async fn published_and_archived_pops_are_locked(backend: Backend) {
     let server = TestServer::start(backend).await;
     let created = create(&server, "s", json!({"nomeProcesso": "A"})).await;
@@ -703,6 +738,7 @@ both_backends!(
     concurrent_autosaves_with_one_hash_have_one_winner,
     concurrent_first_autosaves_of_a_session_create_one_pop,
     concurrent_retries_of_one_key_write_once,
+    idempotency_records_hold_no_copy_of_the_form_state,
 );
 
 /// The statements PostgreSQL ran for one autosave of an existing POP, as logged with

@@ -226,8 +226,9 @@ async fn the_default_policy_removes_exactly_what_it_should(backend: Backend) {
     // Dry run: the same report, nothing written.
     let dry = cleanup(&s, &["--dry-run"]);
     assert!(
-        dry.stdout
-            .contains("would soft-delete 1 idle drafts; would delete 2 snapshots"),
+        dry.stdout.contains(
+            "would soft-delete 1 idle drafts; would delete 2 snapshots and 0 idempotency records"
+        ),
         "{}",
         dry.stdout
     );
@@ -236,7 +237,7 @@ async fn the_default_policy_removes_exactly_what_it_should(backend: Backend) {
     let run = cleanup(&s, &[]);
     assert!(
         run.stdout
-            .contains("soft-deleted 1 idle drafts; deleted 2 snapshots; change log kept"),
+            .contains("soft-deleted 1 idle drafts; deleted 2 snapshots and 0 idempotency records; change log kept"),
         "{}",
         run.stdout
     );
@@ -278,7 +279,7 @@ async fn the_default_policy_removes_exactly_what_it_should(backend: Backend) {
     assert!(
         again
             .stdout
-            .contains("soft-deleted 0 idle drafts; deleted 0 snapshots"),
+            .contains("soft-deleted 0 idle drafts; deleted 0 snapshots and 0 idempotency records"),
         "{}",
         again.stdout
     );
@@ -325,7 +326,85 @@ async fn every_number_is_a_flag_and_the_newest_snapshot_always_stays(backend: Ba
     s.server.stop().await;
 }
 
+/// The keys of the stored autosave idempotency records, as written (`user:key`), sorted.
+async fn idempotency_keys(db: &Db) -> Vec<String> {
+    let mut pooled = db.get().await.unwrap();
+    let mut conn = pooled.conn();
+    with_backend!(&mut conn, |c| schema::idempotency_keys::table
+        .select(schema::idempotency_keys::key)
+        .order(schema::idempotency_keys::key)
+        .load::<String>(c)
+        .await)
+    .unwrap()
+}
+
+/// Idempotency records (each a copy of the POP its autosave left) do not pile up forever: those
+/// older than `--idempotency-hours` go, the recent ones stay and still replay.
+async fn old_idempotency_records_expire(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let doc = common::pops::autosave_doc();
+    let keyed = |key: &str, name: &str| {
+        json!({ "input": { "sessionId": format!("s-{key}"), "idempotencyKey": key,
+            "content": { "nomeProcesso": name } } })
+    };
+    let first = server.data(&doc, keyed("old", "Antigo")).await;
+    server.data(&doc, keyed("recent", "Recente")).await;
+    let db = server.db().await;
+    let keys = idempotency_keys(&db).await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    // The `recent` record was written an hour before NOW; the `old` one stays years before it.
+    {
+        let mut pooled = db.get().await.unwrap();
+        let mut conn = pooled.conn();
+        let at = now() - Duration::hours(1);
+        with_backend!(&mut conn, |c| diesel::update(
+            schema::idempotency_keys::table.filter(schema::idempotency_keys::key.like("%:recent"))
+        )
+        .set(schema::idempotency_keys::created_at.eq(at))
+        .execute(c)
+        .await)
+        .unwrap();
+    }
+    let sums = table_sums(&db).await;
+    let run = |extra: &[&str]| {
+        let mut args = vec!["cleanup", "--now", NOW];
+        args.extend_from_slice(extra);
+        let run = binary::run(Some(&server.database_url), &[], &args);
+        assert_eq!(run.code, 0, "{}", run.all());
+        run.stdout
+    };
+    let dry = run(&["--dry-run"]);
+    assert!(
+        dry.contains("would delete 0 snapshots and 1 idempotency records"),
+        "{dry}"
+    );
+    assert_eq!(table_sums(&db).await, sums, "a dry run changes nothing");
+    let done = run(&[]);
+    assert!(
+        done.contains("deleted 0 snapshots and 1 idempotency records"),
+        "{done}"
+    );
+    let keys = idempotency_keys(&db).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].ends_with(":recent"), "{keys:?}");
+    // A shorter limit takes the recent one too.
+    let done = run(&["--idempotency-hours", "0"]);
+    assert!(done.contains("1 idempotency records"), "{done}");
+    assert!(idempotency_keys(&db).await.is_empty());
+    // A retry of an expired key is a new request: it is written again, it does not fail (here
+    // as a new POP, since the cleanup at NOW soft-deleted the idle draft of that session).
+    let again = server.data(&doc, keyed("old", "Antigo")).await;
+    assert_eq!(again["autosavePop"]["changed"], true);
+    assert_ne!(
+        again["autosavePop"]["pop"]["id"],
+        first["autosavePop"]["pop"]["id"]
+    );
+    assert_eq!(idempotency_keys(&db).await.len(), 1);
+    server.stop().await;
+}
+
 both_backends!(
     the_default_policy_removes_exactly_what_it_should,
     every_number_is_a_flag_and_the_newest_snapshot_always_stays,
+    old_idempotency_records_expire,
 );

@@ -24,6 +24,10 @@ pub struct CleanupArgs {
     /// Keep every snapshot younger than this many days.
     #[arg(long, value_name = "DAYS", default_value_t = retention::DEFAULT_KEEP_DAYS)]
     pub keep_days: u32,
+    /// Delete autosave idempotency records older than this many hours (a retry after that is a
+    /// new request).
+    #[arg(long, value_name = "HOURS", default_value_t = retention::DEFAULT_IDEMPOTENCY_HOURS)]
+    pub idempotency_hours: u32,
     /// Print what would be removed, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -39,6 +43,7 @@ impl CleanupArgs {
             draft_idle: Duration::days(self.draft_idle_days.into()),
             keep_latest: self.keep_snapshots,
             keep_recent: Duration::days(self.keep_days.into()),
+            keep_idempotency: Duration::hours(self.idempotency_hours.into()),
         }
     }
 }
@@ -120,9 +125,11 @@ pub fn render(plan: &Plan, dry_run: bool) -> String {
         ));
     }
     out.push_str(&format!(
-        "{soft} {} idle drafts; {deleted} {} snapshots; change log kept{}\n",
+        "{soft} {} idle drafts; {deleted} {} snapshots and {} idempotency records; change log \
+         kept{}\n",
         plan.drafts.len(),
         plan.snapshots.len(),
+        plan.idempotency_records,
         if dry_run {
             " (dry run: nothing changed)"
         } else {

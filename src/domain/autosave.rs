@@ -62,9 +62,15 @@ pub struct AutosaveOutcome {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Recorded {
     pop_id: i64,
-    /// The POP as this autosave left it (absent in records written before it was kept).
+    /// The POP as this autosave left it (absent in records written before it was kept). Its
+    /// `raw_payload` is left out when it is the one the request sent ([`Self::raw_from_request`]):
+    /// a replay carries the same one (it is part of the request's fingerprint), so the record
+    /// need not hold a second copy of the form state.
     #[serde(default)]
     pop: Option<Pop>,
+    /// Whether the POP's `raw_payload` is the request's, restored from the replayed request.
+    #[serde(default)]
+    raw_from_request: bool,
     changed: bool,
     integrity_hash: String,
     autosave_sequence: i32,
@@ -93,7 +99,7 @@ pub async fn autosave(
     request.idempotency_key = request.idempotency_key.map(|key| format!("{owner}:{key}"));
     let request_hash = request_fingerprint(&request);
     if let Some(key) = &request.idempotency_key {
-        if let Some(outcome) = replay(db, key, &request_hash).await? {
+        if let Some(outcome) = replay(db, key, &request_hash, &request.raw_payload).await? {
             return Ok(outcome);
         }
     }
@@ -108,9 +114,11 @@ pub async fn autosave(
     match (result, &request.idempotency_key) {
         // Another request with the same key committed while this one ran: answer as it did
         // (or refuse, if it was a different request).
-        (Err(AppError::IdempotencyKeyReused), Some(key)) => replay(db, key, &request_hash)
-            .await?
-            .ok_or(AppError::IdempotencyKeyReused),
+        (Err(AppError::IdempotencyKeyReused), Some(key)) => {
+            replay(db, key, &request_hash, &request.raw_payload)
+                .await?
+                .ok_or(AppError::IdempotencyKeyReused)
+        }
         (result, _) => result,
     }
 }
@@ -157,6 +165,7 @@ async fn replay(
     db: &Db,
     key: &str,
     request_hash: &str,
+    raw_payload: &Option<Value>,
 ) -> Result<Option<AutosaveOutcome>, AppError> {
     let mut pooled = db.get().await?;
     let mut conn = pooled.conn();
@@ -168,7 +177,12 @@ async fn replay(
     }
     let recorded: Recorded = serde_json::from_value(response).map_err(AppError::internal)?;
     let pop = match recorded.pop {
-        Some(pop) => pop,
+        Some(mut pop) => {
+            if recorded.raw_from_request {
+                pop.meta.raw_payload.clone_from(raw_payload);
+            }
+            pop
+        }
         None => queries::pops_by_ids(&mut conn, &[recorded.pop_id])
             .await?
             .into_iter()
@@ -212,9 +226,16 @@ async fn write(
         None => create(conn, actor, session, request, limits, now).await?,
     };
     if let Some(key) = &request.idempotency_key {
+        let mut kept = outcome.pop.clone();
+        let raw_from_request =
+            request.raw_payload.is_some() && kept.meta.raw_payload == request.raw_payload;
+        if raw_from_request {
+            kept.meta.raw_payload = None;
+        }
         let recorded = serde_json::to_value(Recorded {
             pop_id: outcome.pop.meta.id,
-            pop: Some(outcome.pop.clone()),
+            pop: Some(kept),
+            raw_from_request,
             changed: outcome.changed,
             integrity_hash: outcome.integrity_hash.clone(),
             autosave_sequence: outcome.autosave_sequence,

@@ -8,6 +8,10 @@
 //!   [`Policy::keep_recent`]. The newest snapshot of a POP is never deleted, whatever the numbers,
 //!   so a POP never loses its only one.
 //! - The change log is kept (rows that pointed to a deleted snapshot keep everything but the link).
+//! - Autosave idempotency records older than [`Policy::keep_idempotency`] are deleted: each holds
+//!   the POP as its autosave left it, so kept forever they would grow with every keyed save. A
+//!   retry arriving after that is treated as a new request (it carries its `expectedHash`, so it
+//!   cannot overwrite newer work unseen).
 //!
 //! [`plan`] decides from the rows; [`apply`] writes the plan, re-checking each condition (on the
 //! locked POP, or in the `WHERE` of the snapshot deletion) so that a POP edited, or a snapshot
@@ -31,6 +35,9 @@ pub const DEFAULT_DRAFT_IDLE_DAYS: u32 = 30;
 pub const DEFAULT_KEEP_SNAPSHOTS: u32 = 10;
 /// Default `--keep-days`.
 pub const DEFAULT_KEEP_DAYS: u32 = 90;
+/// Default `--idempotency-hours`: a client retries within seconds or minutes; a day covers an
+/// editor left offline overnight.
+pub const DEFAULT_IDEMPOTENCY_HOURS: u32 = 24;
 /// Snapshots deleted per statement.
 const DELETE_CHUNK: usize = 500;
 
@@ -43,6 +50,8 @@ pub struct Policy {
     pub keep_latest: u32,
     /// Snapshots younger than this are kept.
     pub keep_recent: Duration,
+    /// Autosave idempotency records younger than this are kept.
+    pub keep_idempotency: Duration,
 }
 
 impl Default for Policy {
@@ -51,6 +60,7 @@ impl Default for Policy {
             draft_idle: Duration::days(DEFAULT_DRAFT_IDLE_DAYS.into()),
             keep_latest: DEFAULT_KEEP_SNAPSHOTS,
             keep_recent: Duration::days(DEFAULT_KEEP_DAYS.into()),
+            keep_idempotency: Duration::hours(DEFAULT_IDEMPOTENCY_HOURS.into()),
         }
     }
 }
@@ -90,6 +100,8 @@ pub struct Plan {
     pub drafts: Vec<IdleDraft>,
     /// Snapshots to delete, by POP then sequence.
     pub snapshots: Vec<SnapshotAge>,
+    /// How many autosave idempotency records expire.
+    pub idempotency_records: i64,
 }
 
 /// The snapshots the policy removes, from every snapshot ordered by POP and newest sequence first.
@@ -155,9 +167,16 @@ pub async fn plan(
         ))
         .load(c)
         .await)?;
+    let idempotency_before = now - policy.keep_idempotency;
+    let idempotency_records: i64 = with_backend!(conn, |c| schema::idempotency_keys::table
+        .filter(schema::idempotency_keys::created_at.lt(idempotency_before))
+        .count()
+        .get_result(c)
+        .await)?;
     Ok(Plan {
         drafts,
         snapshots: expired_snapshots(&snapshots, policy, now),
+        idempotency_records,
     })
 }
 
@@ -196,6 +215,14 @@ pub async fn apply(
         done.snapshots
             .extend(chunk.iter().filter(|s| deleted.contains(&s.id)).cloned());
     }
+    let idempotency_before = now - policy.keep_idempotency;
+    let expired = with_backend!(conn, |c| diesel::delete(
+        schema::idempotency_keys::table
+            .filter(schema::idempotency_keys::created_at.lt(idempotency_before))
+    )
+    .execute(c)
+    .await)?;
+    done.idempotency_records = i64::try_from(expired).map_err(AppError::internal)?;
     Ok(done)
 }
 
