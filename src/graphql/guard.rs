@@ -587,6 +587,38 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any text, valid or not, is answered (a document or a coded error) without panicking.
+        #[test]
+        fn any_text_is_answered(query in "[{}()\\[\\]a-c:.$@!\"#\n ]{0,200}|\\PC{0,200}") {
+            match check(&limits(), &query, None) {
+                Ok(_) => {}
+                Err(error) => {
+                    let ext = serde_json::to_value(error.extensions).unwrap();
+                    proptest::prop_assert!(ext["code"].is_string());
+                }
+            }
+        }
+
+        /// Random fragment graphs (each fragment spreading up to three random others, cycles
+        /// included) are costed in linear time: the answer never takes long, whatever the
+        /// expanded size.
+        #[test]
+        fn random_fragment_graphs_are_costed_quickly(
+            spreads in proptest::collection::vec(proptest::collection::vec(0usize..40, 0..4), 1..40)
+        ) {
+            let n = spreads.len();
+            let mut query = String::from("query { ...F0 }\n");
+            for (i, targets) in spreads.iter().enumerate() {
+                let body: String = targets.iter().map(|t| format!("...F{} ", t % n)).collect();
+                query.push_str(&format!("fragment F{i} on Query {{ __typename {body}}}\n"));
+            }
+            let started = std::time::Instant::now();
+            let _ = check(&limits(), &query, None);
+            proptest::prop_assert!(started.elapsed() < std::time::Duration::from_millis(200));
+        }
+    }
+
     #[test]
     fn parse_errors_have_their_code_and_position() {
         let error = check(&limits(), "{ a(", None).unwrap_err();
