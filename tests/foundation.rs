@@ -102,6 +102,45 @@ async fn table_names(db: &Db) -> Vec<String> {
     names
 }
 
+/// The versions in one migration folder, sorted.
+fn migration_versions(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut versions: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    versions.sort();
+    versions
+}
+
+/// Both backends are migrated through the same versions, each with an `up.sql` and a `down.sql`:
+/// a migration added for one backend only fails here, not in production.
+#[test]
+fn the_migration_folders_hold_the_same_versions() {
+    let postgres = migration_versions("postgres");
+    let sqlite = migration_versions("sqlite");
+    assert!(!postgres.is_empty());
+    assert_eq!(
+        postgres, sqlite,
+        "migrations/postgres and migrations/sqlite differ"
+    );
+    for backend in ["postgres", "sqlite"] {
+        for version in &postgres {
+            for file in ["up.sql", "down.sql"] {
+                let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("migrations")
+                    .join(backend)
+                    .join(version)
+                    .join(file);
+                assert!(path.is_file(), "{} is missing", path.display());
+            }
+        }
+    }
+}
+
 async fn migrations_apply_and_really_revert(backend: Backend) {
     let (url, _dir) = common::fresh_database(backend).await;
     let config = common::database_config(&url, &[]);

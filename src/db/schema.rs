@@ -4,8 +4,9 @@
 //! PostgreSQL; JSON text, RFC 3339 text and UUID text on SQLite). [`define_tables!`] takes the three
 //! backend-specific types as parameters and expands to the same `table!` definitions in [`pg`] and
 //! [`sqlite`], so a query written once type-checks against whichever backend runs it (see
-//! [`crate::with_backend!`]). The column lists must match `migrations/*/up.sql`; the migration test
-//! in `tests/migrations.rs` loads every table through these definitions on both backends. Each
+//! [`crate::with_backend!`]). The column lists must match `migrations/*/up.sql`: every integration
+//! test reads and writes through these definitions on both backends, and `tests/foundation.rs`
+//! checks that both migration folders hold the same versions and that each applies and reverts. Each
 //! module also re-exports its backend's search SQL as `schema::search` ([`super::search`]).
 
 macro_rules! define_tables {
