@@ -180,13 +180,22 @@ struct Row {
 /// acknowledged, and its change log has one entry per sequence. Returns the number of saves
 /// found (the sum of the stored sequences).
 pub async fn assert_none_lost(database_url: &str, tallies: &[Tally]) -> i64 {
+    stored_sequences(database_url, tallies).await.iter().sum()
+}
+
+/// [`assert_none_lost`]'s checks, returning each writer's stored sequence (0 for a writer that
+/// had no save acknowledged), in the order of `tallies`.
+pub async fn stored_sequences(database_url: &str, tallies: &[Tally]) -> Vec<i64> {
     let db = mapagov::db::Db::connect(&super::database_config(database_url, &[]))
         .await
         .unwrap();
     let mut pooled = db.get().await.unwrap();
-    let mut found = 0;
+    let mut stored = Vec::with_capacity(tallies.len());
     for t in tallies {
-        let Some(pop_id) = &t.pop_id else { continue };
+        let Some(pop_id) = &t.pop_id else {
+            stored.push(0);
+            continue;
+        };
         // A parsed UUID is safe to put in the statement (placeholders differ by backend).
         let uuid = uuid::Uuid::parse_str(pop_id).unwrap();
         let query = diesel::sql_query(format!(
@@ -216,7 +225,7 @@ pub async fn assert_none_lost(database_url: &str, tallies: &[Tally]) -> i64 {
             "{}: every autosave logged",
             t.session
         );
-        found += row.sequence;
+        stored.push(row.sequence);
     }
-    found
+    stored
 }
