@@ -15,6 +15,7 @@
 mod common;
 
 use common::binary::{self, Served};
+use common::write_lock::WriteLock;
 use common::writers::{self, Writers};
 use common::{Backend, TestServer};
 use diesel::sql_types::BigInt;
@@ -399,12 +400,12 @@ async fn pool_exhaustion_under_load_loses_nothing(backend: Backend) {
     let token = server.token.clone().unwrap();
     let load = Writers::start(&server.base, &token, 16);
     load.wait_for(50, Duration::from_secs(120)).await;
-    let release = hold_write_lock(&server.database_url).await;
+    let lock = WriteLock::take(&server.database_url).await;
     for _ in 0..6 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(healthz(&server.base).await, 200);
     }
-    release.await;
+    lock.release().await;
     load.wait_for(50, Duration::from_secs(120)).await;
     let tallies = load.stop().await;
     let (acked, codes) = writers::summary(&tallies);
@@ -427,40 +428,6 @@ async fn pool_exhaustion_under_load_loses_nothing(backend: Backend) {
     println!(
         "pool exhaustion ({backend:?}): {acked} acknowledged, {found} found, errors {codes:?}"
     );
-}
-
-/// Takes the write lock of the database at `url` from a connection of its own (PostgreSQL: an
-/// exclusive lock on `pops`; SQLite: `BEGIN IMMEDIATE`); the returned future commits.
-async fn hold_write_lock(url: &str) -> impl std::future::Future<Output = ()> {
-    use diesel_async::AsyncConnection;
-    enum Held {
-        Pg(Box<diesel_async::AsyncPgConnection>),
-        Sqlite(mapagov::db::SqliteConn),
-    }
-    let held = match url.strip_prefix("sqlite://") {
-        Some(path) => {
-            let mut c = mapagov::db::SqliteConn::establish(path).await.unwrap();
-            c.batch_execute("PRAGMA busy_timeout = 10000; BEGIN IMMEDIATE")
-                .await
-                .unwrap();
-            Held::Sqlite(c)
-        }
-        None => {
-            let mut c = diesel_async::AsyncPgConnection::establish(url)
-                .await
-                .unwrap();
-            c.batch_execute("BEGIN; LOCK TABLE pops IN ACCESS EXCLUSIVE MODE")
-                .await
-                .unwrap();
-            Held::Pg(Box::new(c))
-        }
-    };
-    async move {
-        match held {
-            Held::Pg(mut c) => c.batch_execute("COMMIT").await.unwrap(),
-            Held::Sqlite(mut c) => c.batch_execute("COMMIT").await.unwrap(),
-        }
-    }
 }
 
 /// PostgreSQL paused (SIGSTOP, 3 s), restarted, and killed (SIGKILL of a backend: the postmaster

@@ -6,8 +6,8 @@
 
 mod common;
 
+use common::write_lock::WriteLock;
 use common::{Backend, TestServer};
-use diesel_async::SimpleAsyncConnection;
 use mapagov::db::migrate::{self, Direction};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -75,7 +75,7 @@ async fn a_pending_migration_is_not_ready(backend: Backend) {
 async fn hold_the_only_connection(
     backend: Backend,
     pool_timeout: &str,
-) -> (TestServer, Held, tokio::task::JoinHandle<Value>) {
+) -> (TestServer, WriteLock, tokio::task::JoinHandle<Value>) {
     let server = TestServer::start_with(
         backend,
         &[
@@ -85,7 +85,7 @@ async fn hold_the_only_connection(
         ],
     )
     .await;
-    let held = Held::take(&server).await;
+    let held = WriteLock::take(&server.database_url).await;
     let client = (*server).clone();
     let autosave = tokio::spawn(async move {
         client
@@ -113,42 +113,6 @@ async fn hold_the_only_connection(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     (server, held, autosave)
-}
-
-/// A lock held from outside the server, on a connection of its own; `release` commits.
-enum Held {
-    Pg(Box<diesel_async::AsyncPgConnection>),
-    Sqlite(mapagov::db::SqliteConn),
-}
-
-impl Held {
-    async fn take(server: &TestServer) -> Held {
-        use diesel_async::AsyncConnection;
-        let url = &server.database_url;
-        match url.strip_prefix("sqlite://") {
-            Some(path) => {
-                let mut c = mapagov::db::SqliteConn::establish(path).await.unwrap();
-                c.batch_execute("BEGIN IMMEDIATE").await.unwrap();
-                Held::Sqlite(c)
-            }
-            None => {
-                let mut c = diesel_async::AsyncPgConnection::establish(url)
-                    .await
-                    .unwrap();
-                c.batch_execute("BEGIN; LOCK TABLE pops IN ACCESS EXCLUSIVE MODE")
-                    .await
-                    .unwrap();
-                Held::Pg(Box::new(c))
-            }
-        }
-    }
-
-    async fn release(self) {
-        match self {
-            Held::Pg(mut c) => c.batch_execute("COMMIT").await.unwrap(),
-            Held::Sqlite(mut c) => c.batch_execute("COMMIT").await.unwrap(),
-        }
-    }
 }
 
 async fn an_exhausted_pool_is_still_alive(backend: Backend) {

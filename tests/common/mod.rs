@@ -12,6 +12,7 @@ pub mod binary;
 pub mod pg_cluster;
 pub mod pops;
 pub mod prom;
+pub mod write_lock;
 pub mod writers;
 
 use mapagov::config::{Config, DatabaseConfig};
