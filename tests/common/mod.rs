@@ -111,6 +111,84 @@ pub fn pg_cluster() -> Option<&'static PgCluster> {
 
 /// A new, empty PostgreSQL database; returns its URL.
 pub async fn fresh_pg_database() -> String {
+    create_pg_database(None).await
+}
+
+/// The migrated template of this test binary: made once, then cloned by
+/// [`migrated_pg_database`] so that no test database runs the migrations again.
+static PG_TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+async fn pg_template() -> &'static str {
+    PG_TEMPLATE
+        .get_or_init(|| async {
+            let url = fresh_pg_database().await;
+            let config = config(&url, &[]);
+            mapagov::db::migrate::run(&config.database, mapagov::db::migrate::Direction::Up)
+                .await
+                .unwrap_or_else(|e| panic!("migrate the template: {}", e.message()));
+            let name = url::Url::parse(&url)
+                .expect("template URL")
+                .path()
+                .trim_start_matches('/')
+                .to_owned();
+            // `CREATE DATABASE … TEMPLATE` refuses while anyone is connected to the
+            // template; the migration's connection closes asynchronously.
+            for _ in 0..200 {
+                let sessions = pg_admin_query(&format!(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'"
+                ))
+                .await;
+                if sessions.trim() == "0" {
+                    return name;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            panic!("the template database {name} still has sessions after 5 s");
+        })
+        .await
+}
+
+/// A new PostgreSQL database with every migration applied, cloned from this
+/// test binary's migrated template (`CREATE DATABASE … TEMPLATE`); returns its URL.
+pub async fn migrated_pg_database() -> String {
+    let template = pg_template().await;
+    create_pg_database(Some(template)).await
+}
+
+/// Runs one statement as the server's administrator and returns its first value as text.
+async fn pg_admin_query(sql: &str) -> String {
+    match pg_server() {
+        PgServer::Throwaway(_) => {
+            let sql = sql.to_owned();
+            tokio::task::spawn_blocking(move || match pg_server() {
+                PgServer::Throwaway(cluster) => cluster.psql("postgres", &sql),
+                PgServer::External(_) => unreachable!("the server kind does not change"),
+            })
+            .await
+            .expect("run an administrative query")
+        }
+        PgServer::External(url) => {
+            use diesel::sql_types::Text;
+            use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+            #[derive(diesel::QueryableByName)]
+            struct Value {
+                #[diesel(sql_type = Text)]
+                value: String,
+            }
+            let mut admin = AsyncPgConnection::establish(url.as_str())
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            let row: Value = diesel::sql_query(format!("SELECT ({sql})::text AS value"))
+                .get_result(&mut admin)
+                .await
+                .expect("run an administrative query");
+            row.value
+        }
+    }
+}
+
+/// Creates a database, empty or as a copy of `template`; returns its URL.
+async fn create_pg_database(template: Option<&str>) -> String {
     let name = format!(
         "mapagov_test_{}_{}",
         std::process::id(),
@@ -119,9 +197,13 @@ pub async fn fresh_pg_database() -> String {
     match pg_server() {
         PgServer::Throwaway(cluster) => {
             let cluster_name = name.clone();
+            let template = template.map(str::to_owned);
             tokio::task::spawn_blocking(move || {
                 if let PgServer::Throwaway(cluster) = pg_server() {
-                    cluster.create_database(&cluster_name);
+                    match &template {
+                        Some(template) => cluster.clone_database(template, &cluster_name),
+                        None => cluster.create_database(&cluster_name),
+                    }
                 }
             })
             .await
@@ -133,8 +215,11 @@ pub async fn fresh_pg_database() -> String {
             let mut admin = AsyncPgConnection::establish(url.as_str())
                 .await
                 .expect("connect to TEST_DATABASE_URL");
+            let template = template
+                .map(|t| format!(" TEMPLATE {t}"))
+                .unwrap_or_default();
             admin
-                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .batch_execute(&format!("CREATE DATABASE {name}{template}"))
                 .await
                 .expect("create a test database");
             let mut test_url = url.clone();
@@ -156,6 +241,15 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
     }
 }
 
+/// A fresh database of `backend` with every migration applied: on PostgreSQL a clone of
+/// the migrated template, on SQLite a new file the caller migrates (migrating one is quick).
+pub async fn fresh_migrated_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Postgres => (migrated_pg_database().await, None),
+        Backend::Sqlite => fresh_database(backend).await,
+    }
+}
+
 /// A fresh database with every migration applied, its configuration and a pool on it.
 pub struct MigratedDb {
     /// Its URL.
@@ -169,7 +263,7 @@ pub struct MigratedDb {
 
 /// A fresh, migrated database of `backend`.
 pub async fn migrated_database(backend: Backend) -> MigratedDb {
-    let (url, dir) = fresh_database(backend).await;
+    let (url, dir) = fresh_migrated_database(backend).await;
     let config = config(&url, &[]);
     mapagov::db::migrate::run(&config.database, mapagov::db::migrate::Direction::Up)
         .await
@@ -327,7 +421,7 @@ impl TestServer {
 
     /// Starts a server on a fresh database of `backend` with extra configuration.
     pub async fn start_with(backend: Backend, extra: &[(&str, &str)]) -> TestServer {
-        let (database_url, dir) = fresh_database(backend).await;
+        let (database_url, dir) = fresh_migrated_database(backend).await;
         Self::start_on(backend, database_url, dir, extra).await
     }
 

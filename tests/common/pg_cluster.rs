@@ -196,6 +196,18 @@ impl PgCluster {
         );
     }
 
+    /// Creates database `name` as a copy of `template`, owned by the application role.
+    pub fn clone_database(&self, template: &str, name: &str) {
+        self.psql(
+            "postgres",
+            &format!(
+                "CREATE DATABASE {} TEMPLATE {} OWNER {APP_ROLE};",
+                quote_identifier(name),
+                quote_identifier(template)
+            ),
+        );
+    }
+
     /// Runs `sql` as the superuser in database `db` (over the Unix socket)
     /// and returns psql's unaligned, tuples-only output without the final
     /// newline. Panics when psql reports an error.
