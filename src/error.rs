@@ -29,6 +29,31 @@ pub enum AppError {
         /// When the stored version was written.
         updated_at: DateTime<Utc>,
     },
+    /// A stale autosave changed the same places as someone else since its base (see
+    /// `domain::merge`); nothing was written. Code `CONFLICT`.
+    MergeConflict {
+        /// The hash now stored.
+        current_hash: String,
+        /// The autosave sequence now stored.
+        autosave_sequence: i32,
+        /// When the stored version was written.
+        updated_at: DateTime<Utc>,
+        /// One object per conflicting path: `path`, `base`, `server`, `client`, `changedBy`,
+        /// `changedAt`, `changedAtSequence`.
+        conflicts: Vec<serde_json::Value>,
+    },
+    /// The version a stale autosave was edited from cannot be rebuilt exactly (too old, or its
+    /// hash does not match `baseSequence`), so it cannot be merged; nothing was written.
+    BaseUnavailable {
+        /// Why.
+        reason: String,
+        /// The hash now stored.
+        current_hash: String,
+        /// The autosave sequence now stored.
+        autosave_sequence: i32,
+        /// When the stored version was written.
+        updated_at: DateTime<Utc>,
+    },
     /// An idempotency key was sent again with a different request.
     IdempotencyKeyReused,
     /// The POP's status does not allow edits.
@@ -86,6 +111,14 @@ impl AppError {
             AppError::Conflict { .. } => {
                 "the POP changed since you loaded it (expected hash does not match)".into()
             }
+            AppError::MergeConflict { conflicts, .. } => format!(
+                "the POP changed since your base and {} of your changes overlap those changes \
+                 (see extensions.conflicts); nothing was written",
+                conflicts.len()
+            ),
+            AppError::BaseUnavailable { reason, .. } => format!(
+                "your changes cannot be merged: {reason}; reload the POP and apply them again"
+            ),
             AppError::IdempotencyKeyReused => {
                 "this idempotency key was already used for a different request".into()
             }
@@ -147,7 +180,8 @@ impl AppError {
         match self {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
-            AppError::Conflict { .. } => "CONFLICT",
+            AppError::Conflict { .. } | AppError::MergeConflict { .. } => "CONFLICT",
+            AppError::BaseUnavailable { .. } => "BASE_UNAVAILABLE",
             AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             AppError::PopLocked { .. } => "POP_LOCKED",
             AppError::InvalidTransition { .. } => "INVALID_TRANSITION",
@@ -215,6 +249,33 @@ impl From<AppError> for async_graphql::Error {
                     e.set("autosaveSequence", *autosave_sequence);
                     e.set("updatedAt", updated_at.to_rfc3339());
                 }
+                AppError::MergeConflict {
+                    current_hash,
+                    autosave_sequence,
+                    updated_at,
+                    conflicts,
+                } => {
+                    e.set("currentHash", current_hash.as_str());
+                    e.set("autosaveSequence", *autosave_sequence);
+                    e.set("updatedAt", updated_at.to_rfc3339());
+                    e.set(
+                        "conflicts",
+                        async_graphql::Value::from_json(serde_json::Value::Array(
+                            conflicts.clone(),
+                        ))
+                        .unwrap_or(async_graphql::Value::Null),
+                    );
+                }
+                AppError::BaseUnavailable {
+                    current_hash,
+                    autosave_sequence,
+                    updated_at,
+                    ..
+                } => {
+                    e.set("currentHash", current_hash.as_str());
+                    e.set("autosaveSequence", *autosave_sequence);
+                    e.set("updatedAt", updated_at.to_rfc3339());
+                }
                 AppError::PopLocked { status } => e.set("status", status.as_str()),
                 AppError::ConnectionLost { outcome_unknown } => {
                     e.set("writeOutcome", write_outcome(*outcome_unknown));
@@ -273,6 +334,24 @@ mod tests {
                 "SERVICE_UNAVAILABLE",
             ),
             (AppError::StorageFull, "STORAGE_FULL"),
+            (
+                AppError::MergeConflict {
+                    current_hash: "h".into(),
+                    autosave_sequence: 3,
+                    updated_at: Utc::now(),
+                    conflicts: vec![serde_json::json!({"path": "/pontos_atencao"})],
+                },
+                "CONFLICT",
+            ),
+            (
+                AppError::BaseUnavailable {
+                    reason: "too old".into(),
+                    current_hash: "h".into(),
+                    autosave_sequence: 3,
+                    updated_at: Utc::now(),
+                },
+                "BASE_UNAVAILABLE",
+            ),
         ];
         for (err, code) in cases {
             assert_eq!(err.code(), code);

@@ -291,7 +291,8 @@ async fn inserting_a_step_is_one_addition(backend: Backend) {
     let created = create(&server, "s", json!({"etapas": steps(10)})).await;
     let first = backup(&server, "s", None).await.remove(0);
     let mut etapas = steps(10);
-    let inserted = json!({"numero": 99, "descricao": "Nova etapa", "detalhes": [],
+    let inserted = json!({"id": "00000000-0000-4000-8000-000000000099", "numero": 99,
+                          "descricao": "Nova etapa", "detalhes": [],
                           "operador": "Chefe", "tipo": "condicional",
                           "cenarios": [{"descricao": "Sim", "proximo_passo": 6}]});
     etapas.insert(4, inserted.clone());

@@ -622,6 +622,27 @@ pub async fn count_changes(
     })?)
 }
 
+/// A POP's change-log rows written after `sequence` (the POP's autosave sequence), newest
+/// first, at most `limit` of them (to rebuild an earlier version, `domain::rebase`).
+pub async fn changes_after(
+    conn: &mut Conn<'_>,
+    pop_id: i64,
+    sequence: i32,
+    limit: i64,
+) -> Result<Vec<ChangeLogEntry>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pop_change_log::table
+        .filter(schema::pop_change_log::pop_id.eq(pop_id))
+        .filter(schema::pop_change_log::autosave_sequence.gt(sequence))
+        .order((
+            schema::pop_change_log::autosave_sequence.desc(),
+            schema::pop_change_log::id.desc(),
+        ))
+        .limit(limit)
+        .select(change_log_columns!())
+        .load::<ChangeLogEntry>(c)
+        .await)?)
+}
+
 // ---------------------------------------------------------------------------------------------
 // idempotency_keys
 

@@ -8,9 +8,9 @@
 use super::document::{document, from_fields, to_fields};
 use super::hash::integrity_hash;
 use super::pops::{lock_permitted, PopKey};
-use super::transition::{
-    self, check_expected_hash, check_size, ensure_editable, Change, FieldChange,
-};
+use super::rebase::{self, OnStale, Stale};
+use super::steps;
+use super::transition::{self, check_size, ensure_editable, Change, FieldChange};
 use super::Actor;
 use crate::db::models::{Pop, PopContent, PopMeta, Snapshot};
 use crate::db::queries::{self, NewChange, NewPop};
@@ -33,8 +33,13 @@ pub struct AutosaveRequest {
     pub pop_id: Option<uuid::Uuid>,
     /// The editing session (used to find the POP when `pop_id` is absent).
     pub session_id: String,
-    /// The hash the client last saw; `CONFLICT` if the stored one differs.
+    /// The hash the client last saw; when the stored one differs, the autosave is merged (see
+    /// [`rebase`]) or refused with `CONFLICT`.
     pub expected_hash: Option<String>,
+    /// The `autosaveSequence` that came with `expected_hash` (needed to merge a stale autosave).
+    pub base_sequence: Option<i32>,
+    /// What to do when the POP changed since `expected_hash`.
+    pub on_stale: OnStale,
     /// Content fields to change, by legacy column name; fields absent are left as they are.
     pub fields: Map<String, Value>,
     /// The front end's whole form state.
@@ -56,6 +61,8 @@ pub struct AutosaveOutcome {
     pub autosave_sequence: i32,
     /// The snapshot taken by this autosave, if any.
     pub snapshot: Option<Snapshot>,
+    /// Where this stale autosave's changes were merged into newer content (JSON Pointers).
+    pub merged_paths: Vec<String>,
 }
 
 /// The part of an outcome kept for idempotent replays.
@@ -75,6 +82,9 @@ struct Recorded {
     integrity_hash: String,
     autosave_sequence: i32,
     snapshot_id: Option<i64>,
+    /// The outcome's `merged_paths` (absent in records written before merging existed).
+    #[serde(default)]
+    merged_paths: Vec<String>,
 }
 
 /// Settings of autosave.
@@ -152,13 +162,21 @@ fn validate(request: &AutosaveRequest) -> Result<(), AppError> {
 
 /// A stable fingerprint of everything in the request but its idempotency key.
 fn request_fingerprint(request: &AutosaveRequest) -> String {
-    integrity_hash(&json!({
+    let mut fingerprint = json!({
         "pop_id": request.pop_id.map(|id| id.to_string()),
         "session_id": request.session_id,
         "expected_hash": request.expected_hash,
         "fields": request.fields,
         "raw_payload": request.raw_payload,
-    }))
+    });
+    // Only when sent, so records written before these existed keep matching their retries.
+    if let Some(sequence) = request.base_sequence {
+        fingerprint["base_sequence"] = json!(sequence);
+    }
+    if request.on_stale == OnStale::Refuse {
+        fingerprint["on_stale"] = json!("refuse");
+    }
+    integrity_hash(&fingerprint)
 }
 
 async fn replay(
@@ -199,6 +217,7 @@ async fn replay(
         integrity_hash: recorded.integrity_hash,
         autosave_sequence: recorded.autosave_sequence,
         snapshot,
+        merged_paths: recorded.merged_paths,
     }))
 }
 
@@ -240,6 +259,7 @@ async fn write(
             integrity_hash: outcome.integrity_hash.clone(),
             autosave_sequence: outcome.autosave_sequence,
             snapshot_id: outcome.snapshot.as_ref().map(|s| s.id),
+            merged_paths: outcome.merged_paths.clone(),
         })
         .map_err(AppError::internal)?;
         if !queries::insert_idempotency(conn, key, request_hash, &recorded, now).await? {
@@ -249,11 +269,10 @@ async fn write(
     Ok(outcome)
 }
 
-/// The changed fields: `(name, old, new)`.
-fn changed_fields(before: &PopContent, request: &AutosaveRequest) -> Vec<FieldChange> {
+/// The changed fields: `(name, old, new)`, steps with their ids ([`steps::identify`]).
+fn changed_fields(before: &PopContent, fields: &Map<String, Value>) -> Vec<FieldChange> {
     let old = to_fields(before);
-    request
-        .fields
+    fields
         .iter()
         .filter(|(_, new)| !new.is_null())
         .filter_map(|(name, new)| {
@@ -272,7 +291,8 @@ async fn create(
     now: DateTime<Utc>,
 ) -> Result<AutosaveOutcome, AppError> {
     let blank = PopContent::default();
-    let changes = changed_fields(&blank, request);
+    let mut changes = changed_fields(&blank, &request.fields);
+    steps::identify_change(&blank.etapas, &mut changes);
     let content = with_changes(&blank, &changes)?;
     let uuid = uuid::Uuid::new_v4();
     let doc = document(&draft_meta(uuid, now), &content);
@@ -313,6 +333,7 @@ async fn create(
         pop,
         changed: true,
         snapshot: None,
+        merged_paths: Vec::new(),
     })
 }
 
@@ -349,12 +370,21 @@ async fn update(
     now: DateTime<Utc>,
 ) -> Result<AutosaveOutcome, AppError> {
     ensure_editable(&pop)?;
-    check_expected_hash(&pop, request.expected_hash.as_deref())?;
-    let changes = changed_fields(&pop.content, request);
+    let stale = Stale {
+        expected_hash: request.expected_hash.as_deref(),
+        base_sequence: request.base_sequence,
+        on_stale: request.on_stale,
+        fields: &request.fields,
+    };
+    let rebased = rebase::rebase(conn, &pop, stale).await?;
+    let mut changes = changed_fields(&pop.content, &rebased.fields);
     let raw_changed = request
         .raw_payload
         .as_ref()
         .is_some_and(|raw| pop.meta.raw_payload.as_ref() != Some(raw));
+    if !changes.is_empty() || raw_changed {
+        steps::identify_change(&pop.content.etapas, &mut changes);
+    }
     if changes.is_empty() && !raw_changed {
         return Ok(AutosaveOutcome {
             integrity_hash: pop.meta.integrity_hash.clone(),
@@ -362,6 +392,7 @@ async fn update(
             pop,
             changed: false,
             snapshot: None,
+            merged_paths: rebased.merged_paths,
         });
     }
     let content = with_changes(&pop.content, &changes)?;
@@ -379,6 +410,7 @@ async fn update(
         pop: applied.pop,
         changed: true,
         snapshot: applied.snapshot,
+        merged_paths: rebased.merged_paths,
     })
 }
 
@@ -416,7 +448,7 @@ mod tests {
         request
             .fields
             .insert("pontos_atencao".into(), json!("novo"));
-        let changes = changed_fields(&PopContent::default(), &request);
+        let changes = changed_fields(&PopContent::default(), &request.fields);
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].0, "pontos_atencao");
     }

@@ -87,7 +87,9 @@ pub async fn restore(
             let (safety, _) =
                 take_unless_current(&mut conn, &pop, &doc, SnapshotKind::PreRestore, actor, now)
                     .await?;
-            let content = content_from_document(&restored.payload)?;
+            let mut content = content_from_document(&restored.payload)?;
+            // A snapshot older than step ids: its steps get theirs now (see `steps`).
+            content.etapas = super::steps::identify(&content.etapas, &pop.content.etapas);
             let change = Change::Restore {
                 snapshot: &restored,
                 content,

@@ -337,8 +337,17 @@ pub struct AutosavePopInput {
     pub pop_id: Option<ID>,
     /// The editing session of the front end.
     pub session_id: String,
-    /// The `integrityHash` the client last received; `CONFLICT` if the POP has changed since.
+    /// The `integrityHash` the client last received. If the POP has changed since, the save is
+    /// merged into the newer version when it can be (see `baseSequence` and `onStale`), else
+    /// refused with `CONFLICT`.
     pub expected_hash: Option<String>,
+    /// The `autosaveSequence` received with `expectedHash`: the version being edited. With it, a
+    /// stale save whose changes do not overlap the changes made since is merged (see the
+    /// README's merge rules); without it, a stale save is refused with `CONFLICT`.
+    pub base_sequence: Option<i32>,
+    /// What to do when the POP changed since `expectedHash` (default `MERGE`).
+    #[graphql(default)]
+    pub on_stale: OnStaleInput,
     /// The fields to change.
     pub content: Option<PopContentInput>,
     /// The front end's whole form state (kept as sent).
@@ -363,6 +372,22 @@ pub struct AutosavePayload {
     pub snapshot_created: bool,
     /// The snapshot taken, if any.
     pub snapshot: Option<SnapshotObject>,
+    /// Where this save's changes were merged into a version newer than its `expectedHash`
+    /// (JSON Pointers into the POP document, e.g. `/etapas/2/descricao`); empty when the save
+    /// was not stale.
+    pub merged_paths: Vec<String>,
+}
+
+/// What an autosave does when the POP changed since its `expectedHash`.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+#[graphql(name = "OnStale", remote = "crate::domain::rebase::OnStale")]
+pub enum OnStaleInput {
+    /// Merge the changes when they do not overlap the changes made since (needs
+    /// `baseSequence`); overlaps are `CONFLICT` with `extensions.conflicts`.
+    #[default]
+    Merge,
+    /// Refuse with `CONFLICT` whenever the POP changed (the behaviour before merging existed).
+    Refuse,
 }
 
 /// The result of `changePopStatus`.
@@ -476,8 +501,12 @@ pub struct PopMutation;
 #[Object]
 impl PopMutation {
     /// Saves the editor's state: applies the fields given, bumps `autosaveSequence`, logs each
-    /// changed field and takes a snapshot every `SNAPSHOT_EVERY` autosaves. Errors: `CONFLICT`
-    /// (stale `expectedHash`; extensions carry `currentHash`, `autosaveSequence`, `updatedAt`),
+    /// changed field and takes a snapshot every `SNAPSHOT_EVERY` autosaves. A stale save with
+    /// `baseSequence` is merged when its changes do not overlap (`mergedPaths`). Errors:
+    /// `CONFLICT` (stale `expectedHash`; extensions carry `currentHash`, `autosaveSequence`,
+    /// `updatedAt`, and after a merge attempt `conflicts`: `path`, `base`, `server`, `client`,
+    /// `changedBy`, `changedAt`), `BASE_UNAVAILABLE` (the version at `baseSequence` cannot be
+    /// rebuilt: reload and reapply),
     /// `POP_LOCKED`, `IDEMPOTENCY_KEY_REUSED`, `NOT_FOUND`, `BAD_USER_INPUT`.
     async fn autosave_pop(
         &self,
@@ -494,6 +523,8 @@ impl PopMutation {
             pop_id,
             session_id: input.session_id,
             expected_hash: input.expected_hash,
+            base_sequence: input.base_sequence,
+            on_stale: input.on_stale.into(),
             fields: input
                 .content
                 .map(PopContentInput::into_fields)
@@ -511,6 +542,7 @@ impl PopMutation {
             autosave_sequence: outcome.autosave_sequence,
             snapshot_created: outcome.snapshot.is_some(),
             snapshot: outcome.snapshot.map(SnapshotObject),
+            merged_paths: outcome.merged_paths,
         })
     }
 

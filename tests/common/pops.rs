@@ -240,11 +240,12 @@ pub async fn move_session(server: &TestServer, from: &str, to: &str) {
     assert!(moved > 0, "no POP in session {from}");
 }
 
-/// `n` steps in the legacy form, numbered from 1.
+/// `n` steps in the legacy form with stable ids (as the server gives them), numbered from 1.
 pub fn steps(n: usize) -> Vec<Value> {
     (1..=n)
         .map(|i| {
             json!({
+                "id": format!("00000000-0000-4000-8000-{i:012}"),
                 "numero": i,
                 "descricao": format!("Etapa {i}"),
                 "detalhes": [format!("detalhe {i}.1")],
