@@ -25,7 +25,7 @@
 //! | `GRAPHQL_MAX_SELECTIONS` | `2000` | Most selections (fields, fragment spreads, inline fragments) in a document once its fragments are expanded (`QUERY_TOO_COMPLEX`). |
 //! | `GRAPHQL_MAX_ALIASES` | `50` | Most aliased fields in a document once its fragments are expanded (`TOO_MANY_ALIASES`). |
 //! | `GRAPHQL_MAX_RESPONSE_BYTES` | `16777216` | Most bytes of field values one operation may produce; a field past it answers `RESPONSE_TOO_LARGE`. |
-//! | `REQUEST_TIMEOUT` | `30` | Seconds a GraphQL request may take (`TIMEOUT`); the transaction it was in is rolled back. |
+//! | `REQUEST_TIMEOUT` | `30` | Seconds a GraphQL request may take (`TIMEOUT`, `writeOutcome: UNKNOWN`); an autosave already writing runs to its end, so its retry with the same idempotency key gets its result. |
 //! | `LOGIN_ATTEMPTS_PER_MINUTE` | `10` | Login attempts per username and per client address (`TOO_MANY_REQUESTS`). |
 //! | `TRUSTED_PROXIES` | empty | Comma-separated addresses or CIDR networks of reverse proxies whose `X-Forwarded-For` gives the client address (rightmost hop that is not a trusted proxy); empty: the TCP peer is the client. |
 //! | `TOKEN_MAX_AGE` | `2592000` (30 days) | Seconds an API token is valid after it was issued; `none`: no limit. |

@@ -108,7 +108,8 @@ impl AppError {
             AppError::ConnectionLost {
                 outcome_unknown: true,
             } => "the connection to the database was lost while committing: the write may or may \
-                  not have been applied; read the current state before retrying"
+                  not have been applied; retry with the same idempotencyKey to get its result, or \
+                  read the current state before writing again"
                 .into(),
             AppError::StorageFull => {
                 "the database's storage is full; nothing was written, try again later".into()

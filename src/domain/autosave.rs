@@ -7,6 +7,7 @@
 
 use super::document::{document, from_fields, to_fields};
 use super::hash::integrity_hash;
+use super::idempotency;
 use super::pops::{lock_permitted, PopKey};
 use super::transition::{
     self, check_expected_hash, check_size, ensure_editable, Change, FieldChange,
@@ -20,6 +21,7 @@ use chrono::{DateTime, Utc};
 use scoped_futures::ScopedFutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use tracing::Instrument;
 
 /// Longest accepted session id.
 pub const MAX_SESSION_ID: usize = 255;
@@ -87,6 +89,11 @@ pub struct Limits {
 }
 
 /// Runs one autosave (see the module docs).
+///
+/// The write runs on a task of its own: once it has started, it finishes (commits or fails) even
+/// if the request is cancelled meanwhile (`REQUEST_TIMEOUT`, the client went away), so a request
+/// answered `TIMEOUT` may still have saved, and a retry with the same idempotency key learns the
+/// outcome (see [`super::idempotency`]).
 pub async fn autosave(
     db: &Db,
     actor: &Actor,
@@ -99,28 +106,23 @@ pub async fn autosave(
     request.idempotency_key = request.idempotency_key.map(|key| format!("{owner}:{key}"));
     let request_hash = request_fingerprint(&request);
     if let Some(key) = &request.idempotency_key {
-        if let Some(outcome) = replay(db, key, &request_hash, &request.raw_payload).await? {
-            return Ok(outcome);
+        if let Some(response) = idempotency::lookup(db, key, &request_hash).await? {
+            let mut pooled = db.get().await?;
+            return replay(&mut pooled.conn(), response, &request.raw_payload).await;
         }
     }
-    let request_ref = &request;
-    let hash_ref = &request_hash;
-    let result = db
-        .write(|mut conn| {
-            async move { write(&mut conn, actor, request_ref, hash_ref, limits).await }
+    let (db, actor) = (db.clone(), actor.clone());
+    let write = async move {
+        let (request, request_hash, actor) = (&request, &request_hash, &actor);
+        db.write(|mut conn| {
+            async move { write(&mut conn, actor, request, request_hash, limits).await }
                 .scope_boxed()
         })
-        .await;
-    match (result, &request.idempotency_key) {
-        // Another request with the same key committed while this one ran: answer as it did
-        // (or refuse, if it was a different request).
-        (Err(AppError::IdempotencyKeyReused), Some(key)) => {
-            replay(db, key, &request_hash, &request.raw_payload)
-                .await?
-                .ok_or(AppError::IdempotencyKeyReused)
-        }
-        (result, _) => result,
-    }
+        .await
+    };
+    tokio::spawn(write.instrument(tracing::Span::current()))
+        .await
+        .map_err(AppError::internal)?
 }
 
 fn validate(request: &AutosaveRequest) -> Result<(), AppError> {
@@ -161,20 +163,12 @@ fn request_fingerprint(request: &AutosaveRequest) -> String {
     }))
 }
 
+/// The first result of a keyed autosave, from its stored `response`.
 async fn replay(
-    db: &Db,
-    key: &str,
-    request_hash: &str,
+    conn: &mut Conn<'_>,
+    response: Value,
     raw_payload: &Option<Value>,
-) -> Result<Option<AutosaveOutcome>, AppError> {
-    let mut pooled = db.get().await?;
-    let mut conn = pooled.conn();
-    let Some((stored_hash, response)) = queries::idempotency_record(&mut conn, key).await? else {
-        return Ok(None);
-    };
-    if stored_hash != request_hash {
-        return Err(AppError::IdempotencyKeyReused);
-    }
+) -> Result<AutosaveOutcome, AppError> {
     let recorded: Recorded = serde_json::from_value(response).map_err(AppError::internal)?;
     let pop = match recorded.pop {
         Some(mut pop) => {
@@ -183,23 +177,43 @@ async fn replay(
             }
             pop
         }
-        None => queries::pops_by_ids(&mut conn, &[recorded.pop_id])
+        None => queries::pops_by_ids(conn, &[recorded.pop_id])
             .await?
             .into_iter()
             .next()
             .ok_or(AppError::NotFound("POP"))?,
     };
     let snapshot = match recorded.snapshot_id {
-        Some(id) => queries::snapshot_by_id(&mut conn, id).await?,
+        Some(id) => queries::snapshot_by_id(conn, id).await?,
         None => None,
     };
-    Ok(Some(AutosaveOutcome {
+    Ok(AutosaveOutcome {
         pop,
         changed: recorded.changed,
         integrity_hash: recorded.integrity_hash,
         autosave_sequence: recorded.autosave_sequence,
         snapshot,
-    }))
+    })
+}
+
+/// What a keyed autosave stores for its replays.
+fn recorded(outcome: &AutosaveOutcome, request: &AutosaveRequest) -> Result<Value, AppError> {
+    let mut kept = outcome.pop.clone();
+    let raw_from_request =
+        request.raw_payload.is_some() && kept.meta.raw_payload == request.raw_payload;
+    if raw_from_request {
+        kept.meta.raw_payload = None;
+    }
+    serde_json::to_value(Recorded {
+        pop_id: outcome.pop.meta.id,
+        pop: Some(kept),
+        raw_from_request,
+        changed: outcome.changed,
+        integrity_hash: outcome.integrity_hash.clone(),
+        autosave_sequence: outcome.autosave_sequence,
+        snapshot_id: outcome.snapshot.as_ref().map(|s| s.id),
+    })
+    .map_err(AppError::internal)
 }
 
 async fn write(
@@ -221,30 +235,19 @@ async fn write(
         ),
         None => queries::lock_latest_pop_of_session(conn, session, owner).await?,
     };
+    // After the lock, before any rule that reads the current state: a retry that waited for
+    // the lock while its original wrote finds the original's result here.
+    if let Some(key) = &request.idempotency_key {
+        if let Some(response) = idempotency::claim(conn, key, request_hash, now).await? {
+            return replay(conn, response, &request.raw_payload).await;
+        }
+    }
     let outcome = match found {
         Some(pop) => update(conn, actor, pop, request, limits, now).await?,
         None => create(conn, actor, session, request, limits, now).await?,
     };
     if let Some(key) = &request.idempotency_key {
-        let mut kept = outcome.pop.clone();
-        let raw_from_request =
-            request.raw_payload.is_some() && kept.meta.raw_payload == request.raw_payload;
-        if raw_from_request {
-            kept.meta.raw_payload = None;
-        }
-        let recorded = serde_json::to_value(Recorded {
-            pop_id: outcome.pop.meta.id,
-            pop: Some(kept),
-            raw_from_request,
-            changed: outcome.changed,
-            integrity_hash: outcome.integrity_hash.clone(),
-            autosave_sequence: outcome.autosave_sequence,
-            snapshot_id: outcome.snapshot.as_ref().map(|s| s.id),
-        })
-        .map_err(AppError::internal)?;
-        if !queries::insert_idempotency(conn, key, request_hash, &recorded, now).await? {
-            return Err(AppError::IdempotencyKeyReused);
-        }
+        idempotency::record(conn, key, &recorded(&outcome, request)?).await?;
     }
     Ok(outcome)
 }
