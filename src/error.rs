@@ -28,6 +28,19 @@ pub enum AppError {
         autosave_sequence: i32,
         /// When the stored version was written.
         updated_at: DateTime<Utc>,
+        /// Who wrote the stored version (username; `None` for the system or imported data).
+        changed_by: Option<String>,
+    },
+    /// A write to an existing POP came without `expectedHash` while `REQUIRE_EXPECTED_HASH` is on.
+    ExpectedHashRequired {
+        /// The input path of the missing hash, e.g. `input.expectedHash`.
+        field: String,
+    },
+    /// An autosave without `popId` that cannot tell which POP it is for (its session has several,
+    /// or only one that can no longer be edited).
+    PopIdRequired {
+        /// Why, and what to do instead.
+        message: String,
     },
     /// An idempotency key was sent again with a different request.
     IdempotencyKeyReused,
@@ -86,6 +99,12 @@ impl AppError {
             AppError::Conflict { .. } => {
                 "the POP changed since you loaded it (expected hash does not match)".into()
             }
+            AppError::ExpectedHashRequired { .. } => {
+                "send the `integrityHash` of the version you saw as `expectedHash`: this server \
+                 refuses writes to an existing POP without it (REQUIRE_EXPECTED_HASH)"
+                    .into()
+            }
+            AppError::PopIdRequired { message } => message.clone(),
             AppError::IdempotencyKeyReused => {
                 "this idempotency key was already used for a different request".into()
             }
@@ -149,6 +168,8 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::Conflict { .. } => "CONFLICT",
+            AppError::ExpectedHashRequired { .. } => "EXPECTED_HASH_REQUIRED",
+            AppError::PopIdRequired { .. } => "POP_ID_REQUIRED",
             AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             AppError::PopLocked { .. } => "POP_LOCKED",
             AppError::InvalidTransition { .. } => "INVALID_TRANSITION",
@@ -211,11 +232,14 @@ impl From<AppError> for async_graphql::Error {
                     current_hash,
                     autosave_sequence,
                     updated_at,
+                    changed_by,
                 } => {
                     e.set("currentHash", current_hash.as_str());
                     e.set("autosaveSequence", *autosave_sequence);
                     e.set("updatedAt", updated_at.to_rfc3339());
+                    e.set("changedBy", changed_by.as_deref());
                 }
+                AppError::ExpectedHashRequired { field } => e.set("field", field.as_str()),
                 AppError::PopLocked { status } => e.set("status", status.as_str()),
                 AppError::ConnectionLost { outcome_unknown } => {
                     e.set("writeOutcome", write_outcome(*outcome_unknown));
@@ -251,6 +275,18 @@ mod tests {
             (AppError::NotFound("POP"), "NOT_FOUND"),
             (AppError::bad_input("input.x", "bad"), "BAD_USER_INPUT"),
             (AppError::IdempotencyKeyReused, "IDEMPOTENCY_KEY_REUSED"),
+            (
+                AppError::ExpectedHashRequired {
+                    field: "expectedHash".into(),
+                },
+                "EXPECTED_HASH_REQUIRED",
+            ),
+            (
+                AppError::PopIdRequired {
+                    message: "x".into(),
+                },
+                "POP_ID_REQUIRED",
+            ),
             (
                 AppError::PopLocked {
                     status: "published".into(),
@@ -288,11 +324,13 @@ mod tests {
             current_hash: "abc".into(),
             autosave_sequence: 7,
             updated_at: at,
+            changed_by: Some("maria".into()),
         });
         assert_eq!(ext["code"], "CONFLICT");
         assert_eq!(ext["currentHash"], "abc");
         assert_eq!(ext["autosaveSequence"], 7);
         assert_eq!(ext["updatedAt"], at.to_rfc3339());
+        assert_eq!(ext["changedBy"], "maria");
     }
 
     #[test]

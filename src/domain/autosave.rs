@@ -1,16 +1,23 @@
-//! Autosave: the front end's write of a POP every few seconds, without losing a keystroke.
+//! Autosave: the front end's write of a POP every few seconds, without losing a keystroke; and
+//! `createPop`, the explicit creation of a POP.
 //!
-//! One transaction: find (and lock) the POP, check the client's hash, apply the fields sent,
-//! bump the sequence, recompute the hash, log each changed field, take a snapshot every
-//! `SNAPSHOT_EVERY` autosaves unless the latest one already holds this document, and remember the
-//! idempotency key. An autosave that changes nothing writes nothing.
+//! One transaction: find (and lock) the POP, claim the idempotency key, check the client's hash,
+//! apply the fields sent, bump the sequence, recompute the hash, log each changed field, take a
+//! snapshot every `SNAPSHOT_EVERY` autosaves unless the latest one already holds this document,
+//! and record the key's result. An autosave that changes nothing writes nothing.
+//!
+//! Which POP an autosave writes: the one named by `popId`. Without `popId` (the legacy front
+//! end's way), the caller's live POPs of the session decide: none, a new draft is created (as
+//! `createPop` would); exactly one that can still be edited, that one; otherwise
+//! `POP_ID_REQUIRED` (several POPs, or only a published or archived one): an autosave never
+//! silently switches to another POP, and a new POP is only ever created on purpose.
 
 use super::document::{document, from_fields, to_fields};
 use super::hash::integrity_hash;
 use super::idempotency;
 use super::pops::{lock_permitted, PopKey};
 use super::transition::{
-    self, check_expected_hash, check_size, ensure_editable, Change, FieldChange,
+    self, check_expected_hash, check_size, ensure_editable, Change, ExpectedHash, FieldChange,
 };
 use super::Actor;
 use crate::db::models::{Pop, PopContent, PopMeta, Snapshot};
@@ -43,6 +50,15 @@ pub struct AutosaveRequest {
     pub raw_payload: Option<Value>,
     /// Makes retries safe: the same key and request return the first result.
     pub idempotency_key: Option<String>,
+}
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Intent {
+    /// `autosavePop`: save into the POP named (or the session's, see the module docs).
+    Save,
+    /// `createPop`: always a new POP.
+    Create,
 }
 
 /// What an autosave did.
@@ -86,6 +102,8 @@ pub struct Limits {
     pub snapshot_every: u32,
     /// Largest accepted document, in bytes of its JSON.
     pub max_document_bytes: usize,
+    /// `REQUIRE_EXPECTED_HASH`: a write to an existing POP must carry `expectedHash`.
+    pub require_expected_hash: bool,
 }
 
 /// Runs one autosave (see the module docs).
@@ -97,14 +115,37 @@ pub struct Limits {
 pub async fn autosave(
     db: &Db,
     actor: &Actor,
+    request: AutosaveRequest,
+    limits: Limits,
+) -> Result<AutosaveOutcome, AppError> {
+    run(db, actor, request, limits, Intent::Save).await
+}
+
+/// Creates a POP in the request's session with the fields given (`createPop`); `pop_id` and
+/// `expected_hash` are ignored. Idempotent with a key, like [`autosave`].
+pub async fn create_pop(
+    db: &Db,
+    actor: &Actor,
     mut request: AutosaveRequest,
     limits: Limits,
+) -> Result<AutosaveOutcome, AppError> {
+    request.pop_id = None;
+    request.expected_hash = None;
+    run(db, actor, request, limits, Intent::Create).await
+}
+
+async fn run(
+    db: &Db,
+    actor: &Actor,
+    mut request: AutosaveRequest,
+    limits: Limits,
+    intent: Intent,
 ) -> Result<AutosaveOutcome, AppError> {
     validate(&request)?;
     let owner = actor.user_id.ok_or(AppError::Unauthenticated)?;
     // Keys are per user: one user's key can never replay another user's result.
     request.idempotency_key = request.idempotency_key.map(|key| format!("{owner}:{key}"));
-    let request_hash = request_fingerprint(&request);
+    let request_hash = request_fingerprint(&request, intent);
     if let Some(key) = &request.idempotency_key {
         if let Some(response) = idempotency::lookup(db, key, &request_hash).await? {
             let mut pooled = db.get().await?;
@@ -115,7 +156,7 @@ pub async fn autosave(
     let write = async move {
         let (request, request_hash, actor) = (&request, &request_hash, &actor);
         db.write(|mut conn| {
-            async move { write(&mut conn, actor, request, request_hash, limits).await }
+            async move { write(&mut conn, actor, request, request_hash, limits, intent).await }
                 .scope_boxed()
         })
         .await
@@ -152,15 +193,20 @@ fn validate(request: &AutosaveRequest) -> Result<(), AppError> {
     Ok(())
 }
 
-/// A stable fingerprint of everything in the request but its idempotency key.
-fn request_fingerprint(request: &AutosaveRequest) -> String {
-    integrity_hash(&json!({
+/// A stable fingerprint of everything in the request but its idempotency key (an autosave's is
+/// what it was before `createPop` existed, so keys recorded then still replay).
+fn request_fingerprint(request: &AutosaveRequest, intent: Intent) -> String {
+    let mut fingerprint = json!({
         "pop_id": request.pop_id.map(|id| id.to_string()),
         "session_id": request.session_id,
         "expected_hash": request.expected_hash,
         "fields": request.fields,
         "raw_payload": request.raw_payload,
-    }))
+    });
+    if intent == Intent::Create {
+        fingerprint["create"] = Value::Bool(true);
+    }
+    integrity_hash(&fingerprint)
 }
 
 /// The first result of a keyed autosave, from its stored `response`.
@@ -222,18 +268,23 @@ async fn write(
     request: &AutosaveRequest,
     request_hash: &str,
     limits: Limits,
+    intent: Intent,
 ) -> Result<AutosaveOutcome, AppError> {
     let now = Utc::now();
     let session = request.session_id.trim();
     let owner = actor.user_id.ok_or(AppError::Unauthenticated)?;
-    let found = match request.pop_id {
-        Some(id) => Some(
+    let named = match (intent, request.pop_id) {
+        (Intent::Save, Some(id)) => Some(
             lock_permitted(conn, PopKey::Public(id), "POP", |pop| {
                 actor.may_edit(pop, "POP")
             })
             .await?,
         ),
-        None => queries::lock_latest_pop_of_session(conn, session, owner).await?,
+        (Intent::Save, None) => {
+            queries::lock_session(conn, session).await?;
+            None
+        }
+        (Intent::Create, _) => None,
     };
     // After the lock, before any rule that reads the current state: a retry that waited for
     // the lock while its original wrote finds the original's result here.
@@ -242,14 +293,53 @@ async fn write(
             return replay(conn, response, &request.raw_payload).await;
         }
     }
-    let outcome = match found {
-        Some(pop) => update(conn, actor, pop, request, limits, now).await?,
+    let target = match (named, intent) {
+        (Some(pop), _) => Some(pop),
+        (None, Intent::Save) => session_pop(conn, session, owner).await?,
+        (None, Intent::Create) => None,
+    };
+    let outcome = match target {
+        Some(pop) => {
+            let expected = ExpectedHash {
+                hash: request.expected_hash.as_deref(),
+                required: limits.require_expected_hash,
+            };
+            expected.require("input.expectedHash")?;
+            update(conn, actor, pop, request, limits, now).await?
+        }
         None => create(conn, actor, session, request, limits, now).await?,
     };
     if let Some(key) = &request.idempotency_key {
         idempotency::record(conn, key, &recorded(&outcome, request)?).await?;
     }
     Ok(outcome)
+}
+
+/// The POP an autosave without `popId` writes (see the module docs): `None` to create one.
+async fn session_pop(
+    conn: &mut Conn<'_>,
+    session: &str,
+    owner: i64,
+) -> Result<Option<Pop>, AppError> {
+    let mut live = queries::lock_session_pops(conn, session, owner, 2).await?;
+    match (live.pop(), live.is_empty()) {
+        (None, _) => Ok(None),
+        (Some(pop), true) => match ensure_editable(&pop) {
+            Ok(()) => Ok(Some(pop)),
+            Err(_) => Err(AppError::PopIdRequired {
+                message: format!(
+                    "this session's POP is {}: call createPop to start a new POP, or send the \
+                     popId of the POP to save",
+                    pop.meta.status
+                ),
+            }),
+        },
+        (Some(_), false) => Err(AppError::PopIdRequired {
+            message: "this session has several POPs: send the popId of the POP to save, or call \
+                      createPop to start a new one"
+                .into(),
+        }),
+    }
 }
 
 /// The changed fields: `(name, old, new)`.
@@ -352,7 +442,7 @@ async fn update(
     now: DateTime<Utc>,
 ) -> Result<AutosaveOutcome, AppError> {
     ensure_editable(&pop)?;
-    check_expected_hash(&pop, request.expected_hash.as_deref())?;
+    check_expected_hash(conn, &pop, request.expected_hash.as_deref()).await?;
     let changes = changed_fields(&pop.content, request);
     let raw_changed = request
         .raw_payload
@@ -407,9 +497,11 @@ mod tests {
         };
         let mut b = a.clone();
         b.idempotency_key = Some("k2".into());
-        assert_eq!(request_fingerprint(&a), request_fingerprint(&b));
+        let save = |r: &AutosaveRequest| request_fingerprint(r, Intent::Save);
+        assert_eq!(save(&a), save(&b));
+        assert_ne!(save(&a), request_fingerprint(&a, Intent::Create));
         a.fields.insert("macroprocesso".into(), json!("x"));
-        assert_ne!(request_fingerprint(&a), request_fingerprint(&b));
+        assert_ne!(save(&a), save(&b));
     }
 
     #[test]
