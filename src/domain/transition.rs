@@ -13,8 +13,8 @@
 //! 4. takes the snapshot the change calls for (from the same document);
 //! 5. writes the change log.
 //!
-//! A POP is created by the first autosave of a session (`autosave.rs`), not here; it shares
-//! [`check_size`].
+//! A POP is created by `createPop` or the first autosave of a session (`autosave.rs`), not
+//! here; it shares [`check_size`].
 
 use super::document::document;
 use super::hash::integrity_hash;
