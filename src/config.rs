@@ -13,6 +13,7 @@
 //! | `DB_SSLROOTCERT` | unset (`PGSSLROOTCERT`, else the system roots) | PEM file of the CA that signs the server certificate, for `verify-ca`/`verify-full`. |
 //! | `BIND` | `127.0.0.1:8000` | Address the HTTP server listens on. |
 //! | `SNAPSHOT_EVERY` | `5` | An autosave snapshot is taken every this many autosaves of a POP. |
+//! | `REQUIRE_EXPECTED_HASH` | `false` (`true` with `APP_ENV=production`) | `true`: every write to an existing POP (autosave into it, restore, status change, delete) must carry `expectedHash`, else `EXPECTED_HASH_REQUIRED`; last-writer-wins becomes impossible rather than accidental. |
 //! | `APP_ENV` | `development` | `development` or `production`. |
 //! | `LOG_FORMAT` | `text` | `text` or `json`. |
 //! | `RUST_LOG` | `info` | Log filter (`tracing_subscriber` syntax); a filter that does not parse stops start-up. |
@@ -25,7 +26,7 @@
 //! | `GRAPHQL_MAX_SELECTIONS` | `2000` | Most selections (fields, fragment spreads, inline fragments) in a document once its fragments are expanded (`QUERY_TOO_COMPLEX`). |
 //! | `GRAPHQL_MAX_ALIASES` | `50` | Most aliased fields in a document once its fragments are expanded (`TOO_MANY_ALIASES`). |
 //! | `GRAPHQL_MAX_RESPONSE_BYTES` | `16777216` | Most bytes of field values one operation may produce; a field past it answers `RESPONSE_TOO_LARGE`. |
-//! | `REQUEST_TIMEOUT` | `30` | Seconds a GraphQL request may take (`TIMEOUT`); the transaction it was in is rolled back. |
+//! | `REQUEST_TIMEOUT` | `30` | Seconds a GraphQL request may take (`TIMEOUT`, `writeOutcome: UNKNOWN`); an autosave already writing runs to its end, so its retry with the same idempotency key gets its result. |
 //! | `LOGIN_ATTEMPTS_PER_MINUTE` | `10` | Login attempts per username and per client address (`TOO_MANY_REQUESTS`). |
 //! | `TRUSTED_PROXIES` | empty | Comma-separated addresses or CIDR networks of reverse proxies whose `X-Forwarded-For` gives the client address (rightmost hop that is not a trusted proxy); empty: the TCP peer is the client. |
 //! | `TOKEN_MAX_AGE` | `2592000` (30 days) | Seconds an API token is valid after it was issued; `none`: no limit. |
@@ -266,6 +267,8 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Autosaves between snapshots.
     pub snapshot_every: u32,
+    /// `REQUIRE_EXPECTED_HASH`: writes to an existing POP must carry `expectedHash`.
+    pub require_expected_hash: bool,
     /// Deployment environment.
     pub app_env: AppEnv,
     /// Log format.
@@ -410,6 +413,15 @@ impl Config {
         if snapshot_every == 0 {
             return Err(ConfigError::new("SNAPSHOT_EVERY", "must be at least 1"));
         }
+        let require_expected_hash = match get("REQUIRE_EXPECTED_HASH") {
+            None => app_env == AppEnv::Production,
+            Some(v) => parse_bool(v.trim()).ok_or_else(|| {
+                ConfigError::new(
+                    "REQUIRE_EXPECTED_HASH",
+                    format!("`{v}` is not true or false"),
+                )
+            })?,
+        };
         if let Some(filter) = get("RUST_LOG") {
             // `main` would otherwise fall back to `info` without a word.
             tracing_subscriber::EnvFilter::try_new(filter.trim())
@@ -445,6 +457,7 @@ impl Config {
             },
             bind,
             snapshot_every,
+            require_expected_hash,
             app_env,
             log_format,
         })
@@ -660,6 +673,7 @@ mod tests {
             ("TOKEN_IDLE_TIMEOUT", "99999999999999"),
             ("SENTRY_DSN", "https://key@host/"),
             ("RUST_LOG", "mapagov=loud"),
+            ("REQUIRE_EXPECTED_HASH", "sometimes"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");
@@ -678,6 +692,12 @@ mod tests {
         assert!(!prod.http.introspection && !prod.http.graphiql);
         let dev = config(&[]).unwrap();
         assert!(dev.http.introspection && dev.http.graphiql);
+        assert!(prod.require_expected_hash && !dev.require_expected_hash);
+        let relaxed = config(&[
+            ("APP_ENV", "production"),
+            ("REQUIRE_EXPECTED_HASH", "false"),
+        ]);
+        assert!(!relaxed.unwrap().require_expected_hash);
     }
 
     #[test]

@@ -28,6 +28,19 @@ pub enum AppError {
         autosave_sequence: i32,
         /// When the stored version was written.
         updated_at: DateTime<Utc>,
+        /// Who wrote the stored version (username; `None` for the system or imported data).
+        changed_by: Option<String>,
+    },
+    /// A write to an existing POP came without `expectedHash` while `REQUIRE_EXPECTED_HASH` is on.
+    ExpectedHashRequired {
+        /// The input path of the missing hash, e.g. `input.expectedHash`.
+        field: String,
+    },
+    /// An autosave without `popId` that cannot tell which POP it is for (its session has several,
+    /// or only one that can no longer be edited).
+    PopIdRequired {
+        /// Why, and what to do instead.
+        message: String,
     },
     /// A stale autosave changed the same places as someone else since its base (see
     /// `domain::merge`); nothing was written. Code `CONFLICT`.
@@ -119,6 +132,12 @@ impl AppError {
             AppError::BaseUnavailable { reason, .. } => format!(
                 "your changes cannot be merged: {reason}; reload the POP and apply them again"
             ),
+            AppError::ExpectedHashRequired { .. } => {
+                "send the `integrityHash` of the version you saw as `expectedHash`: this server \
+                 refuses writes to an existing POP without it (REQUIRE_EXPECTED_HASH)"
+                    .into()
+            }
+            AppError::PopIdRequired { message } => message.clone(),
             AppError::IdempotencyKeyReused => {
                 "this idempotency key was already used for a different request".into()
             }
@@ -141,7 +160,8 @@ impl AppError {
             AppError::ConnectionLost {
                 outcome_unknown: true,
             } => "the connection to the database was lost while committing: the write may or may \
-                  not have been applied; read the current state before retrying"
+                  not have been applied; retry with the same idempotencyKey to get its result, or \
+                  read the current state before writing again"
                 .into(),
             AppError::StorageFull => {
                 "the database's storage is full; nothing was written, try again later".into()
@@ -182,6 +202,8 @@ impl AppError {
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::Conflict { .. } | AppError::MergeConflict { .. } => "CONFLICT",
             AppError::BaseUnavailable { .. } => "BASE_UNAVAILABLE",
+            AppError::ExpectedHashRequired { .. } => "EXPECTED_HASH_REQUIRED",
+            AppError::PopIdRequired { .. } => "POP_ID_REQUIRED",
             AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             AppError::PopLocked { .. } => "POP_LOCKED",
             AppError::InvalidTransition { .. } => "INVALID_TRANSITION",
@@ -244,10 +266,12 @@ impl From<AppError> for async_graphql::Error {
                     current_hash,
                     autosave_sequence,
                     updated_at,
+                    changed_by,
                 } => {
                     e.set("currentHash", current_hash.as_str());
                     e.set("autosaveSequence", *autosave_sequence);
                     e.set("updatedAt", updated_at.to_rfc3339());
+                    e.set("changedBy", changed_by.as_deref());
                 }
                 AppError::MergeConflict {
                     current_hash,
@@ -276,6 +300,7 @@ impl From<AppError> for async_graphql::Error {
                     e.set("autosaveSequence", *autosave_sequence);
                     e.set("updatedAt", updated_at.to_rfc3339());
                 }
+                AppError::ExpectedHashRequired { field } => e.set("field", field.as_str()),
                 AppError::PopLocked { status } => e.set("status", status.as_str()),
                 AppError::ConnectionLost { outcome_unknown } => {
                     e.set("writeOutcome", write_outcome(*outcome_unknown));
@@ -311,6 +336,18 @@ mod tests {
             (AppError::NotFound("POP"), "NOT_FOUND"),
             (AppError::bad_input("input.x", "bad"), "BAD_USER_INPUT"),
             (AppError::IdempotencyKeyReused, "IDEMPOTENCY_KEY_REUSED"),
+            (
+                AppError::ExpectedHashRequired {
+                    field: "expectedHash".into(),
+                },
+                "EXPECTED_HASH_REQUIRED",
+            ),
+            (
+                AppError::PopIdRequired {
+                    message: "x".into(),
+                },
+                "POP_ID_REQUIRED",
+            ),
             (
                 AppError::PopLocked {
                     status: "published".into(),
@@ -366,11 +403,13 @@ mod tests {
             current_hash: "abc".into(),
             autosave_sequence: 7,
             updated_at: at,
+            changed_by: Some("maria".into()),
         });
         assert_eq!(ext["code"], "CONFLICT");
         assert_eq!(ext["currentHash"], "abc");
         assert_eq!(ext["autosaveSequence"], 7);
         assert_eq!(ext["updatedAt"], at.to_rfc3339());
+        assert_eq!(ext["changedBy"], "maria");
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
             autosave: crate::domain::autosave::Limits {
                 snapshot_every: config.snapshot_every,
                 max_document_bytes: config.http.max_document_bytes,
+                require_expected_hash: config.require_expected_hash,
             },
         },
         &config.http,

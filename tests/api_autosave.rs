@@ -491,13 +491,18 @@ async fn published_and_archived_pops_are_locked(backend: Backend) {
             json!({"popId": id, "sessionId": "s", "content": {"nomeProcesso": "C"}}),
             json!({"popId": id, "sessionId": "s", "expectedHash": changed["pop"]["integrityHash"],
                    "content": {"nomeProcesso": "C"}}),
-            json!({"sessionId": "s", "content": {"nomeProcesso": "C"}}),
         ] {
             let err = autosave_error(&server, input).await;
             assert_eq!(err["extensions"]["code"], "POP_LOCKED");
             assert_eq!(err["extensions"]["status"], stored);
             assert_eq!(state(&server, &id).await, before);
         }
+        // Without popId the session is not stuck: the client is told to name a POP or create one.
+        let input = json!({"sessionId": "s", "content": {"nomeProcesso": "C"}});
+        let err = autosave_error(&server, input).await;
+        assert_eq!(err["extensions"]["code"], "POP_ID_REQUIRED");
+        assert!(err["message"].as_str().unwrap().contains("createPop"));
+        assert_eq!(state(&server, &id).await, before);
     }
 }
 

@@ -67,6 +67,7 @@ async fn new_pop(db: &Db, session: &str, key: Option<&str>) -> i64 {
     let limits = mapagov::domain::autosave::Limits {
         snapshot_every: 5,
         max_document_bytes: 1 << 20,
+        require_expected_hash: false,
     };
     autosave(db, &actor, request, limits)
         .await

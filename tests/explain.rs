@@ -12,7 +12,7 @@ mod common;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use mapagov::db::migrate::{self, Direction};
-use mapagov::db::queries::{explain, Page, PopFilter, Statement, Visibility};
+use mapagov::db::queries::{explain, ChangeFilter, Page, PopFilter, Statement, Visibility};
 use mapagov::domain::search::SearchQuery;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -161,14 +161,21 @@ async fn the_indexes_serve_the_servers_reads() {
     assert_uses(
         &mut conn,
         "history of a POP",
-        Statement::ListChanges(pop_id, None, &page),
+        Statement::ListChanges(pop_id, &ChangeFilter::default(), &page),
         "popchangelog_pop_id_idx",
     )
     .await;
     assert_uses(
         &mut conn,
         "history of a POP, one field",
-        Statement::ListChanges(pop_id, Some("etapas"), &page),
+        Statement::ListChanges(
+            pop_id,
+            &ChangeFilter {
+                field: Some("etapas".into()),
+                ..ChangeFilter::default()
+            },
+            &page,
+        ),
         "popchangelog_pop_id_idx",
     )
     .await;

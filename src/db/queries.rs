@@ -236,31 +236,36 @@ pub async fn lock_pop_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Pop>,
     .optional())?)
 }
 
-/// Locks and returns the newest non-deleted POP of an editing session among those created by
-/// `owner`.
-///
-/// On PostgreSQL a transaction-scoped advisory lock on the session id comes first, so two first
-/// autosaves of one session cannot both create a POP.
-pub async fn lock_latest_pop_of_session(
-    conn: &mut Conn<'_>,
-    session_id: &str,
-    owner: i64,
-) -> Result<Option<Pop>, AppError> {
+/// Serializes the autosaves without `popId` of an editing session: on PostgreSQL a
+/// transaction-scoped advisory lock on the session id, so two first autosaves of one session
+/// cannot both create a POP (SQLite writers are already serialized).
+pub async fn lock_session(conn: &mut Conn<'_>, session_id: &str) -> Result<(), AppError> {
     if let Conn::Pg(c) = conn {
         diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind::<diesel::sql_types::Text, _>(session_id)
             .execute(&mut **c)
             .await?;
     }
+    Ok(())
+}
+
+/// Locks and returns at most `limit` non-deleted POPs of an editing session among those created
+/// by `owner`, newest first.
+pub async fn lock_session_pops(
+    conn: &mut Conn<'_>,
+    session_id: &str,
+    owner: i64,
+    limit: i64,
+) -> Result<Vec<Pop>, AppError> {
     Ok(with_backend!(conn, |c| for_update!(schema::pops::table
         .filter(schema::pops::session_id.eq(session_id))
         .filter(schema::pops::created_by_id.eq(owner))
         .filter(schema::pops::deleted_at.is_null())
         .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
+        .limit(limit)
         .select(pop_columns!()))
-    .first::<Pop>(c)
-    .await
-    .optional())?)
+    .load::<Pop>(c)
+    .await)?)
 }
 
 /// The non-deleted POPs of a session, oldest first (not locked).
@@ -578,48 +583,97 @@ pub async fn insert_changes(conn: &mut Conn<'_>, changes: &[NewChange]) -> Resul
     Ok(())
 }
 
-/// The page of a POP's change log [`list_changes`] reads.
-macro_rules! changes_page {
-    ($pop_id:expr, $field:expr, $page:expr) => {{
-        let field: Option<&str> = $field;
+/// Which entries of a POP's change log a history page holds.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeFilter {
+    /// Only entries for this field (legacy column name).
+    pub field: Option<String>,
+    /// Only entries of writes after this autosave sequence.
+    pub since_sequence: Option<i32>,
+    /// Only entries of these actions (`create`, `autosave`…); `None`: all.
+    pub actions: Option<Vec<String>>,
+}
+
+/// A POP's change log narrowed by a [`ChangeFilter`], boxed.
+macro_rules! filtered_changes {
+    ($pop_id:expr, $filter:expr) => {{
+        let filter: &ChangeFilter = $filter;
         let mut query = schema::pop_change_log::table
             .filter(schema::pop_change_log::pop_id.eq($pop_id))
             .into_boxed();
-        if let Some(field) = field {
-            query = query.filter(schema::pop_change_log::field_name.eq(field.to_owned()));
+        if let Some(field) = &filter.field {
+            query = query.filter(schema::pop_change_log::field_name.eq(field.clone()));
         }
-        paginate!(query, schema::pop_change_log::id, $page).select(change_log_columns!())
+        if let Some(since) = filter.since_sequence {
+            query = query.filter(schema::pop_change_log::autosave_sequence.gt(since));
+        }
+        if let Some(actions) = &filter.actions {
+            query = query.filter(schema::pop_change_log::action.eq_any(actions.clone()));
+        }
+        query
     }};
 }
 
-/// A page of a POP's change log, newest first, optionally for one field.
+/// The page of a POP's change log [`list_changes`] reads.
+macro_rules! changes_page {
+    ($pop_id:expr, $filter:expr, $page:expr) => {
+        paginate!(
+            filtered_changes!($pop_id, $filter),
+            schema::pop_change_log::id,
+            $page
+        )
+        .select(change_log_columns!())
+    };
+}
+
+/// A page of a POP's change log, newest first, narrowed by `filter`.
 pub async fn list_changes(
     conn: &mut Conn<'_>,
     pop_id: i64,
-    field: Option<&str>,
+    filter: &ChangeFilter,
     page: &Page,
 ) -> Result<Vec<ChangeLogEntry>, AppError> {
-    let rows = with_backend!(conn, |c| changes_page!(pop_id, field, page)
+    let rows = with_backend!(conn, |c| changes_page!(pop_id, filter, page)
         .load::<ChangeLogEntry>(c)
         .await)?;
     Ok(newest_first(rows, page))
 }
 
-/// How many change-log rows a POP has (for one field, when given).
+/// How many change-log rows of a POP `filter` keeps.
 pub async fn count_changes(
     conn: &mut Conn<'_>,
     pop_id: i64,
-    field: Option<&str>,
+    filter: &ChangeFilter,
 ) -> Result<i64, AppError> {
-    Ok(with_backend!(conn, |c| {
-        let mut query = schema::pop_change_log::table
-            .filter(schema::pop_change_log::pop_id.eq(pop_id))
-            .into_boxed();
-        if let Some(field) = field {
-            query = query.filter(schema::pop_change_log::field_name.eq(field.to_owned()));
-        }
-        query.count().get_result::<i64>(c).await
-    })?)
+    Ok(with_backend!(conn, |c| filtered_changes!(pop_id, filter)
+        .count()
+        .get_result::<i64>(c)
+        .await)?)
+}
+
+/// The username of whoever made a POP's write number `sequence` (`None` for the system, imported
+/// rows, or a sequence the change log does not hold).
+pub async fn writer_of(
+    conn: &mut Conn<'_>,
+    pop_id: i64,
+    sequence: i32,
+) -> Result<Option<String>, AppError> {
+    let user: Option<Option<i64>> = with_backend!(conn, |c| schema::pop_change_log::table
+        .filter(schema::pop_change_log::pop_id.eq(pop_id))
+        .filter(schema::pop_change_log::autosave_sequence.eq(sequence))
+        .order(schema::pop_change_log::id.desc())
+        .select(schema::pop_change_log::user_id)
+        .first::<Option<i64>>(c)
+        .await
+        .optional())?;
+    let Some(Some(user)) = user else {
+        return Ok(None);
+    };
+    Ok(users_by_ids(conn, &[user])
+        .await?
+        .into_iter()
+        .next()
+        .map(|u| u.username))
 }
 
 /// A POP's change-log rows written after `sequence` (the POP's autosave sequence), newest
@@ -662,12 +716,15 @@ pub async fn idempotency_record(
         .optional())?)
 }
 
-/// Stores an idempotency key; `false` when another request stored it first.
-pub async fn insert_idempotency(
+/// Claims an idempotency key for the current write transaction: inserts it with the request's
+/// fingerprint and an empty (`null`) response, which [`set_idempotency_response`] fills in before
+/// the transaction commits. `false` when the key is already stored. On PostgreSQL an insert of a
+/// key that another open transaction has claimed waits for that transaction to end (the primary
+/// key settles the race), so `false` means a committed row is there to read.
+pub async fn claim_idempotency(
     conn: &mut Conn<'_>,
     key: &str,
     request_hash: &str,
-    response: &Value,
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
     let inserted = with_backend!(conn, |c| diesel::insert_into(
@@ -676,13 +733,34 @@ pub async fn insert_idempotency(
     .values((
         schema::idempotency_keys::key.eq(key),
         schema::idempotency_keys::request_hash.eq(request_hash),
-        schema::idempotency_keys::response.eq(response),
+        schema::idempotency_keys::response.eq(&Value::Null),
         schema::idempotency_keys::created_at.eq(now),
     ))
     .on_conflict_do_nothing()
     .execute(c)
     .await)?;
     Ok(inserted == 1)
+}
+
+/// Stores the response of a key claimed by [`claim_idempotency`] in this transaction.
+pub async fn set_idempotency_response(
+    conn: &mut Conn<'_>,
+    key: &str,
+    response: &Value,
+) -> Result<(), AppError> {
+    let updated = with_backend!(conn, |c| diesel::update(
+        schema::idempotency_keys::table.find(key)
+    )
+    .set(schema::idempotency_keys::response.eq(response))
+    .execute(c)
+    .await)?;
+    if updated == 1 {
+        Ok(())
+    } else {
+        Err(AppError::internal(
+            "an idempotency key vanished inside its transaction",
+        ))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -915,7 +993,7 @@ pub enum Statement<'a> {
     /// [`list_snapshots`] of a POP.
     ListSnapshots(i64, &'a Page),
     /// [`list_changes`] of a POP.
-    ListChanges(i64, Option<&'a str>, &'a Page),
+    ListChanges(i64, &'a ChangeFilter, &'a Page),
 }
 
 /// PostgreSQL's plan (`EXPLAIN (FORMAT JSON)`) for a statement, built by the very query builders
@@ -949,8 +1027,8 @@ pub async fn explain(
                 .get_result(conn)
                 .await
         }
-        Statement::ListChanges(pop_id, field, page) => {
-            Explain(changes_page!(pop_id, field, page))
+        Statement::ListChanges(pop_id, filter, page) => {
+            Explain(changes_page!(pop_id, filter, page))
                 .get_result(conn)
                 .await
         }

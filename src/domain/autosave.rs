@@ -1,16 +1,24 @@
-//! Autosave: the front end's write of a POP every few seconds, without losing a keystroke.
+//! Autosave: the front end's write of a POP every few seconds, without losing a keystroke; and
+//! `createPop`, the explicit creation of a POP.
 //!
-//! One transaction: find (and lock) the POP, check the client's hash, apply the fields sent,
-//! bump the sequence, recompute the hash, log each changed field, take a snapshot every
-//! `SNAPSHOT_EVERY` autosaves unless the latest one already holds this document, and remember the
-//! idempotency key. An autosave that changes nothing writes nothing.
+//! One transaction: find (and lock) the POP, claim the idempotency key, check the client's hash,
+//! apply the fields sent, bump the sequence, recompute the hash, log each changed field, take a
+//! snapshot every `SNAPSHOT_EVERY` autosaves unless the latest one already holds this document,
+//! and record the key's result. An autosave that changes nothing writes nothing.
+//!
+//! Which POP an autosave writes: the one named by `popId`. Without `popId` (the legacy front
+//! end's way), the caller's live POPs of the session decide: none, a new draft is created (as
+//! `createPop` would); exactly one that can still be edited, that one; otherwise
+//! `POP_ID_REQUIRED` (several POPs, or only a published or archived one): an autosave never
+//! silently switches to another POP, and a new POP is only ever created on purpose.
 
 use super::document::{document, from_fields, to_fields};
 use super::hash::integrity_hash;
+use super::idempotency;
 use super::pops::{lock_permitted, PopKey};
 use super::rebase::{self, OnStale, Stale};
 use super::steps;
-use super::transition::{self, check_size, ensure_editable, Change, FieldChange};
+use super::transition::{self, check_size, ensure_editable, Change, ExpectedHash, FieldChange};
 use super::Actor;
 use crate::db::models::{Pop, PopContent, PopMeta, Snapshot};
 use crate::db::queries::{self, NewChange, NewPop};
@@ -20,6 +28,7 @@ use chrono::{DateTime, Utc};
 use scoped_futures::ScopedFutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use tracing::Instrument;
 
 /// Longest accepted session id.
 pub const MAX_SESSION_ID: usize = 255;
@@ -46,6 +55,15 @@ pub struct AutosaveRequest {
     pub raw_payload: Option<Value>,
     /// Makes retries safe: the same key and request return the first result.
     pub idempotency_key: Option<String>,
+}
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Intent {
+    /// `autosavePop`: save into the POP named (or the session's, see the module docs).
+    Save,
+    /// `createPop`: always a new POP.
+    Create,
 }
 
 /// What an autosave did.
@@ -94,43 +112,68 @@ pub struct Limits {
     pub snapshot_every: u32,
     /// Largest accepted document, in bytes of its JSON.
     pub max_document_bytes: usize,
+    /// `REQUIRE_EXPECTED_HASH`: a write to an existing POP must carry `expectedHash`.
+    pub require_expected_hash: bool,
 }
 
 /// Runs one autosave (see the module docs).
+///
+/// The write runs on a task of its own: once it has started, it finishes (commits or fails) even
+/// if the request is cancelled meanwhile (`REQUEST_TIMEOUT`, the client went away), so a request
+/// answered `TIMEOUT` may still have saved, and a retry with the same idempotency key learns the
+/// outcome (see [`super::idempotency`]).
 pub async fn autosave(
+    db: &Db,
+    actor: &Actor,
+    request: AutosaveRequest,
+    limits: Limits,
+) -> Result<AutosaveOutcome, AppError> {
+    run(db, actor, request, limits, Intent::Save).await
+}
+
+/// Creates a POP in the request's session with the fields given (`createPop`); `pop_id` and
+/// `expected_hash` are ignored. Idempotent with a key, like [`autosave`].
+pub async fn create_pop(
     db: &Db,
     actor: &Actor,
     mut request: AutosaveRequest,
     limits: Limits,
 ) -> Result<AutosaveOutcome, AppError> {
+    request.pop_id = None;
+    request.expected_hash = None;
+    run(db, actor, request, limits, Intent::Create).await
+}
+
+async fn run(
+    db: &Db,
+    actor: &Actor,
+    mut request: AutosaveRequest,
+    limits: Limits,
+    intent: Intent,
+) -> Result<AutosaveOutcome, AppError> {
     validate(&request)?;
     let owner = actor.user_id.ok_or(AppError::Unauthenticated)?;
     // Keys are per user: one user's key can never replay another user's result.
     request.idempotency_key = request.idempotency_key.map(|key| format!("{owner}:{key}"));
-    let request_hash = request_fingerprint(&request);
+    let request_hash = request_fingerprint(&request, intent);
     if let Some(key) = &request.idempotency_key {
-        if let Some(outcome) = replay(db, key, &request_hash, &request.raw_payload).await? {
-            return Ok(outcome);
+        if let Some(response) = idempotency::lookup(db, key, &request_hash).await? {
+            let mut pooled = db.get().await?;
+            return replay(&mut pooled.conn(), response, &request.raw_payload).await;
         }
     }
-    let request_ref = &request;
-    let hash_ref = &request_hash;
-    let result = db
-        .write(|mut conn| {
-            async move { write(&mut conn, actor, request_ref, hash_ref, limits).await }
+    let (db, actor) = (db.clone(), actor.clone());
+    let write = async move {
+        let (request, request_hash, actor) = (&request, &request_hash, &actor);
+        db.write(|mut conn| {
+            async move { write(&mut conn, actor, request, request_hash, limits, intent).await }
                 .scope_boxed()
         })
-        .await;
-    match (result, &request.idempotency_key) {
-        // Another request with the same key committed while this one ran: answer as it did
-        // (or refuse, if it was a different request).
-        (Err(AppError::IdempotencyKeyReused), Some(key)) => {
-            replay(db, key, &request_hash, &request.raw_payload)
-                .await?
-                .ok_or(AppError::IdempotencyKeyReused)
-        }
-        (result, _) => result,
-    }
+        .await
+    };
+    tokio::spawn(write.instrument(tracing::Span::current()))
+        .await
+        .map_err(AppError::internal)?
 }
 
 fn validate(request: &AutosaveRequest) -> Result<(), AppError> {
@@ -160,8 +203,9 @@ fn validate(request: &AutosaveRequest) -> Result<(), AppError> {
     Ok(())
 }
 
-/// A stable fingerprint of everything in the request but its idempotency key.
-fn request_fingerprint(request: &AutosaveRequest) -> String {
+/// A stable fingerprint of everything in the request but its idempotency key (an autosave's is
+/// what it was before `createPop` existed, so keys recorded then still replay).
+fn request_fingerprint(request: &AutosaveRequest, intent: Intent) -> String {
     let mut fingerprint = json!({
         "pop_id": request.pop_id.map(|id| id.to_string()),
         "session_id": request.session_id,
@@ -169,6 +213,9 @@ fn request_fingerprint(request: &AutosaveRequest) -> String {
         "fields": request.fields,
         "raw_payload": request.raw_payload,
     });
+    if intent == Intent::Create {
+        fingerprint["create"] = Value::Bool(true);
+    }
     // Only when sent, so records written before these existed keep matching their retries.
     if let Some(sequence) = request.base_sequence {
         fingerprint["base_sequence"] = json!(sequence);
@@ -179,20 +226,12 @@ fn request_fingerprint(request: &AutosaveRequest) -> String {
     integrity_hash(&fingerprint)
 }
 
+/// The first result of a keyed autosave, from its stored `response`.
 async fn replay(
-    db: &Db,
-    key: &str,
-    request_hash: &str,
+    conn: &mut Conn<'_>,
+    response: Value,
     raw_payload: &Option<Value>,
-) -> Result<Option<AutosaveOutcome>, AppError> {
-    let mut pooled = db.get().await?;
-    let mut conn = pooled.conn();
-    let Some((stored_hash, response)) = queries::idempotency_record(&mut conn, key).await? else {
-        return Ok(None);
-    };
-    if stored_hash != request_hash {
-        return Err(AppError::IdempotencyKeyReused);
-    }
+) -> Result<AutosaveOutcome, AppError> {
     let recorded: Recorded = serde_json::from_value(response).map_err(AppError::internal)?;
     let pop = match recorded.pop {
         Some(mut pop) => {
@@ -201,24 +240,45 @@ async fn replay(
             }
             pop
         }
-        None => queries::pops_by_ids(&mut conn, &[recorded.pop_id])
+        None => queries::pops_by_ids(conn, &[recorded.pop_id])
             .await?
             .into_iter()
             .next()
             .ok_or(AppError::NotFound("POP"))?,
     };
     let snapshot = match recorded.snapshot_id {
-        Some(id) => queries::snapshot_by_id(&mut conn, id).await?,
+        Some(id) => queries::snapshot_by_id(conn, id).await?,
         None => None,
     };
-    Ok(Some(AutosaveOutcome {
+    Ok(AutosaveOutcome {
         pop,
         changed: recorded.changed,
         integrity_hash: recorded.integrity_hash,
         autosave_sequence: recorded.autosave_sequence,
         snapshot,
         merged_paths: recorded.merged_paths,
-    }))
+    })
+}
+
+/// What a keyed autosave stores for its replays.
+fn recorded(outcome: &AutosaveOutcome, request: &AutosaveRequest) -> Result<Value, AppError> {
+    let mut kept = outcome.pop.clone();
+    let raw_from_request =
+        request.raw_payload.is_some() && kept.meta.raw_payload == request.raw_payload;
+    if raw_from_request {
+        kept.meta.raw_payload = None;
+    }
+    serde_json::to_value(Recorded {
+        pop_id: outcome.pop.meta.id,
+        pop: Some(kept),
+        raw_from_request,
+        changed: outcome.changed,
+        integrity_hash: outcome.integrity_hash.clone(),
+        autosave_sequence: outcome.autosave_sequence,
+        snapshot_id: outcome.snapshot.as_ref().map(|s| s.id),
+        merged_paths: outcome.merged_paths.clone(),
+    })
+    .map_err(AppError::internal)
 }
 
 async fn write(
@@ -227,46 +287,78 @@ async fn write(
     request: &AutosaveRequest,
     request_hash: &str,
     limits: Limits,
+    intent: Intent,
 ) -> Result<AutosaveOutcome, AppError> {
     let now = Utc::now();
     let session = request.session_id.trim();
     let owner = actor.user_id.ok_or(AppError::Unauthenticated)?;
-    let found = match request.pop_id {
-        Some(id) => Some(
+    let named = match (intent, request.pop_id) {
+        (Intent::Save, Some(id)) => Some(
             lock_permitted(conn, PopKey::Public(id), "POP", |pop| {
                 actor.may_edit(pop, "POP")
             })
             .await?,
         ),
-        None => queries::lock_latest_pop_of_session(conn, session, owner).await?,
+        (Intent::Save, None) => {
+            queries::lock_session(conn, session).await?;
+            None
+        }
+        (Intent::Create, _) => None,
     };
-    let outcome = match found {
-        Some(pop) => update(conn, actor, pop, request, limits, now).await?,
+    // After the lock, before any rule that reads the current state: a retry that waited for
+    // the lock while its original wrote finds the original's result here.
+    if let Some(key) = &request.idempotency_key {
+        if let Some(response) = idempotency::claim(conn, key, request_hash, now).await? {
+            return replay(conn, response, &request.raw_payload).await;
+        }
+    }
+    let target = match (named, intent) {
+        (Some(pop), _) => Some(pop),
+        (None, Intent::Save) => session_pop(conn, session, owner).await?,
+        (None, Intent::Create) => None,
+    };
+    let outcome = match target {
+        Some(pop) => {
+            let expected = ExpectedHash {
+                hash: request.expected_hash.as_deref(),
+                required: limits.require_expected_hash,
+            };
+            expected.require("input.expectedHash")?;
+            update(conn, actor, pop, request, limits, now).await?
+        }
         None => create(conn, actor, session, request, limits, now).await?,
     };
     if let Some(key) = &request.idempotency_key {
-        let mut kept = outcome.pop.clone();
-        let raw_from_request =
-            request.raw_payload.is_some() && kept.meta.raw_payload == request.raw_payload;
-        if raw_from_request {
-            kept.meta.raw_payload = None;
-        }
-        let recorded = serde_json::to_value(Recorded {
-            pop_id: outcome.pop.meta.id,
-            pop: Some(kept),
-            raw_from_request,
-            changed: outcome.changed,
-            integrity_hash: outcome.integrity_hash.clone(),
-            autosave_sequence: outcome.autosave_sequence,
-            snapshot_id: outcome.snapshot.as_ref().map(|s| s.id),
-            merged_paths: outcome.merged_paths.clone(),
-        })
-        .map_err(AppError::internal)?;
-        if !queries::insert_idempotency(conn, key, request_hash, &recorded, now).await? {
-            return Err(AppError::IdempotencyKeyReused);
-        }
+        idempotency::record(conn, key, &recorded(&outcome, request)?).await?;
     }
     Ok(outcome)
+}
+
+/// The POP an autosave without `popId` writes (see the module docs): `None` to create one.
+async fn session_pop(
+    conn: &mut Conn<'_>,
+    session: &str,
+    owner: i64,
+) -> Result<Option<Pop>, AppError> {
+    let mut live = queries::lock_session_pops(conn, session, owner, 2).await?;
+    match (live.pop(), live.is_empty()) {
+        (None, _) => Ok(None),
+        (Some(pop), true) => match ensure_editable(&pop) {
+            Ok(()) => Ok(Some(pop)),
+            Err(_) => Err(AppError::PopIdRequired {
+                message: format!(
+                    "this session's POP is {}: call createPop to start a new POP, or send the \
+                     popId of the POP to save",
+                    pop.meta.status
+                ),
+            }),
+        },
+        (Some(_), false) => Err(AppError::PopIdRequired {
+            message: "this session has several POPs: send the popId of the POP to save, or call \
+                      createPop to start a new one"
+                .into(),
+        }),
+    }
 }
 
 /// The changed fields: `(name, old, new)`, steps with their ids ([`steps::identify`]).
@@ -436,9 +528,11 @@ mod tests {
         };
         let mut b = a.clone();
         b.idempotency_key = Some("k2".into());
-        assert_eq!(request_fingerprint(&a), request_fingerprint(&b));
+        let save = |r: &AutosaveRequest| request_fingerprint(r, Intent::Save);
+        assert_eq!(save(&a), save(&b));
+        assert_ne!(save(&a), request_fingerprint(&a, Intent::Create));
         a.fields.insert("macroprocesso".into(), json!("x"));
-        assert_ne!(request_fingerprint(&a), request_fingerprint(&b));
+        assert_ne!(save(&a), save(&b));
     }
 
     #[test]

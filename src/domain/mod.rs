@@ -7,6 +7,7 @@ pub mod autosave;
 pub mod diff;
 pub mod document;
 pub mod hash;
+pub mod idempotency;
 pub mod merge;
 pub mod number;
 pub mod pops;

@@ -2,7 +2,7 @@
 
 use super::Actor;
 use crate::db::models::{ChangeLogEntry, Pop, Snapshot};
-use crate::db::queries::{self, Page, PopFilter};
+use crate::db::queries::{self, ChangeFilter, Page, PopFilter};
 use crate::db::{Conn, Db};
 use crate::error::AppError;
 
@@ -69,13 +69,13 @@ pub async fn snapshots(
 pub async fn history(
     db: &Db,
     pop_id: i64,
-    field: Option<&str>,
+    filter: &ChangeFilter,
     page: &Page,
 ) -> Result<(Vec<ChangeLogEntry>, i64), AppError> {
     let mut pooled = db.get().await?;
     let mut conn = pooled.conn();
-    let rows = queries::list_changes(&mut conn, pop_id, field, page).await?;
-    let total = queries::count_changes(&mut conn, pop_id, field).await?;
+    let rows = queries::list_changes(&mut conn, pop_id, filter, page).await?;
+    let total = queries::count_changes(&mut conn, pop_id, filter).await?;
     Ok((rows, total))
 }
 

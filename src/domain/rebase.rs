@@ -79,7 +79,7 @@ pub async fn rebase(conn: &mut Conn<'_>, pop: &Pop, stale: Stale<'_>) -> Result<
         .base_sequence
         .filter(|_| stale.on_stale == OnStale::Merge)
     else {
-        super::transition::check_expected_hash(pop, Some(expected))?;
+        super::transition::check_expected_hash(conn, pop, Some(expected)).await?;
         return Ok(current());
     };
     let unavailable = |reason: String| AppError::BaseUnavailable {

@@ -4,7 +4,7 @@ use super::diff::{diff_documents, DocumentDiff};
 use super::document::{content_from_document, document};
 use super::pops::{lock_permitted, PopKey};
 use super::transition::{
-    self, check_expected_hash, ensure_editable, take, take_unless_current, Change,
+    self, check_expected_hash, ensure_editable, take, take_unless_current, Change, ExpectedHash,
 };
 use super::{Actor, SnapshotKind};
 use crate::db::models::{Pop, Snapshot};
@@ -68,8 +68,9 @@ pub async fn restore(
     db: &Db,
     actor: &Actor,
     snapshot_id: i64,
-    expected_hash: Option<&str>,
+    expected: ExpectedHash<'_>,
 ) -> Result<Restored, AppError> {
+    expected.require("expectedHash")?;
     db.write(|mut conn| {
         async move {
             let now = Utc::now();
@@ -82,7 +83,7 @@ pub async fn restore(
             })
             .await?;
             ensure_editable(&pop)?;
-            check_expected_hash(&pop, expected_hash)?;
+            check_expected_hash(&mut conn, &pop, expected.hash).await?;
             let doc = document(&pop.meta, &pop.content);
             let (safety, _) =
                 take_unless_current(&mut conn, &pop, &doc, SnapshotKind::PreRestore, actor, now)

@@ -13,8 +13,8 @@
 //! 4. takes the snapshot the change calls for (from the same document);
 //! 5. writes the change log.
 //!
-//! A POP is created by the first autosave of a session (`autosave.rs`), not here; it shares
-//! [`check_size`].
+//! A POP is created by `createPop` or the first autosave of a session (`autosave.rs`), not
+//! here; it shares [`check_size`].
 
 use super::document::document;
 use super::hash::integrity_hash;
@@ -340,13 +340,40 @@ pub fn ensure_editable(pop: &Pop) -> Result<(), AppError> {
     }
 }
 
-/// `CONFLICT` when the client's hash is not the stored one.
-pub fn check_expected_hash(pop: &Pop, expected: Option<&str>) -> Result<(), AppError> {
+/// The `expectedHash` a write to an existing POP carries, and whether it must carry one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExpectedHash<'a> {
+    /// The `integrityHash` of the version the client saw.
+    pub hash: Option<&'a str>,
+    /// `REQUIRE_EXPECTED_HASH`: a write without a hash is refused.
+    pub required: bool,
+}
+
+impl ExpectedHash<'_> {
+    /// `EXPECTED_HASH_REQUIRED` (naming the input `field`) when a hash is required and missing.
+    pub fn require(&self, field: &str) -> Result<(), AppError> {
+        if self.required && self.hash.is_none() {
+            return Err(AppError::ExpectedHashRequired {
+                field: field.to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `CONFLICT` when the client's hash is not the stored one, with the server's version: its hash,
+/// sequence, time and who wrote it (read from the change log, inside the caller's transaction).
+pub async fn check_expected_hash(
+    conn: &mut Conn<'_>,
+    pop: &Pop,
+    expected: Option<&str>,
+) -> Result<(), AppError> {
     match expected {
         Some(expected) if expected != pop.meta.integrity_hash => Err(AppError::Conflict {
             current_hash: pop.meta.integrity_hash.clone(),
             autosave_sequence: pop.meta.autosave_sequence,
             updated_at: pop.meta.updated_at,
+            changed_by: queries::writer_of(conn, pop.meta.id, pop.meta.autosave_sequence).await?,
         }),
         _ => Ok(()),
     }

@@ -9,7 +9,7 @@
 //! the autosave sequence goes up and the hash is recomputed (it covers `status` and `versao`).
 
 use super::pops::{lock_permitted, PopKey};
-use super::transition::{apply, Change};
+use super::transition::{apply, check_expected_hash, Change, ExpectedHash};
 use super::{Actor, Status};
 use crate::db::models::{Pop, Snapshot};
 use crate::db::Db;
@@ -37,14 +37,17 @@ pub struct StatusChanged {
     pub snapshot: Option<Snapshot>,
 }
 
-/// Moves a POP through the workflow.
+/// Moves a POP through the workflow. With `expected.hash`, only from the version the reviewer
+/// saw (`CONFLICT` otherwise): nothing unseen is published, sent back or archived.
 pub async fn change_status(
     db: &Db,
     actor: &Actor,
     pop_id: uuid::Uuid,
     to: Status,
     reason: Option<&str>,
+    expected: ExpectedHash<'_>,
 ) -> Result<StatusChanged, AppError> {
+    expected.require("expectedHash")?;
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     db.write(|mut conn| {
         async move {
@@ -78,6 +81,7 @@ pub async fn change_status(
                     "a reason is required to send a POP back to draft",
                 ));
             }
+            check_expected_hash(&mut conn, &pop, expected.hash).await?;
             let change = Change::Status { to, reason };
             let applied = apply(&mut conn, actor, pop, change, now).await?;
             Ok(StatusChanged {
@@ -91,8 +95,15 @@ pub async fn change_status(
 }
 
 /// Soft-deletes a POP (it stays readable by whoever may see it; lists hide it by default).
-/// Deleting a deleted POP changes nothing; a published POP must be archived instead.
-pub async fn delete(db: &Db, actor: &Actor, pop_id: uuid::Uuid) -> Result<Pop, AppError> {
+/// Deleting a deleted POP changes nothing; a published POP must be archived instead. With
+/// `expected.hash`, only the version the caller saw (`CONFLICT` otherwise).
+pub async fn delete(
+    db: &Db,
+    actor: &Actor,
+    pop_id: uuid::Uuid,
+    expected: ExpectedHash<'_>,
+) -> Result<Pop, AppError> {
+    expected.require("expectedHash")?;
     db.write(|mut conn| {
         async move {
             let now = Utc::now();
@@ -108,6 +119,7 @@ pub async fn delete(db: &Db, actor: &Actor, pop_id: uuid::Uuid) -> Result<Pop, A
                     status: pop.meta.status.clone(),
                 });
             }
+            check_expected_hash(&mut conn, &pop, expected.hash).await?;
             let applied = apply(&mut conn, actor, pop, Change::Delete, now).await?;
             Ok(applied.pop)
         }

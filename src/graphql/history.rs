@@ -4,6 +4,7 @@ use super::actor;
 use super::pagination::{CountedConnection, PageArgs};
 use super::user::UserObject;
 use crate::db::models::ChangeLogEntry;
+use crate::db::queries::ChangeFilter;
 use crate::db::Db;
 use crate::domain::pops;
 use crate::error::AppError;
@@ -26,6 +27,20 @@ pub enum HistoryAction {
     Delete,
     /// Imported from the legacy system.
     Import,
+}
+
+impl HistoryAction {
+    /// The name stored in `pop_change_log.action`.
+    fn stored(self) -> &'static str {
+        match self {
+            HistoryAction::Create => "create",
+            HistoryAction::Autosave => "autosave",
+            HistoryAction::Restore => "restore",
+            HistoryAction::Status => "status",
+            HistoryAction::Delete => "delete",
+            HistoryAction::Import => "import",
+        }
+    }
 }
 
 /// One changed field of one write.
@@ -87,29 +102,51 @@ pub struct HistoryQuery;
 
 #[Object]
 impl HistoryQuery {
-    /// A POP's change log, newest first, optionally for one field (legacy column name).
-    #[graphql(complexity = "super::pagination::cost(first, None, child_complexity)")]
+    /// A POP's change log, newest first, optionally narrowed to one field, to the writes after a
+    /// sequence the client holds (`sinceSequence`: catch up in one request) and to some actions.
+    /// Paginated both ways: `first`/`after` from the newest, `last`/`before` from the oldest.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::pagination::cost(first, last, child_complexity)")]
     async fn pop_history(
         &self,
         ctx: &Context<'_>,
         pop_id: ID,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         #[graphql(desc = "Only entries for this field, e.g. `etapas`.")] field: Option<String>,
+        #[graphql(
+            desc = "Only entries of writes after this `autosaveSequence` (the one the client \
+                    holds): everything that happened since, in one request. `BAD_USER_INPUT` if \
+                    negative."
+        )]
+        since_sequence: Option<i32>,
+        #[graphql(desc = "Only entries of these kinds of write (one value or a list).")]
+        action: Option<Vec<HistoryAction>>,
     ) -> Result<CountedConnection<HistoryEntry>> {
         let db = ctx.data::<Db>()?;
         let request = PageArgs {
             after,
-            before: None,
+            before,
             first,
-            last: None,
+            last,
         }
         .resolve()?;
+        if since_sequence.is_some_and(|since| since < 0) {
+            return Err(AppError::bad_input("sinceSequence", "must be 0 or more").into());
+        }
         let pop_id = pops::parse_public_id("popId", &pop_id)?;
         let pop = pops::find(db, &actor(ctx)?, pop_id)
             .await?
             .ok_or(AppError::NotFound("POP"))?;
-        let (rows, total) = pops::history(db, pop.meta.id, field.as_deref(), &request.page).await?;
+        let filter = ChangeFilter {
+            field,
+            since_sequence,
+            actions: action
+                .map(|actions| actions.into_iter().map(|a| a.stored().to_owned()).collect()),
+        };
+        let (rows, total) = pops::history(db, pop.meta.id, &filter, &request.page).await?;
         Ok(request.connection(rows, total, |e| e.id, HistoryEntry))
     }
 }

@@ -7,8 +7,9 @@ use super::{actor, settings};
 use crate::db::models::Pop;
 use crate::db::queries::PopFilter;
 use crate::db::Db;
-use crate::domain::autosave::{self, AutosaveRequest};
+use crate::domain::autosave::{self, AutosaveOutcome, AutosaveRequest};
 use crate::domain::search::{self, SearchQuery};
+use crate::domain::transition::ExpectedHash;
 use crate::domain::{document, pops, workflow, Status};
 use crate::error::AppError;
 use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject, ID};
@@ -333,13 +334,16 @@ impl PopContentInput {
 /// An autosave from the editor.
 #[derive(InputObject, Debug)]
 pub struct AutosavePopInput {
-    /// The POP to save. Without it, the newest POP of `sessionId` is used, or a new draft created.
+    /// The POP to save. Without it (the legacy way), the caller's POPs of `sessionId` decide: none,
+    /// a new draft is created; exactly one that can still be edited, that one; otherwise
+    /// `POP_ID_REQUIRED` (send `popId`, or call `createPop` for a new POP).
     pub pop_id: Option<ID>,
     /// The editing session of the front end.
     pub session_id: String,
     /// The `integrityHash` the client last received. If the POP has changed since, the save is
     /// merged into the newer version when it can be (see `baseSequence` and `onStale`), else
-    /// refused with `CONFLICT`.
+    /// refused with `CONFLICT`. Required for a save into an existing POP when the server says so
+    /// (`EXPECTED_HASH_REQUIRED`).
     pub expected_hash: Option<String>,
     /// The `autosaveSequence` received with `expectedHash`: the version being edited. With it, a
     /// stale save whose changes do not overlap the changes made since is merged (see the
@@ -357,7 +361,22 @@ pub struct AutosavePopInput {
     pub idempotency_key: Option<String>,
 }
 
-/// The result of `autosavePop`.
+/// A new POP, created on purpose.
+#[derive(InputObject, Debug)]
+pub struct CreatePopInput {
+    /// The editing session of the front end (the new POP's `sessionId`); a session may hold
+    /// several POPs.
+    pub session_id: String,
+    /// The initial content (fields left out start empty).
+    pub content: Option<PopContentInput>,
+    /// The front end's whole form state (kept as sent).
+    pub raw_payload: Option<Json<Value>>,
+    /// Any unique string (e.g. a UUID per "new POP" click): a retry with the same key and input
+    /// returns the first result (the same POP) without creating another.
+    pub idempotency_key: Option<String>,
+}
+
+/// The result of `autosavePop` and `createPop`.
 #[derive(SimpleObject)]
 pub struct AutosavePayload {
     /// The POP after the autosave.
@@ -504,9 +523,9 @@ impl PopMutation {
     /// changed field and takes a snapshot every `SNAPSHOT_EVERY` autosaves. A stale save with
     /// `baseSequence` is merged when its changes do not overlap (`mergedPaths`). Errors:
     /// `CONFLICT` (stale `expectedHash`; extensions carry `currentHash`, `autosaveSequence`,
-    /// `updatedAt`, and after a merge attempt `conflicts`: `path`, `base`, `server`, `client`,
-    /// `changedBy`, `changedAt`), `BASE_UNAVAILABLE` (the version at `baseSequence` cannot be
-    /// rebuilt: reload and reapply),
+    /// `updatedAt`, `changedBy`, and after a merge attempt `conflicts`: `path`, `base`, `server`,
+    /// `client`, `changedBy`, `changedAt`), `BASE_UNAVAILABLE` (the version at `baseSequence`
+    /// cannot be rebuilt: reload and reapply), `EXPECTED_HASH_REQUIRED`, `POP_ID_REQUIRED`,
     /// `POP_LOCKED`, `IDEMPOTENCY_KEY_REUSED`, `NOT_FOUND`, `BAD_USER_INPUT`.
     async fn autosave_pop(
         &self,
@@ -525,42 +544,63 @@ impl PopMutation {
             expected_hash: input.expected_hash,
             base_sequence: input.base_sequence,
             on_stale: input.on_stale.into(),
-            fields: input
-                .content
-                .map(PopContentInput::into_fields)
-                .transpose()?
-                .unwrap_or_default(),
+            fields: content_fields(input.content)?,
             raw_payload: input.raw_payload.map(|Json(v)| v),
             idempotency_key: input.idempotency_key,
         };
         let outcome =
             autosave::autosave(db, &actor(ctx)?, request, settings(ctx)?.autosave).await?;
-        Ok(AutosavePayload {
-            pop: PopObject(outcome.pop),
-            changed: outcome.changed,
-            integrity_hash: outcome.integrity_hash,
-            autosave_sequence: outcome.autosave_sequence,
-            snapshot_created: outcome.snapshot.is_some(),
-            snapshot: outcome.snapshot.map(SnapshotObject),
-            merged_paths: outcome.merged_paths,
-        })
+        Ok(AutosavePayload::from(outcome))
+    }
+
+    /// Creates a draft POP in `sessionId` with the content given (the first entry of its history
+    /// is a `CREATE`). The only way to start a second POP in a session; idempotent with
+    /// `idempotencyKey`. Errors: `IDEMPOTENCY_KEY_REUSED`, `DOCUMENT_TOO_LARGE`, `BAD_USER_INPUT`.
+    async fn create_pop(
+        &self,
+        ctx: &Context<'_>,
+        input: CreatePopInput,
+    ) -> Result<AutosavePayload> {
+        let db = ctx.data::<Db>()?;
+        let request = AutosaveRequest {
+            pop_id: None,
+            session_id: input.session_id,
+            expected_hash: None,
+            base_sequence: None,
+            on_stale: crate::domain::rebase::OnStale::default(),
+            fields: content_fields(input.content)?,
+            raw_payload: input.raw_payload.map(|Json(v)| v),
+            idempotency_key: input.idempotency_key,
+        };
+        let outcome =
+            autosave::create_pop(db, &actor(ctx)?, request, settings(ctx)?.autosave).await?;
+        Ok(AutosavePayload::from(outcome))
     }
 
     /// Moves a POP through the workflow: DRAFT → IN_REVIEW → PUBLISHED → ARCHIVED, and
     /// IN_REVIEW → DRAFT with a `reason`. Publishing increments `versao` and takes a snapshot.
-    /// Anything else is `INVALID_TRANSITION`.
+    /// Anything else is `INVALID_TRANSITION`. With `expectedHash`, only the version the caller
+    /// saw moves (`CONFLICT` if it changed since): nothing unseen is published.
     async fn change_pop_status(
         &self,
         ctx: &Context<'_>,
         pop_id: ID,
         status: PopStatus,
         reason: Option<String>,
+        #[graphql(
+            desc = "The `integrityHash` of the version the caller reviewed; `CONFLICT` if the \
+                    POP changed since. Required when the server says so (`EXPECTED_HASH_REQUIRED`)."
+        )]
+        expected_hash: Option<String>,
     ) -> Result<ChangeStatusPayload> {
         let db = ctx.data::<Db>()?;
         let pop_id = pops::parse_public_id("popId", &pop_id)?;
-        let changed =
-            workflow::change_status(db, &actor(ctx)?, pop_id, status.into(), reason.as_deref())
-                .await?;
+        let expected = ExpectedHash {
+            hash: expected_hash.as_deref(),
+            required: settings(ctx)?.autosave.require_expected_hash,
+        };
+        let (actor, to, reason) = (actor(ctx)?, status.into(), reason.as_deref());
+        let changed = workflow::change_status(db, &actor, pop_id, to, reason, expected).await?;
         Ok(ChangeStatusPayload {
             pop: PopObject(changed.pop),
             snapshot: changed.snapshot.map(SnapshotObject),
@@ -568,10 +608,48 @@ impl PopMutation {
     }
 
     /// Soft-deletes a POP: it disappears from `pops` (unless `includeDeleted`) but keeps its
-    /// history. Published POPs must be archived instead (`POP_LOCKED`).
-    async fn delete_pop(&self, ctx: &Context<'_>, pop_id: ID) -> Result<PopObject> {
+    /// history. Published POPs must be archived instead (`POP_LOCKED`). With `expectedHash`,
+    /// only the version the caller saw is deleted (`CONFLICT` otherwise).
+    async fn delete_pop(
+        &self,
+        ctx: &Context<'_>,
+        pop_id: ID,
+        #[graphql(
+            desc = "The `integrityHash` of the version the caller saw; `CONFLICT` if the POP \
+                    changed since. Required when the server says so (`EXPECTED_HASH_REQUIRED`)."
+        )]
+        expected_hash: Option<String>,
+    ) -> Result<PopObject> {
         let db = ctx.data::<Db>()?;
         let pop_id = pops::parse_public_id("popId", &pop_id)?;
-        Ok(PopObject(workflow::delete(db, &actor(ctx)?, pop_id).await?))
+        let expected = ExpectedHash {
+            hash: expected_hash.as_deref(),
+            required: settings(ctx)?.autosave.require_expected_hash,
+        };
+        Ok(PopObject(
+            workflow::delete(db, &actor(ctx)?, pop_id, expected).await?,
+        ))
+    }
+}
+
+/// The fields of an optional content input.
+fn content_fields(content: Option<PopContentInput>) -> Result<Map<String, Value>, AppError> {
+    Ok(content
+        .map(PopContentInput::into_fields)
+        .transpose()?
+        .unwrap_or_default())
+}
+
+impl From<AutosaveOutcome> for AutosavePayload {
+    fn from(outcome: AutosaveOutcome) -> Self {
+        AutosavePayload {
+            pop: PopObject(outcome.pop),
+            changed: outcome.changed,
+            integrity_hash: outcome.integrity_hash,
+            autosave_sequence: outcome.autosave_sequence,
+            snapshot_created: outcome.snapshot.is_some(),
+            snapshot: outcome.snapshot.map(SnapshotObject),
+            merged_paths: outcome.merged_paths,
+        }
     }
 }

@@ -3,10 +3,11 @@
 
 use super::pop::{PopObject, PopStatus};
 use super::user::UserObject;
-use super::{actor, loaders::PopLoader};
+use super::{actor, loaders::PopLoader, settings};
 use crate::db::models::Snapshot;
 use crate::db::Db;
 use crate::domain::diff::{Change, ChangeKind as DiffKind};
+use crate::domain::transition::ExpectedHash;
 use crate::domain::{pops, snapshots};
 use crate::error::AppError;
 use async_graphql::dataloader::DataLoader;
@@ -250,17 +251,21 @@ impl SnapshotMutation {
     /// Rolls a POP back to a snapshot, in one transaction: first a safety snapshot of the current
     /// state (unless the latest snapshot already holds it), then the snapshot's content applied,
     /// the sequence bumped and the change logged. `expectedHash` guards against overwriting a
-    /// newer save (`CONFLICT`).
+    /// newer save (`CONFLICT`); `EXPECTED_HASH_REQUIRED` without it when the server requires it.
     async fn restore_snapshot(
         &self,
         ctx: &Context<'_>,
         snapshot_id: ID,
+        #[graphql(desc = "The `integrityHash` of the POP as the client last saw it.")]
         expected_hash: Option<String>,
     ) -> Result<RestorePayload> {
         let db = ctx.data::<Db>()?;
         let snapshot_id = pops::parse_snapshot_id("snapshotId", &snapshot_id)?;
-        let restored =
-            snapshots::restore(db, &actor(ctx)?, snapshot_id, expected_hash.as_deref()).await?;
+        let expected = ExpectedHash {
+            hash: expected_hash.as_deref(),
+            required: settings(ctx)?.autosave.require_expected_hash,
+        };
+        let restored = snapshots::restore(db, &actor(ctx)?, snapshot_id, expected).await?;
         Ok(RestorePayload {
             pop: PopObject(restored.pop),
             restored_snapshot: SnapshotObject(restored.restored),

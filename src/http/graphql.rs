@@ -100,11 +100,7 @@ pub async fn handle(
                 (Json(response).into_response(), errors)
             }
             Err(_) => (
-                failure(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "TIMEOUT",
-                    "the request took too long and was cancelled; nothing it was writing was kept",
-                ),
+                timed_out(),
                 vec![vec![Failure::code("TIMEOUT")]; operations.len()],
             ),
         };
@@ -297,6 +293,21 @@ fn unauthenticated() -> Response {
         header::HeaderValue::from_static("Bearer"),
     );
     response
+}
+
+/// `TIMEOUT`: the answer was given up, but a write the request started may still complete (a
+/// POP write, once started, runs to its end: see `domain::autosave`), so the outcome is
+/// unknown and the client is told how to learn it.
+fn timed_out() -> Response {
+    let message = "the request took longer than the server allows and its answer was given up; \
+        a write it started may still have been saved: retry with the same idempotencyKey to get \
+        its result, or read the current state before writing again";
+    (
+        StatusCode::GATEWAY_TIMEOUT,
+        Json(json!({"errors": [{"message": message,
+            "extensions": {"code": "TIMEOUT", "writeOutcome": "UNKNOWN"}}]})),
+    )
+        .into_response()
 }
 
 fn failure(status: StatusCode, code: &str, message: &str) -> Response {
