@@ -13,6 +13,7 @@
 //! | `DB_SSLROOTCERT` | unset (`PGSSLROOTCERT`, else the system roots) | PEM file of the CA that signs the server certificate, for `verify-ca`/`verify-full`. |
 //! | `BIND` | `127.0.0.1:8000` | Address the HTTP server listens on. |
 //! | `SNAPSHOT_EVERY` | `5` | An autosave snapshot is taken every this many autosaves of a POP. |
+//! | `HISTORY_SESSION_IDLE_MINUTES` | `10` | Minutes without a save after which a person's next save starts a new editing session (`popEditSessions`; a request may pass its own `idleMinutes`), 1 to 1440. |
 //! | `APP_ENV` | `development` | `development` or `production`. |
 //! | `LOG_FORMAT` | `text` | `text` or `json`. |
 //! | `RUST_LOG` | `info` | Log filter (`tracing_subscriber` syntax); a filter that does not parse stops start-up. |
@@ -266,6 +267,8 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Autosaves between snapshots.
     pub snapshot_every: u32,
+    /// `HISTORY_SESSION_IDLE_MINUTES`: the gap that ends an editing session.
+    pub session_idle: TimeDelta,
     /// Deployment environment.
     pub app_env: AppEnv,
     /// Log format.
@@ -410,6 +413,21 @@ impl Config {
         if snapshot_every == 0 {
             return Err(ConfigError::new("SNAPSHOT_EVERY", "must be at least 1"));
         }
+        let idle_minutes: i64 = parse_or(
+            "HISTORY_SESSION_IDLE_MINUTES",
+            get("HISTORY_SESSION_IDLE_MINUTES"),
+            crate::domain::sessions::DEFAULT_IDLE_MINUTES.into(),
+        )?;
+        let session_idle = crate::domain::sessions::idle_time("", idle_minutes).map_err(|_| {
+            ConfigError::new(
+                "HISTORY_SESSION_IDLE_MINUTES",
+                format!(
+                    "must be between {} and {} minutes",
+                    crate::domain::sessions::MIN_IDLE_MINUTES,
+                    crate::domain::sessions::MAX_IDLE_MINUTES
+                ),
+            )
+        })?;
         if let Some(filter) = get("RUST_LOG") {
             // `main` would otherwise fall back to `info` without a word.
             tracing_subscriber::EnvFilter::try_new(filter.trim())
@@ -445,6 +463,7 @@ impl Config {
             },
             bind,
             snapshot_every,
+            session_idle,
             app_env,
             log_format,
         })

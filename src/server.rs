@@ -27,6 +27,7 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
                 snapshot_every: config.snapshot_every,
                 max_document_bytes: config.http.max_document_bytes,
             },
+            session_idle: config.session_idle,
         },
         &config.http,
     );

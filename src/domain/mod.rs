@@ -10,6 +10,7 @@ pub mod hash;
 pub mod number;
 pub mod pops;
 pub mod search;
+pub mod sessions;
 pub mod snapshots;
 pub mod transition;
 pub mod users;

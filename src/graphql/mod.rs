@@ -11,6 +11,7 @@ pub mod input;
 pub mod loaders;
 pub mod pagination;
 pub mod pop;
+pub mod sessions;
 pub mod snapshot;
 pub mod user;
 
@@ -31,6 +32,7 @@ pub struct Query(
     pop::PopQuery,
     snapshot::SnapshotQuery,
     history::HistoryQuery,
+    sessions::SessionQuery,
 );
 
 /// The mutation root.
@@ -49,6 +51,8 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 pub struct Settings {
     /// Autosave limits.
     pub autosave: crate::domain::autosave::Limits,
+    /// Default idle time that ends an editing session (`HISTORY_SESSION_IDLE_MINUTES`).
+    pub session_idle: chrono::TimeDelta,
 }
 
 /// The schema's shape, without runtime data.
