@@ -257,7 +257,10 @@ pub async fn diff(db: &Db, pop_id: i64, session: &Session) -> Result<DocumentDif
             after.insert(field.clone(), new);
         }
     }
-    Ok(diff_documents(&Value::Object(before), &Value::Object(after)))
+    Ok(diff_documents(
+        &Value::Object(before),
+        &Value::Object(after),
+    ))
 }
 
 #[cfg(test)]
@@ -305,7 +308,14 @@ mod tests {
         let sessions = group(&rows, &[]);
         let spans: Vec<(i32, i32, i64, i64)> = sessions
             .iter()
-            .map(|s| (s.first_sequence, s.last_sequence, s.entry_count, s.write_count))
+            .map(|s| {
+                (
+                    s.first_sequence,
+                    s.last_sequence,
+                    s.entry_count,
+                    s.write_count,
+                )
+            })
             .collect();
         assert_eq!(
             spans,
