@@ -10,6 +10,7 @@ pub mod history;
 pub mod input;
 pub mod loaders;
 pub mod pagination;
+pub mod partial_restore;
 pub mod pop;
 pub mod sessions;
 pub mod snapshot;
@@ -41,6 +42,7 @@ pub struct Mutation(
     auth::AuthMutation,
     pop::PopMutation,
     snapshot::SnapshotMutation,
+    partial_restore::PartialRestoreMutation,
 );
 
 /// The schema type served at `/graphql`.
