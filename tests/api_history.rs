@@ -10,7 +10,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::pops::{create, save, steps};
+use common::pops::{backup, create, history, pop as read_pop, save, steps};
 use common::{Backend, Client, TestServer};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -291,7 +291,116 @@ async fn a_real_restore_and_status_change_start_sessions(backend: Backend) {
     server.stop().await;
 }
 
+const RESTORE_PATHS: &str = "mutation($id: ID!, $snap: ID, $seq: Int, $paths: [String!]!, \
+    $hash: String) { restorePaths(popId: $id, snapshotId: $snap, sequence: $seq, paths: $paths, \
+    expectedHash: $hash) { pop { integrityHash autosaveSequence etapas pontosAtencao } \
+    safetySnapshot { id autosaveSequence } } }";
+
+fn step(id: &str, descricao: &str) -> Value {
+    json!({ "id": id, "descricao": descricao, "operador": "Analista" })
+}
+
+async fn a_partial_restore_of_one_step_keeps_later_changes_to_the_others(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let original = json!([step("s1", "um"), step("s2", "dois"), step("s3", "tres")]);
+    let pop = create(
+        &server,
+        "pr",
+        json!({ "etapas": original, "pontosAtencao": "cuidado" }),
+    )
+    .await;
+    let snapshot = backup(&server, "pr", None).await[0].clone();
+    // Sequence 2 spoils step s2; sequence 3 improves s1 and s3 and the points of attention.
+    let saved = save(
+        &server,
+        &pop,
+        json!({ "etapas": [step("s1", "um"), step("s2", "ERRADO"), step("s3", "tres")] }),
+    )
+    .await;
+    let later = json!([step("s1", "um+"), step("s2", "ERRADO"), step("s3", "tres+")]);
+    let saved = save(
+        &server,
+        &saved["pop"],
+        json!({ "etapas": later, "pontosAtencao": "novo" }),
+    )
+    .await;
+    let current = saved["pop"].clone();
+
+    // A stale hash is a conflict and writes nothing.
+    let err = server
+        .error(
+            RESTORE_PATHS,
+            json!({ "id": pop["id"], "seq": 1, "paths": ["/etapas/s2"], "hash": pop["integrityHash"] }),
+        )
+        .await;
+    assert_eq!(err["extensions"]["code"], "CONFLICT");
+    // Bad paths name themselves.
+    for (path, why) in [
+        ("etapas", "no slash"),
+        ("/status", "not content"),
+        ("/etapas/zz", "absent"),
+    ] {
+        let err = server
+            .error(
+                RESTORE_PATHS,
+                json!({ "id": pop["id"], "seq": 1, "paths": [path], "hash": current["integrityHash"] }),
+            )
+            .await;
+        assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{why}");
+        assert_eq!(err["extensions"]["path"], path, "{why}");
+    }
+    assert_eq!(read_pop(&server, &pop["id"]).await["autosaveSequence"], 3);
+
+    // Step s2 as it was after sequence 1, by its id: s1 and s3 keep their later text.
+    let data = server
+        .data(
+            RESTORE_PATHS,
+            json!({ "id": pop["id"], "seq": 1, "paths": ["/etapas/s2"], "hash": current["integrityHash"] }),
+        )
+        .await;
+    let restored = &data["restorePaths"];
+    assert_eq!(
+        restored["pop"]["etapas"],
+        json!([step("s1", "um+"), step("s2", "dois"), step("s3", "tres+")])
+    );
+    assert_eq!(restored["pop"]["pontosAtencao"], "novo");
+    assert_eq!(restored["pop"]["autosaveSequence"], 4);
+    assert_eq!(restored["safetySnapshot"]["autosaveSequence"], 3);
+
+    // From a snapshot, by index: the points of attention come back, the steps stay.
+    let data = server
+        .data(
+            RESTORE_PATHS,
+            json!({ "id": pop["id"], "snap": snapshot["id"], "paths": ["/pontos_atencao", "/etapas/0/operador"],
+                    "hash": restored["pop"]["integrityHash"] }),
+        )
+        .await;
+    let pop_now = &data["restorePaths"]["pop"];
+    assert_eq!(pop_now["pontosAtencao"], "cuidado");
+    assert_eq!(pop_now["etapas"][0]["descricao"], "um+");
+
+    // The history names the source and the paths.
+    let log = history(&server, &pop["id"]).await;
+    let sources: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["field"] == "restore_source")
+        .map(|e| &e["newValue"])
+        .collect();
+    assert_eq!(
+        sources,
+        vec![
+            &json!({ "snapshotId": snapshot["id"], "paths": ["/pontos_atencao", "/etapas/0/operador"] }),
+            &json!({ "sequence": 1, "paths": ["/etapas/s2"] }),
+        ]
+    );
+    assert!(log
+        .iter()
+        .any(|e| e["action"] == "RESTORE" && e["field"] == "etapas" && e["autosaveSequence"] == 4));
+    server.stop().await;
+}
+
 both_backends!(
     an_eight_hour_day_gives_a_bounded_number_of_sessions,
     a_real_restore_and_status_change_start_sessions,
+    a_partial_restore_of_one_step_keeps_later_changes_to_the_others,
 );

@@ -90,7 +90,11 @@ pub async fn restore_paths(
                         .await?
                         .filter(|s| s.pop_id == pop.meta.id)
                         .ok_or(AppError::NotFound("snapshot"))?;
-                    (snapshot.payload, Some(id), json!({ "snapshotId": id.to_string() }))
+                    (
+                        snapshot.payload,
+                        Some(id),
+                        json!({ "snapshotId": id.to_string() }),
+                    )
                 }
                 Source::Sequence(sequence) => {
                     if !(1..=pop.meta.autosave_sequence).contains(&sequence) {
@@ -172,9 +176,10 @@ pub fn parse_pointer(raw: &str) -> Result<Vec<String>, AppError> {
         .collect();
     match tokens.first().map(String::as_str) {
         Some("") | None => Err(bad(raw, "name a field of the document")),
-        Some(key) if NOT_CONTENT.contains(&key) => {
-            Err(bad(raw, "only content can be restored (not data_criacao, status, versao or uuid)"))
-        }
+        Some(key) if NOT_CONTENT.contains(&key) => Err(bad(
+            raw,
+            "only content can be restored (not data_criacao, status, versao or uuid)",
+        )),
         _ => Ok(tokens),
     }
 }
@@ -202,11 +207,18 @@ fn step<'v>(value: &'v Value, token: &str) -> Option<&'v Value> {
 }
 
 fn lookup<'v>(doc: &'v Value, tokens: &[String]) -> Option<&'v Value> {
-    tokens.iter().try_fold(doc, |value, token| step(value, token))
+    tokens
+        .iter()
+        .try_fold(doc, |value, token| step(value, token))
 }
 
 /// Puts `value` at `tokens` in `doc` (see the module docs).
-fn place(doc: &mut Value, source: &Value, tokens: &[String], value: Value) -> Result<(), &'static str> {
+fn place(
+    doc: &mut Value,
+    source: &Value,
+    tokens: &[String],
+    value: Value,
+) -> Result<(), &'static str> {
     let (last, parents) = tokens.split_last().ok_or("name a field of the document")?;
     let mut parent = &mut *doc;
     for token in parents {
@@ -257,8 +269,10 @@ mod tests {
 
     #[test]
     fn steps_are_found_by_id_or_index() {
-        let source = json!({ "etapas": [{ "id": "a", "d": 1 }, { "id": "b", "d": 2 }, { "d": 3 }] });
-        let mut now = json!({ "etapas": [{ "id": "x", "d": 0 }, { "id": "b", "d": 9 }, { "d": 8 }] });
+        let source =
+            json!({ "etapas": [{ "id": "a", "d": 1 }, { "id": "b", "d": 2 }, { "d": 3 }] });
+        let mut now =
+            json!({ "etapas": [{ "id": "x", "d": 0 }, { "id": "b", "d": 9 }, { "d": 8 }] });
         let value = lookup(&source, &tokens("/etapas/b")).unwrap().clone();
         place(&mut now, &source, &tokens("/etapas/b"), value).unwrap();
         let value = lookup(&source, &tokens("/etapas/2/d")).unwrap().clone();
