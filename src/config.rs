@@ -14,6 +14,7 @@
 //! | `BIND` | `127.0.0.1:8000` | Address the HTTP server listens on. |
 //! | `SNAPSHOT_EVERY` | `5` | An autosave snapshot is taken every this many autosaves of a POP. |
 //! | `REQUIRE_EXPECTED_HASH` | `false` (`true` with `APP_ENV=production`) | `true`: every write to an existing POP (autosave into it, restore, status change, delete) must carry `expectedHash`, else `EXPECTED_HASH_REQUIRED`; last-writer-wins becomes impossible rather than accidental. |
+//! | `HISTORY_SESSION_IDLE_MINUTES` | `10` | Minutes without a save after which a person's next save starts a new editing session (`popEditSessions`; a request may pass its own `idleMinutes`), 1 to 1440. |
 //! | `APP_ENV` | `development` | `development` or `production`. |
 //! | `LOG_FORMAT` | `text` | `text` or `json`. |
 //! | `RUST_LOG` | `info` | Log filter (`tracing_subscriber` syntax); a filter that does not parse stops start-up. |
@@ -269,6 +270,8 @@ pub struct Config {
     pub snapshot_every: u32,
     /// `REQUIRE_EXPECTED_HASH`: writes to an existing POP must carry `expectedHash`.
     pub require_expected_hash: bool,
+    /// `HISTORY_SESSION_IDLE_MINUTES`: the gap that ends an editing session.
+    pub session_idle: TimeDelta,
     /// Deployment environment.
     pub app_env: AppEnv,
     /// Log format.
@@ -422,6 +425,21 @@ impl Config {
                 )
             })?,
         };
+        let idle_minutes: i64 = parse_or(
+            "HISTORY_SESSION_IDLE_MINUTES",
+            get("HISTORY_SESSION_IDLE_MINUTES"),
+            crate::domain::sessions::DEFAULT_IDLE_MINUTES.into(),
+        )?;
+        let session_idle = crate::domain::sessions::idle_time("", idle_minutes).map_err(|_| {
+            ConfigError::new(
+                "HISTORY_SESSION_IDLE_MINUTES",
+                format!(
+                    "must be between {} and {} minutes",
+                    crate::domain::sessions::MIN_IDLE_MINUTES,
+                    crate::domain::sessions::MAX_IDLE_MINUTES
+                ),
+            )
+        })?;
         if let Some(filter) = get("RUST_LOG") {
             // `main` would otherwise fall back to `info` without a word.
             tracing_subscriber::EnvFilter::try_new(filter.trim())
@@ -458,6 +476,7 @@ impl Config {
             bind,
             snapshot_every,
             require_expected_hash,
+            session_idle,
             app_env,
             log_format,
         })

@@ -20,6 +20,14 @@ pub enum AppError {
         /// Input path, e.g. `input.content.etapas`.
         field: Option<String>,
     },
+    /// A JSON Pointer of a partial restore that cannot be used (`extensions.field` is `paths`,
+    /// `extensions.path` the pointer).
+    BadPath {
+        /// The pointer as given.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The client's `expectedHash` is not the stored one: someone else saved first.
     Conflict {
         /// The hash now stored.
@@ -121,6 +129,7 @@ impl AppError {
         match self {
             AppError::NotFound(what) => format!("{what} not found"),
             AppError::BadUserInput { message, .. } => message.clone(),
+            AppError::BadPath { path, message } => format!("path `{path}`: {message}"),
             AppError::Conflict { .. } => {
                 "the POP changed since you loaded it (expected hash does not match)".into()
             }
@@ -199,7 +208,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::NotFound(_) => "NOT_FOUND",
-            AppError::BadUserInput { .. } => "BAD_USER_INPUT",
+            AppError::BadUserInput { .. } | AppError::BadPath { .. } => "BAD_USER_INPUT",
             AppError::Conflict { .. } | AppError::MergeConflict { .. } => "CONFLICT",
             AppError::BaseUnavailable { .. } => "BASE_UNAVAILABLE",
             AppError::ExpectedHashRequired { .. } => "EXPECTED_HASH_REQUIRED",
@@ -262,6 +271,10 @@ impl From<AppError> for async_graphql::Error {
                 AppError::BadUserInput {
                     field: Some(field), ..
                 } => e.set("field", field.as_str()),
+                AppError::BadPath { path, .. } => {
+                    e.set("field", "paths");
+                    e.set("path", path.as_str());
+                }
                 AppError::Conflict {
                     current_hash,
                     autosave_sequence,

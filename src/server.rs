@@ -28,6 +28,7 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
                 max_document_bytes: config.http.max_document_bytes,
                 require_expected_hash: config.require_expected_hash,
             },
+            session_idle: config.session_idle,
         },
         &config.http,
     );

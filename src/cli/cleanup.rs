@@ -28,6 +28,17 @@ pub struct CleanupArgs {
     /// new request).
     #[arg(long, value_name = "HOURS", default_value_t = retention::DEFAULT_IDEMPOTENCY_HOURS)]
     pub idempotency_hours: u32,
+    /// Thin snapshots by age tiers instead of `--keep-snapshots`/`--keep-days`: all of the last
+    /// `--thin-keep-all-days`, then one per day up to `--thin-daily-days`, then one per week
+    /// (milestones, publications, backups and each POP's newest are always kept).
+    #[arg(long)]
+    pub thin: bool,
+    /// With `--thin`: keep every snapshot younger than this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = retention::DEFAULT_THIN_KEEP_ALL_DAYS)]
+    pub thin_keep_all_days: u32,
+    /// With `--thin`: one snapshot per day up to this age in days, one per week beyond.
+    #[arg(long, value_name = "DAYS", default_value_t = retention::DEFAULT_THIN_DAILY_DAYS)]
+    pub thin_daily_days: u32,
     /// Print what would be removed, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -40,6 +51,10 @@ impl CleanupArgs {
     /// The policy the flags describe.
     pub fn policy(&self) -> Policy {
         Policy {
+            thin: self.thin.then(|| retention::Tiers {
+                keep_all: Duration::days(self.thin_keep_all_days.into()),
+                daily_until: Duration::days(self.thin_daily_days.into()),
+            }),
             draft_idle: Duration::days(self.draft_idle_days.into()),
             keep_latest: self.keep_snapshots,
             keep_recent: Duration::days(self.keep_days.into()),

@@ -10,6 +10,7 @@
 
 pub mod explain;
 pub mod fault;
+pub mod history;
 pub mod migrate;
 pub mod models;
 pub mod pool;

@@ -53,6 +53,16 @@ pub enum Change<'a> {
         /// The content read from its document.
         content: PopContent,
     },
+    /// Chosen parts of an older version applied to the current document (partial restore).
+    PartialRestore {
+        /// Where the parts came from, as logged: `{"snapshotId": …}` or `{"sequence": …}`, with
+        /// `"paths"`.
+        source: Value,
+        /// The snapshot they came from, if any.
+        snapshot_id: Option<i64>,
+        /// The content after the restore.
+        content: PopContent,
+    },
     /// A step of the status workflow (already checked against the workflow's rules).
     Status {
         /// The new status (publication also bumps the version and takes a snapshot).
@@ -110,7 +120,7 @@ pub async fn apply(
             next.meta.last_autosave_at = Some(now);
             limit = Some(*max_document_bytes);
         }
-        Change::Restore { content, .. } => {
+        Change::Restore { content, .. } | Change::PartialRestore { content, .. } => {
             next.content = content.clone();
             // The editor's form state describes the content before the restore: a front end
             // rebuilding its form from it would undo the restore on its next save.
@@ -231,6 +241,35 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
                     Some(snapshot.id),
                 ));
             }
+            rows
+        }
+        Change::PartialRestore {
+            source,
+            snapshot_id,
+            ..
+        } => {
+            let old = super::document::to_fields(&before.content);
+            let mut rows: Vec<LogRow> = super::document::to_fields(&next.content)
+                .into_iter()
+                .filter(|(field, value)| old.get(field) != Some(value))
+                .map(|(field, value)| {
+                    row(
+                        RESTORE,
+                        &field,
+                        old.get(&field).cloned(),
+                        Some(value),
+                        *snapshot_id,
+                    )
+                })
+                .collect();
+            // Always say what was restored from where, even when nothing differed.
+            rows.push(row(
+                RESTORE,
+                "restore_source",
+                None,
+                Some(source.clone()),
+                *snapshot_id,
+            ));
             rows
         }
         Change::Status { reason, .. } => {

@@ -41,6 +41,21 @@ impl HistoryAction {
             HistoryAction::Import => "import",
         }
     }
+
+    /// The action stored in `pop_change_log.action`.
+    pub fn from_stored(stored: &str) -> Result<HistoryAction> {
+        Ok(match stored {
+            "create" => HistoryAction::Create,
+            "autosave" => HistoryAction::Autosave,
+            "restore" => HistoryAction::Restore,
+            "status" => HistoryAction::Status,
+            "delete" => HistoryAction::Delete,
+            "import" => HistoryAction::Import,
+            other => {
+                return Err(AppError::internal(format!("unknown history action {other}")).into())
+            }
+        })
+    }
 }
 
 /// One changed field of one write.
@@ -54,17 +69,7 @@ impl HistoryEntry {
     }
     /// What kind of write.
     async fn action(&self) -> Result<HistoryAction> {
-        Ok(match self.0.action.as_str() {
-            "create" => HistoryAction::Create,
-            "autosave" => HistoryAction::Autosave,
-            "restore" => HistoryAction::Restore,
-            "status" => HistoryAction::Status,
-            "delete" => HistoryAction::Delete,
-            "import" => HistoryAction::Import,
-            other => {
-                return Err(AppError::internal(format!("unknown history action {other}")).into())
-            }
-        })
+        HistoryAction::from_stored(&self.0.action)
     }
     /// The field, by its legacy column name (`etapas`, `pontos_atencao`, `status`…).
     async fn field(&self) -> &str {

@@ -10,7 +10,9 @@ pub mod history;
 pub mod input;
 pub mod loaders;
 pub mod pagination;
+pub mod partial_restore;
 pub mod pop;
+pub mod sessions;
 pub mod snapshot;
 pub mod user;
 
@@ -31,6 +33,7 @@ pub struct Query(
     pop::PopQuery,
     snapshot::SnapshotQuery,
     history::HistoryQuery,
+    sessions::SessionQuery,
 );
 
 /// The mutation root.
@@ -39,6 +42,7 @@ pub struct Mutation(
     auth::AuthMutation,
     pop::PopMutation,
     snapshot::SnapshotMutation,
+    partial_restore::PartialRestoreMutation,
 );
 
 /// The schema type served at `/graphql`.
@@ -49,6 +53,8 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 pub struct Settings {
     /// Autosave limits.
     pub autosave: crate::domain::autosave::Limits,
+    /// Default idle time that ends an editing session (`HISTORY_SESSION_IDLE_MINUTES`).
+    pub session_idle: chrono::TimeDelta,
 }
 
 /// The schema's shape, without runtime data.

@@ -7,6 +7,15 @@
 //!   [`Policy::keep_latest`] (by sequence), **not** a milestone, and older than
 //!   [`Policy::keep_recent`]. The newest snapshot of a POP is never deleted, whatever the numbers,
 //!   so a POP never loses its only one.
+//! - With thinning ([`Policy::thin`], `cleanup --thin`), the rule above is replaced by age tiers
+//!   ([`Tiers`]): every snapshot younger than [`Tiers::keep_all`] is kept; up to
+//!   [`Tiers::daily_until`] old, the newest of each POP's snapshots of a UTC day; older, the newest
+//!   of each ISO week. Never deleted, whatever their age: milestones, publication snapshots
+//!   (kind `status_change`: the published versions), backups (kind `backup`: a person asked for
+//!   them, with a label) and a POP's newest snapshot; a snapshot kept for one of these reasons
+//!   counts as its day's or week's one. Autosave, pre-restore and imported
+//!   snapshots are thinned. Running it again later keeps converging to the same set (the newest of
+//!   a week is the newest of its last day).
 //! - The change log is kept (rows that pointed to a deleted snapshot keep everything but the link).
 //! - Autosave idempotency records older than [`Policy::keep_idempotency`] are deleted: each holds
 //!   the POP as its autosave left it, so kept forever they would grow with every keyed save. A
@@ -41,9 +50,25 @@ pub const DEFAULT_IDEMPOTENCY_HOURS: u32 = 24;
 /// Snapshots deleted per statement.
 const DELETE_CHUNK: usize = 500;
 
+/// Default `--thin-keep-all-days`.
+pub const DEFAULT_THIN_KEEP_ALL_DAYS: u32 = 30;
+/// Default `--thin-daily-days`.
+pub const DEFAULT_THIN_DAILY_DAYS: u32 = 365;
+
+/// The age tiers of thinning (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiers {
+    /// Snapshots younger than this are all kept.
+    pub keep_all: Duration,
+    /// Up to this age, one per day; beyond, one per week.
+    pub daily_until: Duration,
+}
+
 /// The retention rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
+    /// Thin snapshots by age tiers instead of `keep_latest`/`keep_recent`.
+    pub thin: Option<Tiers>,
     /// Drafts idle longer than this are soft-deleted.
     pub draft_idle: Duration,
     /// The newest this many snapshots of every POP are kept.
@@ -57,6 +82,7 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Policy {
+            thin: None,
             draft_idle: Duration::days(DEFAULT_DRAFT_IDLE_DAYS.into()),
             keep_latest: DEFAULT_KEEP_SNAPSHOTS,
             keep_recent: Duration::days(DEFAULT_KEEP_DAYS.into()),
@@ -89,6 +115,8 @@ pub struct SnapshotAge {
     pub sequence: i32,
     /// Milestones are always kept.
     pub milestone: bool,
+    /// Why it was taken (`autosave`, `backup`, `pre_restore`, `status_change`, `import`).
+    pub kind: String,
     /// When it was taken.
     pub created_at: DateTime<Utc>,
 }
@@ -110,6 +138,9 @@ pub fn expired_snapshots(
     policy: Policy,
     now: DateTime<Utc>,
 ) -> Vec<SnapshotAge> {
+    if let Some(tiers) = policy.thin {
+        return thinned(newest_first_by_pop, tiers, now);
+    }
     let cutoff = now - policy.keep_recent;
     let mut expired = Vec::new();
     let mut current_pop = None;
@@ -126,6 +157,48 @@ pub fn expired_snapshots(
             && !snapshot.milestone
             && snapshot.created_at < cutoff
         {
+            expired.push(snapshot.clone());
+        }
+    }
+    expired.sort_by_key(|s| (s.pop_id, s.sequence));
+    expired
+}
+
+/// The snapshots thinning removes (see the module docs), from every snapshot ordered by POP and
+/// newest sequence first.
+pub fn thinned(
+    newest_first_by_pop: &[SnapshotAge],
+    tiers: Tiers,
+    now: DateTime<Utc>,
+) -> Vec<SnapshotAge> {
+    use chrono::Datelike;
+    use std::collections::HashSet;
+    let mut expired = Vec::new();
+    let mut current_pop = None;
+    let mut rank = 0u32;
+    let mut seen: HashSet<(bool, i32, u32)> = HashSet::new();
+    for snapshot in newest_first_by_pop {
+        if current_pop != Some(snapshot.pop_id) {
+            current_pop = Some(snapshot.pop_id);
+            seen.clear();
+            rank = 0;
+        }
+        rank += 1;
+        let age = now - snapshot.created_at;
+        let bucket = if age < tiers.keep_all {
+            None
+        } else if age < tiers.daily_until {
+            let day = snapshot.created_at.date_naive();
+            Some((false, day.year(), day.ordinal()))
+        } else {
+            let week = snapshot.created_at.iso_week();
+            Some((true, week.year(), week.week()))
+        };
+        // Kept snapshots (newest, protected) count as their bucket's one.
+        let first_in_bucket = bucket.is_none_or(|b| seen.insert(b));
+        let protected =
+            snapshot.milestone || matches!(snapshot.kind.as_str(), "status_change" | "backup");
+        if rank > 1 && !protected && !first_in_bucket {
             expired.push(snapshot.clone());
         }
     }
@@ -163,6 +236,7 @@ pub async fn plan(
             schema::pop_snapshots::pop_id,
             schema::pop_snapshots::sequence,
             schema::pop_snapshots::milestone,
+            schema::pop_snapshots::kind,
             schema::pop_snapshots::created_at,
         ))
         .load(c)
@@ -238,6 +312,7 @@ mod tests {
             pop_id,
             sequence,
             milestone,
+            kind: "autosave".into(),
             created_at: now - Duration::days(days_old),
         }
     }
@@ -274,5 +349,83 @@ mod tests {
             .map(|s| s.id)
             .collect();
         assert_eq!(ids, vec![11, 12, 15], "the newest of each POP stays");
+    }
+
+    /// Three simulated years of one POP: a snapshot every 6 hours, a milestone, a publication and
+    /// a backup among them; thinning keeps exactly what the tiers say.
+    #[test]
+    fn thinning_over_three_years_keeps_exactly_the_tiers() {
+        use chrono::Datelike;
+        use std::collections::BTreeSet;
+        let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+        let start = now - Duration::days(3 * 365);
+        let mut rows = Vec::new();
+        let mut at = start;
+        let mut sequence = 0;
+        while at < now {
+            sequence += 1;
+            let kind = match sequence {
+                100 => "status_change",
+                200 => "backup",
+                _ => "autosave",
+            };
+            rows.push(SnapshotAge {
+                id: i64::from(sequence),
+                pop_id: 1,
+                sequence,
+                milestone: sequence == 300,
+                kind: kind.into(),
+                created_at: at,
+            });
+            at += Duration::hours(6);
+        }
+        let tiers = Tiers {
+            keep_all: Duration::days(30),
+            daily_until: Duration::days(365),
+        };
+        let policy = Policy {
+            thin: Some(tiers),
+            ..Policy::default()
+        };
+        rows.reverse();
+        let gone: BTreeSet<i32> = expired_snapshots(&rows, policy, now)
+            .iter()
+            .map(|s| s.sequence)
+            .collect();
+        let kept: Vec<&SnapshotAge> = rows
+            .iter()
+            .filter(|s| !gone.contains(&s.sequence))
+            .collect();
+        // Expected, from the rule: recent all; then newest of each day; then newest per ISO week;
+        // plus the protected ones.
+        let mut buckets = BTreeSet::new();
+        let mut expected = BTreeSet::new();
+        for s in &rows {
+            let age = now - s.created_at;
+            let bucket = if age < tiers.keep_all {
+                None
+            } else if age < tiers.daily_until {
+                Some((0, s.created_at.year(), s.created_at.ordinal()))
+            } else {
+                let w = s.created_at.iso_week();
+                Some((1, w.year(), w.week()))
+            };
+            let first = bucket.is_none_or(|b| buckets.insert(b));
+            if first || s.milestone || s.kind != "autosave" {
+                expected.insert(s.sequence);
+            }
+        }
+        let kept_set: BTreeSet<i32> = kept.iter().map(|s| s.sequence).collect();
+        assert_eq!(kept_set, expected);
+        assert!(rows
+            .iter()
+            .filter(|s| now - s.created_at < tiers.keep_all)
+            .all(|s| kept_set.contains(&s.sequence)));
+        assert!(kept_set.contains(&100) && kept_set.contains(&200) && kept_set.contains(&300));
+        // Roughly 120 recent + 335 days + 104 weeks, out of 4 380.
+        assert!((540..=580).contains(&kept.len()), "{}", kept.len());
+        // Running again keeps the same.
+        let again: Vec<SnapshotAge> = kept.into_iter().cloned().collect();
+        assert!(expired_snapshots(&again, policy, now).is_empty());
     }
 }

@@ -1,0 +1,2 @@
+DROP INDEX popchangelog_field_idx;
+DROP INDEX popchangelog_session_idx;
