@@ -498,10 +498,11 @@ async fn introspection_graphiql_and_cors_follow_the_configuration() {
     let page = locked
         .http()
         .get(locked.url("/graphql"))
+        .header("accept", "text/html")
         .send()
         .await
         .unwrap();
-    assert_eq!(page.status(), 404);
+    assert_eq!(page.status(), 406, "GraphiQL is off: only JSON is served");
 
     let open = TestServer::start_with(
         Backend::Sqlite,
@@ -513,7 +514,13 @@ async fn introspection_graphiql_and_cors_follow_the_configuration() {
         .await
         .get("errors")
         .is_none());
-    let page = open.http().get(open.url("/graphql")).send().await.unwrap();
+    let page = open
+        .http()
+        .get(open.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let preflight = |origin: &'static str| {
         open.http()
