@@ -56,7 +56,10 @@ pub fn router(state: AppState) -> Router {
 /// Wraps every route: a panic becomes a clean 500 ([`observe::panic_response`]), inside
 /// [`observe::observe`] (request id, metrics, the log line), inside CORS when configured.
 fn with_layers(router: Router<AppState>, state: AppState) -> Router {
-    let cors = state.http.cors_allowed_origins.layer();
+    let cors = state
+        .http
+        .cors_allowed_origins
+        .layer(state.http.cors_max_age);
     let router = router
         .layer(CatchPanicLayer::custom(observe::panic_response))
         .layer(axum::middleware::from_fn_with_state(
