@@ -304,15 +304,36 @@ async fn tokens_login_logout_and_me(backend: Backend) {
         true
     );
 
-    let resp = maria
+    // One rule for auth failures: a revoked token gets the body a missing token gets (200,
+    // `UNAUTHENTICATED` on the field), plus a `WWW-Authenticate` that says the token was rejected.
+    let query = json!({"query": "{ __typename me { username } }"});
+    let resp = maria.post().json(&query).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_eq!(body["errors"][0]["path"], json!(["me"]));
+    let missing = anonymous.post().json(&query).send().await.unwrap();
+    assert_eq!(missing.status(), 200);
+    assert!(missing.headers().get("www-authenticate").is_none());
+    assert_eq!(
+        missing.json::<Value>().await.unwrap(),
+        body,
+        "the same answer"
+    );
+    let malformed = anonymous
         .post()
-        .json(&json!({"query": "{ me { username } }"}))
+        .header("authorization", "Basic bWFyaWE6c2VuaGE=")
+        .json(&query)
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 401);
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_eq!(malformed.status(), 200);
+    assert!(malformed.headers().get("www-authenticate").is_some());
+    assert_eq!(malformed.json::<Value>().await.unwrap(), body);
 
     let garbage = anonymous.with_token("mgv_not-a-real-token");
     assert_eq!(

@@ -10,17 +10,23 @@
 //! For a POST, in order: the body must be `application/json` (`UNSUPPORTED_MEDIA_TYPE`, 415, before it is
 //! read), is read up to `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`), and is parsed as one request or a
 //! non-empty batch, each with a `query` (`BAD_REQUEST`, `BATCH_TOO_LARGE`); the bearer token is
-//! checked (`UNAUTHENTICATED` for a token that is not valid; no token at all is allowed, and every
-//! operation but `login` then answers `UNAUTHENTICATED`), and the operations run within
+//! checked, and the operations run within
 //! `REQUEST_TIMEOUT` (`TIMEOUT`). Each document is bounded, parsed and costed by
 //! [`crate::graphql::guard`] before async-graphql sees it, and its errors carry their codes from
 //! there; the few errors async-graphql raises without one (a variable of the wrong type) are coded
 //! here by where they occur, never by their text.
+//!
+//! **One rule for authentication failures**: a request without a valid token — none, a malformed
+//! `Authorization`, or a token that is unknown, revoked or expired — runs anonymously. `login`,
+//! `__typename` and introspection work; every other field answers `UNAUTHENTICATED` in `errors`,
+//! with its path, in a normal 200 response: a missing and a bad token get the same body. A token
+//! that was sent and rejected also gets `WWW-Authenticate: Bearer error="invalid_token"`, so a
+//! client knows to sign in again rather than to add a token.
 
 use super::negotiate::{self, Format};
 use super::AppState;
 use crate::auth::{self, AuthUser};
-use crate::error::{AppError, InternalDetail};
+use crate::error::InternalDetail;
 use crate::graphql::auth::ClientAddr;
 use crate::graphql::guard::{ReadOnly, METHOD_NOT_ALLOWED};
 use crate::telemetry::operation::Operation;
@@ -136,13 +142,13 @@ async fn run(
             );
         }
     }
-    let user = match bearer(headers) {
-        Bearer::Missing => None,
-        Bearer::Malformed => return unauthenticated(format),
+    let (user, rejected) = match bearer(headers) {
+        Bearer::Missing => (None, false),
+        Bearer::Malformed => (None, true),
         Bearer::Token(token) => {
             match auth::authenticate(&state.db, token, &state.http.tokens).await {
-                Ok(Some(user)) => Some(user),
-                Ok(None) => return unauthenticated(format),
+                Ok(Some(user)) => (Some(user), false),
+                Ok(None) => (None, true),
                 Err(err) => {
                     let code = err.code();
                     return failure(
@@ -175,6 +181,12 @@ async fn run(
                 vec![vec![Failure::code("TIMEOUT")]; operations.len()],
             ),
         };
+    if rejected {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static(INVALID_TOKEN),
+        );
+    }
     let labels = record(state, &operations, &errors);
     response
         .extensions_mut()
@@ -237,6 +249,9 @@ fn answer(format: Format, response: BatchResponse) -> Response {
     }
     response
 }
+
+/// `WWW-Authenticate` of a response to a request whose token was rejected (RFC 6750).
+const INVALID_TOKEN: &str = r#"Bearer error="invalid_token""#;
 
 /// The label(s) of the GraphQL operation(s) a response answered, for the request's log line.
 #[derive(Debug, Clone)]
@@ -406,21 +421,6 @@ fn add_code(error: &mut ServerError) {
         .extensions
         .get_or_insert_with(Default::default)
         .set("code", code);
-}
-
-fn unauthenticated(format: Format) -> Response {
-    let err = AppError::Unauthenticated;
-    let mut response = failure(
-        format,
-        StatusCode::UNAUTHORIZED,
-        err.code(),
-        "the bearer token is not valid (revoked, expired or mistyped)",
-    );
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
-    response
 }
 
 /// A request refused before execution: no `data`, one error with its code.
