@@ -213,7 +213,10 @@ impl From<AppError> for async_graphql::Error {
                 } => {
                     e.set("currentHash", current_hash.as_str());
                     e.set("autosaveSequence", *autosave_sequence);
-                    e.set("updatedAt", updated_at.to_rfc3339());
+                    e.set(
+                        "updatedAt",
+                        updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    );
                 }
                 AppError::PopLocked { status } => e.set("status", status.as_str()),
                 AppError::ConnectionLost { outcome_unknown } => {
@@ -291,7 +294,10 @@ mod tests {
         assert_eq!(ext["code"], "CONFLICT");
         assert_eq!(ext["currentHash"], "abc");
         assert_eq!(ext["autosaveSequence"], 7);
-        assert_eq!(ext["updatedAt"], at.to_rfc3339());
+        assert_eq!(
+            ext["updatedAt"],
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
     }
 
     #[test]

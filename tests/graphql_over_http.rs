@@ -183,9 +183,44 @@ async fn accept_chooses_the_media_type_and_the_status(backend: Backend) {
     }
 }
 
+async fn date_times_are_rfc3339_utc_with_milliseconds(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let saved = server
+        .data(
+            r#"mutation { autosavePop(input: {sessionId: "s1", content: {nomeProcesso: "Datas"}}) { pop { createdAt updatedAt lastAutosaveAt } } }"#,
+            json!({}),
+        )
+        .await;
+    for field in ["createdAt", "updatedAt", "lastAutosaveAt"] {
+        let value = saved["autosavePop"]["pop"][field].as_str().unwrap();
+        let shape = value.len() == 24
+            && value.ends_with('Z')
+            && value.as_bytes()[19] == b'.'
+            && chrono::DateTime::parse_from_rfc3339(value).is_ok();
+        assert!(shape, "{field}: {value} is not YYYY-MM-DDTHH:MM:SS.mmmZ");
+    }
+    let scalars = server
+        .data(
+            r#"{ dt: __type(name: "DateTime") { description specifiedByURL }
+                 d: __type(name: "Date") { specifiedByURL } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        scalars["dt"]["specifiedByURL"],
+        "https://www.rfc-editor.org/rfc/rfc3339"
+    );
+    assert!(!scalars["dt"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("Implement"));
+    assert!(scalars["d"]["specifiedByURL"].is_string());
+}
+
 both_backends!(
     get_runs_queries_and_refuses_mutations,
     accept_chooses_the_media_type_and_the_status,
+    date_times_are_rfc3339_utc_with_milliseconds,
 );
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";

@@ -11,6 +11,7 @@ pub mod input;
 pub mod loaders;
 pub mod pagination;
 pub mod pop;
+pub mod scalars;
 pub mod snapshot;
 pub mod user;
 
@@ -92,12 +93,14 @@ pub fn build(db: Db, settings: Settings, http: &HttpConfig) -> AppSchema {
         .finish()
 }
 
-/// The SDL checked in as `schema.graphql`: types, fields and arguments sorted.
+/// The SDL checked in as `schema.graphql`: types, fields and arguments sorted, custom scalars
+/// with their `@specifiedBy` URL.
 pub fn sdl() -> String {
     let options = async_graphql::SDLExportOptions::new()
         .sorted_fields()
         .sorted_arguments()
-        .sorted_enum_items();
+        .sorted_enum_items()
+        .include_specified_by();
     schema_builder().finish().sdl_with_options(options)
 }
 

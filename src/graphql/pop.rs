@@ -1,6 +1,7 @@
 //! POPs: the `Pop` type, the `pop`/`pops` queries and the autosave, status and delete mutations.
 
 use super::pagination::{CountedConnection, PageArgs};
+use super::scalars::{Date, DateTime};
 use super::snapshot::SnapshotObject;
 use super::user::UserObject;
 use super::{actor, settings};
@@ -12,7 +13,6 @@ use crate::domain::search::{self, SearchQuery};
 use crate::domain::{document, pops, workflow, Status};
 use crate::error::AppError;
 use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject, ID};
-use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
 /// Workflow status of a POP.
@@ -162,8 +162,8 @@ impl PopObject {
         self.0.meta.mes_ano.as_deref()
     }
     /// Approval date.
-    async fn data_aprovacao(&self) -> Option<NaiveDate> {
-        self.0.meta.data_aprovacao
+    async fn data_aprovacao(&self) -> Option<Date> {
+        self.0.meta.data_aprovacao.map(Date)
     }
     /// Whether the author marked the POP complete.
     async fn is_completo(&self) -> bool {
@@ -179,24 +179,24 @@ impl PopObject {
         self.0.meta.raw_payload.as_ref().map(Json)
     }
     /// When the POP was created (UTC).
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.meta.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.meta.created_at)
     }
     /// When the POP was last written (UTC).
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.meta.updated_at
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.meta.updated_at)
     }
     /// When the POP was last autosaved.
-    async fn last_autosave_at(&self) -> Option<DateTime<Utc>> {
-        self.0.meta.last_autosave_at
+    async fn last_autosave_at(&self) -> Option<DateTime> {
+        self.0.meta.last_autosave_at.map(DateTime)
     }
     /// When anything last happened to the POP.
-    async fn last_activity_at(&self) -> DateTime<Utc> {
-        self.0.meta.last_activity_at
+    async fn last_activity_at(&self) -> DateTime {
+        DateTime(self.0.meta.last_activity_at)
     }
     /// When the POP was soft-deleted, if it was.
-    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.0.meta.deleted_at
+    async fn deleted_at(&self) -> Option<DateTime> {
+        self.0.meta.deleted_at.map(DateTime)
     }
     /// Who created the POP (its owner).
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {

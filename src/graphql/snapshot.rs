@@ -2,6 +2,7 @@
 //! milestone mutations.
 
 use super::pop::{PopObject, PopStatus};
+use super::scalars::DateTime;
 use super::user::UserObject;
 use super::{actor, loaders::PopLoader};
 use crate::db::models::Snapshot;
@@ -11,7 +12,6 @@ use crate::domain::{pops, snapshots};
 use crate::error::AppError;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, Json, Object, Result, SimpleObject, ID};
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// Why a snapshot was taken.
@@ -92,8 +92,8 @@ impl SnapshotObject {
         self.0.label.as_deref()
     }
     /// When it was taken.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// Who caused it.
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
