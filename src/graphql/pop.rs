@@ -173,8 +173,7 @@ impl PopObject {
     async fn document(&self) -> Json<Value> {
         Json(document::document(&self.0.meta, &self.0.content))
     }
-    /// The front end's whole form state, as last sent; `null` after a restore (it described the
-    /// content before), until the next autosave sends one.
+    /// The front end's whole form state, as last sent; `null` after a restore (it described the content before), until the next autosave sends one.
     async fn raw_payload(&self) -> Option<Json<&Value>> {
         self.0.meta.raw_payload.as_ref().map(Json)
     }
@@ -343,8 +342,7 @@ pub struct AutosavePopInput {
     pub content: Option<PopContentInput>,
     /// The front end's whole form state (kept as sent).
     pub raw_payload: Option<Json<Value>>,
-    /// Any unique string (e.g. a UUID per save attempt): a retry with the same key and input
-    /// returns the first result without writing again.
+    /// Any unique string (e.g. a UUID per save attempt): a retry with the same key and input returns the first result without writing again.
     pub idempotency_key: Option<String>,
 }
 
@@ -380,17 +378,14 @@ pub struct PopQuery;
 
 #[Object]
 impl PopQuery {
-    /// One POP by its public id (UUID, with or without hyphens); `null` when there is none.
-    /// Soft-deleted POPs are returned too (see `deletedAt`).
+    /// One POP by its public id (UUID, with or without hyphens); `null` when there is none. Soft-deleted POPs are returned too (see `deletedAt`).
     async fn pop(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PopObject>> {
         let db = ctx.data::<Db>()?;
         let id = pops::parse_public_id("id", &id)?;
         Ok(pops::find(db, &actor(ctx)?, id).await?.map(PopObject))
     }
 
-    /// POPs, newest first, filtered; soft-deleted ones only with `includeDeleted: true`. With
-    /// `search`, most relevant first (then newest first). Filters combine with AND; only POPs the
-    /// caller may read are ever listed.
+    /// POPs, newest first, filtered; soft-deleted ones only with `includeDeleted: true`. With `search`, most relevant first (then newest first). Filters combine with AND; only POPs the caller may read are ever listed.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "super::pagination::cost(first, last, child_complexity)")]
     async fn pops(
@@ -475,10 +470,7 @@ pub struct PopMutation;
 
 #[Object]
 impl PopMutation {
-    /// Saves the editor's state: applies the fields given, bumps `autosaveSequence`, logs each
-    /// changed field and takes a snapshot every `SNAPSHOT_EVERY` autosaves. Errors: `CONFLICT`
-    /// (stale `expectedHash`; extensions carry `currentHash`, `autosaveSequence`, `updatedAt`),
-    /// `POP_LOCKED`, `IDEMPOTENCY_KEY_REUSED`, `NOT_FOUND`, `BAD_USER_INPUT`.
+    /// Saves the editor's state: applies the fields given, bumps `autosaveSequence`, logs each changed field and takes a snapshot every `SNAPSHOT_EVERY` autosaves. Errors: `CONFLICT` (stale `expectedHash`; extensions carry `currentHash`, `autosaveSequence`, `updatedAt`), `POP_LOCKED`, `IDEMPOTENCY_KEY_REUSED`, `NOT_FOUND`, `BAD_USER_INPUT`.
     async fn autosave_pop(
         &self,
         ctx: &Context<'_>,
@@ -514,9 +506,7 @@ impl PopMutation {
         })
     }
 
-    /// Moves a POP through the workflow: DRAFT → IN_REVIEW → PUBLISHED → ARCHIVED, and
-    /// IN_REVIEW → DRAFT with a `reason`. Publishing increments `versao` and takes a snapshot.
-    /// Anything else is `INVALID_TRANSITION`.
+    /// Moves a POP through the workflow: DRAFT → IN_REVIEW → PUBLISHED → ARCHIVED, and IN_REVIEW → DRAFT with a `reason`. Publishing increments `versao` and takes a snapshot. Anything else is `INVALID_TRANSITION`.
     async fn change_pop_status(
         &self,
         ctx: &Context<'_>,
@@ -535,8 +525,7 @@ impl PopMutation {
         })
     }
 
-    /// Soft-deletes a POP: it disappears from `pops` (unless `includeDeleted`) but keeps its
-    /// history. Published POPs must be archived instead (`POP_LOCKED`).
+    /// Soft-deletes a POP: it disappears from `pops` (unless `includeDeleted`) but keeps its history. Published POPs must be archived instead (`POP_LOCKED`).
     async fn delete_pop(&self, ctx: &Context<'_>, pop_id: ID) -> Result<PopObject> {
         let db = ctx.data::<Db>()?;
         let pop_id = pops::parse_public_id("popId", &pop_id)?;

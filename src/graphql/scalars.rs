@@ -14,9 +14,7 @@ impl From<chrono::DateTime<Utc>> for DateTime {
     }
 }
 
-/// A point in time as an RFC 3339 string in UTC with milliseconds, e.g.
-/// `2026-11-25T18:20:56.171Z` (finer digits are cut, as JavaScript's `Date` would). Input accepts
-/// any RFC 3339 offset.
+/// A point in time as an RFC 3339 string in UTC with milliseconds, e.g. `2026-11-25T18:20:56.171Z` (finer digits are cut, as JavaScript's `Date` would). Input accepts any RFC 3339 offset.
 #[Scalar(
     name = "DateTime",
     specified_by_url = "https://www.rfc-editor.org/rfc/rfc3339"

@@ -123,8 +123,7 @@ pub enum ChangeKind {
 /// One change between two documents.
 #[derive(SimpleObject)]
 pub struct FieldChange {
-    /// JSON Pointer (RFC 6901): into the first document for removed and changed values, into the
-    /// second for added ones.
+    /// JSON Pointer (RFC 6901): into the first document for removed and changed values, into the second for added ones.
     pub path: String,
     /// What happened.
     pub kind: ChangeKind,
@@ -189,8 +188,7 @@ impl SnapshotQuery {
         Ok(found.map(|(snapshot, _)| SnapshotObject(snapshot)))
     }
 
-    /// Compares two snapshots of the same POP, or a snapshot with the POP's current state when
-    /// `toId` is omitted. Snapshots of different POPs are `BAD_USER_INPUT`.
+    /// Compares two snapshots of the same POP, or a snapshot with the POP's current state when `toId` is omitted. Snapshots of different POPs are `BAD_USER_INPUT`.
     async fn snapshot_diff(
         &self,
         ctx: &Context<'_>,
@@ -233,8 +231,7 @@ pub struct SnapshotMutation;
 
 #[Object]
 impl SnapshotMutation {
-    /// Takes a snapshot (kind `BACKUP`, with the label) of every non-deleted POP of a session, in
-    /// one transaction, and returns them.
+    /// Takes a snapshot (kind `BACKUP`, with the label) of every non-deleted POP of a session, in one transaction, and returns them.
     async fn backup_session(
         &self,
         ctx: &Context<'_>,
@@ -247,10 +244,7 @@ impl SnapshotMutation {
         Ok(taken.into_iter().map(SnapshotObject).collect())
     }
 
-    /// Rolls a POP back to a snapshot, in one transaction: first a safety snapshot of the current
-    /// state (unless the latest snapshot already holds it), then the snapshot's content applied,
-    /// the sequence bumped and the change logged. `expectedHash` guards against overwriting a
-    /// newer save (`CONFLICT`).
+    /// Rolls a POP back to a snapshot, in one transaction: first a safety snapshot of the current state (unless the latest snapshot already holds it), then the snapshot's content applied, the sequence bumped and the change logged. `expectedHash` guards against overwriting a newer save (`CONFLICT`).
     async fn restore_snapshot(
         &self,
         ctx: &Context<'_>,
@@ -268,8 +262,7 @@ impl SnapshotMutation {
         })
     }
 
-    /// Marks a snapshot as a milestone with a label of 1–120 characters; milestones are never
-    /// deleted by retention.
+    /// Marks a snapshot as a milestone with a label of 1–120 characters; milestones are never deleted by retention.
     async fn mark_milestone(
         &self,
         ctx: &Context<'_>,
