@@ -34,6 +34,7 @@
 //! | `TOKEN_IDLE_TIMEOUT` | `28800` (8 hours) | Seconds an API token stays valid without being used; `none`: no limit. |
 //! | `GRAPHQL_INTROSPECTION` | `true` (`false` with `APP_ENV=production`) | Whether clients may introspect the schema. |
 //! | `GRAPHIQL` | `true` (`false` with `APP_ENV=production`) | Whether `GET /graphql` serves GraphiQL. |
+//! | `CORS_MAX_AGE` | `7200` | Seconds a browser may cache a CORS preflight (`Access-Control-Max-Age`), 0 to 86400. |
 //! | `CORS_ALLOWED_ORIGINS` | empty | Comma-separated origins (`https://host[:port]`, no path) allowed to call the API from a browser; `*`: any origin (never with credentials: the API uses bearer tokens, not cookies); empty: no cross-origin access. |
 //! | `SENTRY_DSN` | unset | Sentry project DSN (`https://key@host/project`); unset: no error reporting. Treated as a secret. |
 //! | `BACKUP_DIR` | unset | Directory `mapagov backup` writes to by default and `mapagov check --deploy` looks in for a recent backup. |
@@ -253,6 +254,8 @@ pub struct HttpConfig {
     pub graphiql: bool,
     /// `CORS_ALLOWED_ORIGINS`.
     pub cors_allowed_origins: CorsOrigins,
+    /// `CORS_MAX_AGE`.
+    pub cors_max_age: Duration,
     /// `TRUSTED_PROXIES`.
     pub trusted_proxies: TrustedProxies,
     /// `TOKEN_MAX_AGE` and `TOKEN_IDLE_TIMEOUT`.
@@ -552,6 +555,11 @@ fn http_config(
             .transpose()
             .map_err(|e| ConfigError::new("CORS_ALLOWED_ORIGINS", e))?
             .unwrap_or_default(),
+        cors_max_age: get("CORS_MAX_AGE")
+            .map(|v| crate::http::cors::parse_max_age(&v))
+            .transpose()
+            .map_err(|e| ConfigError::new("CORS_MAX_AGE", e))?
+            .unwrap_or(crate::http::cors::DEFAULT_MAX_AGE),
         trusted_proxies: get("TRUSTED_PROXIES")
             .map(|v| TrustedProxies::parse(&v))
             .transpose()
@@ -686,6 +694,8 @@ mod tests {
             ("DB_STATEMENT_TIMEOUT", "9999999"),
             ("CORS_ALLOWED_ORIGINS", "127.0.0.1:3000"),
             ("CORS_ALLOWED_ORIGINS", "*, https://a.example"),
+            ("CORS_MAX_AGE", "86401"),
+            ("CORS_MAX_AGE", "soon"),
             ("TRUSTED_PROXIES", "proxy.internal"),
             ("TOKEN_MAX_AGE", "0"),
             ("TOKEN_IDLE_TIMEOUT", "soon"),

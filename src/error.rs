@@ -283,7 +283,7 @@ impl From<AppError> for async_graphql::Error {
                 } => {
                     e.set("currentHash", current_hash.as_str());
                     e.set("autosaveSequence", *autosave_sequence);
-                    e.set("updatedAt", updated_at.to_rfc3339());
+                    e.set("updatedAt", updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
                     e.set("changedBy", changed_by.as_deref());
                 }
                 AppError::MergeConflict {
@@ -294,7 +294,7 @@ impl From<AppError> for async_graphql::Error {
                 } => {
                     e.set("currentHash", current_hash.as_str());
                     e.set("autosaveSequence", *autosave_sequence);
-                    e.set("updatedAt", updated_at.to_rfc3339());
+                    e.set("updatedAt", updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
                     e.set(
                         "conflicts",
                         async_graphql::Value::from_json(serde_json::Value::Array(
@@ -311,7 +311,10 @@ impl From<AppError> for async_graphql::Error {
                 } => {
                     e.set("currentHash", current_hash.as_str());
                     e.set("autosaveSequence", *autosave_sequence);
-                    e.set("updatedAt", updated_at.to_rfc3339());
+                    e.set(
+                        "updatedAt",
+                        updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    );
                 }
                 AppError::ExpectedHashRequired { field } => e.set("field", field.as_str()),
                 AppError::PopLocked { status } => e.set("status", status.as_str()),
@@ -421,8 +424,11 @@ mod tests {
         assert_eq!(ext["code"], "CONFLICT");
         assert_eq!(ext["currentHash"], "abc");
         assert_eq!(ext["autosaveSequence"], 7);
-        assert_eq!(ext["updatedAt"], at.to_rfc3339());
-        assert_eq!(ext["changedBy"], "maria");
+                assert_eq!(ext["changedBy"], "maria");
+        assert_eq!(
+            ext["updatedAt"],
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
     }
 
     #[test]

@@ -304,15 +304,36 @@ async fn tokens_login_logout_and_me(backend: Backend) {
         true
     );
 
-    let resp = maria
+    // One rule for auth failures: a revoked token gets the body a missing token gets (200,
+    // `UNAUTHENTICATED` on the field), plus a `WWW-Authenticate` that says the token was rejected.
+    let query = json!({"query": "{ __typename me { username } }"});
+    let resp = maria.post().json(&query).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_eq!(body["errors"][0]["path"], json!(["me"]));
+    let missing = anonymous.post().json(&query).send().await.unwrap();
+    assert_eq!(missing.status(), 200);
+    assert!(missing.headers().get("www-authenticate").is_none());
+    assert_eq!(
+        missing.json::<Value>().await.unwrap(),
+        body,
+        "the same answer"
+    );
+    let malformed = anonymous
         .post()
-        .json(&json!({"query": "{ me { username } }"}))
+        .header("authorization", "Basic bWFyaWE6c2VuaGE=")
+        .json(&query)
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 401);
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_eq!(malformed.status(), 200);
+    assert!(malformed.headers().get("www-authenticate").is_some());
+    assert_eq!(malformed.json::<Value>().await.unwrap(), body);
 
     let garbage = anonymous.with_token("mgv_not-a-real-token");
     assert_eq!(
@@ -498,10 +519,11 @@ async fn introspection_graphiql_and_cors_follow_the_configuration() {
     let page = locked
         .http()
         .get(locked.url("/graphql"))
+        .header("accept", "text/html")
         .send()
         .await
         .unwrap();
-    assert_eq!(page.status(), 404);
+    assert_eq!(page.status(), 406, "GraphiQL is off: only JSON is served");
 
     let open = TestServer::start_with(
         Backend::Sqlite,
@@ -513,7 +535,13 @@ async fn introspection_graphiql_and_cors_follow_the_configuration() {
         .await
         .get("errors")
         .is_none());
-    let page = open.http().get(open.url("/graphql")).send().await.unwrap();
+    let page = open
+        .http()
+        .get(open.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let preflight = |origin: &'static str| {
         open.http()

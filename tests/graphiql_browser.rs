@@ -1,9 +1,11 @@
-//! GraphiQL works offline in a real browser.
+//! The API in a real browser: GraphiQL works offline, and a page on another
+//! origin calls the API.
 //!
-//! Starts the server binary on a loopback port, opens `GET /graphql` in
-//! headless Chromium that cannot reach anything but loopback, runs
-//! `{ __typename }` through the GraphiQL UI and checks the answer and that
-//! every resource the page loaded came from the server itself.
+//! Starts the server binary on a loopback port and headless Chromium that
+//! cannot reach anything but loopback. GraphiQL: opens `GET /graphql`, runs
+//! `{ __typename }` through the UI and checks the answer and that every
+//! resource the page loaded came from the server itself. CORS: a page served
+//! from another port calls `/graphql` with `fetch` and `x-request-id`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` packages: without them the
 //! test fails rather than being skipped.
@@ -76,8 +78,17 @@ async fn spawn_ready(mut command: Command, log: &Path, ready_url: &str) -> TestR
     }
 }
 
-#[tokio::test]
-async fn graphiql_runs_a_query_offline() -> TestResult {
+/// A running server binary (with `env`) and a headless Chromium driven through chromedriver,
+/// able to reach loopback only.
+struct Browser {
+    client: Client,
+    base: String,
+    _server: KillOnDrop,
+    _driver: KillOnDrop,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(env: &[(&str, String)]) -> TestResult<Browser> {
     for program in [CHROMIUM, CHROMEDRIVER] {
         assert!(
             Path::new(program).exists(),
@@ -95,8 +106,9 @@ async fn graphiql_runs_a_query_offline() -> TestResult {
             "DATABASE_URL",
             format!("sqlite://{}/db.sqlite3", dir.path().display()),
         )
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir.path());
-    let _server = spawn_ready(
+    let server = spawn_ready(
         server,
         &dir.path().join("server.log"),
         &format!("{base}healthz"),
@@ -107,7 +119,7 @@ async fn graphiql_runs_a_query_offline() -> TestResult {
     let driver_url = format!("http://127.0.0.1:{driver_port}");
     let mut driver = Command::new(CHROMEDRIVER);
     driver.arg(format!("--port={driver_port}"));
-    let _driver = spawn_ready(
+    let driver = spawn_ready(
         driver,
         &dir.path().join("chromedriver.log"),
         &format!("{driver_url}/status"),
@@ -142,10 +154,104 @@ async fn graphiql_runs_a_query_offline() -> TestResult {
         .capabilities(capabilities)
         .connect(&driver_url)
         .await?;
+    Ok(Browser {
+        client,
+        base,
+        _server: server,
+        _driver: driver,
+        _dir: dir,
+    })
+}
+
+#[tokio::test]
+async fn graphiql_runs_a_query_offline() -> TestResult {
+    let browser = start(&[]).await?;
     // Close the browser even when a check fails, so that no Chromium is left behind.
-    let checked = run_query_in_graphiql(&client, &base).await;
-    client.close().await?;
+    let checked = run_query_in_graphiql(&browser.client, &browser.base).await;
+    browser.client.clone().close().await?;
     checked
+}
+
+/// A page served from another origin calls the API with `fetch`, sending `x-request-id`, and
+/// reads the id back: the preflight allows the header, the response exposes it, and the preflight
+/// may be cached (`Access-Control-Max-Age`).
+#[tokio::test]
+async fn a_page_on_another_origin_calls_the_api() -> TestResult {
+    let page_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let origin = format!("http://127.0.0.1:{}", page_listener.local_addr()?.port());
+    let page = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async {
+            axum::response::Html("<!DOCTYPE html><title>another origin</title><p>editor</p>")
+        }),
+    );
+    let page_server = tokio::spawn(async move { axum::serve(page_listener, page).await });
+    let browser = start(&[
+        ("CORS_ALLOWED_ORIGINS", origin.clone()),
+        ("CORS_MAX_AGE", "600".to_owned()),
+    ])
+    .await?;
+    let checked = call_from_another_origin(&browser, &origin).await;
+    browser.client.clone().close().await?;
+    page_server.abort();
+    checked
+}
+
+async fn call_from_another_origin(browser: &Browser, origin: &str) -> TestResult {
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{}graphql", browser.base))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type,x-request-id",
+        )
+        .send()
+        .await?;
+    let headers = preflight.headers();
+    assert_eq!(headers["access-control-max-age"], "600");
+    let allowed = headers["access-control-allow-headers"].to_str()?;
+    assert!(allowed.contains("x-request-id"), "{allowed}");
+
+    browser.client.goto(&format!("{origin}/")).await?;
+    let answer = browser
+        .client
+        .execute_async(
+            r#"const [url, done] = arguments;
+            const results = [];
+            for (let i = 0; i < 3; i++) {
+              const response = await fetch(url, {
+                method: 'POST',
+                headers: {
+                  'content-type': 'application/json',
+                  accept: 'application/graphql-response+json',
+                  authorization: 'Bearer not-a-token',
+                  'x-request-id': 'from-the-page-' + i,
+                },
+                body: JSON.stringify({ query: '{ __typename }' }),
+              });
+              results.push({
+                status: response.status,
+                requestId: response.headers.get('x-request-id'),
+                body: await response.json(),
+              });
+            }
+            done(results);"#,
+            vec![json!(format!("{}graphql", browser.base))],
+        )
+        .await?;
+    let results = answer.as_array().ok_or("no results")?;
+    assert_eq!(results.len(), 3, "{answer}");
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result["status"], 200, "{result}");
+        assert_eq!(
+            result["requestId"],
+            format!("from-the-page-{i}"),
+            "{result}"
+        );
+        assert_eq!(result["body"]["data"]["__typename"], "Query", "{result}");
+    }
+    Ok(())
 }
 
 /// Runs `{ __typename }` in the GraphiQL page at `{base}graphql` and checks

@@ -259,7 +259,15 @@ async fn tokens_expire_when_old_or_idle_and_record_their_use(backend: Backend) {
     )
     .await;
     let resp = old.post().json(&json!({"query": me})).send().await.unwrap();
-    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.status(),
+        200,
+        "an expired token is answered like a missing one"
+    );
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
 }

@@ -201,7 +201,7 @@ async fn conflict(
                     "id": id.to_string(),
                     "username": names.get(&id),
                 })),
-                "changedAt": last.map(|r| r.created_at.to_rfc3339()),
+                "changedAt": last.map(|r| r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
                 "changedAtSequence": last.map(|r| r.autosave_sequence),
             })
         })

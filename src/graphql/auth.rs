@@ -42,10 +42,7 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Exchanges a username and password for a new API token (the one operation that needs no
-    /// token). Users imported from the legacy system sign in with their old password. Wrong
-    /// credentials are `BAD_USER_INPUT`; too many attempts for one user or from one address are
-    /// `TOO_MANY_REQUESTS`.
+    /// Exchanges a username and password for a new API token (the one operation that needs no token). Users imported from the legacy system sign in with their old password. Wrong credentials are `BAD_USER_INPUT`; too many attempts for one user or from one address are `TOO_MANY_REQUESTS`.
     async fn login(
         &self,
         ctx: &Context<'_>,

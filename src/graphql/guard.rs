@@ -17,7 +17,9 @@
 //!    selections, aliases, nesting — is known without expanding it (`QUERY_TOO_COMPLEX`,
 //!    `TOO_MANY_ALIASES`, `QUERY_TOO_DEEP`);
 //! 5. no location carries more than [`MAX_DIRECTIVES_PER_LOCATION`] directives
-//!    (`TOO_MANY_DIRECTIVES`).
+//!    (`TOO_MANY_DIRECTIVES`);
+//! 6. a request that came by `GET` (marked [`ReadOnly`]) runs a query, never a mutation
+//!    (`METHOD_NOT_ALLOWED`, which the HTTP layer answers with 405).
 //!
 //! The parsed document is handed to async-graphql, which does not parse it again. After its
 //! validation, the extension compares the validation's complexity and depth with the configured
@@ -30,10 +32,11 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextValidation,
 };
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
 use async_graphql::parser::{parse_query, Positioned};
 use async_graphql::{Name, Request, ServerError, ServerResult, ValidationResult};
+use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -44,6 +47,14 @@ pub const MAX_NESTING: usize = 48;
 pub const MAX_DIRECTIVES_PER_LOCATION: usize = 8;
 /// Most validation errors returned for one document.
 pub const MAX_VALIDATION_ERRORS: usize = 10;
+
+/// Request data marking a request that may only read: one that came by `GET`, which HTTP
+/// caches and prefetchers may repeat, so only queries run (`METHOD_NOT_ALLOWED` otherwise).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOnly;
+
+/// The code of a mutation sent by `GET`.
+pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
 
 /// What a document may cost.
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +102,15 @@ impl Extension for Guard {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         let document = check(&self.0, &request.query, request.operation_name.as_deref())?;
+        if request.data.contains_key(&TypeId::of::<ReadOnly>())
+            && operation_type(&document, request.operation_name.as_deref())
+                != Some(OperationType::Query)
+        {
+            return Err(coded(
+                METHOD_NOT_ALLOWED,
+                "only queries run over GET: send mutations with POST",
+            ));
+        }
         request.set_parsed_query(document);
         next.run(ctx, request).await
     }
@@ -251,6 +271,15 @@ fn check_operation_name(doc: &ExecutableDocument, name: Option<&str>) -> ServerR
             "BAD_REQUEST",
             "no operation of the document has the requested `operationName`",
         ))
+    }
+}
+
+/// The type of the operation `name` selects (the only one when `name` is `None`).
+fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|op| op.node.ty),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::actor;
 use super::pagination::{CountedConnection, PageArgs};
+use super::scalars::DateTime;
 use super::user::UserObject;
 use crate::db::models::ChangeLogEntry;
 use crate::db::queries::ChangeFilter;
@@ -9,7 +10,6 @@ use crate::db::Db;
 use crate::domain::pops;
 use crate::error::AppError;
 use async_graphql::{Context, Enum, Json, Object, Result, ID};
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// What kind of write a history entry records.
@@ -92,8 +92,8 @@ impl HistoryEntry {
         self.0.snapshot_id.map(|id| ID(id.to_string()))
     }
     /// When.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// Who made the change (`null` for anonymous legacy writes).
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {

@@ -13,6 +13,7 @@ pub mod pagination;
 pub mod partial_restore;
 pub mod pop;
 pub mod sessions;
+pub mod scalars;
 pub mod snapshot;
 pub mod user;
 
@@ -98,12 +99,14 @@ pub fn build(db: Db, settings: Settings, http: &HttpConfig) -> AppSchema {
         .finish()
 }
 
-/// The SDL checked in as `schema.graphql`: types, fields and arguments sorted.
+/// The SDL checked in as `schema.graphql`: types, fields and arguments sorted, custom scalars
+/// with their `@specifiedBy` URL.
 pub fn sdl() -> String {
     let options = async_graphql::SDLExportOptions::new()
         .sorted_fields()
         .sorted_arguments()
-        .sorted_enum_items();
+        .sorted_enum_items()
+        .include_specified_by();
     schema_builder().finish().sdl_with_options(options)
 }
 
@@ -127,4 +130,31 @@ pub(crate) fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
 /// The resolvers' settings.
 pub(crate) fn settings(ctx: &Context<'_>) -> async_graphql::Result<Settings> {
     Ok(*ctx.data::<Settings>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Doc comments become descriptions, which GraphiQL shows line by line: a paragraph
+    /// hard-wrapped in the source would break mid-sentence there.
+    #[test]
+    fn descriptions_are_not_hard_wrapped() {
+        let sdl = super::sdl();
+        let mut wrapped = Vec::new();
+        for block in sdl.split("\"\"\"").skip(1).step_by(2) {
+            let lines: Vec<&str> = block.lines().map(str::trim).collect();
+            for pair in lines.windows(2) {
+                let continues = !pair[0].is_empty()
+                    && !pair[1].is_empty()
+                    && !pair[1].starts_with(['-', '*', '|', '#'])
+                    && !pair[1].chars().next().is_some_and(|c| c.is_ascii_digit());
+                if continues {
+                    wrapped.push(pair[0].to_owned());
+                }
+            }
+        }
+        assert!(
+            wrapped.is_empty(),
+            "hard-wrapped descriptions: {wrapped:#?}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! POPs: the `Pop` type, the `pop`/`pops` queries and the autosave, status and delete mutations.
 
 use super::pagination::{CountedConnection, PageArgs};
+use super::scalars::{Date, DateTime};
 use super::snapshot::SnapshotObject;
 use super::user::UserObject;
 use super::{actor, settings};
@@ -13,7 +14,6 @@ use crate::domain::transition::ExpectedHash;
 use crate::domain::{document, pops, workflow, Status};
 use crate::error::AppError;
 use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject, ID};
-use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
 /// Workflow status of a POP.
@@ -163,8 +163,8 @@ impl PopObject {
         self.0.meta.mes_ano.as_deref()
     }
     /// Approval date.
-    async fn data_aprovacao(&self) -> Option<NaiveDate> {
-        self.0.meta.data_aprovacao
+    async fn data_aprovacao(&self) -> Option<Date> {
+        self.0.meta.data_aprovacao.map(Date)
     }
     /// Whether the author marked the POP complete.
     async fn is_completo(&self) -> bool {
@@ -174,30 +174,29 @@ impl PopObject {
     async fn document(&self) -> Json<Value> {
         Json(document::document(&self.0.meta, &self.0.content))
     }
-    /// The front end's whole form state, as last sent; `null` after a restore (it described the
-    /// content before), until the next autosave sends one.
+    /// The front end's whole form state, as last sent; `null` after a restore (it described the content before), until the next autosave sends one.
     async fn raw_payload(&self) -> Option<Json<&Value>> {
         self.0.meta.raw_payload.as_ref().map(Json)
     }
     /// When the POP was created (UTC).
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.meta.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.meta.created_at)
     }
     /// When the POP was last written (UTC).
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.meta.updated_at
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.meta.updated_at)
     }
     /// When the POP was last autosaved.
-    async fn last_autosave_at(&self) -> Option<DateTime<Utc>> {
-        self.0.meta.last_autosave_at
+    async fn last_autosave_at(&self) -> Option<DateTime> {
+        self.0.meta.last_autosave_at.map(DateTime)
     }
     /// When anything last happened to the POP.
-    async fn last_activity_at(&self) -> DateTime<Utc> {
-        self.0.meta.last_activity_at
+    async fn last_activity_at(&self) -> DateTime {
+        DateTime(self.0.meta.last_activity_at)
     }
     /// When the POP was soft-deleted, if it was.
-    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.0.meta.deleted_at
+    async fn deleted_at(&self) -> Option<DateTime> {
+        self.0.meta.deleted_at.map(DateTime)
     }
     /// Who created the POP (its owner).
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
@@ -356,8 +355,7 @@ pub struct AutosavePopInput {
     pub content: Option<PopContentInput>,
     /// The front end's whole form state (kept as sent).
     pub raw_payload: Option<Json<Value>>,
-    /// Any unique string (e.g. a UUID per save attempt): a retry with the same key and input
-    /// returns the first result without writing again.
+    /// Any unique string (e.g. a UUID per save attempt): a retry with the same key and input returns the first result without writing again.
     pub idempotency_key: Option<String>,
 }
 
@@ -424,17 +422,14 @@ pub struct PopQuery;
 
 #[Object]
 impl PopQuery {
-    /// One POP by its public id (UUID, with or without hyphens); `null` when there is none.
-    /// Soft-deleted POPs are returned too (see `deletedAt`).
+    /// One POP by its public id (UUID, with or without hyphens); `null` when there is none. Soft-deleted POPs are returned too (see `deletedAt`).
     async fn pop(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PopObject>> {
         let db = ctx.data::<Db>()?;
         let id = pops::parse_public_id("id", &id)?;
         Ok(pops::find(db, &actor(ctx)?, id).await?.map(PopObject))
     }
 
-    /// POPs, newest first, filtered; soft-deleted ones only with `includeDeleted: true`. With
-    /// `search`, most relevant first (then newest first). Filters combine with AND; only POPs the
-    /// caller may read are ever listed.
+    /// POPs, newest first, filtered; soft-deleted ones only with `includeDeleted: true`. With `search`, most relevant first (then newest first). Filters combine with AND; only POPs the caller may read are ever listed.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "super::pagination::cost(first, last, child_complexity)")]
     async fn pops(
@@ -519,14 +514,7 @@ pub struct PopMutation;
 
 #[Object]
 impl PopMutation {
-    /// Saves the editor's state: applies the fields given, bumps `autosaveSequence`, logs each
-    /// changed field and takes a snapshot every `SNAPSHOT_EVERY` autosaves. A stale save with
-    /// `baseSequence` is merged when its changes do not overlap (`mergedPaths`). Errors:
-    /// `CONFLICT` (stale `expectedHash`; extensions carry `currentHash`, `autosaveSequence`,
-    /// `updatedAt`, `changedBy`, and after a merge attempt `conflicts`: `path`, `base`, `server`,
-    /// `client`, `changedBy`, `changedAt`), `BASE_UNAVAILABLE` (the version at `baseSequence`
-    /// cannot be rebuilt: reload and reapply), `EXPECTED_HASH_REQUIRED`, `POP_ID_REQUIRED`,
-    /// `POP_LOCKED`, `IDEMPOTENCY_KEY_REUSED`, `NOT_FOUND`, `BAD_USER_INPUT`.
+    /// Saves the editor's state: applies the fields given, bumps `autosaveSequence`, logs each changed field and takes a snapshot every `SNAPSHOT_EVERY` autosaves. A stale save with `baseSequence` is merged when its changes do not overlap (`mergedPaths`). Errors: `CONFLICT` (stale `expectedHash`; extensions carry `currentHash`, `autosaveSequence`, `updatedAt`, `changedBy`, and after a merge attempt `conflicts`: `path`, `base`, `server`, `client`, `changedBy`, `changedAt`), `BASE_UNAVAILABLE` (the version at `baseSequence` cannot be rebuilt: reload and reapply), `EXPECTED_HASH_REQUIRED`, `POP_ID_REQUIRED`, `POP_LOCKED`, `IDEMPOTENCY_KEY_REUSED`, `NOT_FOUND`, `BAD_USER_INPUT`.
     async fn autosave_pop(
         &self,
         ctx: &Context<'_>,
@@ -577,10 +565,7 @@ impl PopMutation {
         Ok(AutosavePayload::from(outcome))
     }
 
-    /// Moves a POP through the workflow: DRAFT → IN_REVIEW → PUBLISHED → ARCHIVED, and
-    /// IN_REVIEW → DRAFT with a `reason`. Publishing increments `versao` and takes a snapshot.
-    /// Anything else is `INVALID_TRANSITION`. With `expectedHash`, only the version the caller
-    /// saw moves (`CONFLICT` if it changed since): nothing unseen is published.
+    /// Moves a POP through the workflow: DRAFT → IN_REVIEW → PUBLISHED → ARCHIVED, and IN_REVIEW → DRAFT with a `reason`. Publishing increments `versao` and takes a snapshot. Anything else is `INVALID_TRANSITION`. With `expectedHash`, only the version the caller saw moves (`CONFLICT` if it changed since): nothing unseen is published.
     async fn change_pop_status(
         &self,
         ctx: &Context<'_>,
@@ -607,9 +592,7 @@ impl PopMutation {
         })
     }
 
-    /// Soft-deletes a POP: it disappears from `pops` (unless `includeDeleted`) but keeps its
-    /// history. Published POPs must be archived instead (`POP_LOCKED`). With `expectedHash`,
-    /// only the version the caller saw is deleted (`CONFLICT` otherwise).
+    /// Soft-deletes a POP: it disappears from `pops` (unless `includeDeleted`) but keeps its history. Published POPs must be archived instead (`POP_LOCKED`). With `expectedHash`, only the version the caller saw is deleted (`CONFLICT` otherwise).
     async fn delete_pop(
         &self,
         ctx: &Context<'_>,

@@ -2,6 +2,7 @@
 //! milestone mutations.
 
 use super::pop::{PopObject, PopStatus};
+use super::scalars::DateTime;
 use super::user::UserObject;
 use super::{actor, loaders::PopLoader, settings};
 use crate::db::models::Snapshot;
@@ -12,7 +13,6 @@ use crate::domain::{pops, snapshots};
 use crate::error::AppError;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, Json, Object, Result, SimpleObject, ID};
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// Why a snapshot was taken.
@@ -93,8 +93,8 @@ impl SnapshotObject {
         self.0.label.as_deref()
     }
     /// When it was taken.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// Who caused it.
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
@@ -124,8 +124,7 @@ pub enum ChangeKind {
 /// One change between two documents.
 #[derive(SimpleObject)]
 pub struct FieldChange {
-    /// JSON Pointer (RFC 6901): into the first document for removed and changed values, into the
-    /// second for added ones.
+    /// JSON Pointer (RFC 6901): into the first document for removed and changed values, into the second for added ones.
     pub path: String,
     /// What happened.
     pub kind: ChangeKind,
@@ -190,8 +189,7 @@ impl SnapshotQuery {
         Ok(found.map(|(snapshot, _)| SnapshotObject(snapshot)))
     }
 
-    /// Compares two snapshots of the same POP, or a snapshot with the POP's current state when
-    /// `toId` is omitted. Snapshots of different POPs are `BAD_USER_INPUT`.
+    /// Compares two snapshots of the same POP, or a snapshot with the POP's current state when `toId` is omitted. Snapshots of different POPs are `BAD_USER_INPUT`.
     async fn snapshot_diff(
         &self,
         ctx: &Context<'_>,
@@ -234,8 +232,7 @@ pub struct SnapshotMutation;
 
 #[Object]
 impl SnapshotMutation {
-    /// Takes a snapshot (kind `BACKUP`, with the label) of every non-deleted POP of a session, in
-    /// one transaction, and returns them.
+    /// Takes a snapshot (kind `BACKUP`, with the label) of every non-deleted POP of a session, in one transaction, and returns them.
     async fn backup_session(
         &self,
         ctx: &Context<'_>,
@@ -248,10 +245,7 @@ impl SnapshotMutation {
         Ok(taken.into_iter().map(SnapshotObject).collect())
     }
 
-    /// Rolls a POP back to a snapshot, in one transaction: first a safety snapshot of the current
-    /// state (unless the latest snapshot already holds it), then the snapshot's content applied,
-    /// the sequence bumped and the change logged. `expectedHash` guards against overwriting a
-    /// newer save (`CONFLICT`); `EXPECTED_HASH_REQUIRED` without it when the server requires it.
+    /// Rolls a POP back to a snapshot, in one transaction: first a safety snapshot of the current state (unless the latest snapshot already holds it), then the snapshot's content applied, the sequence bumped and the change logged. `expectedHash` guards against overwriting a newer save (`CONFLICT`); `EXPECTED_HASH_REQUIRED` without it when the server requires it.
     async fn restore_snapshot(
         &self,
         ctx: &Context<'_>,
@@ -273,8 +267,7 @@ impl SnapshotMutation {
         })
     }
 
-    /// Marks a snapshot as a milestone with a label of 1–120 characters; milestones are never
-    /// deleted by retention.
+    /// Marks a snapshot as a milestone with a label of 1–120 characters; milestones are never deleted by retention.
     async fn mark_milestone(
         &self,
         ctx: &Context<'_>,

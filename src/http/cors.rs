@@ -9,9 +9,37 @@
 //! `*` alone allows every origin. That is safe for this API because it authenticates with a
 //! bearer token the calling page must send itself, never with cookies, and the layer never allows
 //! credentials. `*` mixed with other origins is refused (it would make the list meaningless).
+//!
+//! Browsers may send `Authorization`, `Content-Type`, `Accept` and `x-request-id` (the request id
+//! the server logs and echoes), and may read the response's `x-request-id`. A preflight's answer
+//! is cached for `CORS_MAX_AGE` seconds (`Access-Control-Max-Age`), so an editor autosaving every
+//! few seconds pays for one preflight per period rather than one every few requests.
 
+use crate::http::observe::X_REQUEST_ID;
 use axum::http::{header, HeaderValue, Method};
+use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// Default of `CORS_MAX_AGE`: two hours, the longest Chromium honours.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7200);
+/// Longest `CORS_MAX_AGE` accepted: a day, the longest any browser honours.
+pub const MAX_MAX_AGE: Duration = Duration::from_secs(86_400);
+
+/// Parses `CORS_MAX_AGE`: whole seconds from 0 (no caching) to a day.
+pub fn parse_max_age(raw: &str) -> Result<Duration, String> {
+    let seconds: u64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a whole number of seconds"))?;
+    let age = Duration::from_secs(seconds);
+    if age > MAX_MAX_AGE {
+        return Err(format!(
+            "{seconds} s is over {} s, the longest a browser caches a preflight",
+            MAX_MAX_AGE.as_secs()
+        ));
+    }
+    Ok(age)
+}
 
 /// Which browser origins may call the API.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,9 +78,9 @@ impl CorsOrigins {
             .map(CorsOrigins::List)
     }
 
-    /// The layer that answers preflights and adds the CORS headers; `None` when cross-origin
-    /// access is off.
-    pub fn layer(&self) -> Option<CorsLayer> {
+    /// The layer that answers preflights (cached by browsers for `max_age`) and adds the CORS
+    /// headers; `None` when cross-origin access is off.
+    pub fn layer(&self, max_age: Duration) -> Option<CorsLayer> {
         let allow = match self {
             CorsOrigins::None => return None,
             CorsOrigins::Any => AllowOrigin::any(),
@@ -62,7 +90,14 @@ impl CorsOrigins {
             CorsLayer::new()
                 .allow_origin(allow)
                 .allow_methods([Method::GET, Method::POST])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    header::ACCEPT,
+                    X_REQUEST_ID,
+                ])
+                .expose_headers([X_REQUEST_ID])
+                .max_age(max_age),
         )
     }
 }
@@ -119,8 +154,17 @@ mod tests {
     fn star_alone_is_any_origin_and_empty_is_none() {
         assert_eq!(CorsOrigins::parse(" * ").expect("valid"), CorsOrigins::Any);
         assert_eq!(CorsOrigins::parse(" , ").expect("valid"), CorsOrigins::None);
-        assert!(CorsOrigins::Any.layer().is_some());
-        assert!(CorsOrigins::None.layer().is_none());
+        assert!(CorsOrigins::Any.layer(DEFAULT_MAX_AGE).is_some());
+        assert!(CorsOrigins::None.layer(DEFAULT_MAX_AGE).is_none());
+    }
+
+    #[test]
+    fn max_age_is_whole_seconds_up_to_a_day() {
+        assert_eq!(parse_max_age(" 600 "), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_max_age("0"), Ok(Duration::ZERO));
+        for bad in ["-1", "1.5", "86401", "", "ten"] {
+            assert!(parse_max_age(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,27 +1,40 @@
-//! `POST /graphql`: limits, authentication, execution, and a stable `extensions.code` on every
-//! error.
+//! `/graphql`, GraphQL over HTTP: limits, authentication, execution, and a stable
+//! `extensions.code` on every error.
 //!
-//! In order: the body must be `application/json` (`UNSUPPORTED_MEDIA_TYPE`, 415, before it is
+//! The response's media type is negotiated on `Accept` ([`negotiate`]): with
+//! `application/graphql-response+json` a request error (the document does not parse or validate,
+//! a variable does not coerce, a limit refuses it) is 400 without `data`; with `application/json`
+//! it is 200, as the specification asks of that older type. `GET` runs queries from the URL
+//! (`METHOD_NOT_ALLOWED`, 405 with `Allow: POST`, for a mutation) or serves GraphiQL to a browser.
+//!
+//! For a POST, in order: the body must be `application/json` (`UNSUPPORTED_MEDIA_TYPE`, 415, before it is
 //! read), is read up to `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`), and is parsed as one request or a
 //! non-empty batch, each with a `query` (`BAD_REQUEST`, `BATCH_TOO_LARGE`); the bearer token is
-//! checked (`UNAUTHENTICATED` for a token that is not valid; no token at all is allowed, and every
-//! operation but `login` then answers `UNAUTHENTICATED`), and the operations run within
+//! checked, and the operations run within
 //! `REQUEST_TIMEOUT` (`TIMEOUT`). Each document is bounded, parsed and costed by
 //! [`crate::graphql::guard`] before async-graphql sees it, and its errors carry their codes from
 //! there; the few errors async-graphql raises without one (a variable of the wrong type) are coded
 //! here by where they occur, never by their text.
+//!
+//! **One rule for authentication failures**: a request without a valid token — none, a malformed
+//! `Authorization`, or a token that is unknown, revoked or expired — runs anonymously. `login`,
+//! `__typename` and introspection work; every other field answers `UNAUTHENTICATED` in `errors`,
+//! with its path, in a normal 200 response: a missing and a bad token get the same body. A token
+//! that was sent and rejected also gets `WWW-Authenticate: Bearer error="invalid_token"`, so a
+//! client knows to sign in again rather than to add a token.
 
+use super::negotiate::{self, Format};
 use super::AppState;
 use crate::auth::{self, AuthUser};
-use crate::error::{AppError, InternalDetail};
+use crate::error::InternalDetail;
 use crate::graphql::auth::ClientAddr;
+use crate::graphql::guard::{ReadOnly, METHOD_NOT_ALLOWED};
 use crate::telemetry::operation::Operation;
 use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse, ServerError};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,8 +46,12 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let Some(format) = negotiate::choose(&headers, false) else {
+        return not_acceptable();
+    };
     if !is_json(&headers) {
         return failure(
+            format,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
             "send the request as `Content-Type: application/json`",
@@ -44,6 +61,7 @@ pub async fn handle(
         Ok(bytes) => bytes,
         Err(_) => {
             return failure(
+                format,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
                 &format!(
@@ -57,39 +75,93 @@ pub async fn handle(
         Ok(batch) => batch,
         Err(err) => {
             return failure(
+                format,
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
                 &format!("the body is not a GraphQL request: {err}"),
             )
         }
     };
+    run(&state, peer, &headers, batch, format).await
+}
+
+/// Handles `GET /graphql`: GraphiQL for a browser that asks for HTML (when it is on), otherwise
+/// a query from the URL's `query`, `operationName`, `variables` and `extensions` (the last two as
+/// JSON text). Mutations are refused with 405 and `Allow: POST`.
+pub async fn handle_get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let format = match negotiate::choose(&headers, state.http.graphiql) {
+        Some(Format::Html) => {
+            return (
+                [(header::CONTENT_TYPE, Format::Html.content_type())],
+                super::graphiql::page(super::GRAPHQL_PATH).0,
+            )
+                .into_response()
+        }
+        Some(format) => format,
+        None => return not_acceptable(),
+    };
+    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
+        Ok(request) => request,
+        Err(err) => {
+            return failure(
+                format,
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the URL is not a GraphQL request: {err}"),
+            )
+        }
+    };
+    let batch = BatchRequest::Single(request.data(ReadOnly));
+    run(&state, peer, &headers, batch, format).await
+}
+
+/// Checks the shape of a parsed request, authenticates it, runs it within the time limit, and
+/// answers in `format`.
+async fn run(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    batch: BatchRequest,
+    format: Format,
+) -> Response {
     if let Some(problem) = shape_problem(&batch) {
-        return failure(StatusCode::BAD_REQUEST, "BAD_REQUEST", problem);
+        return failure(format, StatusCode::BAD_REQUEST, "BAD_REQUEST", problem);
     }
     if let BatchRequest::Batch(requests) = &batch {
         if requests.len() > state.http.max_batch {
             return failure(
+                format,
                 StatusCode::BAD_REQUEST,
                 "BATCH_TOO_LARGE",
                 &format!("at most {} operations per batch", state.http.max_batch),
             );
         }
     }
-    let user = match bearer(&headers) {
-        Bearer::Missing => None,
-        Bearer::Malformed => return unauthenticated(),
+    let (user, rejected) = match bearer(headers) {
+        Bearer::Missing => (None, false),
+        Bearer::Malformed => (None, true),
         Bearer::Token(token) => {
             match auth::authenticate(&state.db, token, &state.http.tokens).await {
-                Ok(Some(user)) => Some(user),
-                Ok(None) => return unauthenticated(),
+                Ok(Some(user)) => (Some(user), false),
+                Ok(None) => (None, true),
                 Err(err) => {
                     let code = err.code();
-                    return failure(StatusCode::SERVICE_UNAVAILABLE, code, &err.message());
+                    return failure(
+                        format,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        code,
+                        &err.message(),
+                    );
                 }
             }
         }
     };
-    let client = state.http.trusted_proxies.client(peer.ip(), &headers);
+    let client = state.http.trusted_proxies.client(peer.ip(), headers);
     let (batch, operations) = attach(batch, user, ClientAddr(client));
     let execution = state.schema.execute_batch(batch);
     let (mut response, errors) =
@@ -97,19 +169,84 @@ pub async fn handle(
             Ok(response) => {
                 let response = with_codes(response);
                 let errors = response_errors(&response);
-                (Json(response).into_response(), errors)
+                (answer(format, response), errors)
             }
             Err(_) => (
-                timed_out(),
+                timed_out(format),
                 vec![vec![Failure::code("TIMEOUT")]; operations.len()],
             ),
         };
-    let labels = record(&state, &operations, &errors);
+    if rejected {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static(INVALID_TOKEN),
+        );
+    }
+    let labels = record(state, &operations, &errors);
     response
         .extensions_mut()
         .insert(OperationLabel(labels.join(",")));
     response
 }
+
+/// Whether a response answers a request error: one raised before execution (the document did
+/// not parse or validate, a variable did not coerce, a limit refused it), which leaves no `data`.
+fn is_request_error(response: &GqlResponse) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// The JSON of one response; a request error has no `data` entry.
+fn response_json(response: &GqlResponse) -> serde_json::Value {
+    let mut value = serde_json::to_value(response).unwrap_or_else(|_| {
+        json!({"errors": [{"message": "internal server error",
+                           "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]})
+    });
+    if is_request_error(response) {
+        if let Some(object) = value.as_object_mut() {
+            object.remove("data");
+        }
+    }
+    value
+}
+
+/// The HTTP answer to an executed request: 405 with `Allow: POST` for a mutation sent by GET;
+/// with `application/graphql-response+json`, 400 for a request error; 200 otherwise.
+fn answer(format: Format, response: BatchResponse) -> Response {
+    let (status, body) = match &response {
+        BatchResponse::Single(single) => {
+            let refused_method = single.errors.iter().any(|e| {
+                e.extensions
+                    .as_ref()
+                    .and_then(|ext| ext.get("code"))
+                    .is_some_and(|c| *c == async_graphql::Value::from(METHOD_NOT_ALLOWED))
+            });
+            let status = if refused_method {
+                StatusCode::METHOD_NOT_ALLOWED
+            } else if format == Format::GraphqlResponse && is_request_error(single) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (status, response_json(single))
+        }
+        BatchResponse::Batch(all) => (
+            StatusCode::OK,
+            serde_json::Value::Array(all.iter().map(response_json).collect()),
+        ),
+    };
+    let mut response = json_response(format, status, &body);
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+    }
+    response
+}
+
+/// `WWW-Authenticate` of a response to a request whose token was rejected (RFC 6750).
+const INVALID_TOKEN: &str = r#"Bearer error="invalid_token""#;
 
 /// The label(s) of the GraphQL operation(s) a response answered, for the request's log line.
 #[derive(Debug, Clone)]
@@ -281,39 +418,46 @@ fn add_code(error: &mut ServerError) {
         .set("code", code);
 }
 
-fn unauthenticated() -> Response {
-    let err = AppError::Unauthenticated;
-    let mut response = failure(
-        StatusCode::UNAUTHORIZED,
-        err.code(),
-        "the bearer token is not valid (revoked, expired or mistyped)",
-    );
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
-    response
+/// A request refused before execution: no `data`, one error with its code.
+fn failure(format: Format, status: StatusCode, code: &str, message: &str) -> Response {
+    json_response(
+        format,
+        status,
+        &json!({"errors": [{"message": message, "extensions": {"code": code}}]}),
+    )
 }
 
 /// `TIMEOUT`: the answer was given up, but a write the request started may still complete (a
 /// POP write, once started, runs to its end: see `domain::autosave`), so the outcome is
 /// unknown and the client is told how to learn it.
-fn timed_out() -> Response {
+fn timed_out(format: Format) -> Response {
     let message = "the request took longer than the server allows and its answer was given up; \
         a write it started may still have been saved: retry with the same idempotencyKey to get \
         its result, or read the current state before writing again";
-    (
+    json_response(
+        format,
         StatusCode::GATEWAY_TIMEOUT,
-        Json(json!({"errors": [{"message": message,
-            "extensions": {"code": "TIMEOUT", "writeOutcome": "UNKNOWN"}}]})),
+        &json!({"errors": [{"message": message,
+            "extensions": {"code": "TIMEOUT", "writeOutcome": "UNKNOWN"}}]}),
     )
-        .into_response()
 }
 
-fn failure(status: StatusCode, code: &str, message: &str) -> Response {
+/// 406: the client accepts neither JSON type (answered as `application/json`).
+fn not_acceptable() -> Response {
+    failure(
+        Format::Json,
+        StatusCode::NOT_ACCEPTABLE,
+        "NOT_ACCEPTABLE",
+        "accept `application/graphql-response+json` or `application/json`",
+    )
+}
+
+/// `body` as JSON with the `Content-Type` of `format`.
+fn json_response(format: Format, status: StatusCode, body: &serde_json::Value) -> Response {
     (
         status,
-        Json(json!({"errors": [{"message": message, "extensions": {"code": code}}]})),
+        [(header::CONTENT_TYPE, format.content_type())],
+        body.to_string(),
     )
         .into_response()
 }

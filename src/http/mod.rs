@@ -7,6 +7,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
+pub mod negotiate;
 pub mod observe;
 pub mod serve;
 
@@ -14,8 +15,6 @@ use crate::config::{DatabaseConfig, HttpConfig};
 use crate::db::Db;
 use crate::graphql::AppSchema;
 use crate::telemetry::metrics::Metrics;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::future::Future;
@@ -44,7 +43,7 @@ pub const GRAPHQL_PATH: &str = "/graphql";
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
-        .route(GRAPHQL_PATH, get(graphiql_page).post(graphql::handle))
+        .route(GRAPHQL_PATH, get(graphql::handle_get).post(graphql::handle))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics));
@@ -57,7 +56,10 @@ pub fn router(state: AppState) -> Router {
 /// Wraps every route: a panic becomes a clean 500 ([`observe::panic_response`]), inside
 /// [`observe::observe`] (request id, metrics, the log line), inside CORS when configured.
 fn with_layers(router: Router<AppState>, state: AppState) -> Router {
-    let cors = state.http.cors_allowed_origins.layer();
+    let cors = state
+        .http
+        .cors_allowed_origins
+        .layer(state.http.cors_max_age);
     let router = router
         .layer(CatchPanicLayer::custom(observe::panic_response))
         .layer(axum::middleware::from_fn_with_state(
@@ -81,19 +83,11 @@ pub async fn serve(
     serve::serve(listener, router(state), shutdown).await
 }
 
-async fn graphiql_page(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    if state.http.graphiql {
-        Html(graphiql::page(GRAPHQL_PATH).0).into_response()
-    } else {
-        (StatusCode::NOT_FOUND, "GraphiQL is disabled on this server").into_response()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::body::Body;
-    use axum::http::Request;
+    use axum::http::{Request, StatusCode};
     use tower::ServiceExt;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
