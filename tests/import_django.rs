@@ -397,7 +397,36 @@ async fn legacy_data_holding_nul_is_refused_naming_the_row(backend: Backend) {
     assert_eq!(common::table_sums(&target.db).await["pops"].rows, 0);
 }
 
+/// A later-version database holds cloned POPs of `versao` 0 (never published): they import as
+/// they are, with the hash of their own document, instead of failing the import.
+async fn a_cloned_pop_of_versao_zero_imports_unchanged(backend: Backend) {
+    let later = common::later_legacy::LaterLegacy::with_sql(
+        "UPDATE processos_pop SET versao = 0 WHERE id IN (50, 52);",
+    );
+    let (db, _dir) = target(backend).await;
+    let data = mapagov::legacy::read(&later.path).await.unwrap();
+    let report = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.pops_verified, expected()["processos.pop"].len());
+    assert!(
+        report.warnings.iter().all(|w| !w.contains("versao")),
+        "{:?}",
+        report.warnings
+    );
+    let pops = all_pops(&db).await;
+    for pop in &pops {
+        let legacy = pop.meta.legacy_id.unwrap();
+        let want = if legacy == 50 || legacy == 52 { 0 } else { 1 };
+        assert_eq!(pop.meta.versao, want, "legacy POP {legacy}");
+        let doc = mapagov::domain::document::document(&pop.meta, &pop.content);
+        assert_eq!(doc["versao"], want);
+        assert_eq!(pop.meta.integrity_hash, integrity_hash(&doc));
+    }
+}
+
 both_backends!(
+    a_cloned_pop_of_versao_zero_imports_unchanged,
     legacy_data_holding_nul_is_refused_naming_the_row,
     sqlite_fixture_imports_everything,
     json_dump_imports_everything,

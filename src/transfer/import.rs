@@ -8,8 +8,8 @@
 //! - **Users.** The Django password hash is kept as `password_hash`. A legacy username that
 //!   already belongs to another account here is never merged: the import stops unless
 //!   `rename_conflicts` gives a suffix, and the legacy user is then imported as `username+suffix`.
-//! - **POPs.** Content, timestamps, `versao`, `autosave_sequence` and `raw_payload` (decoded) are
-//!   kept; legacy statuses are mapped (see [`crate::legacy::map_status`]); `is_deleted` becomes
+//! - **POPs.** Content, timestamps, `versao` (0 for a clone never published, as the later Django
+//!   versions write it), `autosave_sequence` and `raw_payload` (decoded) are kept; legacy statuses are mapped (see [`crate::legacy::map_status`]); `is_deleted` becomes
 //!   `deleted_at = updated_at`. The POP's own `integrity_hash` is recomputed from the imported
 //!   content: the legacy one went stale between snapshots.
 //! - **Snapshots** keep their sequence, milestone flag and label, stored hash and payload
@@ -354,7 +354,7 @@ async fn import_pops(
                     schema::pops::legacy_id.eq(Some(pop.id)),
                     schema::pops::session_id.eq(&pop.session_id),
                     schema::pops::created_by_id.eq(created_by),
-                    schema::pops::versao.eq(pop.versao.max(1)),
+                    schema::pops::versao.eq(pop.versao),
                     schema::pops::mes_ano.eq(&pop.mes_ano),
                     schema::pops::data_aprovacao.eq(pop.data_aprovacao),
                     schema::pops::status.eq(&pop.status),
@@ -375,12 +375,6 @@ async fn import_pops(
             .returning(schema::pops::id)
             .get_result(c)
             .await)?;
-        if pop.versao < 1 {
-            report.warnings.push(format!(
-                "POP legacy id {}: versao {} raised to 1",
-                pop.id, pop.versao
-            ));
-        }
         map.insert(pop.id, id);
         new_ids.push(id);
         counts.imported += 1;
