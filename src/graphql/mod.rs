@@ -3,6 +3,7 @@
 //! [`schema_builder`] needs no runtime data, so the SDL can be exported without a database
 //! (`mapagov schema`); [`build`] adds the database handle, the settings and the data loaders.
 
+pub mod area;
 pub mod auth;
 pub mod budget;
 pub mod guard;
@@ -31,6 +32,7 @@ pub struct Query(
     pop::PopQuery,
     snapshot::SnapshotQuery,
     history::HistoryQuery,
+    area::AreaQuery,
 );
 
 /// The mutation root.
@@ -39,6 +41,7 @@ pub struct Mutation(
     auth::AuthMutation,
     pop::PopMutation,
     snapshot::SnapshotMutation,
+    area::AreaMutation,
 );
 
 /// The schema type served at `/graphql`.

@@ -1,3 +1,5 @@
+DROP TABLE areas;
+
 -- Clones of versao 0 become versao 1 again before the stricter check returns.
 ALTER TABLE pops DROP CONSTRAINT pops_versao_check;
 UPDATE pops SET versao = 1 WHERE versao = 0;

@@ -1,3 +1,5 @@
+DROP TABLE areas;
+
 -- Clones of versao 0 become versao 1 again before the stricter check returns.
 UPDATE pops SET versao = 1 WHERE versao = 0;
 PRAGMA writable_schema = ON;

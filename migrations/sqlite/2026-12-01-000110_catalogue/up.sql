@@ -14,3 +14,22 @@ UPDATE sqlite_schema
    SET sql = replace(sql, 'CHECK (versao >= 1)', 'CHECK (versao >= 0)')
  WHERE type = 'table' AND name = 'pops';
 PRAGMA writable_schema = RESET;
+
+-- Areas (the Django `processos_area`): the units POPs belong to (by `pops.area_codigo`, the code
+-- the legacy document carries as `area.codigo`) and reviewers review. A sub-area names its parent.
+CREATE TABLE areas (
+    id          INTEGER PRIMARY KEY,
+    legacy_id   BIGINT UNIQUE,
+    codigo      TEXT NOT NULL UNIQUE CHECK (length(codigo) BETWEEN 1 AND 20),
+    nome        TEXT NOT NULL CHECK (length(nome) >= 1),
+    nome_curto  TEXT NOT NULL DEFAULT '',
+    slug        TEXT NOT NULL UNIQUE CHECK (length(slug) >= 1),
+    prefixo     TEXT CHECK (prefixo IS NULL OR (length(prefixo) = 2 AND prefixo GLOB '[0-9][0-9]')),
+    ordem       INTEGER NOT NULL DEFAULT 0,
+    ativo       BOOLEAN NOT NULL DEFAULT TRUE,
+    descricao   TEXT NOT NULL DEFAULT '',
+    parent_id   BIGINT REFERENCES areas (id) ON DELETE RESTRICT CHECK (parent_id <> id),
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX areas_parent_id_idx ON areas (parent_id);
