@@ -397,7 +397,89 @@ async fn legacy_data_holding_nul_is_refused_naming_the_row(backend: Backend) {
     assert_eq!(common::table_sums(&target.db).await["pops"].rows, 0);
 }
 
+/// A later-version database holds cloned POPs of `versao` 0 (never published): they import as
+/// they are, with the hash of their own document, instead of failing the import.
+async fn a_cloned_pop_of_versao_zero_imports_unchanged(backend: Backend) {
+    let later = common::later_legacy::LaterLegacy::with_sql(
+        "UPDATE processos_pop SET versao = 0 WHERE id IN (50, 52);",
+    );
+    let (db, _dir) = target(backend).await;
+    let data = mapagov::legacy::read(&later.path).await.unwrap();
+    let report = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.pops_verified, expected()["processos.pop"].len());
+    assert!(
+        report.warnings.iter().all(|w| !w.contains("versao")),
+        "{:?}",
+        report.warnings
+    );
+    let pops = all_pops(&db).await;
+    for pop in &pops {
+        let legacy = pop.meta.legacy_id.unwrap();
+        let want = if legacy == 50 || legacy == 52 { 0 } else { 1 };
+        assert_eq!(pop.meta.versao, want, "legacy POP {legacy}");
+        let doc = mapagov::domain::document::document(&pop.meta, &pop.content);
+        assert_eq!(doc["versao"], want);
+        assert_eq!(pop.meta.integrity_hash, integrity_hash(&doc));
+    }
+}
+
+/// `processos_area` of a later-version database: the table's SQL, as Django created it.
+pub const AREA_TABLE: &str = "CREATE TABLE processos_area (id integer PRIMARY KEY, \
+    codigo varchar(20) NOT NULL UNIQUE, nome varchar(200) NOT NULL, nome_curto varchar(50) NOT NULL, \
+    slug varchar(50) NOT NULL UNIQUE, prefixo varchar(10) NOT NULL, ordem integer NOT NULL, \
+    ativo bool NOT NULL, descricao text NOT NULL, area_pai_id bigint NULL, tem_subareas bool NOT NULL, \
+    created_at datetime NOT NULL, updated_at datetime NOT NULL);";
+
+/// Areas arrive with their sub-areas (a child listed before its parent included), once.
+async fn areas_import_with_their_parents(backend: Backend) {
+    let later = common::later_legacy::LaterLegacy::with_sql(&format!(
+        "{AREA_TABLE} INSERT INTO processos_area VALUES \
+         (1, 'DIGEP-RO', 'Regional RO', 'RO', 'digep-ro', '', 2, 1, '', 3, 0, \
+          '2026-01-02 10:00:00', '2026-01-02 10:00:00'), \
+         (3, 'DIGEP', 'Diretoria de Gestão de Pessoas', 'DIGEP', 'digep', '05', 1, 1, 'x', NULL, 1, \
+          '2026-01-01 10:00:00.123456', '2026-01-03 10:00:00');"
+    ));
+    let (db, _dir) = target(backend).await;
+    let data = mapagov::legacy::read(&later.path).await.unwrap();
+    let report = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    let counts = report.table("areas").unwrap();
+    assert_eq!((counts.read, counts.imported, counts.skipped), (2, 2, 0));
+    let areas = {
+        let mut pooled = db.get().await.unwrap();
+        let mut conn = pooled.conn();
+        mapagov::domain::areas::all(&mut conn).await.unwrap()
+    };
+    let digep = areas.iter().find(|a| a.codigo == "DIGEP").unwrap();
+    let ro = areas.iter().find(|a| a.codigo == "DIGEP-RO").unwrap();
+    assert_eq!(
+        (
+            digep.legacy_id,
+            digep.prefixo.as_deref(),
+            digep.parent_id,
+            digep.ordem
+        ),
+        (Some(3), Some("05"), None, 1)
+    );
+    assert_eq!((ro.legacy_id, ro.prefixo.as_deref()), (Some(1), None));
+    assert_eq!(ro.parent_id, Some(digep.id));
+    let views = mapagov::domain::areas::views(areas.clone(), &HashMap::new());
+    let ro_view = views.iter().find(|v| v.area.codigo == "DIGEP-RO").unwrap();
+    assert_eq!(ro_view.cap_prefix.as_deref(), Some("05"));
+    // A rerun skips them.
+    let again = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    let counts = again.table("areas").unwrap();
+    assert_eq!((counts.read, counts.imported, counts.skipped), (2, 0, 2));
+}
+
 both_backends!(
+    areas_import_with_their_parents,
+    a_cloned_pop_of_versao_zero_imports_unchanged,
     legacy_data_holding_nul_is_refused_naming_the_row,
     sqlite_fixture_imports_everything,
     json_dump_imports_everything,

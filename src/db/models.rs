@@ -335,3 +335,56 @@ macro_rules! user_columns {
         )
     };
 }
+
+/// An area or sub-area (the legacy `processos_area`).
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct Area {
+    /// Internal key.
+    pub id: i64,
+    /// Id in the legacy Django database, for imported rows.
+    pub legacy_id: Option<i64>,
+    /// Unique code (`DIGEP`, `DIGEP-RO`), as POPs and reviewers name their area.
+    pub codigo: String,
+    /// Full name.
+    pub nome: String,
+    /// Short name.
+    pub nome_curto: String,
+    /// Unique slug of the catalogue's addresses.
+    pub slug: String,
+    /// The two-digit CAP prefix (sub-areas usually have none and use their parent's).
+    pub prefixo: Option<String>,
+    /// Position in lists.
+    pub ordem: i32,
+    /// Inactive areas are kept for their POPs but offered for nothing new.
+    pub ativo: bool,
+    /// Free description.
+    pub descricao: String,
+    /// The parent area of a sub-area.
+    pub parent_id: Option<i64>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Selects the columns of `areas` in [`Area`]'s order.
+#[macro_export]
+macro_rules! area_columns {
+    () => {
+        (
+            schema::areas::id,
+            schema::areas::legacy_id,
+            schema::areas::codigo,
+            schema::areas::nome,
+            schema::areas::nome_curto,
+            schema::areas::slug,
+            schema::areas::prefixo,
+            schema::areas::ordem,
+            schema::areas::ativo,
+            schema::areas::descricao,
+            schema::areas::parent_id,
+            schema::areas::created_at,
+            schema::areas::updated_at,
+        )
+    };
+}

@@ -144,6 +144,28 @@ macro_rules! define_tables {
             }
         }
 
+        diesel::table! {
+            use diesel::sql_types::*;
+
+            /// Areas and sub-areas (the legacy `processos_area`); POPs and reviewers name theirs
+            /// by `codigo`.
+            areas (id) {
+                id -> BigInt,
+                legacy_id -> Nullable<BigInt>,
+                codigo -> Text,
+                nome -> Text,
+                nome_curto -> Text,
+                slug -> Text,
+                prefixo -> Nullable<Text>,
+                ordem -> Integer,
+                ativo -> Bool,
+                descricao -> Text,
+                parent_id -> Nullable<BigInt>,
+                created_at -> $Timestamp,
+                updated_at -> $Timestamp,
+            }
+        }
+
         diesel::joinable!(pops -> users (created_by_id));
         diesel::joinable!(api_tokens -> users (user_id));
         diesel::joinable!(pop_snapshots -> pops (pop_id));
@@ -154,7 +176,8 @@ macro_rules! define_tables {
             pop_snapshots,
             pop_change_log,
             idempotency_keys,
-            api_tokens
+            api_tokens,
+            areas
         );
     };
 }

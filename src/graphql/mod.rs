@@ -3,6 +3,7 @@
 //! [`schema_builder`] needs no runtime data, so the SDL can be exported without a database
 //! (`mapagov schema`); [`build`] adds the database handle, the settings and the data loaders.
 
+pub mod area;
 pub mod auth;
 pub mod budget;
 pub mod guard;
@@ -35,6 +36,7 @@ pub struct Query(
     snapshot::SnapshotQuery,
     history::HistoryQuery,
     sessions::SessionQuery,
+    area::AreaQuery,
 );
 
 /// The mutation root.
@@ -44,6 +46,7 @@ pub struct Mutation(
     pop::PopMutation,
     snapshot::SnapshotMutation,
     partial_restore::PartialRestoreMutation,
+    area::AreaMutation,
 );
 
 /// The schema type served at `/graphql`.

@@ -7,7 +7,7 @@ use super::values::{
     at, content_json, decode_raw_payload, int, non_empty, parse_date, parse_datetime,
     parse_opt_datetime, parse_uuid, status,
 };
-use super::{LegacyChange, LegacyData, LegacyPop, LegacySnapshot, LegacyUser};
+use super::{LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacySnapshot, LegacyUser};
 use crate::db::models::PopContent;
 use crate::error::AppError;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
@@ -78,6 +78,7 @@ impl Collector {
             "processos.pop" => "processos_pop",
             "processos.popsnapshot" => "processos_popsnapshot",
             "processos.popchangelog" => "processos_popchangelog",
+            "processos.area" => "processos_area",
             _ => return Ok(()),
         };
         let id = entry.pk.ok_or_else(|| {
@@ -95,6 +96,7 @@ impl Collector {
             "auth_user" => self.data.users.push(f.user()?),
             "processos_pop" => self.data.pops.push(f.pop()?),
             "processos_popsnapshot" => self.data.snapshots.push(f.snapshot()?),
+            "processos_area" => self.data.areas.push(f.area()?),
             _ => self.data.changes.push(f.change()?),
         }
         Ok(())
@@ -172,6 +174,26 @@ impl Fields {
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
         let raw = self.opt_text(column)?;
         parse_opt_datetime(raw.as_deref(), &self.place(column))
+    }
+
+    fn area(mut self) -> Result<LegacyArea, AppError> {
+        Ok(LegacyArea {
+            id: self.id,
+            codigo: self.text("codigo")?,
+            nome: self.text("nome")?,
+            nome_curto: self.opt_text("nome_curto")?.unwrap_or_default(),
+            slug: self.text("slug")?,
+            prefixo: non_empty(self.opt_text("prefixo")?),
+            ordem: match self.opt_int("ordem")? {
+                Some(raw) => int(raw, &self.place("ordem"))?,
+                None => 0,
+            },
+            ativo: self.flag("ativo")?,
+            descricao: self.opt_text("descricao")?.unwrap_or_default(),
+            parent_id: self.opt_int("area_pai")?,
+            created_at: self.datetime("created_at")?,
+            updated_at: self.datetime("updated_at")?,
+        })
     }
 
     fn user(mut self) -> Result<LegacyUser, AppError> {

@@ -138,6 +138,35 @@ pub struct LegacyChange {
     pub created_at: DateTime<Utc>,
 }
 
+/// A Django area (`processos_area`, later versions only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyArea {
+    /// Django id.
+    pub id: i64,
+    /// Unique code.
+    pub codigo: String,
+    /// Full name.
+    pub nome: String,
+    /// Short name.
+    pub nome_curto: String,
+    /// Unique slug.
+    pub slug: String,
+    /// Numeric CAP prefix (empty: none).
+    pub prefixo: Option<String>,
+    /// Position in lists.
+    pub ordem: i32,
+    /// Active flag.
+    pub ativo: bool,
+    /// Description.
+    pub descricao: String,
+    /// Django id of the parent area.
+    pub parent_id: Option<i64>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Everything read from one legacy source, each list in id order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LegacyData {
@@ -149,6 +178,8 @@ pub struct LegacyData {
     pub snapshots: Vec<LegacySnapshot>,
     /// `processos_popchangelog`.
     pub changes: Vec<LegacyChange>,
+    /// `processos_area` (empty for databases of the earlier versions, which have none).
+    pub areas: Vec<LegacyArea>,
 }
 
 impl LegacyData {
@@ -157,6 +188,7 @@ impl LegacyData {
         self.pops.sort_by_key(|p| p.id);
         self.snapshots.sort_by_key(|s| s.id);
         self.changes.sort_by_key(|c| c.id);
+        self.areas.sort_by_key(|a| a.id);
     }
 }
 

@@ -4,7 +4,7 @@ use super::values::{
     at, content_json, decode_raw_payload, int, non_empty, parse_date, parse_datetime,
     parse_json_text, parse_opt_datetime, parse_uuid, status,
 };
-use super::{LegacyChange, LegacyData, LegacyPop, LegacySnapshot, LegacyUser};
+use super::{LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacySnapshot, LegacyUser};
 use crate::db::models::PopContent;
 use crate::error::AppError;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
@@ -150,6 +150,51 @@ struct ChangeRow {
     created_at: String,
 }
 
+#[derive(QueryableByName)]
+struct AreaRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    codigo: String,
+    #[diesel(sql_type = Text)]
+    nome: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    nome_curto: Option<String>,
+    #[diesel(sql_type = Text)]
+    slug: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    prefixo: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    ordem: Option<i64>,
+    #[diesel(sql_type = Bool)]
+    ativo: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    descricao: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    area_pai_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    created_at: String,
+    #[diesel(sql_type = Text)]
+    updated_at: String,
+}
+
+#[derive(QueryableByName)]
+struct Present {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Whether the database has `table` (the later versions added tables the earlier lack).
+fn has_table(conn: &mut SqliteConnection, table: &str) -> Result<bool, AppError> {
+    let rows = diesel::sql_query(
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+    )
+    .bind::<Text, _>(table)
+    .load::<Present>(conn)
+    .map_err(|e| AppError::internal(format!("cannot read the legacy schema: {e}")))?;
+    Ok(rows.first().is_some_and(|r| r.n > 0))
+}
+
 /// A `file:` URI that opens `path` read-only (the legacy database is never written).
 fn read_only_uri(path: &Path) -> Result<String, AppError> {
     let text = path
@@ -205,7 +250,18 @@ pub fn read(path: &Path) -> Result<LegacyData, AppError> {
     )
     .load::<ChangeRow>(&mut conn)
     .map_err(|e| query_err("processos_popchangelog", e))?;
+    let areas = if has_table(&mut conn, "processos_area")? {
+        diesel::sql_query(
+            "SELECT id, codigo, nome, nome_curto, slug, prefixo, ordem, ativo, descricao, \
+             area_pai_id, created_at, updated_at FROM processos_area ORDER BY id",
+        )
+        .load::<AreaRow>(&mut conn)
+        .map_err(|e| query_err("processos_area", e))?
+    } else {
+        Vec::new()
+    };
     Ok(LegacyData {
+        areas: areas.into_iter().map(area).collect::<Result<_, _>>()?,
         users: users.into_iter().map(user).collect::<Result<_, _>>()?,
         pops: pops.into_iter().map(pop).collect::<Result<_, _>>()?,
         snapshots: snapshots
@@ -228,6 +284,24 @@ fn user(r: UserRow) -> Result<LegacyUser, AppError> {
         is_staff: r.is_staff,
         is_superuser: r.is_superuser,
         is_active: r.is_active,
+    })
+}
+
+fn area(r: AreaRow) -> Result<LegacyArea, AppError> {
+    let place = |c: &str| at("processos_area", r.id, c);
+    Ok(LegacyArea {
+        ordem: int(r.ordem.unwrap_or(0), &place("ordem"))?,
+        created_at: parse_datetime(&r.created_at, &place("created_at"))?,
+        updated_at: parse_datetime(&r.updated_at, &place("updated_at"))?,
+        id: r.id,
+        codigo: r.codigo,
+        nome: r.nome,
+        nome_curto: r.nome_curto.unwrap_or_default(),
+        slug: r.slug,
+        prefixo: non_empty(r.prefixo),
+        ativo: r.ativo,
+        descricao: r.descricao.unwrap_or_default(),
+        parent_id: r.area_pai_id,
     })
 }
 

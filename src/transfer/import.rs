@@ -8,8 +8,8 @@
 //! - **Users.** The Django password hash is kept as `password_hash`. A legacy username that
 //!   already belongs to another account here is never merged: the import stops unless
 //!   `rename_conflicts` gives a suffix, and the legacy user is then imported as `username+suffix`.
-//! - **POPs.** Content, timestamps, `versao`, `autosave_sequence` and `raw_payload` (decoded) are
-//!   kept; legacy statuses are mapped (see [`crate::legacy::map_status`]); `is_deleted` becomes
+//! - **POPs.** Content, timestamps, `versao` (0 for a clone never published, as the later Django
+//!   versions write it), `autosave_sequence` and `raw_payload` (decoded) are kept; legacy statuses are mapped (see [`crate::legacy::map_status`]); `is_deleted` becomes
 //!   `deleted_at = updated_at`. The POP's own `integrity_hash` is recomputed from the imported
 //!   content: the legacy one went stale between snapshots.
 //! - **Snapshots** keep their sequence, milestone flag and label, stored hash and payload
@@ -67,7 +67,7 @@ pub struct TableCounts {
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportReport {
-    /// Per table, in import order: users, pops, pop_snapshots, pop_change_log.
+    /// Per table, in import order: areas (when the source has any), users, pops, pop_snapshots, pop_change_log.
     pub tables: Vec<TableCounts>,
     /// Legacy users imported under another name: (legacy username, new username).
     pub renamed: Vec<(String, String)>,
@@ -120,6 +120,7 @@ async fn write(
         warnings: Vec::new(),
     };
     refuse_nul(data)?;
+    import_areas(conn, data, &mut report).await?;
     let users = import_users(conn, data, options, &mut report).await?;
     let (pops, new_pops) = import_pops(conn, data, &users, &mut report).await?;
     let new_snapshots = import_snapshots(conn, &data.snapshots, &pops, &mut report).await?;
@@ -186,6 +187,11 @@ async fn legacy_map(conn: &mut Conn<'_>, table: &str) -> Result<HashMap<i64, i64
             .select((schema::pops::legacy_id, schema::pops::id))
             .load(c)
             .await)?,
+        "areas" => with_backend!(conn, |c| schema::areas::table
+            .filter(schema::areas::legacy_id.is_not_null())
+            .select((schema::areas::legacy_id, schema::areas::id))
+            .load(c)
+            .await)?,
         "pop_snapshots" => with_backend!(conn, |c| schema::pop_snapshots::table
             .filter(schema::pop_snapshots::legacy_id.is_not_null())
             .select((schema::pop_snapshots::legacy_id, schema::pop_snapshots::id))
@@ -204,6 +210,88 @@ async fn legacy_map(conn: &mut Conn<'_>, table: &str) -> Result<HashMap<i64, i64
         .into_iter()
         .filter_map(|(legacy, id)| legacy.map(|l| (l, id)))
         .collect())
+}
+
+/// Imports `processos_area`: every area first, then the parents (which may come later in id
+/// order). An area whose code or slug already belongs to another area here stops the import.
+/// A source of the earlier versions (no areas) adds no line to the report.
+async fn import_areas(
+    conn: &mut Conn<'_>,
+    data: &LegacyData,
+    report: &mut ImportReport,
+) -> Result<(), AppError> {
+    if data.areas.is_empty() {
+        return Ok(());
+    }
+    let mut map = legacy_map(conn, "areas").await?;
+    let mut counts = TableCounts {
+        table: "areas",
+        read: data.areas.len(),
+        imported: 0,
+        skipped: 0,
+    };
+    let existing = crate::domain::areas::all(conn).await?;
+    let mut new = Vec::new();
+    for area in &data.areas {
+        if map.contains_key(&area.id) {
+            counts.skipped += 1;
+            continue;
+        }
+        if let Some(taken) = existing
+            .iter()
+            .find(|a| a.codigo == area.codigo || a.slug == area.slug)
+        {
+            return Err(AppError::BadUserInput {
+                message: format!(
+                    "legacy area {} (`{}`, slug `{}`) conflicts with the area `{}` here (slug \
+                     `{}`); nothing was imported",
+                    area.id, area.codigo, area.slug, taken.codigo, taken.slug
+                ),
+                field: None,
+            });
+        }
+        let id: i64 = with_backend!(conn, |c| diesel::insert_into(schema::areas::table)
+            .values((
+                schema::areas::legacy_id.eq(Some(area.id)),
+                schema::areas::codigo.eq(&area.codigo),
+                schema::areas::nome.eq(&area.nome),
+                schema::areas::nome_curto.eq(&area.nome_curto),
+                schema::areas::slug.eq(&area.slug),
+                schema::areas::prefixo.eq(&area.prefixo),
+                schema::areas::ordem.eq(area.ordem),
+                schema::areas::ativo.eq(area.ativo),
+                schema::areas::descricao.eq(&area.descricao),
+                schema::areas::created_at.eq(area.created_at),
+                schema::areas::updated_at.eq(area.updated_at),
+            ))
+            .returning(schema::areas::id)
+            .get_result(c)
+            .await)?;
+        map.insert(area.id, id);
+        new.push((id, area));
+        counts.imported += 1;
+    }
+    for (id, area) in new {
+        let Some(legacy_parent) = area.parent_id else {
+            continue;
+        };
+        let Some(parent) = map.get(&legacy_parent).copied() else {
+            report.warnings.push(format!(
+                "area legacy id {}: parent (legacy area {legacy_parent}) is not in the source; \
+                 imported as a top-level area",
+                area.id
+            ));
+            continue;
+        };
+        with_backend!(conn, |c| diesel::update(
+            schema::areas::table.filter(schema::areas::id.eq(id))
+        )
+        .set(schema::areas::parent_id.eq(Some(parent)))
+        .execute(c)
+        .await)?;
+    }
+    report.tables.push(counts);
+    Ok(())
 }
 
 async fn username_taken(conn: &mut Conn<'_>, username: &str) -> Result<bool, AppError> {
@@ -354,7 +442,7 @@ async fn import_pops(
                     schema::pops::legacy_id.eq(Some(pop.id)),
                     schema::pops::session_id.eq(&pop.session_id),
                     schema::pops::created_by_id.eq(created_by),
-                    schema::pops::versao.eq(pop.versao.max(1)),
+                    schema::pops::versao.eq(pop.versao),
                     schema::pops::mes_ano.eq(&pop.mes_ano),
                     schema::pops::data_aprovacao.eq(pop.data_aprovacao),
                     schema::pops::status.eq(&pop.status),
@@ -375,12 +463,6 @@ async fn import_pops(
             .returning(schema::pops::id)
             .get_result(c)
             .await)?;
-        if pop.versao < 1 {
-            report.warnings.push(format!(
-                "POP legacy id {}: versao {} raised to 1",
-                pop.id, pop.versao
-            ));
-        }
         map.insert(pop.id, id);
         new_ids.push(id);
         counts.imported += 1;

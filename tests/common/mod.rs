@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod binary;
+pub mod later_legacy;
 pub mod node;
 pub mod pg_cluster;
 pub mod pops;
