@@ -8,6 +8,7 @@ pub mod diff;
 pub mod document;
 pub mod hash;
 pub mod number;
+pub mod paths;
 pub mod pops;
 pub mod search;
 pub mod snapshots;

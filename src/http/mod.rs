@@ -1,4 +1,4 @@
-//! The HTTP surface: `/graphql` (GraphQL over HTTP, and GraphiQL), `/healthz`, `/readyz`,
+//! The HTTP surface: `/graphql` (GraphQL over HTTP, subscriptions over WebSocket, and GraphiQL), `/healthz`, `/readyz`,
 //! `/metrics`, GraphiQL's assets; every route is wrapped by [`observe`].
 
 pub mod client_addr;
@@ -9,8 +9,9 @@ pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod serve;
+pub mod ws;
 
-use crate::config::{DatabaseConfig, HttpConfig};
+use crate::config::{DatabaseConfig, HttpConfig, LiveConfig};
 use crate::db::Db;
 use crate::graphql::AppSchema;
 use crate::telemetry::metrics::Metrics;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub database: Arc<DatabaseConfig>,
     /// What `/metrics` serves.
     pub metrics: Arc<Metrics>,
+    /// Subscription settings (WebSocket keep-alives).
+    pub live: LiveConfig,
 }
 
 /// Path of the GraphQL endpoint (and of GraphiQL).
@@ -44,7 +47,7 @@ pub const GRAPHQL_PATH: &str = "/graphql";
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
-        .route(GRAPHQL_PATH, get(graphiql_page).post(graphql::handle))
+        .route(GRAPHQL_PATH, get(graphql_get).post(graphql::handle))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics));
@@ -79,6 +82,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     serve::serve(listener, router(state), shutdown).await
+}
+
+/// `GET /graphql`: a WebSocket for subscriptions ([`ws`]), otherwise GraphiQL.
+async fn graphql_get(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+) -> Response {
+    if ws::is_upgrade(request.headers()) {
+        ws::upgrade(state, request).await
+    } else {
+        graphiql_page(axum::extract::State(state)).await
+    }
 }
 
 async fn graphiql_page(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
