@@ -104,7 +104,9 @@ async fn every_write_reaches_the_subscriber_in_order(backend: Backend) {
             })
             .collect();
         assert_eq!(got, expected, "every write, in order, with its hash");
-        assert!(events.iter().all(|e| e["kind"] == "CHANGE" && e["popId"] == pop));
+        assert!(events
+            .iter()
+            .all(|e| e["kind"] == "CHANGE" && e["popId"] == pop));
         assert_eq!(events[0]["action"], "AUTOSAVE");
         assert_eq!(events[0]["actor"]["username"], "tester");
         assert_eq!(events[0]["changedPaths"], json!(["/nome_processo"]));
@@ -131,7 +133,10 @@ async fn every_write_reaches_the_subscriber_in_order(backend: Backend) {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("mapagov_subscriptions_open 2"), "{metrics}");
+    assert!(
+        metrics.contains("mapagov_subscriptions_open 2"),
+        "{metrics}"
+    );
     assert!(
         metrics.contains(&format!(
             "mapagov_subscription_events_total {}",

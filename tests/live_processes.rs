@@ -91,7 +91,10 @@ async fn expect_events(client: &mut WsClient, id: &str, expected: &[(i64, String
     for (sequence, hash) in expected {
         let event = client.event(id).await;
         assert_eq!(event["kind"], "CHANGE", "{event:#}");
-        assert_eq!(event["sequence"], *sequence, "in order, without gaps: {event:#}");
+        assert_eq!(
+            event["sequence"], *sequence,
+            "in order, without gaps: {event:#}"
+        );
         assert_eq!(event["integrityHash"], *hash, "{event:#}");
     }
 }
@@ -166,7 +169,11 @@ async fn a_subscriber_on_one_process_gets_every_write_made_through_another() {
 
     // The listener's backend dies; writes go on through B meanwhile. Nothing is lost: A's
     // listener reconnects and its subscribers read what they missed.
-    assert_eq!(terminate_listeners(&url).await, 2, "one listener per process");
+    assert_eq!(
+        terminate_listeners(&url).await,
+        2,
+        "one listener per process"
+    );
     let during = write_concurrently(&b.base, &token, &pop, 2, 5, "during").await;
     expect_events(&mut subscriber, "1", &during).await;
     let mut reconnected = false;
@@ -202,9 +209,11 @@ async fn a_subscriber_on_one_process_gets_every_write_made_through_another() {
                     .post(format!("{}/graphql", b.base))
                     .bearer_auth(&token)
                     // The key makes a retry of a write that did commit answer without writing.
-                    .json(&json!({"query": SAVE, "variables": {"input": {"sessionId": "procs",
+                    .json(
+                        &json!({"query": SAVE, "variables": {"input": {"sessionId": "procs",
                         "popId": pop, "idempotencyKey": format!("restart-{i}"),
-                        "content": {"nomeProcesso": format!("restart {i}")}}}}))
+                        "content": {"nomeProcesso": format!("restart {i}")}}}}),
+                    )
                     .send()
                     .await
                     .expect("POST")

@@ -103,7 +103,11 @@ pub async fn record(conn: &mut Conn<'_>, event: &NewEvent<'_>) -> Result<(), App
 }
 
 /// The events of POP `pop_id` after sequence `after`, in sequence order, at most [`PAGE`].
-pub async fn after(conn: &mut Conn<'_>, pop_id: i64, after: i32) -> Result<Vec<PopEvent>, AppError> {
+pub async fn after(
+    conn: &mut Conn<'_>,
+    pop_id: i64,
+    after: i32,
+) -> Result<Vec<PopEvent>, AppError> {
     Ok(with_backend!(conn, |c| schema::pop_events::table
         .filter(schema::pop_events::pop_id.eq(pop_id))
         .filter(schema::pop_events::sequence.gt(after))

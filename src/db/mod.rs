@@ -292,10 +292,11 @@ impl Db {
                 begin_immediate(conn, lock_wait, self.statement_timeout).await?;
                 let transaction = async {
                     let outcome = f(Conn::Sqlite(conn)).await;
-                    let outcome = finish::<<SqliteConn as AsyncConnection>::TransactionManager, _, _>(
-                        conn, outcome,
-                    )
-                    .await;
+                    let outcome =
+                        finish::<<SqliteConn as AsyncConnection>::TransactionManager, _, _>(
+                            conn, outcome,
+                        )
+                        .await;
                     (outcome, events::COMMITTED.with(std::cell::RefCell::take))
                 };
                 let (outcome, recorded) = events::COMMITTED

@@ -75,9 +75,7 @@ impl PopChange {
             "restore" => HistoryAction::Restore,
             "status" => HistoryAction::Status,
             "delete" => HistoryAction::Delete,
-            other => {
-                return Err(AppError::internal(format!("unknown event action {other}")).into())
-            }
+            other => return Err(AppError::internal(format!("unknown event action {other}")).into()),
         }))
     }
     /// Who wrote (`null` for a resync and for maintenance by the system).
@@ -92,8 +90,9 @@ impl PopChange {
     /// delete (the document does not change).
     async fn changed_paths(&self) -> Vec<String> {
         match &self.0 {
-            Event::Change { event, .. } => serde_json::from_value(event.paths.clone())
-                .unwrap_or_default(),
+            Event::Change { event, .. } => {
+                serde_json::from_value(event.paths.clone()).unwrap_or_default()
+            }
             Event::Resync { .. } => Vec::new(),
         }
     }

@@ -103,9 +103,10 @@ pub async fn start(
         sender,
     };
     tokio::spawn(feed.run(hints, pop, permit));
-    Ok(futures_util::stream::unfold(receiver, |mut receiver| async {
-        receiver.recv().await.map(|item| (item, receiver))
-    }))
+    Ok(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async { receiver.recv().await.map(|item| (item, receiver)) },
+    ))
 }
 
 /// The token's user and the POP, if both are still valid and readable.

@@ -125,7 +125,10 @@ mod tests {
         let err = limits.acquire(1, &a).unwrap_err();
         assert_eq!(err.code(), TOO_MANY_SUBSCRIPTIONS);
         let _p3 = limits.acquire(1, &b).unwrap();
-        assert_eq!(limits.acquire(1, &b).unwrap_err().code(), TOO_MANY_SUBSCRIPTIONS);
+        assert_eq!(
+            limits.acquire(1, &b).unwrap_err().code(),
+            TOO_MANY_SUBSCRIPTIONS
+        );
         let _other_user = limits.acquire(2, &b).unwrap();
         assert_eq!(limits.stats.open.get(), 4);
         drop(p1);
