@@ -1,6 +1,7 @@
 //! `popChanged` over a real WebSocket (`graphql-transport-ws`) against the real server, on both
 //! backends: every write in order and without gaps, replay with `afterSequence`, the token and
 //! the POP re-checked, limits, keep-alives and metrics.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -202,7 +203,7 @@ async fn after_sequence_replays_what_the_subscriber_missed(backend: Backend) {
     assert!(resync["action"].is_null() && resync["actor"].is_null());
     let next = save(&server, &pop, json!({"nomeProcesso": "after resync"})).await;
     // Both subscriptions get it, in either order.
-    let mut seen = vec![ws.message().await, ws.message().await];
+    let mut seen = [ws.message().await, ws.message().await];
     seen.sort_by_key(|m| m["id"].as_str().unwrap().to_owned());
     for (message, id) in seen.iter().zip(["r", "z"]) {
         assert_eq!(message["id"], id);

@@ -2,6 +2,7 @@
 //! subscriber connected to one receives, in order and without gaps, every write made through the
 //! other, also while the listener's backend is terminated and while PostgreSQL restarts; a
 //! client that resubscribes with `afterSequence` loses nothing.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
