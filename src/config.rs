@@ -38,6 +38,10 @@
 //! | `CORS_ALLOWED_ORIGINS` | empty | Comma-separated origins (`https://host[:port]`, no path) allowed to call the API from a browser; `*`: any origin (never with credentials: the API uses bearer tokens, not cookies); empty: no cross-origin access. |
 //! | `SENTRY_DSN` | unset | Sentry project DSN (`https://key@host/project`); unset: no error reporting. Treated as a secret. |
 //! | `BACKUP_DIR` | unset | Directory `mapagov backup` writes to by default and `mapagov check --deploy` looks in for a recent backup. |
+//! | `SUBSCRIPTIONS_PER_CONNECTION` | `20` | Most subscriptions open at once on one WebSocket connection (`TOO_MANY_SUBSCRIPTIONS`). |
+//! | `SUBSCRIPTIONS_PER_USER` | `100` | Most subscriptions one user may have open at once on this server process (`TOO_MANY_SUBSCRIPTIONS`). |
+//! | `SUBSCRIPTION_KEEPALIVE` | `15` | Seconds between the WebSocket pings the server sends on an open connection (keeps proxies and load balancers from closing it). |
+//! | `SUBSCRIPTION_RECHECK` | `30` | Most seconds between two checks of an open subscription's token and POP (a revoked token or an unreadable POP ends it); each check also reads any event a lost notification would have announced. |
 //! | `AWS_*` | unset | Read only by `mapagov backup --upload s3://…` (through `object_store`): `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (a secret), `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_SESSION_TOKEN`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`. |
 //!
 //! A value that does not parse, or that would fail later (an origin that could never match, a
@@ -285,6 +289,21 @@ pub struct Config {
     pub sentry_dsn: Option<SentryDsn>,
     /// `BACKUP_DIR`: the default backup directory.
     pub backup_dir: Option<PathBuf>,
+    /// Subscriptions.
+    pub live: LiveConfig,
+}
+
+/// Subscription settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveConfig {
+    /// `SUBSCRIPTIONS_PER_CONNECTION`.
+    pub per_connection: usize,
+    /// `SUBSCRIPTIONS_PER_USER`.
+    pub per_user: usize,
+    /// `SUBSCRIPTION_KEEPALIVE`.
+    pub keepalive: Duration,
+    /// `SUBSCRIPTION_RECHECK`.
+    pub recheck: Duration,
 }
 
 /// A Sentry DSN. It carries the project's key, so `Debug` redacts it; use [`SentryDsn::expose`]
@@ -463,7 +482,9 @@ impl Config {
             .map(|raw| SentryDsn::parse(&raw).map_err(|e| ConfigError::new("SENTRY_DSN", e)))
             .transpose()?;
         let backup_dir = get("BACKUP_DIR").map(|dir| PathBuf::from(dir.trim()));
+        let live = live_config(&get)?;
         Ok(Config {
+            live,
             http,
             sentry_dsn,
             backup_dir,
@@ -484,6 +505,22 @@ impl Config {
             log_format,
         })
     }
+}
+
+fn live_config(get: &impl Fn(&str) -> Option<String>) -> Result<LiveConfig, ConfigError> {
+    let count = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
+        let value: usize = parse_or(name, get(name), default)?;
+        if value == 0 {
+            return Err(ConfigError::new(name, "must be at least 1"));
+        }
+        Ok(value)
+    };
+    Ok(LiveConfig {
+        per_connection: count("SUBSCRIPTIONS_PER_CONNECTION", 20)?,
+        per_user: count("SUBSCRIPTIONS_PER_USER", 100)?,
+        keepalive: positive_secs("SUBSCRIPTION_KEEPALIVE", get("SUBSCRIPTION_KEEPALIVE"), 15)?,
+        recheck: positive_secs("SUBSCRIPTION_RECHECK", get("SUBSCRIPTION_RECHECK"), 30)?,
+    })
 }
 
 fn tls_settings(
@@ -703,6 +740,10 @@ mod tests {
             ("SENTRY_DSN", "https://key@host/"),
             ("RUST_LOG", "mapagov=loud"),
             ("REQUIRE_EXPECTED_HASH", "sometimes"),
+            ("SUBSCRIPTIONS_PER_CONNECTION", "0"),
+            ("SUBSCRIPTIONS_PER_USER", "many"),
+            ("SUBSCRIPTION_KEEPALIVE", "0"),
+            ("SUBSCRIPTION_RECHECK", "-5"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");

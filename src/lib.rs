@@ -12,6 +12,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod legacy;
+pub mod live;
 pub mod ops;
 pub mod server;
 pub mod telemetry;

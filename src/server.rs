@@ -1,16 +1,19 @@
 //! Start-up of the HTTP server: connect, migrate, build the schema, serve.
 
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::db::migrate::{self, Direction};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql;
 use crate::http::{self, AppState};
+use crate::live;
 use crate::telemetry::metrics::Metrics;
 use std::future::Future;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// Connects to the database, applies pending migrations and builds the application state.
+/// Connects to the database, applies pending migrations, starts the database listener (on
+/// PostgreSQL) and builds the application state.
 pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
     let applied = migrate::run(&config.database, Direction::Up).await?;
     if !applied.is_empty() {
@@ -20,6 +23,29 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
     tokio::task::spawn_blocking(crate::auth::password::prepare)
         .await
         .map_err(AppError::internal)?;
+    let stats = live::limits::Stats::default();
+    if let DatabaseUrl::Postgres(url) = &config.database.url {
+        live::listener::spawn(
+            url.clone(),
+            config.database.tls.clone(),
+            Arc::clone(db.hub()),
+            stats.clone(),
+        );
+    }
+    let live = graphql::live::Live {
+        feed: live::feed::Context {
+            db: db.clone(),
+            hub: Arc::clone(db.hub()),
+            tokens: config.http.tokens,
+            recheck: config.live.recheck,
+            stats: stats.clone(),
+        },
+        limits: Arc::new(live::limits::Limits::new(
+            config.live.per_connection,
+            config.live.per_user,
+            stats.clone(),
+        )),
+    };
     let schema = graphql::build(
         db.clone(),
         graphql::Settings {
@@ -31,9 +57,11 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
             session_idle: config.session_idle,
         },
         &config.http,
+        live,
     );
     Ok(AppState {
-        metrics: std::sync::Arc::new(Metrics::new(db.clone())),
+        metrics: Arc::new(Metrics::new(db.clone()).with_live(&stats)),
+        live: config.live,
         db,
         schema,
         http: std::sync::Arc::new(config.http.clone()),

@@ -73,7 +73,17 @@ pub async fn token_user(
     lifetime: &token::Lifetime,
     now: DateTime<Utc>,
 ) -> Result<Option<(AuthUser, token::Usage)>, AppError> {
-    let digest = token::digest(bearer.trim());
+    user_by_digest(db, token::digest(bearer.trim()), lifetime, now).await
+}
+
+/// As [`token_user`], for the token whose digest is `digest` (an [`AuthUser::token_digest`]):
+/// whether a token seen before is still valid, e.g. for an open subscription.
+pub async fn user_by_digest(
+    db: &Db,
+    digest: String,
+    lifetime: &token::Lifetime,
+    now: DateTime<Utc>,
+) -> Result<Option<(AuthUser, token::Usage)>, AppError> {
     let found = async {
         let mut pooled = db.get().await?;
         let found = queries::user_by_token(&mut pooled.conn(), &digest).await;

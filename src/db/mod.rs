@@ -8,6 +8,7 @@
 //! [`crate::with_backend!`]; every write goes through [`Db::write`], one transaction that on SQLite
 //! takes the write lock up front (`BEGIN IMMEDIATE`) and on PostgreSQL relies on row locks.
 
+pub mod events;
 pub mod explain;
 pub mod fault;
 pub mod history;
@@ -146,6 +147,8 @@ pub struct Db {
     /// `DB_STATEMENT_TIMEOUT`: SQLite's `busy_timeout` outside `BEGIN IMMEDIATE`.
     statement_timeout: Duration,
     storage: Arc<fault::StorageWatch>,
+    /// The subscribers of this process, told of every committed write ([`events`]).
+    hub: Arc<crate::live::Hub>,
 }
 
 /// A connection checked out of the pool; returns to it when dropped.
@@ -207,7 +210,13 @@ impl Db {
             pool_timeout: config.pool_timeout,
             statement_timeout: config.statement_timeout,
             storage: Arc::new(fault::StorageWatch::new(sqlite_file)),
+            hub: Arc::default(),
         })
+    }
+
+    /// The subscribers of this process ([`crate::live`]).
+    pub fn hub(&self) -> &Arc<crate::live::Hub> {
+        &self.hub
     }
 
     /// The backend in use.
@@ -241,7 +250,9 @@ impl Db {
     /// queue, a pooled connection, SQLite's write lock, which another process may hold) is bounded
     /// by `DB_POOL_TIMEOUT`, after which the write answers `SERVICE_UNAVAILABLE`, as a wait for a
     /// PostgreSQL connection does. On PostgreSQL the transaction is `READ COMMITTED`; callers lock
-    /// the rows they read-modify-write.
+    /// the rows they read-modify-write. Once it has committed, the events it recorded are
+    /// announced ([`events`]: `NOTIFY`, delivered with the commit, on PostgreSQL; on SQLite, to
+    /// this process's [`crate::live::Hub`]).
     ///
     /// Faults ([`fault`]): a connection lost before `COMMIT` was sent answers
     /// [`AppError::ConnectionLost`] with the outcome known (nothing written); lost during `COMMIT`,
@@ -280,9 +291,24 @@ impl Db {
                 let conn: &mut SqliteConn = &mut pooled;
                 let lock_wait = deadline.saturating_duration_since(tokio::time::Instant::now());
                 begin_immediate(conn, lock_wait, self.statement_timeout).await?;
-                let outcome = f(Conn::Sqlite(conn)).await;
-                finish::<<SqliteConn as AsyncConnection>::TransactionManager, _, _>(conn, outcome)
-                    .await
+                let transaction = async {
+                    let outcome = f(Conn::Sqlite(conn)).await;
+                    let outcome =
+                        finish::<<SqliteConn as AsyncConnection>::TransactionManager, _, _>(
+                            conn, outcome,
+                        )
+                        .await;
+                    (outcome, events::COMMITTED.with(std::cell::RefCell::take))
+                };
+                let (outcome, recorded) = events::COMMITTED
+                    .scope(std::cell::RefCell::default(), transaction)
+                    .await;
+                if outcome.is_ok() {
+                    for (pop_id, sequence) in recorded {
+                        self.hub.publish(pop_id, sequence);
+                    }
+                }
+                outcome
             }
         };
         self.storage.observe(&outcome);

@@ -166,10 +166,27 @@ macro_rules! define_tables {
             }
         }
 
+        diesel::table! {
+            use diesel::sql_types::*;
+
+            /// One row per accepted write of a POP, for the `popChanged` subscription.
+            pop_events (id) {
+                id -> BigInt,
+                pop_id -> BigInt,
+                sequence -> Integer,
+                integrity_hash -> Text,
+                user_id -> Nullable<BigInt>,
+                action -> Text,
+                paths -> $Json,
+                created_at -> $Timestamp,
+            }
+        }
+
         diesel::joinable!(pops -> users (created_by_id));
         diesel::joinable!(api_tokens -> users (user_id));
         diesel::joinable!(pop_snapshots -> pops (pop_id));
         diesel::joinable!(pop_change_log -> pops (pop_id));
+        diesel::joinable!(pop_events -> pops (pop_id));
         diesel::allow_tables_to_appear_in_same_query!(
             users,
             pops,
@@ -177,7 +194,8 @@ macro_rules! define_tables {
             pop_change_log,
             idempotency_keys,
             api_tokens,
-            areas
+            areas,
+            pop_events
         );
     };
 }

@@ -287,6 +287,59 @@ impl PgConnector {
     }
 
     async fn try_connect(&self, url: &str) -> ConnectionResult<AsyncPgConnection> {
+        let (config, password) = self.config(url)?;
+        let failed = |error: tokio_postgres::Error| connect_failed(&error, password.as_deref());
+        // diesel-async drives the connection on a tokio task and reports its
+        // failures through the next query on this connection.
+        match &self.tls {
+            None => {
+                let (client, connection) = config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+            }
+            Some(tls) => {
+                let (client, connection) = config.connect(tls.clone()).await.map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+            }
+        }
+    }
+
+    /// Opens a plain `tokio-postgres` connection with the same TLS rules as [`Self::connect`],
+    /// for `LISTEN`: the client, and the notifications the connection receives (the channel
+    /// closes when the connection ends, whatever the reason).
+    pub async fn connect_for_notifications(
+        &self,
+        url: &str,
+    ) -> ConnectionResult<(
+        tokio_postgres::Client,
+        tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+    )> {
+        let (config, password) = self.config(url)?;
+        let failed = |error: tokio_postgres::Error| connect_failed(&error, password.as_deref());
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let client = match &self.tls {
+            None => {
+                let (client, connection) = config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(failed)?;
+                tokio::spawn(forward_notifications(connection, sender));
+                client
+            }
+            Some(tls) => {
+                let (client, connection) = config.connect(tls.clone()).await.map_err(failed)?;
+                tokio::spawn(forward_notifications(connection, sender));
+                client
+            }
+        };
+        Ok((client, receiver))
+    }
+
+    /// The `tokio-postgres` configuration of `url` under these TLS settings, and the URL's
+    /// password (to redact it from errors).
+    fn config(&self, url: &str) -> ConnectionResult<(tokio_postgres::Config, Option<String>)> {
         let (url, url_mode) = take_url_sslmode(url).map_err(ConnectionError::BadConnection)?;
         let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| {
             ConnectionError::BadConnection(format!("invalid database URL: {}", error_chain(&e)))
@@ -309,24 +362,37 @@ impl PgConnector {
         let password = config
             .get_password()
             .map(|password| String::from_utf8_lossy(password).into_owned());
-        let failed = |error: tokio_postgres::Error| {
-            let message = format!("cannot connect to PostgreSQL: {}", error_chain(&error));
-            ConnectionError::BadConnection(redact(message, password.as_deref()))
-        };
+        Ok((config, password))
+    }
+}
 
-        // diesel-async drives the connection on a tokio task and reports its
-        // failures through the next query on this connection.
-        match &self.tls {
-            None => {
-                let (client, connection) = config
-                    .connect(tokio_postgres::NoTls)
-                    .await
-                    .map_err(failed)?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+/// A failed connection attempt, without the password.
+fn connect_failed(error: &tokio_postgres::Error, password: Option<&str>) -> ConnectionError {
+    let message = format!("cannot connect to PostgreSQL: {}", error_chain(error));
+    ConnectionError::BadConnection(redact(message, password))
+}
+
+/// Drives `connection`, sending every notification it receives, until it ends.
+async fn forward_notifications<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    sender: tokio::sync::mpsc::UnboundedSender<tokio_postgres::Notification>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    while let Some(message) = messages.next().await {
+        match message {
+            Ok(tokio_postgres::AsyncMessage::Notification(notification)) => {
+                if sender.send(notification).is_err() {
+                    return;
+                }
             }
-            Some(tls) => {
-                let (client, connection) = config.connect(tls.clone()).await.map_err(failed)?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "the notification connection failed");
+                return;
             }
         }
     }

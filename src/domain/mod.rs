@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod merge;
 pub mod number;
 pub mod partial_restore;
+pub mod paths;
 pub mod pops;
 pub mod rebase;
 pub mod search;

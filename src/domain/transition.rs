@@ -11,14 +11,18 @@
 //!    hashes it;
 //! 3. writes the row with one `UPDATE` that returns nothing (the next state is known here);
 //! 4. takes the snapshot the change calls for (from the same document);
-//! 5. writes the change log.
+//! 5. writes the change log;
+//! 6. records the change event for subscribers (`pop_events`, announced once the transaction
+//!    commits: see [`crate::db::events`]), with the JSON Pointers of what changed.
 //!
 //! A POP is created by `createPop` or the first autosave of a session (`autosave.rs`), not
 //! here; it shares [`check_size`].
 
 use super::document::document;
 use super::hash::integrity_hash;
+use super::paths::changed_paths;
 use super::{Actor, SnapshotKind, Status};
+use crate::db::events::{self, NewEvent};
 use crate::db::models::{Pop, PopContent, Snapshot};
 use crate::db::queries::{self, NewChange, NewSnapshot};
 use crate::db::Conn;
@@ -72,6 +76,18 @@ pub enum Change<'a> {
     },
     /// A soft delete.
     Delete,
+}
+
+impl Change<'_> {
+    /// The change-log action of this change (also the action of its change event).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Change::Autosave { .. } => AUTOSAVE,
+            Change::Restore { .. } => RESTORE,
+            Change::Status { .. } => STATUS,
+            Change::Delete => DELETE,
+        }
+    }
 }
 
 /// What [`apply`] wrote.
@@ -141,7 +157,20 @@ pub async fn apply(
     }
     next.meta.integrity_hash = integrity_hash(&doc);
     queries::update_pop(conn, &next).await?;
-    // Later: the change event for subscribers is emitted here, from `before`, `next` and `change`.
+    let paths = changed_paths(&document(&before.meta, &before.content), &doc);
+    events::record(
+        conn,
+        &NewEvent {
+            pop_id: next.meta.id,
+            sequence: next.meta.autosave_sequence,
+            integrity_hash: &next.meta.integrity_hash,
+            user_id: actor.user_id,
+            action: change.action(),
+            paths: &paths,
+            now,
+        },
+    )
+    .await?;
 
     let snapshot = match &change {
         Change::Autosave { snapshot_every, .. } => {

@@ -1,4 +1,5 @@
-//! The GraphQL schema: one module per domain, merged into the `Query` and `Mutation` roots.
+//! The GraphQL schema: one module per domain, merged into the `Query`, `Mutation` and
+//! `Subscription` roots.
 //!
 //! [`schema_builder`] needs no runtime data, so the SDL can be exported without a database
 //! (`mapagov schema`); [`build`] adds the database handle, the settings and the data loaders.
@@ -9,6 +10,7 @@ pub mod budget;
 pub mod guard;
 pub mod history;
 pub mod input;
+pub mod live;
 pub mod loaders;
 pub mod pagination;
 pub mod partial_restore;
@@ -25,7 +27,7 @@ use crate::db::Db;
 use crate::domain::Actor;
 use crate::error::AppError;
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use std::sync::Arc;
 
 /// The query root.
@@ -49,8 +51,12 @@ pub struct Mutation(
     area::AreaMutation,
 );
 
+/// The subscription root (over WebSocket, `graphql-transport-ws`).
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(live::LiveSubscription);
+
 /// The schema type served at `/graphql`.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Settings resolvers need.
 #[derive(Debug, Clone, Copy)]
@@ -62,12 +68,16 @@ pub struct Settings {
 }
 
 /// The schema's shape, without runtime data.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
 }
 
 /// The schema with everything resolvers need, and the configured limits.
-pub fn build(db: Db, settings: Settings, http: &HttpConfig) -> AppSchema {
+pub fn build(db: Db, settings: Settings, http: &HttpConfig, live: live::Live) -> AppSchema {
     let limits = guard::Limits {
         max_query_bytes: http.max_query_bytes,
         max_selections: http.max_selections as u64,
@@ -99,6 +109,7 @@ pub fn build(db: Db, settings: Settings, http: &HttpConfig) -> AppSchema {
         ))
         .data(db)
         .data(settings)
+        .data(live)
         .finish()
 }
 

@@ -1,4 +1,4 @@
-//! The HTTP surface: `/graphql` (GraphQL over HTTP, and GraphiQL), `/healthz`, `/readyz`,
+//! The HTTP surface: `/graphql` (GraphQL over HTTP, subscriptions over WebSocket, and GraphiQL), `/healthz`, `/readyz`,
 //! `/metrics`, GraphiQL's assets; every route is wrapped by [`observe`].
 
 pub mod client_addr;
@@ -10,14 +10,18 @@ pub mod metrics;
 pub mod negotiate;
 pub mod observe;
 pub mod serve;
+pub mod ws;
 
-use crate::config::{DatabaseConfig, HttpConfig};
+use crate::config::{DatabaseConfig, HttpConfig, LiveConfig};
 use crate::db::Db;
 use crate::graphql::AppSchema;
 use crate::telemetry::metrics::Metrics;
+use axum::extract::{ConnectInfo, RawQuery, Request, State};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -35,6 +39,8 @@ pub struct AppState {
     pub database: Arc<DatabaseConfig>,
     /// What `/metrics` serves.
     pub metrics: Arc<Metrics>,
+    /// Subscription settings (WebSocket keep-alives).
+    pub live: LiveConfig,
 }
 
 /// Path of the GraphQL endpoint (and of GraphiQL).
@@ -43,7 +49,7 @@ pub const GRAPHQL_PATH: &str = "/graphql";
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
-        .route(GRAPHQL_PATH, get(graphql::handle_get).post(graphql::handle))
+        .route(GRAPHQL_PATH, get(graphql_get).post(graphql::handle))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics));
@@ -81,6 +87,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     serve::serve(listener, router(state), shutdown).await
+}
+
+/// `GET /graphql`: a WebSocket for subscriptions ([`ws`]), otherwise a query by GET or GraphiQL
+/// ([`graphql::handle_get`]).
+async fn graphql_get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    query: RawQuery,
+    request: Request,
+) -> Response {
+    if ws::is_upgrade(request.headers()) {
+        ws::upgrade(state, request).await
+    } else {
+        let headers = request.headers().clone();
+        graphql::handle_get(State(state), ConnectInfo(peer), headers, query).await
+    }
 }
 
 #[cfg(test)]

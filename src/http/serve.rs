@@ -14,7 +14,7 @@
 //! 3. connections get [`DRAIN_GRACE`] to deliver a request that was on its way; then idle ones
 //!    close, and the server waits for the in-flight ones to finish.
 //!
-//! HTTP/1.1 only, as axum's default `serve`.
+//! HTTP/1.1 only, as axum's default `serve`, with upgrades (WebSocket).
 
 use axum::extract::connect_info::ConnectInfo;
 use axum::http::{header, HeaderValue, Request};
@@ -123,8 +123,12 @@ fn spawn_connection(
             response
         });
     tokio::spawn(async move {
+        // With upgrades: a WebSocket (subscriptions) leaves this loop once upgraded and lives
+        // on in its own task; the shutdown does not wait for it (clients reconnect and resume
+        // with `afterSequence`).
         let connection = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            .with_upgrades();
         let mut connection = std::pin::pin!(connection);
         let grace_over = async move {
             if drain.wait_for(|draining| *draining).await.is_err() {

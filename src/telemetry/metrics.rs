@@ -11,6 +11,10 @@
 //! | `mapagov_db_pool_waits_total` | counter | (check-outs that had to wait) |
 //! | `mapagov_db_pool_timeouts_total` | counter | (check-outs that gave up: `SERVICE_UNAVAILABLE`) |
 //! | `mapagov_pg_connections` | gauge | `state` (from `pg_stat_activity`, PostgreSQL only) |
+//! | `mapagov_subscriptions_open` | gauge | (GraphQL subscriptions open now) |
+//! | `mapagov_subscription_events_total` | counter | (events sent to subscribers) |
+//! | `mapagov_live_listener_up` | gauge | 1 while the `LISTEN` connection is open (PostgreSQL only) |
+//! | `mapagov_live_listener_reconnects_total` | counter | (the `LISTEN` connection reopened, PostgreSQL only) |
 //! | `mapagov_pg_stat_activity_up` | gauge | 1 if `pg_stat_activity` answered within [`PG_STAT_TIMEOUT`] (PostgreSQL only) |
 //!
 //! `operation` is bounded by [`super::operation::OperationLabels`].
@@ -141,6 +145,34 @@ impl Metrics {
             labels: OperationLabels::default(),
             db,
         }
+    }
+
+    /// Adds the subscription metrics: open subscriptions, events sent and, on PostgreSQL, the
+    /// database listener's state.
+    pub fn with_live(mut self, stats: &crate::live::limits::Stats) -> Metrics {
+        self.registry.register(
+            "subscriptions_open",
+            "GraphQL subscriptions open now",
+            stats.open.clone(),
+        );
+        self.registry.register(
+            "subscription_events",
+            "Events sent to subscribers (changes and resyncs)",
+            stats.events.clone(),
+        );
+        if self.db.backend() == Backend::Postgres {
+            self.registry.register(
+                "live_listener_up",
+                "1 while the LISTEN connection to PostgreSQL is open, else 0",
+                stats.listener_up.clone(),
+            );
+            self.registry.register(
+                "live_listener_reconnects",
+                "Times the LISTEN connection to PostgreSQL was opened again after it broke",
+                stats.listener_reconnects.clone(),
+            );
+        }
+        self
     }
 
     /// Counts one HTTP request.

@@ -16,6 +16,7 @@ pub mod pops;
 pub mod prom;
 pub mod write_lock;
 pub mod writers;
+pub mod ws;
 
 use mapagov::config::{Config, DatabaseConfig};
 use pg_cluster::{ClusterOptions, PgCluster};

@@ -1,0 +1,151 @@
+//! The `pop_events` table: one row per accepted write of a POP, and how other server processes
+//! learn that a POP has new rows.
+//!
+//! [`record`] runs inside the write's transaction (from `domain::transition::apply`). On
+//! PostgreSQL it also sends `NOTIFY mapagov_pop_events, '<pop id>:<sequence>'` in that
+//! transaction, so the notification is delivered exactly when (and only if) the write commits,
+//! to every process listening ([`crate::live::listener`]); the payload holds ids only, listeners
+//! read the rows. On SQLite the pair is kept in [`COMMITTED`], a task-local list that
+//! [`super::Db::write`] hands to the in-process [`crate::live::Hub`] after the commit.
+
+use super::Conn;
+use crate::error::AppError;
+use crate::with_backend;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::Value;
+use std::cell::RefCell;
+
+/// The PostgreSQL notification channel.
+pub const CHANNEL: &str = "mapagov_pop_events";
+
+/// Most rows one read returns (a subscriber far behind reads in pages).
+pub const PAGE: i64 = 200;
+
+tokio::task_local! {
+    /// `(pop id, sequence)` of the events recorded by the SQLite write transaction running in
+    /// this task, published by [`super::Db::write`] once it has committed.
+    pub static COMMITTED: RefCell<Vec<(i64, i32)>>;
+}
+
+/// One accepted write of a POP.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct PopEvent {
+    /// Row id.
+    pub id: i64,
+    /// The POP (internal id).
+    pub pop_id: i64,
+    /// The POP's autosave sequence after the write.
+    pub sequence: i32,
+    /// The POP's integrity hash after the write.
+    pub integrity_hash: String,
+    /// Who wrote (`None`: the system).
+    pub user_id: Option<i64>,
+    /// The change-log action (`autosave`, `restore`, `status`, `delete`).
+    pub action: String,
+    /// JSON Pointers into the POP's document of what changed (a JSON array of strings).
+    pub paths: Value,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An event to record.
+#[derive(Debug)]
+pub struct NewEvent<'a> {
+    /// The POP (internal id).
+    pub pop_id: i64,
+    /// Its sequence after the write.
+    pub sequence: i32,
+    /// Its hash after the write.
+    pub integrity_hash: &'a str,
+    /// Who wrote.
+    pub user_id: Option<i64>,
+    /// The change-log action.
+    pub action: &'static str,
+    /// JSON Pointers of what changed.
+    pub paths: &'a [String],
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+/// Records `event` and announces it (see the module docs). Call inside the write transaction.
+pub async fn record(conn: &mut Conn<'_>, event: &NewEvent<'_>) -> Result<(), AppError> {
+    let paths = serde_json::to_value(event.paths).map_err(AppError::internal)?;
+    with_backend!(conn, |c| diesel::insert_into(schema::pop_events::table)
+        .values((
+            schema::pop_events::pop_id.eq(event.pop_id),
+            schema::pop_events::sequence.eq(event.sequence),
+            schema::pop_events::integrity_hash.eq(event.integrity_hash),
+            schema::pop_events::user_id.eq(event.user_id),
+            schema::pop_events::action.eq(event.action),
+            schema::pop_events::paths.eq(&paths),
+            schema::pop_events::created_at.eq(event.now),
+        ))
+        .execute(c)
+        .await)?;
+    match conn {
+        Conn::Pg(c) => {
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<diesel::sql_types::Text, _>(CHANNEL)
+                .bind::<diesel::sql_types::Text, _>(payload(event.pop_id, event.sequence))
+                .execute(&mut **c)
+                .await?;
+        }
+        Conn::Sqlite(_) => {
+            // Outside `Db::write` (never in the server) nobody in this process listens.
+            let _ = COMMITTED.try_with(|list| {
+                list.borrow_mut().push((event.pop_id, event.sequence));
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The events of POP `pop_id` after sequence `after`, in sequence order, at most [`PAGE`].
+pub async fn after(
+    conn: &mut Conn<'_>,
+    pop_id: i64,
+    after: i32,
+) -> Result<Vec<PopEvent>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pop_events::table
+        .filter(schema::pop_events::pop_id.eq(pop_id))
+        .filter(schema::pop_events::sequence.gt(after))
+        .order(schema::pop_events::sequence)
+        .limit(PAGE)
+        .select((
+            schema::pop_events::id,
+            schema::pop_events::pop_id,
+            schema::pop_events::sequence,
+            schema::pop_events::integrity_hash,
+            schema::pop_events::user_id,
+            schema::pop_events::action,
+            schema::pop_events::paths,
+            schema::pop_events::created_at,
+        ))
+        .load::<PopEvent>(c)
+        .await)?)
+}
+
+/// The NOTIFY payload of an event: `<pop id>:<sequence>`.
+pub fn payload(pop_id: i64, sequence: i32) -> String {
+    format!("{pop_id}:{sequence}")
+}
+
+/// Reads a NOTIFY payload back; `None` if it is not one of ours.
+pub fn parse_payload(raw: &str) -> Option<(i64, i32)> {
+    let (pop, sequence) = raw.split_once(':')?;
+    Some((pop.parse().ok()?, sequence.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_and_strangers_are_ignored() {
+        assert_eq!(parse_payload(&payload(42, 7)), Some((42, 7)));
+        assert_eq!(parse_payload("42"), None);
+        assert_eq!(parse_payload("x:1"), None);
+    }
+}

@@ -1,0 +1,118 @@
+//! The PostgreSQL listener: one connection per server process, outside the pool, that `LISTEN`s
+//! on [`crate::db::events::CHANNEL`] and hands every notification to the [`Hub`].
+//!
+//! It is a plain `tokio-postgres` connection opened with the pool's TLS rules
+//! ([`crate::db::tls::PgConnector::connect_for_notifications`]), named `mapagov-listener` in
+//! `pg_stat_activity`; `DB_CONN_MAX_AGE` does not apply to it. It is checked every
+//! [`PING_EVERY`]; when it breaks (the backend terminated, PostgreSQL restarted, the network
+//! dropped) it is opened again after a back-off of [`MIN_BACKOFF`] doubling up to
+//! [`MAX_BACKOFF`], and every subscriber is then told to read what it may have missed
+//! ([`Hint::Reconnected`]), so no event is lost, only delayed.
+//!
+//! `LISTEN` needs a session of its own: a connection pooler in transaction mode (PgBouncer's
+//! `pool_mode = transaction`) cannot carry it. Point `DATABASE_URL` at PostgreSQL itself or at a
+//! session-mode pool.
+
+use super::limits::Stats;
+use super::{Hint, Hub};
+use crate::db::events::{parse_payload, CHANNEL};
+use crate::db::tls::{PgConnector, TlsSettings};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// First wait before reconnecting.
+pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between reconnection attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How often the connection is checked with a query while no notification arrives.
+pub const PING_EVERY: Duration = Duration::from_secs(30);
+/// `application_name` of the listener's session.
+pub const APPLICATION_NAME: &str = "mapagov-listener";
+
+/// Starts the listener of `url` in the background, for as long as the process runs.
+pub fn spawn(url: String, tls: TlsSettings, hub: Arc<Hub>, stats: Stats) {
+    tokio::spawn(run(url, tls, hub, stats));
+}
+
+async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, stats: Stats) {
+    let connector = match PgConnector::new(tls) {
+        Ok(connector) => connector,
+        Err(err) => {
+            // The pool uses the same settings and start-up checked them: not reached in practice.
+            tracing::error!(error = %err, "the database listener cannot use the TLS settings");
+            return;
+        }
+    };
+    let mut backoff = MIN_BACKOFF;
+    let mut connected_before = false;
+    loop {
+        match listen(&connector, &url).await {
+            Ok((client, mut notifications)) => {
+                if connected_before {
+                    stats.listener_reconnects.inc();
+                    tracing::info!("the database listener reconnected");
+                }
+                connected_before = true;
+                backoff = MIN_BACKOFF;
+                stats.listener_up.set(1);
+                // Writes committed while nobody listened: every subscriber reads the table.
+                hub.publish_all(Hint::Reconnected);
+                let mut ping = tokio::time::interval(PING_EVERY);
+                ping.tick().await;
+                loop {
+                    tokio::select! {
+                        notification = notifications.recv() => match notification {
+                            Some(notification) => {
+                                if let Some((pop, sequence)) = parse_payload(notification.payload()) {
+                                    hub.publish(pop, sequence);
+                                }
+                            }
+                            None => break,
+                        },
+                        _ = ping.tick() => {
+                            let alive = tokio::time::timeout(
+                                PING_EVERY / 3,
+                                client.simple_query("SELECT 1"),
+                            )
+                            .await;
+                            if !matches!(alive, Ok(Ok(_))) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                stats.listener_up.set(0);
+                tracing::warn!("lost the database listener's connection; reconnecting");
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "the database listener could not connect");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Opens the listener's connection and starts listening.
+async fn listen(
+    connector: &PgConnector,
+    url: &str,
+) -> Result<
+    (
+        tokio_postgres::Client,
+        tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+    ),
+    String,
+> {
+    let (client, notifications) = connector
+        .connect_for_notifications(url)
+        .await
+        .map_err(|err| err.to_string())?;
+    client
+        .batch_execute(&format!(
+            "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}"
+        ))
+        .await
+        .map_err(|err| format!("LISTEN failed: {err}"))?;
+    Ok((client, notifications))
+}

@@ -1,0 +1,292 @@
+//! `popChanged` over a real WebSocket (`graphql-transport-ws`) against the real server, on both
+//! backends: every write in order and without gaps, replay with `afterSequence`, the token and
+//! the POP re-checked, limits, keep-alives and metrics.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::ws::{self, Received};
+use common::{Backend, Client, TestServer};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Creates a POP for `client`; returns its id and sequence.
+async fn create_pop(client: &Client) -> (String, i64) {
+    let data = client
+        .data(
+            "mutation($input: AutosavePopInput!) { autosavePop(input: $input) { \
+             autosaveSequence pop { id } } }",
+            json!({"input": {"sessionId": "live-1", "content": {"nomeProcesso": "Início"}}}),
+        )
+        .await;
+    let payload = &data["autosavePop"];
+    (
+        payload["pop"]["id"].as_str().unwrap().to_owned(),
+        payload["autosaveSequence"].as_i64().unwrap(),
+    )
+}
+
+/// Autosaves `content` into `pop`; returns the new sequence and hash.
+async fn save(client: &Client, pop: &str, content: Value) -> (i64, String) {
+    let data = client
+        .data(
+            "mutation($input: AutosavePopInput!) { autosavePop(input: $input) { \
+             autosaveSequence integrityHash } }",
+            json!({"input": {"sessionId": "live-1", "popId": pop, "content": content}}),
+        )
+        .await;
+    let payload = &data["autosavePop"];
+    (
+        payload["autosaveSequence"].as_i64().unwrap(),
+        payload["integrityHash"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn every_write_reaches_the_subscriber_in_order(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (pop, created) = create_pop(&server).await;
+    let token = server.token.clone().unwrap();
+    let mut ws = ws::connect_ok(&server.base, &token).await;
+    ws.subscribe("1", &pop, Some(created)).await;
+    // A second subscriber, without afterSequence: it gets what comes from now on.
+    let mut other = ws::connect_ok(&server.base, &token).await;
+    other.subscribe("a", &pop, None).await;
+    // Both subscriptions are open once the server has registered them.
+    wait_for_open_subscriptions(&server, 2).await;
+
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        let content = if i % 2 == 0 {
+            json!({"nomeProcesso": format!("Nome {i}")})
+        } else {
+            json!({"etapas": [{"descricao": format!("Etapa {i}")}], "area": {"codigo": format!("A{i}")}, "nomeProcesso": format!("Nome {i}")})
+        };
+        expected.push(save(&server, &pop, content).await);
+    }
+    let staff = server.staff().await;
+    let status = staff
+        .data(
+            "mutation($id: ID!) { changePopStatus(popId: $id, status: IN_REVIEW) { \
+             pop { autosaveSequence integrityHash } } }",
+            json!({"id": pop}),
+        )
+        .await;
+    let reviewed = &status["changePopStatus"]["pop"];
+    expected.push((
+        reviewed["autosaveSequence"].as_i64().unwrap(),
+        reviewed["integrityHash"].as_str().unwrap().to_owned(),
+    ));
+    let deleted = server
+        .data(
+            "mutation($id: ID!) { deletePop(popId: $id) { autosaveSequence integrityHash } }",
+            json!({"id": pop}),
+        )
+        .await;
+    expected.push((
+        deleted["deletePop"]["autosaveSequence"].as_i64().unwrap(),
+        deleted["deletePop"]["integrityHash"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    ));
+
+    for (client, id) in [(&mut ws, "1"), (&mut other, "a")] {
+        let mut events = Vec::new();
+        for _ in 0..expected.len() {
+            events.push(client.event(id).await);
+        }
+        let got: Vec<(i64, String)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e["sequence"].as_i64().unwrap(),
+                    e["integrityHash"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "every write, in order, with its hash");
+        assert!(events
+            .iter()
+            .all(|e| e["kind"] == "CHANGE" && e["popId"] == pop));
+        assert_eq!(events[0]["action"], "AUTOSAVE");
+        assert_eq!(events[0]["actor"]["username"], "tester");
+        assert_eq!(events[0]["changedPaths"], json!(["/nome_processo"]));
+        assert_eq!(
+            events[1]["changedPaths"],
+            json!(["/area/codigo", "/etapas", "/nome_processo"]),
+            "{:#}",
+            events[1]
+        );
+        assert_eq!(events[5]["action"], "STATUS");
+        assert_eq!(events[5]["actor"]["username"], "staff");
+        assert_eq!(events[5]["changedPaths"], json!(["/status"]));
+        assert_eq!(events[6]["action"], "DELETE");
+        assert!(events[6]["createdAt"].is_string());
+        client.assert_silent(Duration::from_millis(300)).await;
+    }
+
+    let metrics = server
+        .http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("mapagov_subscriptions_open 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "mapagov_subscription_events_total {}",
+            2 * expected.len()
+        )),
+        "{metrics}"
+    );
+    // Completing a subscription closes it.
+    ws.send(json!({"id": "1", "type": "complete"})).await;
+    wait_for_open_subscriptions(&server, 1).await;
+}
+
+/// Waits until `/metrics` shows `open` subscriptions.
+async fn wait_for_open_subscriptions(server: &TestServer, open: usize) {
+    let line = format!("mapagov_subscriptions_open {open}\n");
+    for _ in 0..100 {
+        let metrics = server
+            .http()
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(&line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never saw {line}");
+}
+
+async fn after_sequence_replays_what_the_subscriber_missed(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (pop, created) = create_pop(&server).await;
+    let mut saved = Vec::new();
+    for i in 0..4 {
+        saved.push(save(&server, &pop, json!({"nomeProcesso": format!("v{i}")})).await);
+    }
+    let token = server.token.clone().unwrap();
+    let mut ws = ws::connect_ok(&server.base, &token).await;
+
+    // Missed sequences 3 and 4 and 5: replayed, then live.
+    ws.subscribe("r", &pop, Some(created + 1)).await;
+    for (sequence, hash) in &saved[1..] {
+        let event = ws.event("r").await;
+        assert_eq!(event["kind"], "CHANGE");
+        assert_eq!(event["sequence"], *sequence);
+        assert_eq!(event["integrityHash"], *hash);
+    }
+    let live = save(&server, &pop, json!({"nomeProcesso": "live"})).await;
+    let event = ws.event("r").await;
+    assert_eq!(event["sequence"], live.0);
+
+    // From before the creation: the creation is not an event, so a resync at the current state,
+    // then live events.
+    ws.subscribe("z", &pop, Some(0)).await;
+    let resync = ws.event("z").await;
+    assert_eq!(resync["kind"], "RESYNC");
+    assert_eq!(resync["sequence"], live.0);
+    assert_eq!(resync["integrityHash"], live.1);
+    assert!(resync["action"].is_null() && resync["actor"].is_null());
+    let next = save(&server, &pop, json!({"nomeProcesso": "after resync"})).await;
+    // Both subscriptions get it, in either order.
+    let mut seen = [ws.message().await, ws.message().await];
+    seen.sort_by_key(|m| m["id"].as_str().unwrap().to_owned());
+    for (message, id) in seen.iter().zip(["r", "z"]) {
+        assert_eq!(message["id"], id);
+        assert_eq!(message["payload"]["data"]["popChanged"]["sequence"], next.0);
+    }
+
+    // Ahead of the POP, or negative: a clear error.
+    ws.subscribe("bad", &pop, Some(next.0 + 1)).await;
+    let message = ws.message().await;
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+}
+
+async fn the_token_and_the_pop_are_checked_and_rechecked(backend: Backend) {
+    let server = TestServer::start_with(backend, &[("SUBSCRIPTION_RECHECK", "1")]).await;
+    let (pop, _) = create_pop(&server).await;
+
+    // No token, or a wrong one: the connection is closed with 4403.
+    for token in [None, Some("not-a-token")] {
+        let (_, first) = ws::connect(&server.base, token).await;
+        match first {
+            Received::Closed(code, _) => assert_eq!(code, 4403, "token {token:?}"),
+            other => panic!("expected a close, got {other:?}"),
+        }
+    }
+
+    // Someone who may not read the POP is told it does not exist.
+    let stranger = server.user("stranger", false, None).await;
+    let mut ws = ws::connect_ok(&server.base, stranger.token.as_deref().unwrap()).await;
+    ws.subscribe("s", &pop, None).await;
+    assert_eq!(ws.ending_error("s").await, "NOT_FOUND");
+
+    // A token revoked while subscribed ends the subscription (at the next re-check).
+    let second = server.user("second", true, None).await;
+    let mut ws = ws::connect_ok(&server.base, second.token.as_deref().unwrap()).await;
+    ws.subscribe("t", &pop, None).await;
+    wait_for_open_subscriptions(&server, 1).await;
+    second.data("mutation { logout }", json!({})).await;
+    assert_eq!(ws.ending_error("t").await, "UNAUTHENTICATED");
+    // And a new subscription on that connection is refused too.
+    ws.subscribe("u", &pop, None).await;
+    assert_eq!(ws.ending_error("u").await, "UNAUTHENTICATED");
+}
+
+async fn subscriptions_are_limited_per_connection_and_per_user(backend: Backend) {
+    let server = TestServer::start_with(
+        backend,
+        &[
+            ("SUBSCRIPTIONS_PER_CONNECTION", "2"),
+            ("SUBSCRIPTIONS_PER_USER", "3"),
+            ("SUBSCRIPTION_KEEPALIVE", "1"),
+        ],
+    )
+    .await;
+    let (pop, _) = create_pop(&server).await;
+    let token = server.token.clone().unwrap();
+    let mut first = ws::connect_ok(&server.base, &token).await;
+    first.subscribe("1", &pop, None).await;
+    first.subscribe("2", &pop, None).await;
+    wait_for_open_subscriptions(&server, 2).await;
+    first.subscribe("3", &pop, None).await;
+    assert_eq!(first.ending_error("3").await, "TOO_MANY_SUBSCRIPTIONS");
+    let mut second = ws::connect_ok(&server.base, &token).await;
+    second.subscribe("1", &pop, None).await;
+    wait_for_open_subscriptions(&server, 3).await;
+    second.subscribe("2", &pop, None).await;
+    assert_eq!(second.ending_error("2").await, "TOO_MANY_SUBSCRIPTIONS");
+    // Closing a subscription gives its place back.
+    first.send(json!({"id": "1", "type": "complete"})).await;
+    assert_eq!(first.message().await["type"], "complete");
+    wait_for_open_subscriptions(&server, 2).await;
+    second.subscribe("4", &pop, None).await;
+    wait_for_open_subscriptions(&server, 3).await;
+    // Keep-alives: the server pings an idle connection.
+    first.assert_silent(Duration::from_millis(2500)).await;
+    assert!(first.pings >= 1, "no keep-alive ping in 2.5 s");
+}
+
+both_backends!(
+    every_write_reaches_the_subscriber_in_order,
+    after_sequence_replays_what_the_subscriber_missed,
+    the_token_and_the_pop_are_checked_and_rechecked,
+    subscriptions_are_limited_per_connection_and_per_user,
+);
