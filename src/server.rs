@@ -20,6 +20,13 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
     tokio::task::spawn_blocking(crate::auth::password::prepare)
         .await
         .map_err(AppError::internal)?;
+    let metrics = std::sync::Arc::new(Metrics::new(db.clone()));
+    let notifier = crate::notify::Notifier::start(
+        &config.mail,
+        db.clone(),
+        config.pdf.public_base_url.clone(),
+        std::sync::Arc::clone(&metrics),
+    );
     let schema = graphql::build(
         db.clone(),
         graphql::Settings {
@@ -29,13 +36,15 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
             },
         },
         &config.http,
+        notifier,
     );
     Ok(AppState {
-        metrics: std::sync::Arc::new(Metrics::new(db.clone())),
+        metrics,
         db,
         schema,
         http: std::sync::Arc::new(config.http.clone()),
         database: std::sync::Arc::new(config.database.clone()),
+        pdf: std::sync::Arc::new(http::pdf::PdfService::new(&config.pdf)),
     })
 }
 

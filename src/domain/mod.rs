@@ -3,6 +3,7 @@
 //! transaction (through [`crate::db::Db::write`]).
 
 pub mod access;
+pub mod approval;
 pub mod autosave;
 pub mod diff;
 pub mod document;

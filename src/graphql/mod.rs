@@ -56,8 +56,14 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
-/// The schema with everything resolvers need, and the configured limits.
-pub fn build(db: Db, settings: Settings, http: &HttpConfig) -> AppSchema {
+/// The schema with everything resolvers need, the configured limits, and the notifier that tells
+/// authors about status changes.
+pub fn build(
+    db: Db,
+    settings: Settings,
+    http: &HttpConfig,
+    notifier: crate::notify::Notifier,
+) -> AppSchema {
     let limits = guard::Limits {
         max_query_bytes: http.max_query_bytes,
         max_selections: http.max_selections as u64,
@@ -89,6 +95,7 @@ pub fn build(db: Db, settings: Settings, http: &HttpConfig) -> AppSchema {
         ))
         .data(db)
         .data(settings)
+        .data(notifier)
         .finish()
 }
 

@@ -1,5 +1,5 @@
 //! The HTTP surface: `/graphql` (GraphQL over HTTP, and GraphiQL), `/healthz`, `/readyz`,
-//! `/metrics`, GraphiQL's assets; every route is wrapped by [`observe`].
+//! `/metrics`, `/pops/{id}/pdf` (a POP's document), GraphiQL's assets; every route is wrapped by [`observe`].
 
 pub mod client_addr;
 pub mod cors;
@@ -8,6 +8,7 @@ pub mod graphql;
 pub mod health;
 pub mod metrics;
 pub mod observe;
+pub mod pdf;
 pub mod serve;
 
 use crate::config::{DatabaseConfig, HttpConfig};
@@ -36,6 +37,8 @@ pub struct AppState {
     pub database: Arc<DatabaseConfig>,
     /// What `/metrics` serves.
     pub metrics: Arc<Metrics>,
+    /// Renders POPs as PDF (`GET /pops/{id}/pdf`).
+    pub pdf: Arc<pdf::PdfService>,
 }
 
 /// Path of the GraphQL endpoint (and of GraphiQL).
@@ -47,7 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route(GRAPHQL_PATH, get(graphiql_page).post(graphql::handle))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics));
+        .route("/metrics", get(metrics::metrics))
+        .route(pdf::PDF_ROUTE, get(pdf::pop_pdf));
     if state.http.graphiql {
         router = router.merge(graphiql::asset_routes());
     }

@@ -11,6 +11,7 @@
 //! | `mapagov_db_pool_waits_total` | counter | (check-outs that had to wait) |
 //! | `mapagov_db_pool_timeouts_total` | counter | (check-outs that gave up: `SERVICE_UNAVAILABLE`) |
 //! | `mapagov_pg_connections` | gauge | `state` (from `pg_stat_activity`, PostgreSQL only) |
+//! | `mapagov_mail_notices_total` | counter | `outcome`: `sent`, `failed` (after every retry), `dropped` (queue full), `no_address` (the author has no e-mail address) |
 //! | `mapagov_pg_stat_activity_up` | gauge | 1 if `pg_stat_activity` answered within [`PG_STAT_TIMEOUT`] (PostgreSQL only) |
 //!
 //! `operation` is bounded by [`super::operation::OperationLabels`].
@@ -54,6 +55,12 @@ struct ErrorLabels {
     code: String,
 }
 
+/// Labels of `mapagov_mail_notices_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
 /// Labels of the connection-state gauges.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
@@ -69,6 +76,7 @@ pub struct Metrics {
     errors: Family<ErrorLabels, Counter>,
     pg_connections: Family<StateLabel, Gauge>,
     pg_up: Gauge,
+    notices: Family<OutcomeLabel, Counter>,
     /// Bounds the `operation` label.
     pub labels: OperationLabels,
     db: Db,
@@ -115,6 +123,12 @@ impl Metrics {
             "GraphQL errors by operation name and extensions.code",
             errors.clone(),
         );
+        let notices = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "mail_notices",
+            "E-mail notices to POP authors, by outcome",
+            notices.clone(),
+        );
         registry.register_collector(Box::new(PoolCollector(db.clone())));
         let pg_connections = Family::<StateLabel, Gauge>::default();
         let pg_up = Gauge::default();
@@ -138,6 +152,7 @@ impl Metrics {
             errors,
             pg_connections,
             pg_up,
+            notices,
             labels: OperationLabels::default(),
             db,
         }
@@ -152,6 +167,11 @@ impl Metrics {
                 status,
             })
             .inc();
+    }
+
+    /// Counts one e-mail notice by outcome (`sent`, `failed`, `dropped`, `no_address`).
+    pub fn notice(&self, outcome: &'static str) {
+        self.notices.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
     /// Counts one GraphQL operation (already labelled), its duration and its errors' codes.
