@@ -332,7 +332,10 @@ impl MailConfig {
             .transpose()?;
         let from = get("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned());
         let from = from.trim().parse().map_err(|e| {
-            ConfigError::new("MAIL_FROM", format!("`{from}` is not an e-mail sender ({e})"))
+            ConfigError::new(
+                "MAIL_FROM",
+                format!("`{from}` is not an e-mail sender ({e})"),
+            )
         })?;
         Ok(MailConfig { smtp, from })
     }
@@ -367,7 +370,9 @@ impl PdfConfig {
         {
             return Err(ConfigError::new(
                 "PUBLIC_BASE_URL",
-                format!("`{trimmed}` is not an http(s)://host[/path] address without query or fragment"),
+                format!(
+                    "`{trimmed}` is not an http(s)://host[/path] address without query or fragment"
+                ),
             ));
         }
         let max_concurrent_renders = parse_or(
@@ -870,7 +875,10 @@ mod tests {
     fn the_public_base_url_loses_its_trailing_slash() {
         let c = config(&[("PUBLIC_BASE_URL", "https://pops.example.gov.br/mapa/")]).unwrap();
         assert_eq!(c.pdf.public_base_url, "https://pops.example.gov.br/mapa");
-        assert_eq!(config(&[]).unwrap().pdf.public_base_url, DEFAULT_PUBLIC_BASE_URL);
+        assert_eq!(
+            config(&[]).unwrap().pdf.public_base_url,
+            DEFAULT_PUBLIC_BASE_URL
+        );
     }
 
     #[test]

@@ -90,7 +90,11 @@ print(json.dumps(out))
             .arg(&dir)
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
@@ -102,7 +106,11 @@ print(json.dumps(out))
             if messages.len() >= n {
                 return messages;
             }
-            assert!(Instant::now() < deadline, "{} of {n} messages arrived", messages.len());
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} messages arrived",
+                messages.len()
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -151,18 +159,46 @@ async fn the_author_hears_of_publication_send_back_and_archiving(backend: Backen
     set_email(&server, "autora@example.gov.br").await;
     let pop = create(&server, "s", json!({"nomeProcesso": "Conceder pensão"})).await;
     let id = pop["id"].clone();
-    let link = format!("https://pops.example.gov.br/catalogo/pops/{}", id.as_str().unwrap());
+    let link = format!(
+        "https://pops.example.gov.br/catalogo/pops/{}",
+        id.as_str().unwrap()
+    );
 
     change_status(&server, &id, "IN_REVIEW", None).await;
-    change_status(&server, &id, "DRAFT", Some("Falta a base legal do benefício")).await;
+    change_status(
+        &server,
+        &id,
+        "DRAFT",
+        Some("Falta a base legal do benefício"),
+    )
+    .await;
     let messages = smtp.wait_for(1).await;
-    assert_eq!(messages.len(), 1, "submitting sends nothing; sending back does");
+    assert_eq!(
+        messages.len(),
+        1,
+        "submitting sends nothing; sending back does"
+    );
     let back = by_subject(&messages, "POP devolvido para ajustes: Conceder pensão");
-    assert!(back["rcpt"].as_str().unwrap().contains("autora@example.gov.br"), "{back:#}");
-    assert!(back["to"].as_str().unwrap().contains("autora@example.gov.br"));
-    assert!(back["from"].as_str().unwrap().contains("nao-responda@mapagov.example.gov.br"));
+    assert!(
+        back["rcpt"]
+            .as_str()
+            .unwrap()
+            .contains("autora@example.gov.br"),
+        "{back:#}"
+    );
+    assert!(back["to"]
+        .as_str()
+        .unwrap()
+        .contains("autora@example.gov.br"));
+    assert!(back["from"]
+        .as_str()
+        .unwrap()
+        .contains("nao-responda@mapagov.example.gov.br"));
     let body = back["body"].as_str().unwrap();
-    assert!(body.contains("Motivo: Falta a base legal do benefício"), "{body}");
+    assert!(
+        body.contains("Motivo: Falta a base legal do benefício"),
+        "{body}"
+    );
     assert!(body.contains(&link), "{body}");
 
     change_status(&server, &id, "IN_REVIEW", None).await;
@@ -170,10 +206,16 @@ async fn the_author_hears_of_publication_send_back_and_archiving(backend: Backen
     change_status(&server, &id, "ARCHIVED", None).await;
     let messages = smtp.wait_for(3).await;
     let published = by_subject(&messages, "POP publicado: Conceder pensão");
-    assert!(published["body"].as_str().unwrap().contains("foi publicado (versão 2)"));
+    assert!(published["body"]
+        .as_str()
+        .unwrap()
+        .contains("foi publicado (versão 2)"));
     assert!(published["body"].as_str().unwrap().contains(&link));
     let archived = by_subject(&messages, "POP arquivado: Conceder pensão");
-    assert!(archived["rcpt"].as_str().unwrap().contains("autora@example.gov.br"));
+    assert!(archived["rcpt"]
+        .as_str()
+        .unwrap()
+        .contains("autora@example.gov.br"));
     assert!(archived["body"].as_str().unwrap().contains(&link));
     assert_eq!(metric(&server, "sent").await, 3.0);
 }
@@ -205,10 +247,16 @@ async fn a_mail_server_that_is_down_neither_blocks_nor_fails_the_mutation(backen
     let started = Instant::now();
     let published = change_status(&server, &id, "PUBLISHED", None).await;
     assert_eq!(published["pop"]["status"], "PUBLISHED");
-    assert!(started.elapsed() < Duration::from_secs(3), "the mutation waited for the mail");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the mutation waited for the mail"
+    );
     let deadline = Instant::now() + Duration::from_secs(40);
     while metric(&server, "failed").await < 1.0 {
-        assert!(Instant::now() < deadline, "the failed notice was never counted");
+        assert!(
+            Instant::now() < deadline,
+            "the failed notice was never counted"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(metric(&server, "sent").await, 0.0);

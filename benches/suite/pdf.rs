@@ -52,7 +52,11 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
         )
         .await?;
     }
-    let pdf_url = format!("{}/pops/{}/pdf", server.base, id.as_str().unwrap_or_default());
+    let pdf_url = format!(
+        "{}/pops/{}/pdf",
+        server.base,
+        id.as_str().unwrap_or_default()
+    );
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?;
@@ -75,9 +79,12 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
         let api = api.clone();
         let id = id.clone();
         async move {
-            api.gql("query($id: ID!) { pop(id: $id) { document } }", json!({"id": id}))
-                .await
-                .map(|_| ())
+            api.gql(
+                "query($id: ID!) { pop(id: $id) { document } }",
+                json!({"id": id}),
+            )
+            .await
+            .map(|_| ())
         }
     })
     .await?;

@@ -93,8 +93,8 @@ async fn answer(
     let status = Status::parse(&pop.meta.status)
         .ok_or_else(|| AppError::internal(format!("unknown stored status {}", pop.meta.status)))?;
     if let Some(version) = version {
-        let current_published = matches!(status, Status::Published | Status::Archived)
-            && pop.meta.versao == version;
+        let current_published =
+            matches!(status, Status::Published | Status::Archived) && pop.meta.versao == version;
         if !current_published {
             return Err(AppError::NotFound("published version"));
         }
@@ -130,8 +130,13 @@ async fn answer(
         .codigo_processo
         .as_deref()
         .map(str::trim)
-        .filter(|code| !code.is_empty() && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'))
-        .map_or_else(|| format!("pop-{}.pdf", pop.meta.uuid), |code| format!("pop-{code}.pdf"));
+        .filter(|code| {
+            !code.is_empty() && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+        })
+        .map_or_else(
+            || format!("pop-{}.pdf", pop.meta.uuid),
+            |code| format!("pop-{code}.pdf"),
+        );
     Ok((StatusCode::OK, pdf_headers(&etag, Some(&name)), bytes).into_response())
 }
 
@@ -222,10 +227,9 @@ fn error_response(err: &AppError) -> Response {
     )
         .into_response();
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer"),
-        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }

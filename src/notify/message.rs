@@ -5,7 +5,11 @@ use super::{Event, Notice};
 /// Subject and body of `notice`, linking to `link`.
 pub fn compose(notice: &Notice, link: &str) -> (String, String) {
     let name = notice.pop_name.trim();
-    let name = if name.is_empty() { "POP sem nome" } else { name };
+    let name = if name.is_empty() {
+        "POP sem nome"
+    } else {
+        name
+    };
     let (subject, what) = match &notice.event {
         Event::Published { version } => (
             format!("POP publicado: {name}"),

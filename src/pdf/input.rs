@@ -382,7 +382,9 @@ fn total_time(steps: &[Value]) -> Option<String> {
     let missing = times.len() - known.len();
     if missing > 0 {
         let plural = if missing == 1 { "etapa" } else { "etapas" };
-        shown.push_str(&format!(" (sem contar {missing} {plural} sem tempo informado)"));
+        shown.push_str(&format!(
+            " (sem contar {missing} {plural} sem tempo informado)"
+        ));
     }
     Some(shown)
 }
@@ -426,7 +428,10 @@ mod tests {
         assert_eq!(data["numero"], "2");
         assert_eq!(data["titulo"], "Conferir");
         assert_eq!(data["docs_gerados"], json!(["Despacho"]));
-        assert_eq!(data["outros"], json!([{"campo": "prazo legal", "valor": "5 dias"}]));
+        assert_eq!(
+            data["outros"],
+            json!([{"campo": "prazo legal", "valor": "5 dias"}])
+        );
         assert_eq!(data["decisao"], Value::Null);
     }
 
