@@ -43,6 +43,10 @@
 //! | `SUBSCRIPTION_KEEPALIVE` | `15` | Seconds between the WebSocket pings the server sends on an open connection (keeps proxies and load balancers from closing it). |
 //! | `SUBSCRIPTION_RECHECK` | `30` | Most seconds between two checks of an open subscription's token and POP (a revoked token or an unreadable POP ends it); each check also reads any event a lost notification would have announced. |
 //! | `AWS_*` | unset | Read only by `mapagov backup --upload s3://…` (through `object_store`): `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (a secret), `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_SESSION_TOKEN`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`. |
+//! | `PUBLIC_BASE_URL` | `http://127.0.0.1:8000` | Public address of the catalogue (`http(s)://host[:port][/path]`): a POP's PDF carries a QR code to `{PUBLIC_BASE_URL}/catalogo/pops/{id}`. |
+//! | `SMTP_URL` | unset | Mail server for notices to authors (published, sent back, archived): `smtp://host:port` (plain; `?tls=required` for STARTTLS), `smtps://host:465` (TLS); user and password in the URL. Unset: no e-mail is sent. Treated as a secret. |
+//! | `MAIL_FROM` | `MapaGov <nao-responda@localhost>` | Sender of the notices (`Name <address>` or `address`). |
+//! | `PDF_MAX_CONCURRENT_RENDERS` | `2` | PDFs rendered at once; further requests wait (up to `REQUEST_TIMEOUT`, then `SERVICE_UNAVAILABLE`). |
 //!
 //! A value that does not parse, or that would fail later (an origin that could never match, a
 //! timeout the database cannot take, a DSN the Sentry client refuses), stops the process with a
@@ -289,6 +293,10 @@ pub struct Config {
     pub sentry_dsn: Option<SentryDsn>,
     /// `BACKUP_DIR`: the default backup directory.
     pub backup_dir: Option<PathBuf>,
+    /// The POP's document.
+    pub pdf: PdfConfig,
+    /// Notices by e-mail.
+    pub mail: MailConfig,
     /// Subscriptions.
     pub live: LiveConfig,
 }
@@ -304,6 +312,113 @@ pub struct LiveConfig {
     pub keepalive: Duration,
     /// `SUBSCRIPTION_RECHECK`.
     pub recheck: Duration,
+}
+
+/// Default `MAIL_FROM`.
+pub const DEFAULT_MAIL_FROM: &str = "MapaGov <nao-responda@localhost>";
+
+/// Notices by e-mail (`SMTP_URL`, `MAIL_FROM`).
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// The mail server; `None`: notices are off.
+    pub smtp: Option<Smtp>,
+    /// `MAIL_FROM`.
+    pub from: lettre::message::Mailbox,
+}
+
+/// The SMTP transport of `SMTP_URL` (which may carry a password: `Debug` redacts it).
+#[derive(Clone)]
+pub struct Smtp(lettre::AsyncSmtpTransport<lettre::Tokio1Executor>);
+
+impl Smtp {
+    /// The transport, to send with.
+    pub fn transport(&self) -> lettre::AsyncSmtpTransport<lettre::Tokio1Executor> {
+        self.0.clone()
+    }
+}
+
+impl fmt::Debug for Smtp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Smtp(<redacted>)")
+    }
+}
+
+impl MailConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<MailConfig, ConfigError> {
+        let smtp = get("SMTP_URL")
+            .map(|raw| {
+                lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(raw.trim())
+                    .map(|builder| Smtp(builder.timeout(Some(Duration::from_secs(10))).build()))
+                    // Never repeat the value: it may hold the password.
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "SMTP_URL",
+                            "must look like smtp://[user:password@]host[:port] or smtps://…",
+                        )
+                    })
+            })
+            .transpose()?;
+        let from = get("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned());
+        let from = from.trim().parse().map_err(|e| {
+            ConfigError::new(
+                "MAIL_FROM",
+                format!("`{from}` is not an e-mail sender ({e})"),
+            )
+        })?;
+        Ok(MailConfig { smtp, from })
+    }
+}
+
+/// Default `PUBLIC_BASE_URL`.
+pub const DEFAULT_PUBLIC_BASE_URL: &str = "http://127.0.0.1:8000";
+/// Default `PDF_MAX_CONCURRENT_RENDERS`: one per core of a small server, so PDFs never take every
+/// core from the API.
+pub const DEFAULT_PDF_MAX_CONCURRENT_RENDERS: usize = 2;
+
+/// Settings of the POP's PDF.
+#[derive(Debug, Clone)]
+pub struct PdfConfig {
+    /// `PUBLIC_BASE_URL`, without a trailing slash.
+    pub public_base_url: String,
+    /// `PDF_MAX_CONCURRENT_RENDERS`.
+    pub max_concurrent_renders: usize,
+}
+
+impl PdfConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<PdfConfig, ConfigError> {
+        let raw = get("PUBLIC_BASE_URL").unwrap_or_else(|| DEFAULT_PUBLIC_BASE_URL.to_owned());
+        let trimmed = raw.trim().trim_end_matches('/');
+        let parsed = url::Url::parse(trimmed).map_err(|e| {
+            ConfigError::new("PUBLIC_BASE_URL", format!("`{trimmed}` is not a URL ({e})"))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https")
+            || parsed.host_str().is_none()
+            || parsed.query().is_some()
+            || parsed.fragment().is_some()
+        {
+            return Err(ConfigError::new(
+                "PUBLIC_BASE_URL",
+                format!(
+                    "`{trimmed}` is not an http(s)://host[/path] address without query or fragment"
+                ),
+            ));
+        }
+        let max_concurrent_renders = parse_or(
+            "PDF_MAX_CONCURRENT_RENDERS",
+            get("PDF_MAX_CONCURRENT_RENDERS"),
+            DEFAULT_PDF_MAX_CONCURRENT_RENDERS,
+        )?;
+        if max_concurrent_renders == 0 {
+            return Err(ConfigError::new(
+                "PDF_MAX_CONCURRENT_RENDERS",
+                "must be at least 1",
+            ));
+        }
+        Ok(PdfConfig {
+            public_base_url: trimmed.to_owned(),
+            max_concurrent_renders,
+        })
+    }
 }
 
 /// A Sentry DSN. It carries the project's key, so `Debug` redacts it; use [`SentryDsn::expose`]
@@ -483,8 +598,12 @@ impl Config {
             .transpose()?;
         let backup_dir = get("BACKUP_DIR").map(|dir| PathBuf::from(dir.trim()));
         let live = live_config(&get)?;
+        let pdf = PdfConfig::from_lookup(&get)?;
+        let mail = MailConfig::from_lookup(&get)?;
         Ok(Config {
             live,
+            pdf,
+            mail,
             http,
             sentry_dsn,
             backup_dir,
@@ -744,6 +863,11 @@ mod tests {
             ("SUBSCRIPTIONS_PER_USER", "many"),
             ("SUBSCRIPTION_KEEPALIVE", "0"),
             ("SUBSCRIPTION_RECHECK", "-5"),
+            ("PUBLIC_BASE_URL", "catalogo.example.gov.br"),
+            ("PUBLIC_BASE_URL", "https://catalogo.example.gov.br/?a=1"),
+            ("PDF_MAX_CONCURRENT_RENDERS", "0"),
+            ("SMTP_URL", "mail.example.gov.br"),
+            ("MAIL_FROM", "MapaGov"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");
@@ -834,6 +958,16 @@ mod tests {
         assert_eq!(
             synchronous("off").unwrap_err().variable,
             "SQLITE_SYNCHRONOUS"
+        );
+    }
+
+    #[test]
+    fn the_public_base_url_loses_its_trailing_slash() {
+        let c = config(&[("PUBLIC_BASE_URL", "https://pops.example.gov.br/mapa/")]).unwrap();
+        assert_eq!(c.pdf.public_base_url, "https://pops.example.gov.br/mapa");
+        assert_eq!(
+            config(&[]).unwrap().pdf.public_base_url,
+            DEFAULT_PUBLIC_BASE_URL
         );
     }
 

@@ -46,6 +46,13 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
             stats.clone(),
         )),
     };
+    let metrics = Arc::new(Metrics::new(db.clone()).with_live(&stats));
+    let notifier = crate::notify::Notifier::start(
+        &config.mail,
+        db.clone(),
+        config.pdf.public_base_url.clone(),
+        Arc::clone(&metrics),
+    );
     let schema = graphql::build(
         db.clone(),
         graphql::Settings {
@@ -58,14 +65,16 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
         },
         &config.http,
         live,
+        notifier,
     );
     Ok(AppState {
-        metrics: Arc::new(Metrics::new(db.clone()).with_live(&stats)),
+        metrics,
         live: config.live,
         db,
         schema,
         http: std::sync::Arc::new(config.http.clone()),
         database: std::sync::Arc::new(config.database.clone()),
+        pdf: std::sync::Arc::new(http::pdf::PdfService::new(&config.pdf)),
     })
 }
 

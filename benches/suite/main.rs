@@ -18,6 +18,7 @@ mod data;
 mod load;
 mod measure;
 mod partition;
+mod pdf;
 mod pgbench;
 mod report;
 mod server;
@@ -60,6 +61,8 @@ pub struct Settings {
     pub out: PathBuf,
     /// `--sqlite-sync`: only the SQLite `synchronous` comparison, printed, no report written.
     pub sqlite_sync_only: bool,
+    /// `--pdf`: only the PDF rendering case, printed, no report written.
+    pub pdf_only: bool,
 }
 
 impl Settings {
@@ -98,6 +101,7 @@ impl Settings {
             copy_sizes,
             out,
             sqlite_sync_only: args.iter().any(|a| a == "--sqlite-sync"),
+            pdf_only: args.iter().any(|a| a == "--pdf"),
         })
     }
 }
@@ -130,6 +134,12 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
     if s.sqlite_sync_only {
         step("SQLite autosave, synchronous full vs normal");
         sqlite_sync::section(&mut report, s).await?;
+        println!("{}", report.into_text());
+        return Ok(());
+    }
+    if s.pdf_only {
+        step("PDF of a 50-step POP");
+        pdf::section(&mut report, s).await?;
         println!("{}", report.into_text());
         return Ok(());
     }
@@ -288,6 +298,8 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
 
     step("SQLite autosave, synchronous full vs normal");
     sqlite_sync::section(&mut report, s).await?;
+    step("PDF of a 50-step POP");
+    pdf::section(&mut report, s).await?;
 
     step("partitioning");
     let parts = partition::compare(&cluster, &pgbench, s, bulk.lo(), bulk.hi())?;

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod areas;
+pub mod approval;
 pub mod autosave;
 pub mod diff;
 pub mod document;

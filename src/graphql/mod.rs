@@ -76,8 +76,15 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     )
 }
 
-/// The schema with everything resolvers need, and the configured limits.
-pub fn build(db: Db, settings: Settings, http: &HttpConfig, live: live::Live) -> AppSchema {
+/// The schema with everything resolvers need, the configured limits, the live feed, and the
+/// notifier that tells authors about status changes.
+pub fn build(
+    db: Db,
+    settings: Settings,
+    http: &HttpConfig,
+    live: live::Live,
+    notifier: crate::notify::Notifier,
+) -> AppSchema {
     let limits = guard::Limits {
         max_query_bytes: http.max_query_bytes,
         max_selections: http.max_selections as u64,
@@ -110,6 +117,7 @@ pub fn build(db: Db, settings: Settings, http: &HttpConfig, live: live::Live) ->
         .data(db)
         .data(settings)
         .data(live)
+        .data(notifier)
         .finish()
 }
 

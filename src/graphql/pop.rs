@@ -174,6 +174,10 @@ impl PopObject {
     async fn document(&self) -> Json<Value> {
         Json(document::document(&self.0.meta, &self.0.content))
     }
+    /// Path of the POP's official document on this server (`/pops/{id}/pdf`): a PDF, fetched with the same bearer token. The current state unless published is marked as a draft on every page; add `?version=N` for published version N.
+    async fn pdf_url(&self) -> String {
+        crate::pdf::pdf_path(&self.0.meta.uuid)
+    }
     /// The front end's whole form state, as last sent; `null` after a restore (it described the content before), until the next autosave sends one.
     async fn raw_payload(&self) -> Option<Json<&Value>> {
         self.0.meta.raw_payload.as_ref().map(Json)
@@ -565,7 +569,7 @@ impl PopMutation {
         Ok(AutosavePayload::from(outcome))
     }
 
-    /// Moves a POP through the workflow: DRAFT → IN_REVIEW → PUBLISHED → ARCHIVED, and IN_REVIEW → DRAFT with a `reason`. Publishing increments `versao` and takes a snapshot. Anything else is `INVALID_TRANSITION`. With `expectedHash`, only the version the caller saw moves (`CONFLICT` if it changed since): nothing unseen is published.
+    /// Moves a POP through the workflow: DRAFT → IN_REVIEW → PUBLISHED → ARCHIVED, and IN_REVIEW → DRAFT with a `reason`. Publishing increments `versao` and takes a snapshot. Anything else is `INVALID_TRANSITION`. With `expectedHash`, only the version the caller saw moves (`CONFLICT` if it changed since): nothing unseen is published. When the server sends mail (`SMTP_URL`), the author is e-mailed after a publication, a send-back (with the reason) or an archiving.
     async fn change_pop_status(
         &self,
         ctx: &Context<'_>,
@@ -586,6 +590,10 @@ impl PopMutation {
         };
         let (actor, to, reason) = (actor(ctx)?, status.into(), reason.as_deref());
         let changed = workflow::change_status(db, &actor, pop_id, to, reason, expected).await?;
+        // Committed: tell the author (queued, never waited for).
+        if let Some(notice) = crate::notify::Notice::status_changed(&changed.pop, to, reason) {
+            ctx.data::<crate::notify::Notifier>()?.notify(notice);
+        }
         Ok(ChangeStatusPayload {
             pop: PopObject(changed.pop),
             snapshot: changed.snapshot.map(SnapshotObject),

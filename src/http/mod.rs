@@ -1,5 +1,6 @@
-//! The HTTP surface: `/graphql` (GraphQL over HTTP, subscriptions over WebSocket, and GraphiQL), `/healthz`, `/readyz`,
-//! `/metrics`, GraphiQL's assets; every route is wrapped by [`observe`].
+//! The HTTP surface: `/graphql` (GraphQL over HTTP, subscriptions over WebSocket, and GraphiQL),
+//! `/healthz`, `/readyz`, `/metrics`, `/pops/{id}/pdf` (a POP's document), GraphiQL's assets;
+//! every route is wrapped by [`observe`].
 
 pub mod client_addr;
 pub mod cors;
@@ -9,6 +10,7 @@ pub mod health;
 pub mod metrics;
 pub mod negotiate;
 pub mod observe;
+pub mod pdf;
 pub mod serve;
 pub mod ws;
 
@@ -41,6 +43,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Subscription settings (WebSocket keep-alives).
     pub live: LiveConfig,
+    /// Renders POPs as PDF (`GET /pops/{id}/pdf`).
+    pub pdf: Arc<pdf::PdfService>,
 }
 
 /// Path of the GraphQL endpoint (and of GraphiQL).
@@ -52,7 +56,8 @@ pub fn router(state: AppState) -> Router {
         .route(GRAPHQL_PATH, get(graphql_get).post(graphql::handle))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics));
+        .route("/metrics", get(metrics::metrics))
+        .route(pdf::PDF_ROUTE, get(pdf::pop_pdf));
     if state.http.graphiql {
         router = router.merge(graphiql::asset_routes());
     }

@@ -15,6 +15,7 @@
 //! | `mapagov_subscription_events_total` | counter | (events sent to subscribers) |
 //! | `mapagov_live_listener_up` | gauge | 1 while the `LISTEN` connection is open (PostgreSQL only) |
 //! | `mapagov_live_listener_reconnects_total` | counter | (the `LISTEN` connection reopened, PostgreSQL only) |
+//! | `mapagov_mail_notices_total` | counter | `outcome`: `sent`, `failed` (after every retry), `dropped` (queue full), `no_address` (the author has no e-mail address) |
 //! | `mapagov_pg_stat_activity_up` | gauge | 1 if `pg_stat_activity` answered within [`PG_STAT_TIMEOUT`] (PostgreSQL only) |
 //!
 //! `operation` is bounded by [`super::operation::OperationLabels`].
@@ -58,6 +59,12 @@ struct ErrorLabels {
     code: String,
 }
 
+/// Labels of `mapagov_mail_notices_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
 /// Labels of the connection-state gauges.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
@@ -73,6 +80,7 @@ pub struct Metrics {
     errors: Family<ErrorLabels, Counter>,
     pg_connections: Family<StateLabel, Gauge>,
     pg_up: Gauge,
+    notices: Family<OutcomeLabel, Counter>,
     /// Bounds the `operation` label.
     pub labels: OperationLabels,
     db: Db,
@@ -119,6 +127,12 @@ impl Metrics {
             "GraphQL errors by operation name and extensions.code",
             errors.clone(),
         );
+        let notices = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "mail_notices",
+            "E-mail notices to POP authors, by outcome",
+            notices.clone(),
+        );
         registry.register_collector(Box::new(PoolCollector(db.clone())));
         let pg_connections = Family::<StateLabel, Gauge>::default();
         let pg_up = Gauge::default();
@@ -142,6 +156,7 @@ impl Metrics {
             errors,
             pg_connections,
             pg_up,
+            notices,
             labels: OperationLabels::default(),
             db,
         }
@@ -184,6 +199,11 @@ impl Metrics {
                 status,
             })
             .inc();
+    }
+
+    /// Counts one e-mail notice by outcome (`sent`, `failed`, `dropped`, `no_address`).
+    pub fn notice(&self, outcome: &'static str) {
+        self.notices.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
     /// Counts one GraphQL operation (already labelled), its duration and its errors' codes.

@@ -1,0 +1,56 @@
+//! Who approved a POP's current version, and when: its last publication in the change log (the
+//! `status` row that moved it to `published`) and the user who made it.
+
+use crate::db::models::Pop;
+use crate::db::queries::{self, Page};
+use crate::db::Db;
+use crate::error::AppError;
+use chrono::NaiveDate;
+use serde_json::json;
+
+/// Status rows read back through the change log to find the last publication (a POP is
+/// published, archived, sent back… a handful of times, never more than this between two
+/// publications in practice; past it the approval is reported as unknown).
+const STATUS_ROWS: i64 = 50;
+
+/// The last publication of a POP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    /// The day of publication (UTC).
+    pub on: NaiveDate,
+    /// The reviewer's user name, when the change log names one.
+    pub by: Option<String>,
+}
+
+/// The last publication of `pop`, if the change log holds one.
+pub async fn last_approval(db: &Db, pop: &Pop) -> Result<Option<Approval>, AppError> {
+    let mut pooled = db.get().await?;
+    let mut conn = pooled.conn();
+    let page = Page {
+        below: None,
+        above: None,
+        below_score: None,
+        above_score: None,
+        limit: STATUS_ROWS,
+        from_end: false,
+    };
+    let rows = queries::list_changes(&mut conn, pop.meta.id, Some("status"), &page).await?;
+    let Some(published) = rows
+        .into_iter()
+        .find(|row| row.new_value == Some(json!("published")))
+    else {
+        return Ok(None);
+    };
+    let by = match published.user_id {
+        Some(id) => queries::users_by_ids(&mut conn, &[id])
+            .await?
+            .into_iter()
+            .next()
+            .map(|user| user.username),
+        None => None,
+    };
+    Ok(Some(Approval {
+        on: published.created_at.date_naive(),
+        by,
+    }))
+}
