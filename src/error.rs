@@ -283,7 +283,10 @@ impl From<AppError> for async_graphql::Error {
                 } => {
                     e.set("currentHash", current_hash.as_str());
                     e.set("autosaveSequence", *autosave_sequence);
-                    e.set("updatedAt", updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+                    e.set(
+                        "updatedAt",
+                        updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    );
                     e.set("changedBy", changed_by.as_deref());
                 }
                 AppError::MergeConflict {
@@ -294,7 +297,10 @@ impl From<AppError> for async_graphql::Error {
                 } => {
                     e.set("currentHash", current_hash.as_str());
                     e.set("autosaveSequence", *autosave_sequence);
-                    e.set("updatedAt", updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+                    e.set(
+                        "updatedAt",
+                        updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    );
                     e.set(
                         "conflicts",
                         async_graphql::Value::from_json(serde_json::Value::Array(
@@ -424,7 +430,7 @@ mod tests {
         assert_eq!(ext["code"], "CONFLICT");
         assert_eq!(ext["currentHash"], "abc");
         assert_eq!(ext["autosaveSequence"], 7);
-                assert_eq!(ext["changedBy"], "maria");
+        assert_eq!(ext["changedBy"], "maria");
         assert_eq!(
             ext["updatedAt"],
             at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

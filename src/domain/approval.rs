@@ -34,7 +34,11 @@ pub async fn last_approval(db: &Db, pop: &Pop) -> Result<Option<Approval>, AppEr
         limit: STATUS_ROWS,
         from_end: false,
     };
-    let rows = queries::list_changes(&mut conn, pop.meta.id, Some("status"), &page).await?;
+    let status_rows = queries::ChangeFilter {
+        field: Some("status".into()),
+        ..Default::default()
+    };
+    let rows = queries::list_changes(&mut conn, pop.meta.id, &status_rows, &page).await?;
     let Some(published) = rows
         .into_iter()
         .find(|row| row.new_value == Some(json!("published")))

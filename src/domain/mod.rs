@@ -3,8 +3,8 @@
 //! transaction (through [`crate::db::Db::write`]).
 
 pub mod access;
-pub mod areas;
 pub mod approval;
+pub mod areas;
 pub mod autosave;
 pub mod diff;
 pub mod document;

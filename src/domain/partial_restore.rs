@@ -20,7 +20,9 @@
 
 use super::document::{content_from_document, document, document_parts, from_fields, to_fields};
 use super::pops::{lock_permitted, PopKey};
-use super::transition::{self, check_expected_hash, ensure_editable, take_unless_current, Change};
+use super::transition::{
+    self, check_expected_hash, ensure_editable, take_unless_current, Change, ExpectedHash,
+};
 use super::{Actor, SnapshotKind};
 use crate::db::history::field_value_at;
 use crate::db::models::{Pop, Snapshot};
@@ -62,8 +64,9 @@ pub async fn restore_paths(
     pop: uuid::Uuid,
     source: Source,
     paths: &[String],
-    expected_hash: Option<&str>,
+    expected: ExpectedHash<'_>,
 ) -> Result<PartiallyRestored, AppError> {
+    expected.require("expectedHash")?;
     if paths.is_empty() || paths.len() > MAX_PATHS {
         return Err(AppError::bad_input(
             "paths",
@@ -82,7 +85,7 @@ pub async fn restore_paths(
             })
             .await?;
             ensure_editable(&pop)?;
-            check_expected_hash(&pop, expected_hash)?;
+            check_expected_hash(&mut conn, &pop, expected.hash).await?;
             let current = document(&pop.meta, &pop.content);
             let (source_doc, snapshot_id, described) = match source {
                 Source::Snapshot(id) => {

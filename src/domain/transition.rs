@@ -83,7 +83,7 @@ impl Change<'_> {
     pub fn action(&self) -> &'static str {
         match self {
             Change::Autosave { .. } => AUTOSAVE,
-            Change::Restore { .. } => RESTORE,
+            Change::Restore { .. } | Change::PartialRestore { .. } => RESTORE,
             Change::Status { .. } => STATUS,
             Change::Delete => DELETE,
         }

@@ -15,8 +15,8 @@ pub mod loaders;
 pub mod pagination;
 pub mod partial_restore;
 pub mod pop;
-pub mod sessions;
 pub mod scalars;
+pub mod sessions;
 pub mod snapshot;
 pub mod user;
 

@@ -1,12 +1,13 @@
 //! `restorePaths`: chosen parts of an older version restored as one new change
 //! ([`crate::domain::partial_restore`]).
 
-use super::actor;
 use super::pop::PopObject;
 use super::snapshot::SnapshotObject;
+use super::{actor, settings};
 use crate::db::Db;
 use crate::domain::partial_restore::{self, Source};
 use crate::domain::pops;
+use crate::domain::transition::ExpectedHash;
 use crate::error::AppError;
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 
@@ -30,8 +31,7 @@ impl PartialRestoreMutation {
     /// its snapshots (`snapshotId`) or from the state right after an autosave sequence
     /// (`sequence`): give exactly one. Everything else keeps its current value. One new change:
     /// a safety snapshot first, then the sequence bumped and the history told the source and the
-    /// paths. `expectedHash` guards against overwriting a newer save (`CONFLICT`); a path that
-    /// cannot be used is `BAD_USER_INPUT` with `extensions.path`.
+    /// paths. `expectedHash` guards against overwriting a newer save (`CONFLICT`; `EXPECTED_HASH_REQUIRED` without it when the server requires it); a path that cannot be used is `BAD_USER_INPUT` with `extensions.path`.
     async fn restore_paths(
         &self,
         ctx: &Context<'_>,
@@ -60,7 +60,10 @@ impl PartialRestoreMutation {
             pop_id,
             source,
             &paths,
-            expected_hash.as_deref(),
+            ExpectedHash {
+                hash: expected_hash.as_deref(),
+                required: settings(ctx)?.autosave.require_expected_hash,
+            },
         )
         .await?;
         Ok(RestorePathsPayload {

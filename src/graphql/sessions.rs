@@ -111,7 +111,13 @@ impl EditSession {
             ..request.page
         };
         let mut pooled = db.get().await?;
-        let rows = queries::list_changes(&mut pooled.conn(), self.pop_id, None, &page).await?;
+        let rows = queries::list_changes(
+            &mut pooled.conn(),
+            self.pop_id,
+            &queries::ChangeFilter::default(),
+            &page,
+        )
+        .await?;
         Ok(request.connection(rows, self.session.entry_count, |e| e.id, HistoryEntry))
     }
 }
