@@ -134,8 +134,7 @@ pub struct AreaQuery;
 
 #[Object]
 impl AreaQuery {
-    /// Every area, ordered by `ordem` then name, each with its counts of published POPs.
-    /// Inactive areas only with `includeInactive`.
+    /// Every area, ordered by `ordem` then name, each with its counts of published POPs. Inactive areas only with `includeInactive`.
     async fn areas(
         &self,
         ctx: &Context<'_>,
@@ -179,8 +178,7 @@ pub struct AreaMutation;
 
 #[Object]
 impl AreaMutation {
-    /// Creates an area or sub-area. Staff only (`FORBIDDEN` otherwise); a malformed or taken
-    /// code or slug, a bad prefix or an unknown parent is `BAD_USER_INPUT` naming the field.
+    /// Creates an area or sub-area. Staff only (`FORBIDDEN` otherwise); a malformed or taken code or slug, a bad prefix or an unknown parent is `BAD_USER_INPUT` naming the field.
     async fn create_area(
         &self,
         ctx: &Context<'_>,
@@ -192,9 +190,7 @@ impl AreaMutation {
         view_of(db, &area.codigo).await
     }
 
-    /// Replaces every field of the area whose code is `codigo` (staff only). The code of an area
-    /// that POPs or users name cannot change; a parent may not be the area or one of its
-    /// sub-areas.
+    /// Replaces every field of the area whose code is `codigo` (staff only). The code of an area that POPs or users name cannot change; a parent may not be the area or one of its sub-areas.
     async fn update_area(
         &self,
         ctx: &Context<'_>,

@@ -107,9 +107,7 @@ pub struct HistoryQuery;
 
 #[Object]
 impl HistoryQuery {
-    /// A POP's change log, newest first, optionally narrowed to one field, to the writes after a
-    /// sequence the client holds (`sinceSequence`: catch up in one request) and to some actions.
-    /// Paginated both ways: `first`/`after` from the newest, `last`/`before` from the oldest.
+    /// A POP's change log, newest first, optionally narrowed to one field, to the writes after a sequence the client holds (`sinceSequence`: catch up in one request) and to some actions. Paginated both ways: `first`/`after` from the newest, `last`/`before` from the oldest.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "super::pagination::cost(first, last, child_complexity)")]
     async fn pop_history(

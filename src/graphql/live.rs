@@ -26,9 +26,7 @@ pub struct Live {
 pub enum PopChangeKind {
     /// A write: the POP is now at `sequence`, one past the previous event.
     Change,
-    /// The server cannot replay the writes up to `sequence` (the POP's creation has no event;
-    /// events older than a restore of the database are not kept): refetch the POP. Events
-    /// continue from `sequence`.
+    /// The server cannot replay the writes up to `sequence` (the POP's creation has no event; events older than a restore of the database are not kept): refetch the POP. Events continue from `sequence`.
     Resync,
 }
 
@@ -85,9 +83,7 @@ impl PopChange {
             Event::Resync { .. } => Ok(None),
         }
     }
-    /// JSON Pointers into the POP's document of what the write changed: a top-level key
-    /// (`/etapas`, `/status`) or a key of `area` (`/area/codigo`). Empty for a resync and for a
-    /// delete (the document does not change).
+    /// JSON Pointers into the POP's document of what the write changed: a top-level key (`/etapas`, `/status`) or a key of `area` (`/area/codigo`). Empty for a resync and for a delete (the document does not change).
     async fn changed_paths(&self) -> Vec<String> {
         match &self.0 {
             Event::Change { event, .. } => {
@@ -111,14 +107,7 @@ pub struct LiveSubscription;
 
 #[Subscription]
 impl LiveSubscription {
-    /// Every accepted write of a POP (autosave, restore, status change, delete), in sequence
-    /// order and without gaps, for as long as the user may read it. With `afterSequence` (the
-    /// `autosaveSequence` the client last saw), the writes after it are sent first; without it,
-    /// only writes from now on. When the writes after `afterSequence` cannot be replayed, the
-    /// first event is a `RESYNC`. The subscription ends with `UNAUTHENTICATED` when the token is
-    /// revoked or expires, and with `NOT_FOUND` when the POP stops being readable; a connection
-    /// may hold `SUBSCRIPTIONS_PER_CONNECTION` subscriptions and a user
-    /// `SUBSCRIPTIONS_PER_USER` (`TOO_MANY_SUBSCRIPTIONS`).
+    /// Every accepted write of a POP (autosave, restore, status change, delete), in sequence order and without gaps, for as long as the user may read it. With `afterSequence` (the `autosaveSequence` the client last saw), the writes after it are sent first; without it, only writes from now on. When the writes after `afterSequence` cannot be replayed, the first event is a `RESYNC`. The subscription ends with `UNAUTHENTICATED` when the token is revoked or expires, and with `NOT_FOUND` when the POP stops being readable; a connection may hold `SUBSCRIPTIONS_PER_CONNECTION` subscriptions and a user `SUBSCRIPTIONS_PER_USER` (`TOO_MANY_SUBSCRIPTIONS`).
     async fn pop_changed(
         &self,
         ctx: &Context<'_>,

@@ -26,12 +26,7 @@ pub struct PartialRestoreMutation;
 
 #[Object]
 impl PartialRestoreMutation {
-    /// Restores the parts of a POP named by `paths` (JSON Pointers into its document, e.g.
-    /// `/pontos_atencao` or `/etapas/<step id>`; a step without an id by its index) from one of
-    /// its snapshots (`snapshotId`) or from the state right after an autosave sequence
-    /// (`sequence`): give exactly one. Everything else keeps its current value. One new change:
-    /// a safety snapshot first, then the sequence bumped and the history told the source and the
-    /// paths. `expectedHash` guards against overwriting a newer save (`CONFLICT`; `EXPECTED_HASH_REQUIRED` without it when the server requires it); a path that cannot be used is `BAD_USER_INPUT` with `extensions.path`.
+    /// Restores the parts of a POP named by `paths` (JSON Pointers into its document, e.g. `/pontos_atencao` or `/etapas/<step id>`; a step without an id by its index) from one of its snapshots (`snapshotId`) or from the state right after an autosave sequence (`sequence`): give exactly one. Everything else keeps its current value. One new change: a safety snapshot first, then the sequence bumped and the history told the source and the paths. `expectedHash` guards against overwriting a newer save (`CONFLICT`; `EXPECTED_HASH_REQUIRED` without it when the server requires it); a path that cannot be used is `BAD_USER_INPUT` with `extensions.path`.
     async fn restore_paths(
         &self,
         ctx: &Context<'_>,

@@ -337,20 +337,13 @@ impl PopContentInput {
 /// An autosave from the editor.
 #[derive(InputObject, Debug)]
 pub struct AutosavePopInput {
-    /// The POP to save. Without it (the legacy way), the caller's POPs of `sessionId` decide: none,
-    /// a new draft is created; exactly one that can still be edited, that one; otherwise
-    /// `POP_ID_REQUIRED` (send `popId`, or call `createPop` for a new POP).
+    /// The POP to save. Without it (the legacy way), the caller's POPs of `sessionId` decide: none, a new draft is created; exactly one that can still be edited, that one; otherwise `POP_ID_REQUIRED` (send `popId`, or call `createPop` for a new POP).
     pub pop_id: Option<ID>,
     /// The editing session of the front end.
     pub session_id: String,
-    /// The `integrityHash` the client last received. If the POP has changed since, the save is
-    /// merged into the newer version when it can be (see `baseSequence` and `onStale`), else
-    /// refused with `CONFLICT`. Required for a save into an existing POP when the server says so
-    /// (`EXPECTED_HASH_REQUIRED`).
+    /// The `integrityHash` the client last received. If the POP has changed since, the save is merged into the newer version when it can be (see `baseSequence` and `onStale`), else refused with `CONFLICT`. Required for a save into an existing POP when the server says so (`EXPECTED_HASH_REQUIRED`).
     pub expected_hash: Option<String>,
-    /// The `autosaveSequence` received with `expectedHash`: the version being edited. With it, a
-    /// stale save whose changes do not overlap the changes made since is merged (see the
-    /// README's merge rules); without it, a stale save is refused with `CONFLICT`.
+    /// The `autosaveSequence` received with `expectedHash`: the version being edited. With it, a stale save whose changes do not overlap the changes made since is merged (see the README's merge rules); without it, a stale save is refused with `CONFLICT`.
     pub base_sequence: Option<i32>,
     /// What to do when the POP changed since `expectedHash` (default `MERGE`).
     #[graphql(default)]
@@ -366,15 +359,13 @@ pub struct AutosavePopInput {
 /// A new POP, created on purpose.
 #[derive(InputObject, Debug)]
 pub struct CreatePopInput {
-    /// The editing session of the front end (the new POP's `sessionId`); a session may hold
-    /// several POPs.
+    /// The editing session of the front end (the new POP's `sessionId`); a session may hold several POPs.
     pub session_id: String,
     /// The initial content (fields left out start empty).
     pub content: Option<PopContentInput>,
     /// The front end's whole form state (kept as sent).
     pub raw_payload: Option<Json<Value>>,
-    /// Any unique string (e.g. a UUID per "new POP" click): a retry with the same key and input
-    /// returns the first result (the same POP) without creating another.
+    /// Any unique string (e.g. a UUID per "new POP" click): a retry with the same key and input returns the first result (the same POP) without creating another.
     pub idempotency_key: Option<String>,
 }
 
@@ -393,9 +384,7 @@ pub struct AutosavePayload {
     pub snapshot_created: bool,
     /// The snapshot taken, if any.
     pub snapshot: Option<SnapshotObject>,
-    /// Where this save's changes were merged into a version newer than its `expectedHash`
-    /// (JSON Pointers into the POP document, e.g. `/etapas/2/descricao`); empty when the save
-    /// was not stale.
+    /// Where this save's changes were merged into a version newer than its `expectedHash` (JSON Pointers into the POP document, e.g. `/etapas/2/descricao`); empty when the save was not stale.
     pub merged_paths: Vec<String>,
 }
 
@@ -403,8 +392,7 @@ pub struct AutosavePayload {
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
 #[graphql(name = "OnStale", remote = "crate::domain::rebase::OnStale")]
 pub enum OnStaleInput {
-    /// Merge the changes when they do not overlap the changes made since (needs
-    /// `baseSequence`); overlaps are `CONFLICT` with `extensions.conflicts`.
+    /// Merge the changes when they do not overlap the changes made since (needs `baseSequence`); overlaps are `CONFLICT` with `extensions.conflicts`.
     #[default]
     Merge,
     /// Refuse with `CONFLICT` whenever the POP changed (the behaviour before merging existed).
@@ -545,9 +533,7 @@ impl PopMutation {
         Ok(AutosavePayload::from(outcome))
     }
 
-    /// Creates a draft POP in `sessionId` with the content given (the first entry of its history
-    /// is a `CREATE`). The only way to start a second POP in a session; idempotent with
-    /// `idempotencyKey`. Errors: `IDEMPOTENCY_KEY_REUSED`, `DOCUMENT_TOO_LARGE`, `BAD_USER_INPUT`.
+    /// Creates a draft POP in `sessionId` with the content given (the first entry of its history is a `CREATE`). The only way to start a second POP in a session; idempotent with `idempotencyKey`. Errors: `IDEMPOTENCY_KEY_REUSED`, `DOCUMENT_TOO_LARGE`, `BAD_USER_INPUT`.
     async fn create_pop(
         &self,
         ctx: &Context<'_>,

@@ -22,11 +22,9 @@ pub type SessionConnection = Connection<Cursor, EditSession>;
 /// What an editing session changed, from its start to its end.
 #[derive(SimpleObject)]
 pub struct EditSessionDiff {
-    /// The fields (legacy column names) whose values differ between the start and the end; a
-    /// field changed and changed back is not listed.
+    /// The fields (legacy column names) whose values differ between the start and the end; a field changed and changed back is not listed.
     pub changed_fields: Vec<String>,
-    /// Every change, in document order. Paths are JSON Pointers into an object keyed by legacy
-    /// column name, e.g. `/etapas/2/descricao`.
+    /// Every change, in document order. Paths are JSON Pointers into an object keyed by legacy column name, e.g. `/etapas/2/descricao`.
     pub changes: Vec<FieldChange>,
     /// An RFC 6902 JSON Patch from the session's start to its end (over the same object).
     pub patch: Json<Value>,
@@ -41,8 +39,7 @@ pub struct EditSession {
 
 #[Object]
 impl EditSession {
-    /// What kind of writes: `CREATE`, `AUTOSAVE` or `IMPORT` for edits (the action of the
-    /// session's first write), `RESTORE`, `STATUS` or `DELETE` for a write of its own.
+    /// What kind of writes: `CREATE`, `AUTOSAVE` or `IMPORT` for edits (the action of the session's first write), `RESTORE`, `STATUS` or `DELETE` for a write of its own.
     async fn action(&self) -> Result<HistoryAction> {
         HistoryAction::from_stored(&self.session.action)
     }
@@ -128,9 +125,7 @@ pub struct SessionQuery;
 
 #[Object]
 impl SessionQuery {
-    /// A POP's history grouped into editing sessions, newest first. `idleMinutes` (1–1440,
-    /// default `HISTORY_SESSION_IDLE_MINUTES`) is the longest gap between two saves of one
-    /// session. The raw entries stay in `popHistory` and in each session's `entries`.
+    /// A POP's history grouped into editing sessions, newest first. `idleMinutes` (1–1440, default `HISTORY_SESSION_IDLE_MINUTES`) is the longest gap between two saves of one session. The raw entries stay in `popHistory` and in each session's `entries`.
     #[graphql(complexity = "pagination::cost(first, None, child_complexity)")]
     async fn pop_edit_sessions(
         &self,
