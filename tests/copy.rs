@@ -49,6 +49,7 @@ async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backen
         .await
         .unwrap();
     import(&db, &data, &ImportOptions::default()).await.unwrap();
+    common::areas::with_a_later_parent(&db).await;
     let account = mapagov::auth::NewAccount {
         username: "token-holder".into(),
         ..Default::default()
@@ -56,6 +57,7 @@ async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backen
     let (_, token) = mapagov::auth::create_user(&db, account).await.unwrap();
     let original = sums(&a).await;
     assert_eq!(original["api_tokens"].rows, 1);
+    assert_eq!(original["areas"].rows, 2);
     assert_eq!(original["pops"].rows as usize, data.pops.len());
     assert_eq!(
         original["pop_snapshots"].rows as usize,

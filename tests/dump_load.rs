@@ -94,6 +94,7 @@ async fn populated(backend: Backend) -> Populated {
         .await
         .unwrap();
     new_pop(&source.db, "user_1", Some("key-1")).await;
+    common::areas::with_a_later_parent(&source.db).await;
     let account = mapagov::auth::NewAccount {
         username: "token-holder".into(),
         ..Default::default()

@@ -102,14 +102,24 @@ async fn assert_uses(
     statement: Statement<'_>,
     index: &str,
 ) {
+    assert_uses_one_of(conn, what, statement, &[index]).await;
+}
+
+/// Like [`assert_uses`], for a read that more than one index serves equally well.
+async fn assert_uses_one_of(
+    conn: &mut AsyncPgConnection,
+    what: &str,
+    statement: Statement<'_>,
+    any_of: &[&str],
+) {
     let plan = explain(conn, statement)
         .await
         .unwrap_or_else(|e| panic!("EXPLAIN {what}: {}", e.message()));
     let mut used = BTreeSet::new();
     indexes(&plan, &mut used);
     assert!(
-        used.contains(index),
-        "{what} should use {index}, uses {used:?}:\n{plan:#}"
+        any_of.iter().any(|index| used.contains(*index)),
+        "{what} should use one of {any_of:?}, uses {used:?}:\n{plan:#}"
     );
     eprintln!("{what}: {used:?}");
 }
@@ -158,11 +168,12 @@ async fn the_indexes_serve_the_servers_reads() {
         "popsnapshot_pop_id_id_idx",
     )
     .await;
-    assert_uses(
+    // Both indexes lead with `pop_id`; with a few rows per POP the planner may take either.
+    assert_uses_one_of(
         &mut conn,
         "history of a POP",
         Statement::ListChanges(pop_id, &ChangeFilter::default(), &page),
-        "popchangelog_pop_id_idx",
+        &["popchangelog_pop_id_idx", "popchangelog_field_idx"],
     )
     .await;
     assert_uses(
@@ -176,7 +187,7 @@ async fn the_indexes_serve_the_servers_reads() {
             },
             &page,
         ),
-        "popchangelog_pop_id_idx",
+        "popchangelog_field_idx",
     )
     .await;
 

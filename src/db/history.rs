@@ -3,7 +3,7 @@
 //! session, and the values a field had at a point in history (partial restore).
 //!
 //! The scan reads only the columns a session boundary depends on, newest first, through the index
-//! `popchangelog_session_idx` (a covering index on PostgreSQL, so the old and new values, which can
+//! `popchangelog_pop_id_idx` (a covering index on both backends, so the old and new values, which can
 //! be large, are never read for grouping).
 
 use super::models::ChangeLogEntry;

@@ -21,6 +21,8 @@ pub const BATCH_SIZE: i64 = 1000;
 /// The tables, in an order where every foreign key points to an earlier table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Table {
+    /// `areas`.
+    Areas,
     /// `users`.
     Users,
     /// `api_tokens`.
@@ -37,7 +39,8 @@ pub enum Table {
 
 impl Table {
     /// Every table, parents first.
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
+        Table::Areas,
         Table::Users,
         Table::ApiTokens,
         Table::Pops,
@@ -49,6 +52,7 @@ impl Table {
     /// The SQL name.
     pub fn name(self) -> &'static str {
         match self {
+            Table::Areas => "areas",
             Table::Users => "users",
             Table::ApiTokens => "api_tokens",
             Table::Pops => "pops",
@@ -137,6 +141,28 @@ mod uuid_text {
             .map(DbUuid)
             .map_err(serde::de::Error::custom)
     }
+}
+
+/// An `areas` row.
+#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct AreaRow {
+    pub id: i64,
+    pub legacy_id: Option<i64>,
+    pub codigo: String,
+    pub nome: String,
+    pub nome_curto: String,
+    pub slug: String,
+    pub prefixo: Option<String>,
+    pub ordem: i32,
+    pub ativo: bool,
+    pub descricao: String,
+    pub parent_id: Option<i64>,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A `users` row, password hash included.
@@ -280,6 +306,8 @@ pub struct IdempotencyRow {
 /// One batch of rows of one table, in key order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Batch {
+    /// `areas` rows.
+    Areas(Vec<AreaRow>),
     /// `users` rows.
     Users(Vec<UserRow>),
     /// `api_tokens` rows.
@@ -315,6 +343,7 @@ impl Batch {
     /// An empty batch of `table`.
     pub fn empty(table: Table) -> Batch {
         match table {
+            Table::Areas => Batch::Areas(Vec::new()),
             Table::Users => Batch::Users(Vec::new()),
             Table::ApiTokens => Batch::ApiTokens(Vec::new()),
             Table::Pops => Batch::Pops(Vec::new()),
@@ -327,6 +356,7 @@ impl Batch {
     /// The table the rows belong to.
     pub fn table(&self) -> Table {
         match self {
+            Batch::Areas(_) => Table::Areas,
             Batch::Users(_) => Table::Users,
             Batch::ApiTokens(_) => Table::ApiTokens,
             Batch::Pops(_) => Table::Pops,
@@ -339,6 +369,7 @@ impl Batch {
     /// How many rows.
     pub fn len(&self) -> usize {
         match self {
+            Batch::Areas(r) => r.len(),
             Batch::Users(r) => r.len(),
             Batch::ApiTokens(r) => r.len(),
             Batch::Pops(r) => r.len(),
@@ -356,6 +387,7 @@ impl Batch {
     /// The cursor after the last row, if any.
     pub fn last_cursor(&self) -> Option<Cursor> {
         match self {
+            Batch::Areas(r) => r.last().map(|x| Cursor::Id(x.id)),
             Batch::Users(r) => r.last().map(|x| Cursor::Id(x.id)),
             Batch::ApiTokens(r) => r.last().map(|x| Cursor::Id(x.id)),
             Batch::Pops(r) => r.last().map(|x| Cursor::Id(x.id)),
@@ -368,6 +400,7 @@ impl Batch {
     /// The rows in their JSON form (see the module docs).
     pub fn to_values(&self) -> Result<Vec<Value>, AppError> {
         match self {
+            Batch::Areas(r) => to_values(r),
             Batch::Users(r) => to_values(r),
             Batch::ApiTokens(r) => to_values(r),
             Batch::Pops(r) => to_values(r),
@@ -385,6 +418,7 @@ impl Batch {
                 .transpose()
         }
         match self {
+            Batch::Areas(r) => last(r),
             Batch::Users(r) => last(r),
             Batch::ApiTokens(r) => last(r),
             Batch::Pops(r) => last(r),
@@ -397,6 +431,7 @@ impl Batch {
     /// Appends a row given in its JSON form; the row must belong to this batch's table.
     pub fn push_value(&mut self, value: Value) -> Result<(), serde_json::Error> {
         match self {
+            Batch::Areas(r) => r.push(serde_json::from_value(value)?),
             Batch::Users(r) => r.push(serde_json::from_value(value)?),
             Batch::ApiTokens(r) => r.push(serde_json::from_value(value)?),
             Batch::Pops(r) => r.push(serde_json::from_value(value)?),
@@ -428,6 +463,27 @@ pub async fn read_batch(
         _ => i64::MIN,
     };
     Ok(match table {
+        Table::Areas => Batch::Areas(with_backend!(conn, |c| schema::areas::table
+            .filter(schema::areas::id.gt(after))
+            .order(schema::areas::id)
+            .limit(limit)
+            .select((
+                schema::areas::id,
+                schema::areas::legacy_id,
+                schema::areas::codigo,
+                schema::areas::nome,
+                schema::areas::nome_curto,
+                schema::areas::slug,
+                schema::areas::prefixo,
+                schema::areas::ordem,
+                schema::areas::ativo,
+                schema::areas::descricao,
+                schema::areas::parent_id,
+                schema::areas::created_at,
+                schema::areas::updated_at,
+            ))
+            .load::<AreaRow>(c)
+            .await)?),
         Table::Users => Batch::Users(with_backend!(conn, |c| schema::users::table
             .filter(schema::users::id.gt(after))
             .order(schema::users::id)
@@ -567,6 +623,27 @@ macro_rules! user_values {
             schema::users::area_codigo.eq(&r.area_codigo),
             schema::users::created_at.eq(r.created_at),
             schema::users::last_login_at.eq(r.last_login_at),
+        )
+    }};
+}
+
+macro_rules! area_values {
+    ($r:expr) => {{
+        let r: &AreaRow = $r;
+        (
+            schema::areas::id.eq(r.id),
+            schema::areas::legacy_id.eq(r.legacy_id),
+            schema::areas::codigo.eq(&r.codigo),
+            schema::areas::nome.eq(&r.nome),
+            schema::areas::nome_curto.eq(&r.nome_curto),
+            schema::areas::slug.eq(&r.slug),
+            schema::areas::prefixo.eq(&r.prefixo),
+            schema::areas::ordem.eq(r.ordem),
+            schema::areas::ativo.eq(r.ativo),
+            schema::areas::descricao.eq(&r.descricao),
+            schema::areas::parent_id.eq(r.parent_id),
+            schema::areas::created_at.eq(r.created_at),
+            schema::areas::updated_at.eq(r.updated_at),
         )
     }};
 }
@@ -724,6 +801,9 @@ pub async fn insert_batch(conn: &mut Conn<'_>, batch: &Batch) -> Result<(), AppE
     }
     refuse_nul(batch)?;
     match batch {
+        // `parent_id` may name a later row (a sub-area moved under a newer area): the foreign key
+        // is checked at commit (DEFERRABLE INITIALLY DEFERRED).
+        Batch::Areas(rows) => insert_all!(conn, areas, rows, area_values),
         Batch::Users(rows) => insert_all!(conn, users, rows, user_values),
         Batch::ApiTokens(rows) => insert_all!(conn, api_tokens, rows, api_token_values),
         Batch::Pops(rows) => insert_all!(conn, pops, rows, pop_values),
@@ -786,6 +866,10 @@ pub(crate) fn nul_path(value: &Value) -> Option<String> {
 /// How many rows a table holds.
 pub async fn count(conn: &mut Conn<'_>, table: Table) -> Result<i64, AppError> {
     Ok(match table {
+        Table::Areas => with_backend!(conn, |c| schema::areas::table
+            .count()
+            .get_result::<i64>(c)
+            .await)?,
         Table::Users => with_backend!(conn, |c| schema::users::table
             .count()
             .get_result::<i64>(c)
@@ -829,7 +913,11 @@ pub async fn delete_all(conn: &mut Conn<'_>) -> Result<(), AppError> {
         diesel::delete(schema::api_tokens::table)
             .execute(&mut *c)
             .await?;
-        diesel::delete(schema::users::table).execute(&mut *c).await
+        diesel::delete(schema::users::table)
+            .execute(&mut *c)
+            .await?;
+        // Sub-areas name their parents; the check is deferred to the commit.
+        diesel::delete(schema::areas::table).execute(&mut *c).await
     })?;
     Ok(())
 }

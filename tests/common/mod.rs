@@ -8,6 +8,7 @@
 //! - [`both_backends!`] turns one `async fn(Backend)` into a test per backend.
 #![allow(dead_code, unused_macros)]
 
+pub mod areas;
 pub mod binary;
 pub mod later_legacy;
 pub mod node;

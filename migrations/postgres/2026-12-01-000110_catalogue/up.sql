@@ -18,7 +18,7 @@ CREATE TABLE areas (
     ordem       INTEGER NOT NULL DEFAULT 0,
     ativo       BOOLEAN NOT NULL DEFAULT TRUE,
     descricao   TEXT NOT NULL DEFAULT '',
-    parent_id   BIGINT REFERENCES areas (id) ON DELETE RESTRICT CHECK (parent_id <> id),
+    parent_id   BIGINT REFERENCES areas (id) DEFERRABLE INITIALLY DEFERRED CHECK (parent_id <> id),
     created_at  TIMESTAMPTZ NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL
 );

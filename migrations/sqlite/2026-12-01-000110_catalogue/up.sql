@@ -28,7 +28,7 @@ CREATE TABLE areas (
     ordem       INTEGER NOT NULL DEFAULT 0,
     ativo       BOOLEAN NOT NULL DEFAULT TRUE,
     descricao   TEXT NOT NULL DEFAULT '',
-    parent_id   BIGINT REFERENCES areas (id) ON DELETE RESTRICT CHECK (parent_id <> id),
+    parent_id   BIGINT REFERENCES areas (id) DEFERRABLE INITIALLY DEFERRED CHECK (parent_id <> id),
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL
 );
