@@ -222,8 +222,8 @@ async fn an_eight_hour_day_gives_a_bounded_number_of_sessions(backend: Backend) 
     }
     assert_eq!(all_sessions(&server, &pop, 100, None).await, sessions);
     let morning = &sessions[6];
-    assert_eq!(morning["startedAt"], "2030-03-04T08:00:00+00:00");
-    assert_eq!(morning["endedAt"], "2030-03-04T09:59:57+00:00");
+    assert_eq!(morning["startedAt"], "2030-03-04T08:00:00.000Z");
+    assert_eq!(morning["endedAt"], "2030-03-04T09:59:57.000Z");
     assert_eq!(morning["fields"], json!(["operadores", "pontos_atencao"]));
     assert_eq!(morning["entryCount"], 2400 + 240);
 
@@ -399,7 +399,73 @@ async fn a_partial_restore_of_one_step_keeps_later_changes_to_the_others(backend
     server.stop().await;
 }
 
+/// Legacy steps have no ids; a partial restore of them writes them with ids, like every write.
+async fn restored_legacy_steps_get_ids(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let data = mapagov::legacy::read(&common::fixture("dump_pops.json"))
+        .await
+        .unwrap();
+    mapagov::transfer::import::import(
+        &server.db().await,
+        &data,
+        &mapagov::transfer::import::ImportOptions::default(),
+    )
+    .await
+    .unwrap();
+    let staff = server.staff().await;
+    let list = staff
+        .data(
+            "{ pops(first: 100) { edges { node { id integrityHash status \
+             snapshots(first: 5) { edges { node { id document } } } } } } }",
+            json!({}),
+        )
+        .await;
+    let without_ids = |steps: &Value| {
+        steps
+            .as_array()
+            .is_some_and(|s| !s.is_empty() && s.iter().all(|step| step.get("id").is_none()))
+    };
+    let (pop, snapshot) = list["pops"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .filter(|p| p["status"] == "DRAFT")
+        .find_map(|p| {
+            p["snapshots"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| without_ids(&s["node"]["document"]["etapas"]))
+                .map(|s| (p.clone(), s["node"].clone()))
+        })
+        .expect("the fixture has a draft POP with a snapshot of steps without ids");
+    let data = staff
+        .data(
+            RESTORE_PATHS,
+            json!({ "id": pop["id"], "snap": snapshot["id"], "paths": ["/etapas"],
+                    "hash": pop["integrityHash"] }),
+        )
+        .await;
+    let steps = data["restorePaths"]["pop"]["etapas"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        steps.len(),
+        snapshot["document"]["etapas"].as_array().unwrap().len()
+    );
+    for step in &steps {
+        assert!(
+            step["id"].as_str().is_some_and(|id| !id.is_empty()),
+            "a restored step without an id: {step}"
+        );
+    }
+    server.stop().await;
+}
+
 both_backends!(
+    restored_legacy_steps_get_ids,
     an_eight_hour_day_gives_a_bounded_number_of_sessions,
     a_real_restore_and_status_change_start_sessions,
     a_partial_restore_of_one_step_keeps_later_changes_to_the_others,

@@ -132,7 +132,9 @@ pub async fn restore_paths(
                     .clone();
                 place(&mut next, &source_doc, tokens, value).map_err(|m| bad(raw, m))?;
             }
-            let content = content_from_document(&next)?;
+            let mut content = content_from_document(&next)?;
+            // Restored steps keep (or get) their stable ids, as every written step does.
+            content.etapas = super::steps::identify(&content.etapas, &pop.content.etapas);
             let safety_doc = current;
             let (safety, _) = take_unless_current(
                 &mut conn,

@@ -2,11 +2,11 @@
 //! `updateArea` mutations.
 
 use super::actor;
+use super::scalars::DateTime;
 use crate::db::Db;
 use crate::domain::areas::{self, AreaInput, AreaView};
 use crate::error::AppError;
 use async_graphql::{Context, InputObject, Object, Result, ID};
-use chrono::{DateTime, Utc};
 
 /// An area or sub-area of the organisation: POPs belong to one (by `codigo`, the POP's
 /// `area.codigo`), reviewers review one, and the catalogue lists POPs by them.
@@ -67,12 +67,12 @@ impl CatalogueArea {
         self.0.published_pops_with_subareas
     }
     /// When the area was created here (or in the legacy system).
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.area.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.area.created_at)
     }
     /// Last change.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.area.updated_at
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.area.updated_at)
     }
 }
 

@@ -2,13 +2,13 @@
 
 use super::auth_user;
 use super::history::HistoryAction;
+use super::scalars::DateTime;
 use super::user::UserObject;
 use crate::domain::pops;
 use crate::error::AppError;
 use crate::live::feed::{self, Event};
 use crate::live::limits::{ConnectionCount, Limits};
 use async_graphql::{Context, Enum, Object, Result, Subscription, ID};
-use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
 
@@ -93,9 +93,9 @@ impl PopChange {
         }
     }
     /// When the write committed (`null` for a resync).
-    async fn created_at(&self) -> Option<DateTime<Utc>> {
+    async fn created_at(&self) -> Option<DateTime> {
         match &self.0 {
-            Event::Change { event, .. } => Some(event.created_at),
+            Event::Change { event, .. } => Some(DateTime(event.created_at)),
             Event::Resync { .. } => None,
         }
     }

@@ -176,7 +176,7 @@ impl PopObject {
     }
     /// Path of the POP's official document on this server (`/pops/{id}/pdf`): a PDF, fetched with the same bearer token. The current state unless published is marked as a draft on every page; add `?version=N` for published version N.
     async fn pdf_url(&self) -> String {
-        crate::pdf::pdf_path(&self.0.meta.uuid)
+        crate::pdf::pdf_path(self.0.meta.uuid)
     }
     /// The front end's whole form state, as last sent; `null` after a restore (it described the content before), until the next autosave sends one.
     async fn raw_payload(&self) -> Option<Json<&Value>> {
@@ -533,7 +533,7 @@ impl PopMutation {
         Ok(AutosavePayload::from(outcome))
     }
 
-    /// Creates a draft POP in `sessionId` with the content given (the first entry of its history is a `CREATE`). The only way to start a second POP in a session; idempotent with `idempotencyKey`. Errors: `IDEMPOTENCY_KEY_REUSED`, `DOCUMENT_TOO_LARGE`, `BAD_USER_INPUT`.
+    /// Creates a draft POP in `sessionId` with the content given (its history starts with one `CREATE` entry per field given). The only way to start a second POP in a session; idempotent with `idempotencyKey`. Errors: `IDEMPOTENCY_KEY_REUSED`, `DOCUMENT_TOO_LARGE`, `BAD_USER_INPUT`.
     async fn create_pop(
         &self,
         ctx: &Context<'_>,

@@ -3,6 +3,7 @@
 
 use super::history::{HistoryAction, HistoryEntry};
 use super::pagination::{self, CountedConnection, Cursor, CursorKey, PageArgs};
+use super::scalars::DateTime;
 use super::snapshot::FieldChange;
 use super::user::UserObject;
 use super::{actor, settings};
@@ -13,7 +14,6 @@ use crate::domain::sessions::{self, Session};
 use crate::error::AppError;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Json, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// A connection of editing sessions (no total: counting them means grouping the whole log).
@@ -39,7 +39,7 @@ pub struct EditSession {
 
 #[Object]
 impl EditSession {
-    /// What kind of writes: `CREATE`, `AUTOSAVE` or `IMPORT` for edits (the action of the session's first write), `RESTORE`, `STATUS` or `DELETE` for a write of its own.
+    /// What kind of writes: `CREATE` or `AUTOSAVE` for edits (the action of the session's first write), `RESTORE`, `STATUS` or `DELETE` for a write of its own.
     async fn action(&self) -> Result<HistoryAction> {
         HistoryAction::from_stored(&self.session.action)
     }
@@ -48,12 +48,12 @@ impl EditSession {
         super::user::load(ctx, self.session.user_id).await
     }
     /// When the first write happened.
-    async fn started_at(&self) -> DateTime<Utc> {
-        self.session.started_at
+    async fn started_at(&self) -> DateTime {
+        DateTime(self.session.started_at)
     }
     /// When the last write happened.
-    async fn ended_at(&self) -> DateTime<Utc> {
-        self.session.ended_at
+    async fn ended_at(&self) -> DateTime {
+        DateTime(self.session.ended_at)
     }
     /// How many history entries (one per changed field per write) it groups.
     async fn entry_count(&self) -> i64 {

@@ -103,7 +103,11 @@ async fn graphql_get(
     request: Request,
 ) -> Response {
     if ws::is_upgrade(request.headers()) {
-        ws::upgrade(state, request).await
+        let client = state
+            .http
+            .trusted_proxies
+            .client(peer.ip(), request.headers());
+        ws::upgrade(state, request, client).await
     } else {
         let headers = request.headers().clone();
         graphql::handle_get(State(state), ConnectInfo(peer), headers, query).await

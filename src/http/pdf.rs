@@ -105,7 +105,7 @@ async fn answer(
         &pop.meta,
         &pop.content,
         approval,
-        catalogue_url(&service.public_base_url, &pop.meta.uuid),
+        catalogue_url(&service.public_base_url, pop.meta.uuid),
     )?;
     let etag = Renderer::etag(&input);
     if matches_etag(headers, &etag) {

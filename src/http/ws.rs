@@ -12,6 +12,7 @@
 
 use super::AppState;
 use crate::auth;
+use crate::graphql::auth::ClientAddr;
 use crate::live::limits::ConnectionCount;
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use async_graphql::Data;
@@ -20,6 +21,7 @@ use axum::extract::{FromRequestParts, Request};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{future, SinkExt, StreamExt};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Close code of a refused `connection_init` (`graphql-transport-ws`: Forbidden).
@@ -35,8 +37,9 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-/// Upgrades `request` to a GraphQL WebSocket (`426`/`400` if it is not a valid one).
-pub async fn upgrade(state: AppState, request: Request) -> Response {
+/// Upgrades `request` to a GraphQL WebSocket (`426`/`400` if it is not a valid one); `client` is
+/// the caller's address (after trusted proxies), which operations on the socket see as HTTP ones do.
+pub async fn upgrade(state: AppState, request: Request, client: IpAddr) -> Response {
     let (mut parts, _) = request.into_parts();
     let protocol = parts
         .headers
@@ -60,13 +63,13 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
     };
     upgrade
         .protocols([protocol.sec_websocket_protocol()])
-        .on_upgrade(move |socket| serve(socket, state, protocol))
+        .on_upgrade(move |socket| serve(socket, state, protocol, client))
 }
 
 /// Why `connection_init` was refused, to pick the close code.
 type Refusal = Arc<Mutex<Option<u16>>>;
 
-async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols) {
+async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols, client: IpAddr) {
     let (mut sink, source) = socket.split();
     let refusal: Refusal = Arc::default();
     let input = source
@@ -80,7 +83,9 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
     let init_state = state.clone();
     let init_refusal = Arc::clone(&refusal);
     let mut messages = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
-        .on_connection_init(move |payload| connection_init(init_state, init_refusal, payload));
+        .on_connection_init(move |payload| {
+            connection_init(init_state, init_refusal, client, payload)
+        });
     let mut keepalive = tokio::time::interval(state.live.keepalive);
     keepalive.tick().await;
     loop {
@@ -115,6 +120,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
 async fn connection_init(
     state: AppState,
     refusal: Refusal,
+    client: IpAddr,
     payload: serde_json::Value,
 ) -> async_graphql::Result<Data> {
     let refuse = |code: u16, message: &str| {
@@ -131,6 +137,7 @@ async fn connection_init(
         Ok(Some(user)) => {
             let mut data = Data::default();
             data.insert(user);
+            data.insert(ClientAddr(client));
             data.insert(ConnectionCount::default());
             Ok(data)
         }
