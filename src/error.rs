@@ -281,12 +281,7 @@ impl From<AppError> for async_graphql::Error {
                     updated_at,
                     changed_by,
                 } => {
-                    e.set("currentHash", current_hash.as_str());
-                    e.set("autosaveSequence", *autosave_sequence);
-                    e.set(
-                        "updatedAt",
-                        updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    );
+                    stored_version(e, current_hash, *autosave_sequence, updated_at);
                     e.set("changedBy", changed_by.as_deref());
                 }
                 AppError::MergeConflict {
@@ -295,12 +290,7 @@ impl From<AppError> for async_graphql::Error {
                     updated_at,
                     conflicts,
                 } => {
-                    e.set("currentHash", current_hash.as_str());
-                    e.set("autosaveSequence", *autosave_sequence);
-                    e.set(
-                        "updatedAt",
-                        updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    );
+                    stored_version(e, current_hash, *autosave_sequence, updated_at);
                     e.set(
                         "conflicts",
                         async_graphql::Value::from_json(serde_json::Value::Array(
@@ -315,12 +305,7 @@ impl From<AppError> for async_graphql::Error {
                     updated_at,
                     ..
                 } => {
-                    e.set("currentHash", current_hash.as_str());
-                    e.set("autosaveSequence", *autosave_sequence);
-                    e.set(
-                        "updatedAt",
-                        updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    );
+                    stored_version(e, current_hash, *autosave_sequence, updated_at);
                 }
                 AppError::ExpectedHashRequired { field } => e.set("field", field.as_str()),
                 AppError::PopLocked { status } => e.set("status", status.as_str()),
@@ -332,6 +317,21 @@ impl From<AppError> for async_graphql::Error {
             }
         })
     }
+}
+
+/// The stored version a refused write is told about: its hash, sequence and time.
+fn stored_version(
+    e: &mut async_graphql::ErrorExtensionValues,
+    current_hash: &str,
+    autosave_sequence: i32,
+    updated_at: &DateTime<Utc>,
+) {
+    e.set("currentHash", current_hash);
+    e.set("autosaveSequence", autosave_sequence);
+    e.set(
+        "updatedAt",
+        updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    );
 }
 
 /// `extensions.writeOutcome` of a fault: `NOT_APPLIED` (safe to retry as is) or `UNKNOWN`.

@@ -233,6 +233,19 @@ type LogRow = (
     Option<i64>,
 );
 
+/// The `restore` rows of the fields a restore changed from `before` to `next` (old and new values).
+fn restored_fields(before: &Pop, next: &Pop, snapshot: Option<i64>) -> Vec<LogRow> {
+    let old = super::document::to_fields(&before.content);
+    super::document::to_fields(&next.content)
+        .into_iter()
+        .filter(|(field, value)| old.get(field) != Some(value))
+        .map(|(field, value)| {
+            let previous = old.get(&field).cloned();
+            (RESTORE, (field, previous, Some(value)), snapshot)
+        })
+        .collect()
+}
+
 /// The change-log rows of `change`, which took `before` to `next`.
 fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapshot>) -> Vec<LogRow> {
     let row = |action, field: &str, old: Option<Value>, new: Option<Value>, snapshot| {
@@ -246,20 +259,7 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
             })
             .collect(),
         Change::Restore { snapshot, .. } => {
-            let old = super::document::to_fields(&before.content);
-            let mut rows: Vec<LogRow> = super::document::to_fields(&next.content)
-                .into_iter()
-                .filter(|(field, value)| old.get(field) != Some(value))
-                .map(|(field, value)| {
-                    row(
-                        RESTORE,
-                        &field,
-                        old.get(&field).cloned(),
-                        Some(value),
-                        Some(snapshot.id),
-                    )
-                })
-                .collect();
+            let mut rows = restored_fields(before, next, Some(snapshot.id));
             if rows.is_empty() {
                 // Nothing differed, but the restore still happened: say so in the history.
                 rows.push(row(
@@ -277,20 +277,7 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
             snapshot_id,
             ..
         } => {
-            let old = super::document::to_fields(&before.content);
-            let mut rows: Vec<LogRow> = super::document::to_fields(&next.content)
-                .into_iter()
-                .filter(|(field, value)| old.get(field) != Some(value))
-                .map(|(field, value)| {
-                    row(
-                        RESTORE,
-                        &field,
-                        old.get(&field).cloned(),
-                        Some(value),
-                        *snapshot_id,
-                    )
-                })
-                .collect();
+            let mut rows = restored_fields(before, next, *snapshot_id);
             // Always say what was restored from where, even when nothing differed.
             rows.push(row(
                 RESTORE,
