@@ -284,9 +284,45 @@ async fn subscriptions_are_limited_per_connection_and_per_user(backend: Backend)
     assert!(first.pings >= 1, "no keep-alive ping in 2.5 s");
 }
 
+/// A query or mutation sent over the socket is bounded by `REQUEST_TIMEOUT` as over HTTP: a
+/// deletion stuck behind the database's write lock answers `TIMEOUT`.
+async fn operations_on_the_socket_are_bounded_by_the_request_timeout(backend: Backend) {
+    let server = TestServer::start_with(
+        backend,
+        &[("REQUEST_TIMEOUT", "1"), ("DB_POOL_TIMEOUT", "8")],
+    )
+    .await;
+    let (pop, _) = create_pop(&server).await;
+    let token = server.token.clone().unwrap();
+    let mut socket = ws::connect_ok(&server.base, &token).await;
+    let held = common::write_lock::WriteLock::take(&server.database_url).await;
+    let started = std::time::Instant::now();
+    socket
+        .send(json!({"id": "m", "type": "subscribe", "payload": {
+            "query": "mutation($id: ID!) { deletePop(popId: $id) { id } }",
+            "variables": {"id": pop}}}))
+        .await;
+    let message = socket.message().await;
+    let waited = started.elapsed();
+    held.release().await;
+    assert_eq!(message["type"], "next", "{message:#}");
+    let error = &message["payload"]["errors"][0];
+    assert_eq!(error["extensions"]["code"], "TIMEOUT", "{message:#}");
+    assert_eq!(
+        error["extensions"]["writeOutcome"], "UNKNOWN",
+        "{message:#}"
+    );
+    // On PostgreSQL the wait for the lock is cut at the deadline. On SQLite the writer's wait for
+    // its turn ends only at `DB_POOL_TIMEOUT` (as over HTTP); the answer is still `TIMEOUT`.
+    if matches!(backend, Backend::Postgres) {
+        assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
+    }
+}
+
 both_backends!(
     every_write_reaches_the_subscriber_in_order,
     after_sequence_replays_what_the_subscriber_missed,
     the_token_and_the_pop_are_checked_and_rechecked,
     subscriptions_are_limited_per_connection_and_per_user,
+    operations_on_the_socket_are_bounded_by_the_request_timeout,
 );

@@ -7,6 +7,7 @@
 pub mod area;
 pub mod auth;
 pub mod budget;
+pub mod deadline;
 pub mod guard;
 pub mod history;
 pub mod input;
@@ -100,6 +101,7 @@ pub fn build(
         .extension(guard::GuardExtension::new(limits))
         .extension(budget::BudgetExtension::new(http.max_response_bytes))
         .extension(input::InputGuard)
+        .extension(deadline::DeadlineExtension)
         .limit_recursive_depth(guard::MAX_NESTING);
     if !http.introspection {
         builder = builder.disable_introspection();

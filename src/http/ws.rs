@@ -13,6 +13,7 @@
 use super::AppState;
 use crate::auth;
 use crate::graphql::auth::ClientAddr;
+use crate::graphql::deadline::SocketDeadline;
 use crate::live::limits::ConnectionCount;
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use async_graphql::Data;
@@ -138,6 +139,7 @@ async fn connection_init(
             let mut data = Data::default();
             data.insert(user);
             data.insert(ClientAddr(client));
+            data.insert(SocketDeadline(state.http.request_timeout));
             data.insert(ConnectionCount::default());
             Ok(data)
         }
