@@ -10,28 +10,12 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::pops::{backup, create, history, pop as read_pop, save, steps};
+use common::pops::{backup, create, history, pop as read_pop, row_id, save, steps};
 use common::{Backend, Client, TestServer};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use mapagov::db::queries::{self, NewChange};
-use mapagov::db::types::DbUuid;
 use mapagov::db::Db;
-use mapagov::with_backend;
 use scoped_futures::ScopedFutureExt;
 use serde_json::{json, Value};
-
-async fn row_id(db: &Db, pop: &Value) -> i64 {
-    let uuid = DbUuid(pop["id"].as_str().unwrap().parse().unwrap());
-    let mut pooled = db.get().await.unwrap();
-    let mut conn = pooled.conn();
-    with_backend!(&mut conn, |c| schema::pops::table
-        .filter(schema::pops::uuid.eq(uuid))
-        .select(schema::pops::id)
-        .first::<i64>(c)
-        .await)
-    .unwrap()
-}
 
 async fn user_id(client: &Client) -> i64 {
     let me = client.data("{ me { id } }", json!({})).await;

@@ -8,11 +8,10 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::pops::{change_status, create, save, snapshots, DELETE};
+use common::pops::{change_status, create, row_id, save, snapshots, DELETE};
 use common::{binary, table_sums, Backend, TestServer};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use mapagov::db::types::DbUuid;
 use mapagov::db::Db;
 use mapagov::with_backend;
 use serde_json::{json, Value};
@@ -26,18 +25,6 @@ fn now() -> DateTime<Utc> {
 
 fn days_ago(days: i64) -> DateTime<Utc> {
     now() - Duration::days(days)
-}
-
-async fn row_id(db: &Db, pop: &Value) -> i64 {
-    let uuid = DbUuid(pop["id"].as_str().unwrap().parse().unwrap());
-    let mut pooled = db.get().await.unwrap();
-    let mut conn = pooled.conn();
-    with_backend!(&mut conn, |c| schema::pops::table
-        .filter(schema::pops::uuid.eq(uuid))
-        .select(schema::pops::id)
-        .first::<i64>(c)
-        .await)
-    .unwrap()
 }
 
 /// Sets a POP's last activity, as if nobody had touched it since.

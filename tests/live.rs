@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::prom;
 use common::ws::{self, Received};
 use common::{Backend, Client, TestServer};
 use serde_json::{json, Value};
@@ -125,25 +126,14 @@ async fn every_write_reaches_the_subscriber_in_order(backend: Backend) {
         client.assert_silent(Duration::from_millis(300)).await;
     }
 
-    let metrics = server
-        .http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("mapagov_subscriptions_open 2"),
-        "{metrics}"
+    let samples = prom::scrape(server.http(), &server.base).await;
+    assert_eq!(
+        prom::value(&samples, "mapagov_subscriptions_open", &[]),
+        2.0
     );
-    assert!(
-        metrics.contains(&format!(
-            "mapagov_subscription_events_total {}",
-            2 * expected.len()
-        )),
-        "{metrics}"
+    assert_eq!(
+        prom::value(&samples, "mapagov_subscription_events_total", &[]),
+        (2 * expected.len()) as f64
     );
     // Completing a subscription closes it.
     ws.send(json!({"id": "1", "type": "complete"})).await;
@@ -152,23 +142,14 @@ async fn every_write_reaches_the_subscriber_in_order(backend: Backend) {
 
 /// Waits until `/metrics` shows `open` subscriptions.
 async fn wait_for_open_subscriptions(server: &TestServer, open: usize) {
-    let line = format!("mapagov_subscriptions_open {open}\n");
     for _ in 0..100 {
-        let metrics = server
-            .http()
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.contains(&line) {
+        let samples = prom::scrape(server.http(), &server.base).await;
+        if prom::value(&samples, "mapagov_subscriptions_open", &[]) == open as f64 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("never saw {line}");
+    panic!("never saw {open} open subscriptions");
 }
 
 async fn after_sequence_replays_what_the_subscriber_missed(backend: Backend) {

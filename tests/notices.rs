@@ -222,19 +222,12 @@ async fn the_author_hears_of_publication_send_back_and_archiving(backend: Backen
 
 /// `mapagov_mail_notices_total{outcome}` from `/metrics`.
 async fn metric(server: &TestServer, outcome: &str) -> f64 {
-    let text = server
-        .http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let series = format!("mapagov_mail_notices_total{{outcome=\"{outcome}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&series))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
+    let samples = common::prom::scrape(server.http(), &server.base).await;
+    common::prom::value(
+        &samples,
+        "mapagov_mail_notices_total",
+        &[("outcome", outcome)],
+    )
 }
 
 async fn a_mail_server_that_is_down_neither_blocks_nor_fails_the_mutation(backend: Backend) {

@@ -297,6 +297,24 @@ async fn check_against_table(
     Ok(Some(parent.id))
 }
 
+/// The columns a staff member sets, from a validated input and its parent's id (for `schema` of
+/// either backend, inside `with_backend!`).
+macro_rules! area_columns {
+    ($input:expr, $parent_id:expr) => {
+        (
+            schema::areas::codigo.eq(&$input.codigo),
+            schema::areas::nome.eq(&$input.nome),
+            schema::areas::nome_curto.eq(&$input.nome_curto),
+            schema::areas::slug.eq(&$input.slug),
+            schema::areas::prefixo.eq(&$input.prefixo),
+            schema::areas::ordem.eq($input.ordem),
+            schema::areas::ativo.eq($input.ativo),
+            schema::areas::descricao.eq(&$input.descricao),
+            schema::areas::parent_id.eq($parent_id),
+        )
+    };
+}
+
 /// Creates an area (staff only).
 pub async fn create(db: &Db, actor: &Actor, input: &AreaInput) -> Result<Area, AppError> {
     if !actor.is_staff {
@@ -309,15 +327,7 @@ pub async fn create(db: &Db, actor: &Actor, input: &AreaInput) -> Result<Area, A
             let now = Utc::now();
             with_backend!(&mut conn, |c| diesel::insert_into(schema::areas::table)
                 .values((
-                    schema::areas::codigo.eq(&input.codigo),
-                    schema::areas::nome.eq(&input.nome),
-                    schema::areas::nome_curto.eq(&input.nome_curto),
-                    schema::areas::slug.eq(&input.slug),
-                    schema::areas::prefixo.eq(&input.prefixo),
-                    schema::areas::ordem.eq(input.ordem),
-                    schema::areas::ativo.eq(input.ativo),
-                    schema::areas::descricao.eq(&input.descricao),
-                    schema::areas::parent_id.eq(parent_id),
+                    area_columns!(input, parent_id),
                     schema::areas::created_at.eq(now),
                     schema::areas::updated_at.eq(now),
                 ))
@@ -363,15 +373,7 @@ pub async fn update(
                 schema::areas::table.filter(schema::areas::id.eq(current.id))
             )
             .set((
-                schema::areas::codigo.eq(&input.codigo),
-                schema::areas::nome.eq(&input.nome),
-                schema::areas::nome_curto.eq(&input.nome_curto),
-                schema::areas::slug.eq(&input.slug),
-                schema::areas::prefixo.eq(&input.prefixo),
-                schema::areas::ordem.eq(input.ordem),
-                schema::areas::ativo.eq(input.ativo),
-                schema::areas::descricao.eq(&input.descricao),
-                schema::areas::parent_id.eq(parent_id),
+                area_columns!(input, parent_id),
                 schema::areas::updated_at.eq(Utc::now()),
             ))
             .execute(c)

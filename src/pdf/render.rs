@@ -31,7 +31,7 @@ const CACHE_RENDERS: usize = 8;
 
 /// The fonts and the standard library, loaded once and shared by every render.
 pub struct Renderer {
-    library: LazyHash<Library>,
+    stdlib: LazyHash<Library>,
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
 }
@@ -57,7 +57,7 @@ impl Renderer {
             .flat_map(|data| Font::iter(Bytes::new(data)))
             .collect();
         Renderer {
-            library: LazyHash::new(Library::default()),
+            stdlib: LazyHash::new(Library::default()),
             book: LazyHash::new(FontBook::from_fonts(&fonts)),
             fonts,
         }
@@ -128,7 +128,7 @@ struct PopWorld<'r> {
 
 impl World for PopWorld<'_> {
     fn library(&self) -> &LazyHash<Library> {
-        &self.renderer.library
+        &self.renderer.stdlib
     }
 
     fn book(&self) -> &LazyHash<FontBook> {

@@ -254,3 +254,18 @@ pub fn steps(n: usize) -> Vec<Value> {
         })
         .collect()
 }
+
+/// The database id of a POP the API returned (its `id` is the public uuid).
+pub async fn row_id(db: &mapagov::db::Db, pop: &Value) -> i64 {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let uuid = mapagov::db::types::DbUuid(pop["id"].as_str().unwrap().parse().unwrap());
+    let mut pooled = db.get().await.unwrap();
+    let mut conn = pooled.conn();
+    mapagov::with_backend!(&mut conn, |c| schema::pops::table
+        .filter(schema::pops::uuid.eq(uuid))
+        .select(schema::pops::id)
+        .first::<i64>(c)
+        .await)
+    .unwrap()
+}
