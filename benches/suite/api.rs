@@ -128,21 +128,43 @@ pub async fn create_pops(
     })
 }
 
-/// Autosave throughput: each client saves its own POP with a new ~6 KB revision in a loop.
+/// Autosave throughput: each client saves its own POP with a new ~6 KB revision in a loop, next
+/// to pgbench's equivalent transaction.
 pub async fn autosave(
     api: &Api,
     pgbench: &PgBench,
     pops: &BenchPops,
     s: &Settings,
 ) -> Result<Pair, BoxError> {
+    Ok(Pair {
+        api: autosave_api(api, pops, s).await?,
+        pgbench: autosave_pgbench(pgbench, pops, s)?,
+    })
+}
+
+/// The API half of [`autosave`].
+///
+/// Each run's documents carry the run's own number in their name, so the first save of a run
+/// changes the POP whatever revision the previous run left in it.
+pub async fn autosave_api(
+    api: &Api,
+    pops: &BenchPops,
+    s: &Settings,
+) -> Result<Measurement, BoxError> {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let bodies: Arc<Vec<Value>> = Arc::new(
         (1..=REVISIONS)
-            .map(|rev| data::content(0, AUTOSAVE_BYTES, rev, 4))
+            .map(|rev| {
+                let mut body = data::content(0, AUTOSAVE_BYTES, rev, 4);
+                body["nomeProcesso"] = json!(format!("Conceder pensão civil (execução {run})"));
+                body
+            })
             .collect(),
     );
     let uuids = Arc::clone(&pops.uuids);
     let client = api.clone();
-    let api_result = load::run(s.clients, s.warmup, s.window, move |c, i| {
+    load::run(s.clients, s.warmup, s.window, move |c, i| {
         let api = client.clone();
         let input = json!({
             "popId": uuids[c],
@@ -159,31 +181,47 @@ pub async fn autosave(
             Ok(())
         }
     })
-    .await?;
+    .await
+}
+
+/// The pgbench half of [`autosave`].
+pub fn autosave_pgbench(
+    pgbench: &PgBench,
+    pops: &BenchPops,
+    s: &Settings,
+) -> Result<Measurement, BoxError> {
     let base = pops.base.to_string();
-    let pg = pgbench.run(
+    pgbench.run(
         PGBENCH_AUTOSAVE,
         s.clients,
         s.warmup,
         s.window,
         &[("base", base)],
-    )?;
-    Ok(Pair {
-        api: api_result,
-        pgbench: pg,
-    })
+    )
 }
 
-/// `pop(id)` throughput over the clients' POPs.
+/// `pop(id)` throughput over the clients' POPs, next to pgbench's `SELECT`.
 pub async fn read_pop(
     api: &Api,
     pgbench: &PgBench,
     pops: &BenchPops,
     s: &Settings,
 ) -> Result<Pair, BoxError> {
+    Ok(Pair {
+        api: read_pop_api(api, pops, s).await?,
+        pgbench: read_pop_pgbench(pgbench, pops, s)?,
+    })
+}
+
+/// The API half of [`read_pop`].
+pub async fn read_pop_api(
+    api: &Api,
+    pops: &BenchPops,
+    s: &Settings,
+) -> Result<Measurement, BoxError> {
     let uuids = Arc::clone(&pops.uuids);
     let client = api.clone();
-    let api_result = load::run(s.clients, s.warmup, s.window, move |c, i| {
+    load::run(s.clients, s.warmup, s.window, move |c, i| {
         let api = client.clone();
         let id = uuids[(c + usize::try_from(i).unwrap_or(0)) % uuids.len()].clone();
         async move {
@@ -194,8 +232,16 @@ pub async fn read_pop(
             Ok(())
         }
     })
-    .await?;
-    let pg = pgbench.run(
+    .await
+}
+
+/// The pgbench half of [`read_pop`].
+pub fn read_pop_pgbench(
+    pgbench: &PgBench,
+    pops: &BenchPops,
+    s: &Settings,
+) -> Result<Measurement, BoxError> {
+    pgbench.run(
         PGBENCH_READ_POP,
         s.clients,
         s.warmup,
@@ -204,11 +250,14 @@ pub async fn read_pop(
             ("base", pops.base.to_string()),
             ("n", pops.uuids.len().to_string()),
         ],
-    )?;
-    Ok(Pair {
-        api: api_result,
-        pgbench: pg,
-    })
+    )
+}
+
+impl BenchPops {
+    /// The public ids of the POPs, one per client.
+    pub fn uuids(&self) -> Arc<Vec<String>> {
+        Arc::clone(&self.uuids)
+    }
 }
 
 /// The bulk POPs' public ids and internal id range.

@@ -13,12 +13,21 @@ use std::time::{Duration, Instant};
 pub struct Api {
     http: reqwest::Client,
     url: String,
-    auth: String,
+    auth: Option<String>,
 }
 
 impl Api {
     /// A client for `base` (`http://host:port`) sending `token`.
     pub fn new(base: &str, token: &str) -> Result<Api, BoxError> {
+        Api::with_auth(base, Some(format!("Bearer {token}")))
+    }
+
+    /// A client for `base` sending no credentials (a peer server without authentication).
+    pub fn anonymous(base: &str) -> Result<Api, BoxError> {
+        Api::with_auth(base, None)
+    }
+
+    fn with_auth(base: &str, auth: Option<String>) -> Result<Api, BoxError> {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .timeout(Duration::from_secs(60))
@@ -26,16 +35,17 @@ impl Api {
         Ok(Api {
             http,
             url: format!("{base}/graphql"),
-            auth: format!("Bearer {token}"),
+            auth,
         })
     }
 
     /// Runs one operation; an HTTP error or any GraphQL error is an `Err` with the response.
     pub async fn gql(&self, query: &str, variables: Value) -> Result<Value, String> {
-        let response = self
-            .http
-            .post(&self.url)
-            .header("Authorization", &self.auth)
+        let mut request = self.http.post(&self.url);
+        if let Some(auth) = &self.auth {
+            request = request.header("Authorization", auth);
+        }
+        let response = request
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await

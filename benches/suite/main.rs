@@ -15,10 +15,12 @@ mod pg_cluster;
 mod api;
 mod copy;
 mod data;
+mod hot_path;
 mod load;
 mod measure;
 mod partition;
 mod pdf;
+mod peers;
 mod pgbench;
 mod report;
 mod server;
@@ -63,6 +65,11 @@ pub struct Settings {
     pub sqlite_sync_only: bool,
     /// `--pdf`: only the PDF rendering case, printed, no report written.
     pub pdf_only: bool,
+    /// `--api`: only the request path with `fsync` on, printed and written to
+    /// `target/BENCHMARKS.api.md`.
+    pub api_only: bool,
+    /// `--peers`: PostGraphile 4 beside MapaGov in the request-path section.
+    pub peers: bool,
 }
 
 impl Settings {
@@ -102,6 +109,8 @@ impl Settings {
             out,
             sqlite_sync_only: args.iter().any(|a| a == "--sqlite-sync"),
             pdf_only: args.iter().any(|a| a == "--pdf"),
+            api_only: args.iter().any(|a| a == "--api"),
+            peers: args.iter().any(|a| a == "--peers"),
         })
     }
 }
@@ -124,7 +133,8 @@ fn main() {
     }
 }
 
-fn step(what: &str) {
+/// Prints the step the suite is at.
+pub fn step(what: &str) {
     eprintln!("[bench] {what}");
 }
 
@@ -141,6 +151,16 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
         step("PDF of a 50-step POP");
         pdf::section(&mut report, s).await?;
         println!("{}", report.into_text());
+        return Ok(());
+    }
+    if s.api_only {
+        step("request path, fsync on");
+        hot_path::section(&mut report, s).await?;
+        let text = report.into_text();
+        let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/BENCHMARKS.api.md");
+        std::fs::write(&out, &text)?;
+        println!("{text}");
+        step(&format!("written to {}", out.display()));
         return Ok(());
     }
     step("starting PostgreSQL");
@@ -296,6 +316,8 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
     );
     drop(server);
 
+    step("request path, fsync on");
+    hot_path::section(&mut report, s).await?;
     step("SQLite autosave, synchronous full vs normal");
     sqlite_sync::section(&mut report, s).await?;
     step("PDF of a 50-step POP");

@@ -21,7 +21,12 @@ const COMMON_ENV: [(&str, &str); 3] = [
 
 /// A `mapagov` command against `database_url`, isolated from any `.env` of the caller.
 pub fn command(database_url: &str) -> Command {
-    let mut command = Command::new(BINARY);
+    command_of(BINARY, database_url)
+}
+
+/// As [`command`], running `binary`.
+fn command_of(binary: &str, database_url: &str) -> Command {
+    let mut command = Command::new(binary);
     command
         .env("DATABASE_URL", database_url)
         .envs(COMMON_ENV)
@@ -65,9 +70,18 @@ pub struct Server {
 impl Server {
     /// Starts `mapagov serve` with `env` on a free port and waits for `/healthz`.
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Result<Server, BoxError> {
+        Server::start_binary(BINARY, database_url, env).await
+    }
+
+    /// As [`Server::start`], with another build of `mapagov` (e.g. a baseline).
+    pub async fn start_binary(
+        binary: &str,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Server, BoxError> {
         let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
         let base = format!("http://127.0.0.1:{port}");
-        let child = command(database_url)
+        let child = command_of(binary, database_url)
             .arg("serve")
             .env("BIND", format!("127.0.0.1:{port}"))
             .envs(env.iter().copied())
@@ -151,5 +165,79 @@ impl MemorySampler {
     pub fn finish(self) -> f64 {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.join().unwrap_or(0.0)
+    }
+}
+
+/// CPU time (user + system) used so far by process `pid` and its direct children (PostGraphile's
+/// cluster workers), in seconds, from `/proc/<pid>/stat`.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let ticks_per_second = clock_ticks();
+    let mut ticks = own_ticks(pid).unwrap_or(0);
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if stat_fields(child)
+                .is_some_and(|f| f.get(1).and_then(|p| p.parse().ok()) == Some(pid))
+            {
+                ticks += own_ticks(child).unwrap_or(0);
+            }
+        }
+    }
+    ticks as f64 / ticks_per_second
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name (so field 3, the state, is index 0).
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    Some(after_name.split_whitespace().map(str::to_owned).collect())
+}
+
+/// utime + stime of one process, in clock ticks.
+fn own_ticks(pid: u32) -> Option<u64> {
+    let fields = stat_fields(pid)?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// `getconf CLK_TCK` (100 on Linux unless the kernel says otherwise).
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// The CPU seconds process `pid` (and its children) use during a load run's measured window:
+/// sampled when the warm-up ends and when the window closes.
+pub struct CpuWindow {
+    handle: std::thread::JoinHandle<f64>,
+}
+
+impl CpuWindow {
+    /// Starts timing the window that opens after `warmup` and lasts `window`.
+    pub fn start(pid: u32, warmup: Duration, window: Duration) -> CpuWindow {
+        let handle = std::thread::spawn(move || {
+            std::thread::sleep(warmup);
+            let before = cpu_seconds(pid);
+            std::thread::sleep(window);
+            cpu_seconds(pid) - before
+        });
+        CpuWindow { handle }
+    }
+
+    /// CPU milliseconds per operation, for `count` operations completed in the window.
+    pub fn per_operation_ms(self, count: u64) -> f64 {
+        let seconds = self.handle.join().unwrap_or(0.0);
+        seconds * 1000.0 / count.max(1) as f64
     }
 }
