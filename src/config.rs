@@ -4,6 +4,8 @@
 //! |---|---|---|
 //! | `DATABASE_URL` | unset | `postgres://user:pass@host:5432/db` for PostgreSQL; `sqlite://path` for another SQLite file. Unset: the SQLite file `db.sqlite3` in the working directory. |
 //! | `DB_CONN_MAX_AGE` | `60` | Seconds a pooled connection may live before it is replaced. `0`: a fresh connection for every use (nothing is kept open between requests). `none`: connections live until they break. |
+//! | `DB_CONN_CHECK_IDLE` | `10` | Seconds a pooled connection may sit idle before it is verified with `SELECT 1` when next checked out. Connections the driver knows are closed are always discarded without a query; `0`: verify at every check-out (one extra round trip per use). |
+//! | `AUTH_CACHE_SECONDS` | `60` | PostgreSQL only: seconds a server process remembers an authenticated token instead of looking it up on every request. Every revocation, deleted token or changed user empties the caches of all processes at once (database triggers and `LISTEN`); while a process's database listener is disconnected its cache is off. `0`: look every token up. |
 //! | `DB_POOL_SIZE` | `10` | Maximum open connections in the pool. |
 //! | `DB_POOL_TIMEOUT` | `5` | Seconds a request waits for a free connection before it fails with `SERVICE_UNAVAILABLE`; on SQLite also the longest a writer waits for its turn (the queue and SQLite's write lock). |
 //! | `DB_STATEMENT_TIMEOUT` | `30` | Seconds one SQL statement may run (PostgreSQL `statement_timeout`; on SQLite, how long a statement waits for a lock). |
@@ -27,6 +29,7 @@
 //! | `GRAPHQL_MAX_SELECTIONS` | `2000` | Most selections (fields, fragment spreads, inline fragments) in a document once its fragments are expanded (`QUERY_TOO_COMPLEX`). |
 //! | `GRAPHQL_MAX_ALIASES` | `50` | Most aliased fields in a document once its fragments are expanded (`TOO_MANY_ALIASES`). |
 //! | `GRAPHQL_MAX_RESPONSE_BYTES` | `16777216` | Most bytes of field values one operation may produce; a field past it answers `RESPONSE_TOO_LARGE`. |
+//! | `GRAPHQL_DOCUMENT_CACHE` | `512` | Checked GraphQL documents (query texts up to 16 KiB) kept parsed, least recently used evicted first; `0` parses every request anew. |
 //! | `REQUEST_TIMEOUT` | `30` | Seconds a GraphQL request may take (`TIMEOUT`, `writeOutcome: UNKNOWN`); an autosave already writing runs to its end, so its retry with the same idempotency key gets its result. |
 //! | `LOGIN_ATTEMPTS_PER_MINUTE` | `10` | Login attempts per username and per client address (`TOO_MANY_REQUESTS`). |
 //! | `TRUSTED_PROXIES` | empty | Comma-separated addresses or CIDR networks of reverse proxies whose `X-Forwarded-For` gives the client address (rightmost hop that is not a trusted proxy); empty: the TCP peer is the client. |
@@ -68,6 +71,10 @@ use std::time::Duration;
 pub const DEFAULT_SQLITE_FILE: &str = "db.sqlite3";
 /// Default `DB_CONN_MAX_AGE`, in seconds.
 pub const DEFAULT_CONN_MAX_AGE_SECS: u64 = 60;
+/// Default `DB_CONN_CHECK_IDLE`, in seconds.
+pub const DEFAULT_CONN_CHECK_IDLE_SECS: u64 = 10;
+/// Default `AUTH_CACHE_SECONDS`.
+pub const DEFAULT_AUTH_CACHE_SECS: u64 = 60;
 /// Default `DB_POOL_SIZE`.
 pub const DEFAULT_POOL_SIZE: u32 = 10;
 /// Default `DB_POOL_TIMEOUT`, in seconds.
@@ -219,6 +226,10 @@ pub struct DatabaseConfig {
     pub url: DatabaseUrl,
     /// `DB_CONN_MAX_AGE`: `None` for unlimited.
     pub conn_max_age: Option<Duration>,
+    /// `DB_CONN_CHECK_IDLE`.
+    pub conn_check_idle: Duration,
+    /// `AUTH_CACHE_SECONDS`: how long an authenticated token is remembered (zero: never).
+    pub auth_cache: Duration,
     /// `DB_POOL_SIZE`.
     pub pool_size: u32,
     /// `DB_POOL_TIMEOUT`.
@@ -252,6 +263,8 @@ pub struct HttpConfig {
     pub max_aliases: usize,
     /// `GRAPHQL_MAX_RESPONSE_BYTES`.
     pub max_response_bytes: usize,
+    /// `GRAPHQL_DOCUMENT_CACHE`.
+    pub document_cache: usize,
     /// `REQUEST_TIMEOUT`.
     pub request_timeout: Duration,
     /// `LOGIN_ATTEMPTS_PER_MINUTE`.
@@ -487,6 +500,16 @@ impl Config {
             Some(v) if v.trim().eq_ignore_ascii_case("none") => None,
             Some(v) => Some(Duration::from_secs(parse_num("DB_CONN_MAX_AGE", &v)?)),
         };
+        let conn_check_idle = Duration::from_secs(parse_or(
+            "DB_CONN_CHECK_IDLE",
+            get("DB_CONN_CHECK_IDLE"),
+            DEFAULT_CONN_CHECK_IDLE_SECS,
+        )?);
+        let auth_cache = Duration::from_secs(parse_or(
+            "AUTH_CACHE_SECONDS",
+            get("AUTH_CACHE_SECONDS"),
+            DEFAULT_AUTH_CACHE_SECS,
+        )?);
         let pool_size: u32 = parse_or("DB_POOL_SIZE", get("DB_POOL_SIZE"), DEFAULT_POOL_SIZE)?;
         if pool_size == 0 {
             return Err(ConfigError::new("DB_POOL_SIZE", "must be at least 1"));
@@ -610,6 +633,8 @@ impl Config {
             database: DatabaseConfig {
                 url,
                 conn_max_age,
+                conn_check_idle,
+                auth_cache,
                 pool_size,
                 pool_timeout,
                 statement_timeout,
@@ -699,6 +724,7 @@ fn http_config(
         max_selections: positive("GRAPHQL_MAX_SELECTIONS", 2_000)?,
         max_aliases: parse_or("GRAPHQL_MAX_ALIASES", get("GRAPHQL_MAX_ALIASES"), 50)?,
         max_response_bytes: positive("GRAPHQL_MAX_RESPONSE_BYTES", 16 * 1024 * 1024)?,
+        document_cache: parse_or("GRAPHQL_DOCUMENT_CACHE", get("GRAPHQL_DOCUMENT_CACHE"), 512)?,
         request_timeout: positive_secs("REQUEST_TIMEOUT", get("REQUEST_TIMEOUT"), 30)?,
         login_attempts_per_minute: u32::try_from(attempts)
             .ok()

@@ -5,6 +5,11 @@ use mapagov::cli::{self, Cli, Command};
 use mapagov::config::{Config, LogFormat};
 use std::process::ExitCode;
 
+/// The allocator of the server process (see the `mimalloc` feature in `Cargo.toml`).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Schema(args)) = &cli.command {

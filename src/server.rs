@@ -29,6 +29,7 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
             url.clone(),
             config.database.tls.clone(),
             Arc::clone(db.hub()),
+            Arc::clone(db.token_cache()),
             stats.clone(),
         );
     }

@@ -747,12 +747,10 @@ both_backends!(
 );
 
 /// The statements PostgreSQL ran for one autosave of an existing POP, as logged with
-/// `log_statement = all` (set on the test's database only, so other tests do not interfere).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_autosave_writes_the_pop_with_one_update() {
-    let Some(cluster) = common::pg_cluster() else {
-        return;
-    };
+/// `log_statement = all` (set on the test's database only, so other tests do not interfere),
+/// with the server's extra settings `extra`.
+async fn statements_of_one_autosave(extra: &[(&str, &str)]) -> Option<Vec<String>> {
+    let cluster = common::pg_cluster()?;
     let (url, dir) = common::fresh_database(Backend::Postgres).await;
     let name = url::Url::parse(&url)
         .unwrap()
@@ -763,23 +761,50 @@ async fn an_autosave_writes_the_pop_with_one_update() {
         "postgres",
         &format!("ALTER DATABASE \"{name}\" SET log_statement = 'all';"),
     );
-    let server = TestServer::start_on(Backend::Postgres, url, dir, &[]).await;
+    let server = TestServer::start_on(Backend::Postgres, url, dir, extra).await;
     let created = create(&server, "s-count", json!({"macroprocesso": "a"})).await;
     let before = cluster.log().len();
     save(&server, &created, json!({"macroprocesso": "b"})).await;
     let log = cluster.log();
-    let statements: Vec<&str> = log[before..]
+    let statements: Vec<String> = log[before..]
         .lines()
         .filter(|l| l.contains("LOG:  statement: ") || l.contains("LOG:  execute "))
+        .map(str::to_owned)
         .collect();
     println!(
         "{} statements per autosave:\n{}",
         statements.len(),
         statements.join("\n")
     );
+    Some(statements)
+}
+
+/// The pool's liveness probe (`SELECT 1`, which diesel sends as `SELECT $1`).
+fn pings(statements: &[String]) -> usize {
+    statements
+        .iter()
+        .filter(|l| l.trim_end().ends_with("SELECT $1"))
+        .count()
+}
+
+/// One `UPDATE` of the POP per autosave, and no liveness probe when connections are reused at
+/// once (they are verified only after `DB_CONN_CHECK_IDLE`); with `DB_CONN_CHECK_IDLE=0` every
+/// check-out is verified first, so the probe the default avoids is really there to avoid. (One
+/// test: the cluster's log is shared, so two logging databases at once would mix their lines.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_autosave_writes_the_pop_with_one_update() {
+    let Some(statements) = statements_of_one_autosave(&[]).await else {
+        return;
+    };
     let updates = statements
         .iter()
         .filter(|l| l.contains("UPDATE \"pops\""))
         .count();
     assert_eq!(updates, 1, "{statements:#?}");
+    assert_eq!(pings(&statements), 0, "{statements:#?}");
+
+    let verified = statements_of_one_autosave(&[("DB_CONN_CHECK_IDLE", "0")])
+        .await
+        .unwrap();
+    assert!(pings(&verified) >= 1, "{verified:#?}");
 }

@@ -129,6 +129,56 @@ async fn a_terminated_postgres_connection_is_retryable() {
     assert_eq!(retried["autosavePop"]["autosaveSequence"], 2);
 }
 
+/// Pooled connections the server ended while they sat idle (a restart, an administrator's
+/// `pg_terminate_backend`) are replaced at their next check-out without failing a request, although
+/// a check-out no longer sends `SELECT 1` first: the driver knows the socket closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_ended_by_the_server_are_replaced_without_an_error() {
+    let server = TestServer::start(Backend::Postgres).await;
+    // Several connections open and back in the pool.
+    let saves = (0..6).map(|i| server.data(SAVE, save(&format!("idle-{i}"), "one")));
+    futures_util::future::join_all(saves).await;
+
+    use diesel_async::AsyncConnection;
+    let mut admin = diesel_async::AsyncPgConnection::establish(&server.database_url)
+        .await
+        .unwrap();
+    let ended: Count = diesel::sql_query(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'mapagov'",
+    )
+    .get_result(&mut admin)
+    .await
+    .unwrap();
+    assert!(ended.n >= 1, "no pooled connection to end");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Count = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'mapagov'",
+        )
+        .get_result(&mut admin)
+        .await
+        .unwrap();
+        if left.n == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the backends did not exit");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The client side sees the sockets close shortly after the backends exit.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    for i in 0..6 {
+        let body = server.gql(SAVE, save(&format!("idle-{i}"), "two")).await;
+        assert!(body.get("errors").is_none(), "save {i}: {body:#}");
+        assert_eq!(
+            body["data"]["autosavePop"]["autosaveSequence"], 2,
+            "{body:#}"
+        );
+    }
+}
+
 /// A small tmpfs mounted for one test, unmounted when dropped.
 struct SmallFs {
     dir: tempfile::TempDir,

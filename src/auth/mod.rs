@@ -1,9 +1,11 @@
 //! Accounts and authentication: users, passwords, API tokens, login limits.
 //!
 //! A request is authenticated by `Authorization: Bearer <token>`; the token's SHA-256 is looked up
-//! with its user (active, token not revoked). What an authenticated user may do with a POP is
+//! with its user (active, token not revoked), or found in the process's [`cache`] of recently
+//! authenticated tokens, which every revocation empties. What an authenticated user may do with a POP is
 //! decided in [`crate::domain::access`].
 
+pub mod cache;
 pub mod limiter;
 pub mod password;
 pub mod token;
@@ -57,9 +59,12 @@ pub async fn authenticate(
                 async move { queries::touch_token(&mut conn, &digest, now).await }.scope_boxed()
             })
             .await;
-        if let Err(err) = written {
+        match written {
+            Ok(()) => db.token_cache().touched(&user.token_digest, now),
             // The request can still be served; the token just looks idle a little longer.
-            tracing::warn!(error = %err.message(), "could not record a token's last use");
+            Err(err) => {
+                tracing::warn!(error = %err.message(), "could not record a token's last use")
+            }
         }
     }
     Ok(Some(user))
@@ -77,13 +82,18 @@ pub async fn token_user(
 }
 
 /// As [`token_user`], for the token whose digest is `digest` (an [`AuthUser::token_digest`]):
-/// whether a token seen before is still valid, e.g. for an open subscription.
+/// whether a token seen before is still valid, e.g. for an open subscription. Answered from the
+/// [`cache`] when it can be.
 pub async fn user_by_digest(
     db: &Db,
     digest: String,
     lifetime: &token::Lifetime,
     now: DateTime<Utc>,
 ) -> Result<Option<(AuthUser, token::Usage)>, AppError> {
+    let epoch = match db.token_cache().get(&digest) {
+        Ok((user, usage)) => return Ok((!lifetime.expired(usage, now)).then_some((user, usage))),
+        Err(epoch) => epoch,
+    };
     let found = async {
         let mut pooled = db.get().await?;
         let found = queries::user_by_token(&mut pooled.conn(), &digest).await;
@@ -98,18 +108,20 @@ pub async fn user_by_digest(
         }
         other => other,
     })?;
-    Ok(found
-        .filter(|(_, usage)| !lifetime.expired(*usage, now))
-        .map(|(user, usage)| {
-            let user = AuthUser {
-                id: user.id,
-                username: user.username,
-                is_staff: user.is_staff,
-                area_codigo: user.area_codigo,
-                token_digest: digest,
-            };
-            (user, usage)
-        }))
+    let found = found.map(|(user, usage)| {
+        let user = AuthUser {
+            id: user.id,
+            username: user.username,
+            is_staff: user.is_staff,
+            area_codigo: user.area_codigo,
+            token_digest: digest,
+        };
+        (user, usage)
+    });
+    if let Some((user, usage)) = &found {
+        db.token_cache().store(epoch, user, *usage);
+    }
+    Ok(found.filter(|(_, usage)| !lifetime.expired(*usage, now)))
 }
 
 /// Checks a username and password; on success issues a new token (returned once) and replaces a
@@ -169,6 +181,8 @@ pub async fn logout(db: &Db, user: &AuthUser) -> Result<bool, AppError> {
             async move { queries::revoke_token(&mut conn, &digest, Utc::now()).await }.scope_boxed()
         })
         .await?;
+    // Other processes hear of it from the database; this one forgets at once.
+    db.token_cache().clear();
     Ok(revoked > 0)
 }
 
@@ -264,16 +278,19 @@ pub async fn issue_token(db: &Db, username: &str, label: &str) -> Result<String,
 
 /// Revokes every token of a user; returns how many.
 pub async fn revoke_tokens(db: &Db, username: &str) -> Result<usize, AppError> {
-    db.write(|mut conn| {
-        async move {
-            let user = queries::user_by_username(&mut conn, username)
-                .await?
-                .ok_or(AppError::NotFound("user"))?;
-            queries::revoke_user_tokens(&mut conn, user.id, Utc::now()).await
-        }
-        .scope_boxed()
-    })
-    .await
+    let revoked = db
+        .write(|mut conn| {
+            async move {
+                let user = queries::user_by_username(&mut conn, username)
+                    .await?
+                    .ok_or(AppError::NotFound("user"))?;
+                queries::revoke_user_tokens(&mut conn, user.id, Utc::now()).await
+            }
+            .scope_boxed()
+        })
+        .await?;
+    db.token_cache().clear();
+    Ok(revoked)
 }
 
 /// When there is no user at all, creates the staff user `admin` (no password) and returns a

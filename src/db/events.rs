@@ -70,29 +70,44 @@ pub struct NewEvent<'a> {
 }
 
 /// Records `event` and announces it (see the module docs). Call inside the write transaction.
+///
+/// On PostgreSQL the row and its notification are one statement (the `INSERT` in a CTE whose
+/// result feeds `pg_notify`), so announcing costs no extra round trip.
 pub async fn record(conn: &mut Conn<'_>, event: &NewEvent<'_>) -> Result<(), AppError> {
     let paths = serde_json::to_value(event.paths).map_err(AppError::internal)?;
-    with_backend!(conn, |c| diesel::insert_into(schema::pop_events::table)
-        .values((
-            schema::pop_events::pop_id.eq(event.pop_id),
-            schema::pop_events::sequence.eq(event.sequence),
-            schema::pop_events::integrity_hash.eq(event.integrity_hash),
-            schema::pop_events::user_id.eq(event.user_id),
-            schema::pop_events::action.eq(event.action),
-            schema::pop_events::paths.eq(&paths),
-            schema::pop_events::created_at.eq(event.now),
-        ))
-        .execute(c)
-        .await)?;
     match conn {
         Conn::Pg(c) => {
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<diesel::sql_types::Text, _>(CHANNEL)
-                .bind::<diesel::sql_types::Text, _>(payload(event.pop_id, event.sequence))
-                .execute(&mut **c)
-                .await?;
+            use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text, Timestamptz};
+            diesel::sql_query(
+                "WITH event AS (INSERT INTO pop_events \
+                   (pop_id, sequence, integrity_hash, user_id, action, paths, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING pop_id, sequence) \
+                 SELECT pg_notify($8, event.pop_id || ':' || event.sequence) FROM event",
+            )
+            .bind::<BigInt, _>(event.pop_id)
+            .bind::<Integer, _>(event.sequence)
+            .bind::<Text, _>(event.integrity_hash)
+            .bind::<Nullable<BigInt>, _>(event.user_id)
+            .bind::<Text, _>(event.action)
+            .bind::<Jsonb, _>(&paths)
+            .bind::<Timestamptz, _>(event.now)
+            .bind::<Text, _>(CHANNEL)
+            .execute(&mut **c)
+            .await?;
         }
         Conn::Sqlite(_) => {
+            with_backend!(conn, |c| diesel::insert_into(schema::pop_events::table)
+                .values((
+                    schema::pop_events::pop_id.eq(event.pop_id),
+                    schema::pop_events::sequence.eq(event.sequence),
+                    schema::pop_events::integrity_hash.eq(event.integrity_hash),
+                    schema::pop_events::user_id.eq(event.user_id),
+                    schema::pop_events::action.eq(event.action),
+                    schema::pop_events::paths.eq(&paths),
+                    schema::pop_events::created_at.eq(event.now),
+                ))
+                .execute(c)
+                .await)?;
             // Outside `Db::write` (never in the server) nobody in this process listens.
             let _ = COMMITTED.try_with(|list| {
                 list.borrow_mut().push((event.pop_id, event.sequence));
@@ -127,12 +142,8 @@ pub async fn after(
         .await)?)
 }
 
-/// The NOTIFY payload of an event: `<pop id>:<sequence>`.
-pub fn payload(pop_id: i64, sequence: i32) -> String {
-    format!("{pop_id}:{sequence}")
-}
-
-/// Reads a NOTIFY payload back; `None` if it is not one of ours.
+/// Reads a NOTIFY payload back (`<pop id>:<sequence>`, as [`record`] writes it); `None` if it is
+/// not one of ours.
 pub fn parse_payload(raw: &str) -> Option<(i64, i32)> {
     let (pop, sequence) = raw.split_once(':')?;
     Some((pop.parse().ok()?, sequence.parse().ok()?))
@@ -144,7 +155,7 @@ mod tests {
 
     #[test]
     fn payloads_round_trip_and_strangers_are_ignored() {
-        assert_eq!(parse_payload(&payload(42, 7)), Some((42, 7)));
+        assert_eq!(parse_payload("42:7"), Some((42, 7)));
         assert_eq!(parse_payload("42"), None);
         assert_eq!(parse_payload("x:1"), None);
     }

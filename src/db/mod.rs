@@ -149,6 +149,8 @@ pub struct Db {
     storage: Arc<fault::StorageWatch>,
     /// The subscribers of this process, told of every committed write ([`events`]).
     hub: Arc<crate::live::Hub>,
+    /// Recently authenticated tokens ([`crate::auth::cache`]).
+    tokens: Arc<crate::auth::cache::TokenCache>,
 }
 
 /// A connection checked out of the pool; returns to it when dropped.
@@ -211,12 +213,18 @@ impl Db {
             statement_timeout: config.statement_timeout,
             storage: Arc::new(fault::StorageWatch::new(sqlite_file)),
             hub: Arc::default(),
+            tokens: Arc::new(crate::auth::cache::TokenCache::new(config.auth_cache)),
         })
     }
 
     /// The subscribers of this process ([`crate::live`]).
     pub fn hub(&self) -> &Arc<crate::live::Hub> {
         &self.hub
+    }
+
+    /// The tokens this process has authenticated recently ([`crate::auth::cache`]).
+    pub fn token_cache(&self) -> &Arc<crate::auth::cache::TokenCache> {
+        &self.tokens
     }
 
     /// The backend in use.
@@ -444,7 +452,7 @@ fn pg_pool(url: &str, config: &DatabaseConfig, max_age: MaxAge) -> Result<PgPool
         })
     });
     let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
-    Ok(builder(config).build_unchecked(AgedManager::new(manager, max_age)))
+    Ok(builder(config).build_unchecked(AgedManager::new(manager, max_age, config.conn_check_idle)))
 }
 
 fn sqlite_pool(
@@ -477,5 +485,5 @@ fn sqlite_pool(
         .to_str()
         .ok_or_else(|| AppError::internal("the SQLite path is not valid UTF-8"))?;
     let manager = AsyncDieselConnectionManager::new_with_config(path, manager_config);
-    Ok(builder(config).build_unchecked(AgedManager::new(manager, max_age)))
+    Ok(builder(config).build_unchecked(AgedManager::new(manager, max_age, config.conn_check_idle)))
 }

@@ -5,6 +5,13 @@
 //! manager and checks the age at both ends: an expired connection is discarded at check-out (and a
 //! fresh one opened) and at check-in. A maximum age of zero means a fresh connection for every
 //! check-out, as `CONN_MAX_AGE = 0` does in Django.
+//!
+//! A check-out does not cost a round trip: a connection the driver knows to be closed (the server
+//! ended it, e.g. on restart, or a query found the socket gone) or left inside a transaction is
+//! discarded at once, and only a connection that sat idle for at least `DB_CONN_CHECK_IDLE` is
+//! verified with `SELECT 1` first (what a silently dropped network path needs). Under load,
+//! connections go back out within milliseconds and are never pinged; with a zero idle time every
+//! check-out is verified.
 
 use bb8::ManageConnection;
 use diesel_async::pooled_connection::{
@@ -23,10 +30,12 @@ pub enum MaxAge {
     Limit(Duration),
 }
 
-/// A pooled connection together with the moment it was opened.
+/// A pooled connection together with the moment it was opened and the moment it last came back
+/// to the pool.
 pub struct Aged<C> {
     conn: C,
     opened_at: Instant,
+    returned_at: Instant,
 }
 
 impl<C> Deref for Aged<C> {
@@ -46,12 +55,22 @@ impl<C> DerefMut for Aged<C> {
 pub struct AgedManager<C: AsyncConnection + 'static> {
     inner: AsyncDieselConnectionManager<C>,
     max_age: MaxAge,
+    check_idle: Duration,
 }
 
 impl<C: AsyncConnection + 'static> AgedManager<C> {
-    /// Wraps a diesel-async manager.
-    pub fn new(inner: AsyncDieselConnectionManager<C>, max_age: MaxAge) -> Self {
-        Self { inner, max_age }
+    /// Wraps a diesel-async manager; connections idle for `check_idle` or longer are verified by
+    /// the inner manager (its recycling method) at check-out.
+    pub fn new(
+        inner: AsyncDieselConnectionManager<C>,
+        max_age: MaxAge,
+        check_idle: Duration,
+    ) -> Self {
+        Self {
+            inner,
+            max_age,
+            check_idle,
+        }
     }
 
     fn expired(&self, conn: &Aged<C>) -> bool {
@@ -72,9 +91,11 @@ where
 
     async fn connect(&self) -> Result<Aged<C>, PoolError> {
         let conn = self.inner.connect().await?;
+        let now = Instant::now();
         Ok(Aged {
             conn,
-            opened_at: Instant::now(),
+            opened_at: now,
+            returned_at: now,
         })
     }
 
@@ -89,10 +110,20 @@ where
                 diesel::ConnectionError::BadConnection("connection reached DB_CONN_MAX_AGE".into()),
             ));
         }
-        self.inner.is_valid(&mut conn.conn).await
+        if self.inner.has_broken(&mut conn.conn) {
+            return Err(PoolError::ConnectionError(
+                diesel::ConnectionError::BadConnection("the connection is closed".into()),
+            ));
+        }
+        if conn.returned_at.elapsed() >= self.check_idle {
+            self.inner.is_valid(&mut conn.conn).await?;
+        }
+        Ok(())
     }
 
+    /// Called by bb8 when a connection comes back, which is also when its idle time starts.
     fn has_broken(&self, conn: &mut Aged<C>) -> bool {
+        conn.returned_at = Instant::now();
         self.expired(conn) || self.inner.has_broken(&mut conn.conn)
     }
 }

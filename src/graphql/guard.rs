@@ -21,7 +21,10 @@
 //! 6. a request that came by `GET` (marked [`ReadOnly`]) runs a query, never a mutation
 //!    (`METHOD_NOT_ALLOWED`, which the HTTP layer answers with 405).
 //!
-//! The parsed document is handed to async-graphql, which does not parse it again. After its
+//! The parsed document is handed to async-graphql, which does not parse it again. Documents that
+//! passed these checks are kept in a small LRU cache keyed by their text ([`DocumentCache`]), so a
+//! client sending the same operations over and over (an editor's autosave, a list page) skips the
+//! parse and the cost analysis; only the per-request checks (3 and 6) run again. After its
 //! validation, the extension compares the validation's complexity and depth with the configured
 //! limits (`QUERY_TOO_COMPLEX`, `QUERY_TOO_DEEP`) and gives validation errors their code
 //! (`GRAPHQL_VALIDATION_FAILED`) where they arise; when introspection is off it also replaces
@@ -38,7 +41,8 @@ use async_graphql::parser::{parse_query, Positioned};
 use async_graphql::{Name, Request, ServerError, ServerResult, ValidationResult};
 use std::any::TypeId;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
 /// Deepest bracket nesting (`{`, `[`, `(`) the parser is given; also async-graphql's recursion
 /// limit (selection sets entered through fields and fragments).
@@ -74,24 +78,78 @@ pub struct Limits {
     pub reveal_schema: bool,
 }
 
+/// Longest query text kept in the [`DocumentCache`]: the documents clients repeat are small, and
+/// the bound keeps the cache's memory small whatever is sent.
+pub const MAX_CACHED_QUERY_BYTES: usize = 16 * 1024;
+
+/// Documents that passed the checks, by query text, least recently used evicted first
+/// (`GRAPHQL_DOCUMENT_CACHE` entries; zero turns it off).
+pub struct DocumentCache(Option<Mutex<lru::LruCache<String, Arc<ExecutableDocument>>>>);
+
+impl DocumentCache {
+    /// A cache of at most `entries` documents.
+    pub fn new(entries: usize) -> Self {
+        Self(NonZeroUsize::new(entries).map(|n| Mutex::new(lru::LruCache::new(n))))
+    }
+
+    fn get(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+        let cache = self.0.as_ref()?;
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.get(query).cloned()
+    }
+
+    fn put(&self, query: &str, document: &ExecutableDocument) {
+        if query.len() > MAX_CACHED_QUERY_BYTES {
+            return;
+        }
+        if let Some(cache) = &self.0 {
+            let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.put(query.to_owned(), Arc::new(document.clone()));
+        }
+    }
+}
+
 /// Installs the guard on every request.
-#[derive(Debug, Clone)]
-pub struct GuardExtension(Arc<Limits>);
+#[derive(Clone)]
+pub struct GuardExtension(Arc<Guard>);
 
 impl GuardExtension {
-    /// A guard enforcing `limits`.
-    pub fn new(limits: Limits) -> Self {
-        Self(Arc::new(limits))
+    /// A guard enforcing `limits`, remembering up to `cached_documents` checked documents.
+    pub fn new(limits: Limits, cached_documents: usize) -> Self {
+        Self(Arc::new(Guard {
+            limits,
+            cache: DocumentCache::new(cached_documents),
+        }))
     }
 }
 
 impl ExtensionFactory for GuardExtension {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Guard(Arc::clone(&self.0)))
+        Arc::clone(&self.0) as Arc<dyn Extension>
     }
 }
 
-struct Guard(Arc<Limits>);
+struct Guard {
+    limits: Limits,
+    cache: DocumentCache,
+}
+
+impl Guard {
+    /// The checked document of `query`, from the cache or by [`check`].
+    fn document(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+    ) -> ServerResult<ExecutableDocument> {
+        if let Some(cached) = self.cache.get(query) {
+            check_operation_name(&cached, operation_name)?;
+            return Ok(ExecutableDocument::clone(&cached));
+        }
+        let document = check(&self.limits, query, operation_name)?;
+        self.cache.put(query, &document);
+        Ok(document)
+    }
+}
 
 #[async_trait::async_trait]
 impl Extension for Guard {
@@ -101,7 +159,7 @@ impl Extension for Guard {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let document = check(&self.0, &request.query, request.operation_name.as_deref())?;
+        let document = self.document(&request.query, request.operation_name.as_deref())?;
         if request.data.contains_key(&TypeId::of::<ReadOnly>())
             && operation_type(&document, request.operation_name.as_deref())
                 != Some(OperationType::Query)
@@ -120,7 +178,7 @@ impl Extension for Guard {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let limits = &self.0;
+        let limits = &self.limits;
         match next.run(ctx).await {
             Ok(result) if result.complexity > limits.max_complexity => Err(vec![coded(
                 "QUERY_TOO_COMPLEX",
@@ -653,5 +711,46 @@ mod tests {
         let error = check(&limits(), "{ a(", None).unwrap_err();
         assert!(!error.locations.is_empty());
         assert_eq!(code(check(&limits(), "{ a(", None)), "GRAPHQL_PARSE_FAILED");
+    }
+
+    fn guard(cached: usize) -> Guard {
+        Guard {
+            limits: limits(),
+            cache: DocumentCache::new(cached),
+        }
+    }
+
+    #[test]
+    fn checked_documents_are_cached_and_still_checked_per_request() {
+        let guard = guard(2);
+        let two = "query A { me { username } } query B { me { id } }";
+        assert!(guard.cache.get(two).is_none());
+        let first = guard.document(two, Some("A")).unwrap();
+        assert!(guard.cache.get(two).is_some(), "a checked document is kept");
+        let again = guard.document(two, Some("B")).unwrap();
+        assert_eq!(format!("{again:?}"), format!("{first:?}"));
+        // The operation name is checked on every request, cached document or not.
+        assert_eq!(code(guard.document(two, Some("C"))), "BAD_REQUEST");
+        assert_eq!(code(guard.document(two, None)), "BAD_REQUEST");
+        // Refused documents are not kept; the least recently used one goes first.
+        assert_eq!(code(guard.document("{", None)), "GRAPHQL_PARSE_FAILED");
+        assert!(guard.cache.get("{").is_none());
+        guard.document("{ a }", None).unwrap();
+        guard.document("{ b }", None).unwrap();
+        assert!(guard.cache.get(two).is_none(), "evicted");
+    }
+
+    #[test]
+    fn large_documents_and_a_zero_sized_cache_keep_nothing() {
+        let large = format!(
+            "{{ me {{ username }} }} # {}",
+            "x".repeat(MAX_CACHED_QUERY_BYTES)
+        );
+        let guard = guard(8);
+        guard.document(&large, None).unwrap();
+        assert!(guard.cache.get(&large).is_none());
+        let off = self::guard(0);
+        off.document("{ me { id } }", None).unwrap();
+        assert!(off.cache.get("{ me { id } }").is_none());
     }
 }

@@ -98,7 +98,7 @@ pub fn build(
     // compared with their limits in the guard's validation hook, so the errors carry their codes.
     let mut builder = schema_builder()
         .extension(crate::telemetry::operation::ObserveExtension)
-        .extension(guard::GuardExtension::new(limits))
+        .extension(guard::GuardExtension::new(limits, http.document_cache))
         .extension(budget::BudgetExtension::new(http.max_response_bytes))
         .extension(input::InputGuard)
         .extension(deadline::DeadlineExtension)

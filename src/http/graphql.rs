@@ -197,18 +197,26 @@ fn is_request_error(response: &GqlResponse) -> bool {
         && response.errors.iter().all(|e| e.path.is_empty())
 }
 
-/// The JSON of one response; a request error has no `data` entry.
-fn response_json(response: &GqlResponse) -> serde_json::Value {
-    let mut value = serde_json::to_value(response).unwrap_or_else(|_| {
-        json!({"errors": [{"message": "internal server error",
-                           "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]})
-    });
-    if is_request_error(response) {
-        if let Some(object) = value.as_object_mut() {
-            object.remove("data");
+/// One response as it goes on the wire: async-graphql's own fields, written straight to bytes
+/// (no intermediate `serde_json::Value`), with no `data` entry for a request error.
+#[derive(serde::Serialize)]
+struct WireResponse<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+}
+
+impl<'a> WireResponse<'a> {
+    fn of(response: &'a GqlResponse) -> Self {
+        WireResponse {
+            data: (!is_request_error(response)).then_some(&response.data),
+            errors: &response.errors,
+            extensions: &response.extensions,
         }
     }
-    value
 }
 
 /// The HTTP answer to an executed request: 405 with `Allow: POST` for a mutation sent by GET;
@@ -229,14 +237,25 @@ fn answer(format: Format, response: BatchResponse) -> Response {
             } else {
                 StatusCode::OK
             };
-            (status, response_json(single))
+            (status, serde_json::to_vec(&WireResponse::of(single)))
         }
         BatchResponse::Batch(all) => (
             StatusCode::OK,
-            serde_json::Value::Array(all.iter().map(response_json).collect()),
+            serde_json::to_vec(&all.iter().map(WireResponse::of).collect::<Vec<_>>()),
         ),
     };
-    let mut response = json_response(format, status, &body);
+    let mut response = match body {
+        Ok(bytes) => bytes_response(format, status, bytes),
+        Err(err) => {
+            tracing::error!(error = %err, "a response could not be serialized");
+            failure(
+                format,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "internal server error",
+            )
+        }
+    };
     if status == StatusCode::METHOD_NOT_ALLOWED {
         response
             .headers_mut()
@@ -454,10 +473,15 @@ fn not_acceptable() -> Response {
 
 /// `body` as JSON with the `Content-Type` of `format`.
 fn json_response(format: Format, status: StatusCode, body: &serde_json::Value) -> Response {
+    bytes_response(format, status, body.to_string().into_bytes())
+}
+
+/// Serialized JSON with the `Content-Type` of `format`.
+fn bytes_response(format: Format, status: StatusCode, body: Vec<u8>) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, format.content_type())],
-        body.to_string(),
+        body,
     )
         .into_response()
 }

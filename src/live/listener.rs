@@ -1,5 +1,7 @@
 //! The PostgreSQL listener: one connection per server process, outside the pool, that `LISTEN`s
-//! on [`crate::db::events::CHANNEL`] and hands every notification to the [`Hub`].
+//! on [`crate::db::events::CHANNEL`] and hands every notification to the [`Hub`], and on
+//! [`crate::auth::cache::CHANNEL`], whose notifications empty the process's token cache. The
+//! token cache is on only while this connection listens.
 //!
 //! It is a plain `tokio-postgres` connection opened with the pool's TLS rules
 //! ([`crate::db::tls::PgConnector::connect_for_notifications`]), named `mapagov-listener` in
@@ -15,6 +17,7 @@
 
 use super::limits::Stats;
 use super::{Hint, Hub};
+use crate::auth::cache::{self, TokenCache};
 use crate::db::events::{parse_payload, CHANNEL};
 use crate::db::tls::{PgConnector, TlsSettings};
 use std::sync::Arc;
@@ -30,11 +33,11 @@ pub const PING_EVERY: Duration = Duration::from_secs(30);
 pub const APPLICATION_NAME: &str = "mapagov-listener";
 
 /// Starts the listener of `url` in the background, for as long as the process runs.
-pub fn spawn(url: String, tls: TlsSettings, hub: Arc<Hub>, stats: Stats) {
-    tokio::spawn(run(url, tls, hub, stats));
+pub fn spawn(url: String, tls: TlsSettings, hub: Arc<Hub>, tokens: Arc<TokenCache>, stats: Stats) {
+    tokio::spawn(run(url, tls, hub, tokens, stats));
 }
 
-async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, stats: Stats) {
+async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, tokens: Arc<TokenCache>, stats: Stats) {
     let connector = match PgConnector::new(tls) {
         Ok(connector) => connector,
         Err(err) => {
@@ -55,6 +58,7 @@ async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, stats: Stats) {
                 connected_before = true;
                 backoff = MIN_BACKOFF;
                 stats.listener_up.set(1);
+                tokens.listening(true);
                 // Writes committed while nobody listened: every subscriber reads the table.
                 hub.publish_all(Hint::Reconnected);
                 let mut ping = tokio::time::interval(PING_EVERY);
@@ -62,6 +66,9 @@ async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, stats: Stats) {
                 loop {
                     tokio::select! {
                         notification = notifications.recv() => match notification {
+                            Some(notification) if notification.channel() == cache::CHANNEL => {
+                                tokens.clear();
+                            }
                             Some(notification) => {
                                 if let Some((pop, sequence)) = parse_payload(notification.payload()) {
                                     hub.publish(pop, sequence);
@@ -82,6 +89,7 @@ async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, stats: Stats) {
                     }
                 }
                 stats.listener_up.set(0);
+                tokens.listening(false);
                 tracing::warn!("lost the database listener's connection; reconnecting");
             }
             Err(err) => {
@@ -110,7 +118,8 @@ async fn listen(
         .map_err(|err| err.to_string())?;
     client
         .batch_execute(&format!(
-            "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}"
+            "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}; LISTEN {}",
+            cache::CHANNEL
         ))
         .await
         .map_err(|err| format!("LISTEN failed: {err}"))?;
