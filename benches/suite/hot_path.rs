@@ -92,7 +92,11 @@ fn profile(
         let collapsed = pipe("inferno-collapse-perf", &[], &script.stdout);
         if let Ok(folded) = collapsed {
             let title = format!("--title={label}");
-            let svg = pipe("inferno-flamegraph", &[&title], &folded)?;
+            let svg = pipe(
+                "inferno-flamegraph",
+                &[&title, "--minwidth", "1.5"],
+                &folded,
+            )?;
             std::fs::write(dir.join(format!("{label}.svg")), svg)?;
         }
         Ok(())

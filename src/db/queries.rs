@@ -403,16 +403,20 @@ pub async fn snapshot_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Snaps
         .optional())?)
 }
 
-/// The newest snapshot of a POP.
-pub async fn latest_snapshot(
+/// The id and integrity hash of a POP's newest snapshot (without its payload, which is only
+/// needed when it is the one to return).
+pub async fn latest_snapshot_hash(
     conn: &mut Conn<'_>,
     pop_id: i64,
-) -> Result<Option<Snapshot>, AppError> {
+) -> Result<Option<(i64, String)>, AppError> {
     Ok(with_backend!(conn, |c| schema::pop_snapshots::table
         .filter(schema::pop_snapshots::pop_id.eq(pop_id))
         .order(schema::pop_snapshots::sequence.desc())
-        .select(snapshot_columns!())
-        .first::<Snapshot>(c)
+        .select((
+            schema::pop_snapshots::id,
+            schema::pop_snapshots::integrity_hash,
+        ))
+        .first::<(i64, String)>(c)
         .await
         .optional())?)
 }

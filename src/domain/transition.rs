@@ -365,7 +365,7 @@ pub async fn take(
 }
 
 /// The latest snapshot of `pop` if it already holds `pop`'s document `doc` (`false`), else a new
-/// one of `kind` (`true`).
+/// one of `kind` (`true`). The latest snapshot's payload is read only when it is returned.
 pub async fn take_unless_current(
     conn: &mut Conn<'_>,
     pop: &Pop,
@@ -374,10 +374,14 @@ pub async fn take_unless_current(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(Snapshot, bool), AppError> {
-    match queries::latest_snapshot(conn, pop.meta.id).await? {
-        Some(latest) if latest.integrity_hash == pop.meta.integrity_hash => Ok((latest, false)),
-        _ => Ok((take(conn, pop, doc, kind, None, actor, now).await?, true)),
+    if let Some((id, hash)) = queries::latest_snapshot_hash(conn, pop.meta.id).await? {
+        if hash == pop.meta.integrity_hash {
+            if let Some(latest) = queries::snapshot_by_id(conn, id).await? {
+                return Ok((latest, false));
+            }
+        }
     }
+    Ok((take(conn, pop, doc, kind, None, actor, now).await?, true))
 }
 
 /// Refuses writes to published, archived or deleted POPs.
