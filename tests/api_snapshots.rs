@@ -534,7 +534,74 @@ async fn another_users_writes_never_take_the_victims_lock(backend: Backend) {
     assert_eq!(backups, 0);
 }
 
+/// An editor that works by POP id backs that POP up (`backupSession(popId:)`), and a POP's
+/// snapshots can be listed by kind, with `totalCount` counting what the filter keeps.
+async fn one_pop_is_backed_up_by_id_and_snapshots_are_filtered_by_kind(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let p = create(&server, "s-kind", json!({"nomeProcesso": "Um"})).await;
+    let by_id = "mutation($p: ID, $s: String, $l: String) { backupSession(popId: $p, \
+        sessionId: $s, label: $l) { id kind label pop { id } } }";
+    let taken = server
+        .data(by_id, json!({"p": p["id"], "l": "pela aba"}))
+        .await["backupSession"]
+        .clone();
+    assert_eq!(taken.as_array().unwrap().len(), 1, "{taken:#}");
+    assert_eq!(taken[0]["kind"], "BACKUP");
+    assert_eq!(taken[0]["label"], "pela aba");
+    assert_eq!(taken[0]["pop"]["id"], p["id"]);
+    // Exactly one of the two ways to name what to back up.
+    for variables in [json!({"p": p["id"], "s": "s-kind"}), json!({})] {
+        assert_eq!(server.error_code(by_id, variables).await, "BAD_USER_INPUT");
+    }
+    // Someone else's POP is not theirs to back up, and nothing is taken.
+    let stranger = server.user("estranha", false, None).await;
+    assert_eq!(
+        stranger.error_code(by_id, json!({"p": p["id"]})).await,
+        "NOT_FOUND"
+    );
+    change_status(&server, &p["id"], "IN_REVIEW", None).await;
+    change_status(&server, &p["id"], "PUBLISHED", None).await;
+
+    let all = snapshots(&server, &p["id"]).await;
+    let of_kinds = |kinds: &[&str]| -> Vec<Value> {
+        all.iter()
+            .filter(|s| kinds.iter().any(|k| s["kind"] == *k))
+            .map(|s| s["id"].clone())
+            .collect()
+    };
+    let filtered = "query($id: ID!, $kind: [SnapshotKind!]) { pop(id: $id) { \
+        snapshots(first: 100, kind: $kind) { totalCount nodes { id kind } } } }";
+    for kinds in [
+        vec!["BACKUP"],
+        vec!["BACKUP", "STATUS_CHANGE"],
+        vec!["PRE_RESTORE"],
+    ] {
+        let page = server
+            .data(filtered, json!({"id": p["id"], "kind": kinds}))
+            .await["pop"]["snapshots"]
+            .clone();
+        let ids: Vec<Value> = page["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].clone())
+            .collect();
+        assert_eq!(ids, of_kinds(&kinds), "{kinds:?}");
+        assert_eq!(page["totalCount"], ids.len(), "{kinds:?}");
+    }
+    assert_eq!(of_kinds(&["BACKUP"]).len(), 1);
+    assert_eq!(of_kinds(&["BACKUP", "STATUS_CHANGE"]).len(), 2);
+    // One value stands for a list of one, and no filter lists every snapshot.
+    let one = server
+        .data(filtered, json!({"id": p["id"], "kind": "BACKUP"}))
+        .await;
+    assert_eq!(one["pop"]["snapshots"]["totalCount"], 1);
+    let unfiltered = server.data(filtered, json!({"id": p["id"]})).await;
+    assert_eq!(unfiltered["pop"]["snapshots"]["totalCount"], all.len());
+}
+
 both_backends!(
+    one_pop_is_backed_up_by_id_and_snapshots_are_filtered_by_kind,
     a_restore_drops_the_form_state_of_before,
     another_users_writes_never_take_the_victims_lock,
     backup_covers_the_live_pops_of_one_session,

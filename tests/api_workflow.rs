@@ -270,7 +270,56 @@ async fn published_pops_are_archived_not_deleted(backend: Backend) {
     assert!(deleted["deletePop"]["deletedAt"].is_string());
 }
 
+/// `statusReason` says why a POP was sent back, until its status changes again, in one query
+/// for a page of POPs as for one.
+async fn a_pop_says_why_it_was_sent_back(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let reason_of = "query($id: ID!) { pop(id: $id) { status statusReason } }";
+    let listed = "{ pops(first: 10) { nodes { id statusReason } } }";
+    let p = create(&server, "s-reason", json!({"nomeProcesso": "Um"})).await;
+    let other = create(&server, "s-other", json!({"nomeProcesso": "Dois"})).await;
+    let read = |id: Value| {
+        let server = &server;
+        async move { server.data(reason_of, json!({"id": id})).await["pop"].clone() }
+    };
+    assert_eq!(read(p["id"].clone()).await["statusReason"], Value::Null);
+
+    change_status(&server, &p["id"], "IN_REVIEW", None).await;
+    assert_eq!(read(p["id"].clone()).await["statusReason"], Value::Null);
+    change_status(&server, &p["id"], "DRAFT", Some("  Falta a base legal.  ")).await;
+    let now = read(p["id"].clone()).await;
+    assert_eq!(now["status"], "DRAFT");
+    assert_eq!(now["statusReason"], "Falta a base legal.");
+    // The author's edits keep the reason in view; only a status change replaces it.
+    let current = pop(&server, &p["id"]).await;
+    save(&server, &current, json!({"nomeProcesso": "Um, corrigido"})).await;
+    assert_eq!(
+        read(p["id"].clone()).await["statusReason"],
+        "Falta a base legal."
+    );
+
+    let page = server.data(listed, json!({})).await;
+    let reasons: Vec<(Value, Value)> = page["pops"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["id"].clone(), n["statusReason"].clone()))
+        .collect();
+    assert!(
+        reasons.contains(&(p["id"].clone(), json!("Falta a base legal."))),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&(other["id"].clone(), Value::Null)),
+        "{reasons:?}"
+    );
+
+    change_status(&server, &p["id"], "IN_REVIEW", None).await;
+    assert_eq!(read(p["id"].clone()).await["statusReason"], Value::Null);
+}
+
 both_backends!(
+    a_pop_says_why_it_was_sent_back,
     the_workflow_moves_forward_and_publishing_bumps_versao,
     sending_back_to_draft_needs_a_reason,
     other_transitions_are_refused_and_write_nothing,

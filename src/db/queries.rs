@@ -421,13 +421,25 @@ pub async fn latest_snapshot_hash(
         .optional())?)
 }
 
+/// A POP's snapshots, of the stored `kinds` only when given.
+macro_rules! filtered_snapshots {
+    ($pop_id:expr, $kinds:expr) => {{
+        let kinds: Option<&[&str]> = $kinds;
+        let mut query = schema::pop_snapshots::table
+            .filter(schema::pop_snapshots::pop_id.eq($pop_id))
+            .into_boxed();
+        if let Some(kinds) = kinds {
+            query = query.filter(schema::pop_snapshots::kind.eq_any(kinds.to_vec()));
+        }
+        query
+    }};
+}
+
 /// The page of a POP's snapshots [`list_snapshots`] reads.
 macro_rules! snapshots_page {
-    ($pop_id:expr, $page:expr) => {
+    ($pop_id:expr, $kinds:expr, $page:expr) => {
         paginate!(
-            schema::pop_snapshots::table
-                .filter(schema::pop_snapshots::pop_id.eq($pop_id))
-                .into_boxed(),
+            filtered_snapshots!($pop_id, $kinds),
             schema::pop_snapshots::id,
             $page
         )
@@ -435,22 +447,26 @@ macro_rules! snapshots_page {
     };
 }
 
-/// A page of a POP's snapshots, newest first.
+/// A page of a POP's snapshots (of the stored `kinds` only, when given), newest first.
 pub async fn list_snapshots(
     conn: &mut Conn<'_>,
     pop_id: i64,
+    kinds: Option<&[&str]>,
     page: &Page,
 ) -> Result<Vec<Snapshot>, AppError> {
-    let rows = with_backend!(conn, |c| snapshots_page!(pop_id, page)
+    let rows = with_backend!(conn, |c| snapshots_page!(pop_id, kinds, page)
         .load::<Snapshot>(c)
         .await)?;
     Ok(newest_first(rows, page))
 }
 
-/// How many snapshots a POP has.
-pub async fn count_snapshots(conn: &mut Conn<'_>, pop_id: i64) -> Result<i64, AppError> {
-    Ok(with_backend!(conn, |c| schema::pop_snapshots::table
-        .filter(schema::pop_snapshots::pop_id.eq(pop_id))
+/// How many snapshots a POP has (of the stored `kinds` only, when given).
+pub async fn count_snapshots(
+    conn: &mut Conn<'_>,
+    pop_id: i64,
+    kinds: Option<&[&str]>,
+) -> Result<i64, AppError> {
+    Ok(with_backend!(conn, |c| filtered_snapshots!(pop_id, kinds)
         .count()
         .get_result::<i64>(c)
         .await)?)
@@ -652,6 +668,26 @@ pub async fn count_changes(
     Ok(with_backend!(conn, |c| filtered_changes!(pop_id, filter)
         .count()
         .get_result::<i64>(c)
+        .await)?)
+}
+
+/// The change-log rows of these POPs' status changes that say what the status became or why:
+/// `(pop_id, row id, field_name, new_value)` with `field_name` `status` or `status_reason`.
+pub async fn status_change_rows(
+    conn: &mut Conn<'_>,
+    pop_ids: &[i64],
+) -> Result<Vec<(i64, i64, String, Option<Value>)>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pop_change_log::table
+        .filter(schema::pop_change_log::pop_id.eq_any(pop_ids))
+        .filter(schema::pop_change_log::action.eq(crate::domain::transition::STATUS))
+        .filter(schema::pop_change_log::field_name.eq_any(["status", "status_reason"]))
+        .select((
+            schema::pop_change_log::pop_id,
+            schema::pop_change_log::id,
+            schema::pop_change_log::field_name,
+            schema::pop_change_log::new_value,
+        ))
+        .load::<(i64, i64, String, Option<Value>)>(c)
         .await)?)
 }
 
@@ -1027,7 +1063,7 @@ pub async fn explain(
                 .await
         }
         Statement::ListSnapshots(pop_id, page) => {
-            Explain(snapshots_page!(pop_id, page))
+            Explain(snapshots_page!(pop_id, None, page))
                 .get_result(conn)
                 .await
         }

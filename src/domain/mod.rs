@@ -83,6 +83,19 @@ pub enum SnapshotKind {
 }
 
 impl SnapshotKind {
+    /// The kind stored as `name`.
+    pub fn parse(name: &str) -> Option<SnapshotKind> {
+        [
+            SnapshotKind::Autosave,
+            SnapshotKind::Backup,
+            SnapshotKind::PreRestore,
+            SnapshotKind::StatusChange,
+            SnapshotKind::Import,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {

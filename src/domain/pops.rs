@@ -52,16 +52,18 @@ pub async fn search(
     Ok((rows, total))
 }
 
-/// A page of a POP's snapshots and how many it has.
+/// A page of a POP's snapshots (of `kinds` only, when given) and how many there are.
 pub async fn snapshots(
     db: &Db,
     pop_id: i64,
+    kinds: Option<&[super::SnapshotKind]>,
     page: &Page,
 ) -> Result<(Vec<Snapshot>, i64), AppError> {
     let mut pooled = db.get().await?;
     let mut conn = pooled.conn();
-    let rows = queries::list_snapshots(&mut conn, pop_id, page).await?;
-    let total = queries::count_snapshots(&mut conn, pop_id).await?;
+    let names: Option<Vec<&str>> = kinds.map(|k| k.iter().map(|kind| kind.as_str()).collect());
+    let rows = queries::list_snapshots(&mut conn, pop_id, names.as_deref(), page).await?;
+    let total = queries::count_snapshots(&mut conn, pop_id, names.as_deref()).await?;
     Ok((rows, total))
 }
 

@@ -9,9 +9,9 @@ use super::transition::{
 use super::{Actor, SnapshotKind};
 use crate::db::models::{Pop, Snapshot};
 use crate::db::queries;
-use crate::db::Db;
+use crate::db::{Conn, Db};
 use crate::error::AppError;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use scoped_futures::ScopedFutureExt;
 
 /// Longest milestone label, in characters.
@@ -37,19 +37,52 @@ pub async fn backup_session(
             let mine = queries::session_pops(&mut conn, session_id).await?;
             for pop in mine.into_iter().filter(|pop| actor.can_edit(pop)) {
                 let key = PopKey::Internal(pop.meta.id);
-                let may_edit = |pop: &Pop| actor.may_edit(pop, "POP");
-                let pop = lock_permitted(&mut conn, key, "POP", may_edit).await?;
-                if pop.meta.deleted_at.is_none() {
-                    let doc = document(&pop.meta, &pop.content);
-                    let kind = SnapshotKind::Backup;
-                    taken.push(take(&mut conn, &pop, &doc, kind, label, actor, now).await?);
-                }
+                taken.extend(backup_one(&mut conn, actor, key, label, now).await?);
             }
             Ok(taken)
         }
         .scope_boxed()
     })
     .await
+}
+
+/// A snapshot of one POP (kind `BACKUP`, with the label), by public id: for an editor that works
+/// by `popId`. `NOT_FOUND` for a POP the caller may not edit or that is deleted.
+pub async fn backup_pop(
+    db: &Db,
+    actor: &Actor,
+    pop_id: uuid::Uuid,
+    label: Option<&str>,
+) -> Result<Snapshot, AppError> {
+    let label = label.map(str::trim).filter(|l| !l.is_empty());
+    db.write(|mut conn| {
+        async move {
+            let key = PopKey::Public(pop_id);
+            backup_one(&mut conn, actor, key, label, Utc::now())
+                .await?
+                .ok_or(AppError::NotFound("POP"))
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+/// Locks a POP the caller may edit and takes its backup snapshot; `None` if it is deleted.
+async fn backup_one(
+    conn: &mut Conn<'_>,
+    actor: &Actor,
+    key: PopKey,
+    label: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<Snapshot>, AppError> {
+    let may_edit = |pop: &Pop| actor.may_edit(pop, "POP");
+    let pop = lock_permitted(conn, key, "POP", may_edit).await?;
+    if pop.meta.deleted_at.is_some() {
+        return Ok(None);
+    }
+    let doc = document(&pop.meta, &pop.content);
+    let taken = take(conn, &pop, &doc, SnapshotKind::Backup, label, actor, now).await?;
+    Ok(Some(taken))
 }
 
 /// What a restore did.

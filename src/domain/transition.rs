@@ -102,7 +102,8 @@ pub struct Applied {
 /// The history actions this module writes, as stored in `pop_change_log.action`.
 const AUTOSAVE: &str = "autosave";
 const RESTORE: &str = "restore";
-const STATUS: &str = "status";
+/// The action of a status change (its rows name the fields `status`, `versao`, `status_reason`).
+pub const STATUS: &str = "status";
 const DELETE: &str = "delete";
 
 /// Writes `pop`'s next state after `change` (see the module docs). `pop` must be locked by the

@@ -20,6 +20,38 @@ impl Loader<i64> for UserLoader {
     }
 }
 
+/// Loads the reason given with each POP's last status change (for `Pop.statusReason`): the
+/// change that set the current status wrote its `status` row, then its `status_reason` row when
+/// it had a reason, so the newest of those rows tells.
+pub struct StatusReasonLoader(pub Db);
+
+impl Loader<i64> for StatusReasonLoader {
+    type Value = String;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, String>, Self::Error> {
+        let mut pooled = self.0.get().await?;
+        let rows = queries::status_change_rows(&mut pooled.conn(), keys).await?;
+        let mut newest: HashMap<i64, (i64, String, Option<serde_json::Value>)> = HashMap::new();
+        for (pop_id, id, field, value) in rows {
+            if newest.get(&pop_id).is_none_or(|(seen, _, _)| id > *seen) {
+                newest.insert(pop_id, (id, field, value));
+            }
+        }
+        Ok(newest
+            .into_iter()
+            .filter_map(
+                |(pop_id, (_, field, value))| match (field.as_str(), value) {
+                    ("status_reason", Some(serde_json::Value::String(reason))) => {
+                        Some((pop_id, reason))
+                    }
+                    _ => None,
+                },
+            )
+            .collect())
+    }
+}
+
 /// Loads POPs by internal id (for `Snapshot.pop`).
 pub struct PopLoader(pub Db);
 

@@ -116,6 +116,10 @@ pub fn build(
             loaders::PopLoader(db.clone()),
             tokio::spawn,
         ))
+        .data(DataLoader::new(
+            loaders::StatusReasonLoader(db.clone()),
+            tokio::spawn,
+        ))
         .data(db)
         .data(settings)
         .data(live)

@@ -13,6 +13,7 @@ use crate::domain::search::{self, SearchQuery};
 use crate::domain::transition::ExpectedHash;
 use crate::domain::{document, pops, workflow, Status};
 use crate::error::AppError;
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject, ID};
 use serde_json::{Map, Value};
 
@@ -82,6 +83,11 @@ impl PopObject {
     /// Workflow status.
     async fn status(&self) -> Result<PopStatus> {
         Ok(PopStatus::from_stored(&self.0.meta.status)?)
+    }
+    /// Why the POP has its status, when the status change that set it gave a reason (sending a POP back to DRAFT needs one: this is what the author should fix); `null` otherwise.
+    async fn status_reason(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let loader = ctx.data::<DataLoader<super::loaders::StatusReasonLoader>>()?;
+        loader.load_one(self.0.meta.id).await
     }
     /// Published version number (starts at 1, +1 on each publication).
     async fn versao(&self) -> i32 {
@@ -206,7 +212,7 @@ impl PopObject {
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         super::user::load(ctx, self.0.meta.created_by_id).await
     }
-    /// The POP's snapshots, newest first.
+    /// The POP's snapshots, newest first; `totalCount` counts those the `kind` filter keeps.
     #[graphql(complexity = "super::pagination::cost(first, last, child_complexity)")]
     async fn snapshots(
         &self,
@@ -215,6 +221,10 @@ impl PopObject {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
+        #[graphql(
+            desc = "Only snapshots taken for these reasons (one value or a list), e.g. `[BACKUP, STATUS_CHANGE]` for the versions people kept on purpose."
+        )]
+        kind: Option<Vec<super::snapshot::SnapshotKind>>,
     ) -> Result<CountedConnection<SnapshotObject>> {
         let request = PageArgs {
             after,
@@ -224,7 +234,10 @@ impl PopObject {
         }
         .resolve()?;
         let db = ctx.data::<Db>()?;
-        let (rows, total) = pops::snapshots(db, self.0.meta.id, &request.page).await?;
+        let kinds: Option<Vec<crate::domain::SnapshotKind>> =
+            kind.map(|kinds| kinds.into_iter().map(Into::into).collect());
+        let (rows, total) =
+            pops::snapshots(db, self.0.meta.id, kinds.as_deref(), &request.page).await?;
         Ok(request.connection(rows, total, |s| s.id, SnapshotObject))
     }
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 /// Why a snapshot was taken.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::SnapshotKind")]
 pub enum SnapshotKind {
     /// Every `SNAPSHOT_EVERY` autosaves.
     Autosave,
@@ -49,16 +50,11 @@ impl SnapshotObject {
     }
     /// Why it was taken.
     async fn kind(&self) -> Result<SnapshotKind> {
-        Ok(match self.0.kind.as_str() {
-            "autosave" => SnapshotKind::Autosave,
-            "backup" => SnapshotKind::Backup,
-            "pre_restore" => SnapshotKind::PreRestore,
-            "status_change" => SnapshotKind::StatusChange,
-            "import" => SnapshotKind::Import,
-            other => {
-                return Err(AppError::internal(format!("unknown snapshot kind {other}")).into())
-            }
-        })
+        crate::domain::SnapshotKind::parse(&self.0.kind)
+            .map(SnapshotKind::from)
+            .ok_or_else(|| {
+                AppError::internal(format!("unknown snapshot kind {}", self.0.kind)).into()
+            })
     }
     /// The POP's version then.
     async fn versao(&self) -> i32 {
@@ -232,16 +228,33 @@ pub struct SnapshotMutation;
 
 #[Object]
 impl SnapshotMutation {
-    /// Takes a snapshot (kind `BACKUP`, with the label) of every non-deleted POP of a session, in one transaction, and returns them.
+    /// Takes a snapshot (kind `BACKUP`, with the label) of every non-deleted POP of a session that the caller may edit, or of the one POP `popId`, in one transaction, and returns them. Give exactly one of `sessionId` and `popId` (`BAD_USER_INPUT` otherwise); a `popId` the caller may not edit, or of a deleted POP, is `NOT_FOUND`.
     async fn backup_session(
         &self,
         ctx: &Context<'_>,
-        session_id: String,
+        #[graphql(desc = "The editing session whose POPs to back up.")] session_id: Option<String>,
+        #[graphql(desc = "The one POP to back up (for an editor that works by POP id).")]
+        pop_id: Option<ID>,
         label: Option<String>,
     ) -> Result<Vec<SnapshotObject>> {
         let db = ctx.data::<Db>()?;
-        let taken =
-            snapshots::backup_session(db, &actor(ctx)?, &session_id, label.as_deref()).await?;
+        let actor = actor(ctx)?;
+        let taken = match (session_id, pop_id) {
+            (Some(session_id), None) => {
+                snapshots::backup_session(db, &actor, &session_id, label.as_deref()).await?
+            }
+            (None, Some(pop_id)) => {
+                let pop_id = pops::parse_public_id("popId", &pop_id)?;
+                vec![snapshots::backup_pop(db, &actor, pop_id, label.as_deref()).await?]
+            }
+            _ => {
+                return Err(AppError::bad_input(
+                    "sessionId",
+                    "give exactly one of sessionId and popId",
+                )
+                .into())
+            }
+        };
         Ok(taken.into_iter().map(SnapshotObject).collect())
     }
 
