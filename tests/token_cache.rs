@@ -23,6 +23,14 @@ struct Count {
     n: i64,
 }
 
+/// Revokes the tokens of `tester` (the test server's signed-in user) behind the server's back.
+const REVOKE_TESTER: &str = "UPDATE api_tokens SET revoked_at = now() \
+    WHERE user_id = (SELECT id FROM users WHERE username = 'tester')";
+
+async fn run(conn: &mut AsyncPgConnection, sql: &str) {
+    diesel::sql_query(sql).execute(conn).await.unwrap();
+}
+
 async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
     diesel::sql_query(sql)
         .get_result::<Count>(conn)
@@ -106,10 +114,11 @@ async fn a_cached_token_costs_no_lookup_and_any_revocation_ends_it() {
     let rui = server.user("rui", false, None).await;
     assert!(accepted(&rui).await);
     assert!(rui.gql(read, json!({"id": pop})).await["data"]["pop"].is_null());
-    diesel::sql_query("UPDATE users SET is_staff = true WHERE username = 'rui'")
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    run(
+        &mut admin,
+        "UPDATE users SET is_staff = true WHERE username = 'rui'",
+    )
+    .await;
     let started = Instant::now();
     while rui.gql(read, json!({"id": pop})).await["data"]["pop"].is_null() {
         assert!(
@@ -119,14 +128,21 @@ async fn a_cached_token_costs_no_lookup_and_any_revocation_ends_it() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
+    // A login elsewhere (it writes `last_login_at`) empties no cache. (The role change above
+    // did: the token is cached again first.)
+    assert!(accepted(&server).await);
+    run(&mut admin, "UPDATE users SET last_login_at = now()").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = cluster.log().len();
+    assert!(accepted(&server).await);
+    assert_eq!(
+        token_lookups(&cluster.log()[before..]),
+        0,
+        "a login emptied the cache"
+    );
+
     // Revoked by someone else, not through this server.
-    diesel::sql_query(
-        "UPDATE api_tokens SET revoked_at = now() \
-         WHERE user_id = (SELECT id FROM users WHERE username = 'tester')",
-    )
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    run(&mut admin, REVOKE_TESTER).await;
     let took = refused_within(&server, Duration::from_secs(2)).await;
     eprintln!("revocation took effect after {took:?}");
 
@@ -134,10 +150,11 @@ async fn a_cached_token_costs_no_lookup_and_any_revocation_ends_it() {
     let ana = server.user("ana", false, None).await;
     assert!(accepted(&ana).await);
     assert!(accepted(&ana).await);
-    diesel::sql_query("UPDATE users SET is_active = false WHERE username = 'ana'")
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    run(
+        &mut admin,
+        "UPDATE users SET is_active = false WHERE username = 'ana'",
+    )
+    .await;
     refused_within(&ana, Duration::from_secs(2)).await;
 }
 
@@ -183,13 +200,7 @@ async fn nothing_is_trusted_while_the_listener_is_down() {
     // The server sees the socket close shortly after the backend exits.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    diesel::sql_query(
-        "UPDATE api_tokens SET revoked_at = now() \
-         WHERE user_id = (SELECT id FROM users WHERE username = 'tester')",
-    )
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    run(&mut admin, REVOKE_TESTER).await;
     let refused = !accepted(&server).await;
     cluster.psql(
         "postgres",

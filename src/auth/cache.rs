@@ -7,7 +7,10 @@
 //! when it hears one. So a revoked token is refused everywhere within the time PostgreSQL takes
 //! to deliver a notification (milliseconds); the process that revoked it empties its own cache at
 //! once. While the listener is not connected (and on SQLite, which has no notifications) the cache
-//! is off and every request looks its token up. Entries also expire after `AUTH_CACHE_SECONDS`,
+//! is off and every request looks its token up. The listener confirms its connection with a query
+//! every [`crate::live::listener::PING_EVERY`]; a cache not confirmed within [`FRESH_FOR`] is off
+//! too, so a listener whose network dropped silently, or whose task died, stops being trusted
+//! within seconds. Entries also expire after `AUTH_CACHE_SECONDS`,
 //! and token expiry ([`super::token::Lifetime`]) is checked on every request from the cached
 //! usage, which records this process's touches.
 //!
@@ -24,6 +27,9 @@ use std::time::{Duration, Instant};
 /// Most tokens remembered; past it, the cache starts again empty (a burst of distinct tokens).
 pub const MAX_ENTRIES: usize = 10_000;
 
+/// How long the listener's last confirmation keeps the cache on.
+pub const FRESH_FOR: Duration = Duration::from_secs(10);
+
 /// The PostgreSQL notification channel of changes to tokens and users.
 pub const CHANNEL: &str = "mapagov_auth";
 
@@ -36,8 +42,10 @@ pub struct TokenCache {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Whether every revocation is being heard (the listener is connected).
+    /// Whether every revocation is being heard (the listener is connected), as last confirmed.
     listening: bool,
+    /// When the listener last showed its connection alive.
+    confirmed_at: Option<Instant>,
     /// Bumped whenever the cache is emptied.
     epoch: u64,
     entries: HashMap<String, Entry>,
@@ -73,11 +81,16 @@ impl TokenCache {
     pub fn get(&self, digest: &str) -> Result<(AuthUser, Usage), Epoch> {
         let state = self.state();
         match state.entries.get(digest) {
-            Some(entry) if state.listening && entry.stored_at.elapsed() < self.ttl => {
+            Some(entry) if state.trusted() && entry.stored_at.elapsed() < self.ttl => {
                 Ok((entry.user.clone(), entry.usage))
             }
             _ => Err(Epoch(state.epoch)),
         }
+    }
+
+    /// The epoch a lookup starts from (for [`TokenCache::store`]).
+    pub fn epoch(&self) -> Epoch {
+        Epoch(self.state().epoch)
     }
 
     /// Remembers a looked-up token, unless the cache is off or was emptied since `epoch`.
@@ -86,7 +99,7 @@ impl TokenCache {
             return;
         }
         let mut state = self.state();
-        if !state.listening || state.epoch != epoch.0 {
+        if !state.trusted() || state.epoch != epoch.0 {
             return;
         }
         if state.entries.len() >= MAX_ENTRIES {
@@ -121,8 +134,24 @@ impl TokenCache {
     pub fn listening(&self, on: bool) {
         let mut state = self.state();
         state.listening = on;
+        state.confirmed_at = on.then(Instant::now);
         state.epoch += 1;
         state.entries.clear();
+    }
+
+    /// The listener's connection answered just now.
+    pub fn confirmed(&self) {
+        let mut state = self.state();
+        if state.listening {
+            state.confirmed_at = Some(Instant::now());
+        }
+    }
+}
+
+impl State {
+    /// Listening, and confirmed recently enough to be believed.
+    fn trusted(&self) -> bool {
+        self.listening && self.confirmed_at.is_some_and(|at| at.elapsed() < FRESH_FOR)
     }
 }
 
@@ -162,6 +191,20 @@ mod tests {
         assert_eq!(cache.get("t").unwrap().0, user("t"));
         cache.listening(false);
         assert!(cache.get("t").is_err(), "off again, and emptied");
+    }
+
+    #[test]
+    fn a_listener_not_confirmed_lately_is_not_trusted() {
+        let cache = TokenCache::new(Duration::from_secs(600));
+        cache.listening(true);
+        let epoch = cache.get("t").unwrap_err();
+        cache.store(epoch, &user("t"), usage());
+        assert!(cache.get("t").is_ok());
+        // The last confirmation is older than FRESH_FOR: the listener may be dead.
+        cache.state().confirmed_at = Instant::now().checked_sub(FRESH_FOR);
+        assert!(cache.get("t").is_err());
+        cache.confirmed();
+        assert!(cache.get("t").is_ok(), "confirmed again");
     }
 
     #[test]

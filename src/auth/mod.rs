@@ -90,8 +90,11 @@ pub async fn user_by_digest(
     lifetime: &token::Lifetime,
     now: DateTime<Utc>,
 ) -> Result<Option<(AuthUser, token::Usage)>, AppError> {
+    // A cached token that looks expired is looked up: another process may have recorded a
+    // later use.
     let epoch = match db.token_cache().get(&digest) {
-        Ok((user, usage)) => return Ok((!lifetime.expired(usage, now)).then_some((user, usage))),
+        Ok((user, usage)) if !lifetime.expired(usage, now) => return Ok(Some((user, usage))),
+        Ok(_) => db.token_cache().epoch(),
         Err(epoch) => epoch,
     };
     let found = async {

@@ -22,9 +22,10 @@
 //!    (`METHOD_NOT_ALLOWED`, which the HTTP layer answers with 405).
 //!
 //! The parsed document is handed to async-graphql, which does not parse it again. Documents that
-//! passed these checks are kept in a small LRU cache keyed by their text ([`DocumentCache`]), so a
-//! client sending the same operations over and over (an editor's autosave, a list page) skips the
-//! parse and the cost analysis; only the per-request checks (3 and 6) run again. After its
+//! passed these checks and async-graphql's validation are kept in a small LRU cache keyed by their
+//! text ([`DocumentCache`], bounded in entries and in bytes of text), so a client sending the same
+//! operations over and over (an editor's autosave, a list page) skips the parse and the cost
+//! analysis; only the per-request checks (3 and 6) run again. After its
 //! validation, the extension compares the validation's complexity and depth with the configured
 //! limits (`QUERY_TOO_COMPLEX`, `QUERY_TOO_DEEP`) and gives validation errors their code
 //! (`GRAPHQL_VALIDATION_FAILED`) where they arise; when introspection is off it also replaces
@@ -78,36 +79,64 @@ pub struct Limits {
     pub reveal_schema: bool,
 }
 
-/// Longest query text kept in the [`DocumentCache`]: the documents clients repeat are small, and
-/// the bound keeps the cache's memory small whatever is sent.
+/// Longest query text kept in the [`DocumentCache`]: the documents clients repeat are small.
 pub const MAX_CACHED_QUERY_BYTES: usize = 16 * 1024;
 
-/// Documents that passed the checks, by query text, least recently used evicted first
-/// (`GRAPHQL_DOCUMENT_CACHE` entries; zero turns it off).
-pub struct DocumentCache(Option<Mutex<lru::LruCache<String, Arc<ExecutableDocument>>>>);
+/// Most bytes of query text the [`DocumentCache`] holds in all: a parsed document takes a few
+/// times its text, so this bounds the cache's memory whatever is sent.
+pub const MAX_CACHED_BYTES: usize = 1024 * 1024;
+
+/// Valid documents by query text, least recently used evicted first (`GRAPHQL_DOCUMENT_CACHE`
+/// entries, [`MAX_CACHED_BYTES`] of text; zero entries turns it off).
+pub struct DocumentCache(Option<Mutex<Cached>>);
+
+struct Cached {
+    documents: lru::LruCache<String, Arc<ExecutableDocument>>,
+    bytes: usize,
+}
 
 impl DocumentCache {
     /// A cache of at most `entries` documents.
     pub fn new(entries: usize) -> Self {
-        Self(NonZeroUsize::new(entries).map(|n| Mutex::new(lru::LruCache::new(n))))
+        Self(NonZeroUsize::new(entries).map(|n| {
+            Mutex::new(Cached {
+                documents: lru::LruCache::new(n),
+                bytes: 0,
+            })
+        }))
+    }
+
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, Cached>> {
+        let cache = self.0.as_ref()?;
+        Some(cache.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn get(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
-        let cache = self.0.as_ref()?;
-        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.get(query).cloned()
+        self.lock()?.documents.get(query).cloned()
     }
 
-    fn put(&self, query: &str, document: &ExecutableDocument) {
+    fn put(&self, query: &str, document: Arc<ExecutableDocument>) {
         if query.len() > MAX_CACHED_QUERY_BYTES {
             return;
         }
-        if let Some(cache) = &self.0 {
-            let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-            cache.put(query.to_owned(), Arc::new(document.clone()));
+        let Some(mut cache) = self.lock() else {
+            return;
+        };
+        if let Some((evicted, _)) = cache.documents.push(query.to_owned(), document) {
+            cache.bytes -= evicted.len();
+        }
+        cache.bytes += query.len();
+        while cache.bytes > MAX_CACHED_BYTES {
+            match cache.documents.pop_lru() {
+                Some((evicted, _)) => cache.bytes -= evicted.len(),
+                None => break,
+            }
         }
     }
 }
+
+/// Request data: a document parsed for this request, to cache once it has validated.
+struct Unvalidated(String, Arc<ExecutableDocument>);
 
 /// Installs the guard on every request.
 #[derive(Clone)]
@@ -135,19 +164,18 @@ struct Guard {
 }
 
 impl Guard {
-    /// The checked document of `query`, from the cache or by [`check`].
+    /// The checked document of `query`, from the cache or by [`check`]; `true` when it was
+    /// parsed now (and may be cached once it validates).
     fn document(
         &self,
         query: &str,
         operation_name: Option<&str>,
-    ) -> ServerResult<ExecutableDocument> {
+    ) -> ServerResult<(ExecutableDocument, bool)> {
         if let Some(cached) = self.cache.get(query) {
             check_operation_name(&cached, operation_name)?;
-            return Ok(ExecutableDocument::clone(&cached));
+            return Ok((ExecutableDocument::clone(&cached), false));
         }
-        let document = check(&self.limits, query, operation_name)?;
-        self.cache.put(query, &document);
-        Ok(document)
+        Ok((check(&self.limits, query, operation_name)?, true))
     }
 }
 
@@ -159,7 +187,12 @@ impl Extension for Guard {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let document = self.document(&request.query, request.operation_name.as_deref())?;
+        let (document, parsed) =
+            self.document(&request.query, request.operation_name.as_deref())?;
+        if parsed && self.cache.0.is_some() && request.query.len() <= MAX_CACHED_QUERY_BYTES {
+            let unvalidated = Unvalidated(request.query.clone(), Arc::new(document.clone()));
+            request.data.insert(unvalidated);
+        }
         if request.data.contains_key(&TypeId::of::<ReadOnly>())
             && operation_type(&document, request.operation_name.as_deref())
                 != Some(OperationType::Query)
@@ -195,7 +228,12 @@ impl Extension for Guard {
                     result.depth, limits.max_depth
                 ),
             )]),
-            Ok(result) => Ok(result),
+            Ok(result) => {
+                if let Some(Unvalidated(query, document)) = ctx.data_opt::<Unvalidated>() {
+                    self.cache.put(query, Arc::clone(document));
+                }
+                Ok(result)
+            }
             Err(errors) => Err(validation_errors(errors, limits.reveal_schema)),
         }
     }
@@ -721,36 +759,79 @@ mod tests {
     }
 
     #[test]
-    fn checked_documents_are_cached_and_still_checked_per_request() {
+    fn a_cached_document_still_has_its_operation_checked() {
         let guard = guard(2);
         let two = "query A { me { username } } query B { me { id } }";
-        assert!(guard.cache.get(two).is_none());
-        let first = guard.document(two, Some("A")).unwrap();
-        assert!(guard.cache.get(two).is_some(), "a checked document is kept");
-        let again = guard.document(two, Some("B")).unwrap();
+        let (first, parsed) = guard.document(two, Some("A")).unwrap();
+        assert!(parsed);
+        assert!(
+            guard.cache.get(two).is_none(),
+            "kept only once it has validated"
+        );
+        guard.cache.put(two, Arc::new(first.clone()));
+        let (again, parsed) = guard.document(two, Some("B")).unwrap();
+        assert!(!parsed, "from the cache");
         assert_eq!(format!("{again:?}"), format!("{first:?}"));
-        // The operation name is checked on every request, cached document or not.
-        assert_eq!(code(guard.document(two, Some("C"))), "BAD_REQUEST");
-        assert_eq!(code(guard.document(two, None)), "BAD_REQUEST");
-        // Refused documents are not kept; the least recently used one goes first.
-        assert_eq!(code(guard.document("{", None)), "GRAPHQL_PARSE_FAILED");
-        assert!(guard.cache.get("{").is_none());
-        guard.document("{ a }", None).unwrap();
-        guard.document("{ b }", None).unwrap();
-        assert!(guard.cache.get(two).is_none(), "evicted");
+        assert_eq!(
+            code(guard.document(two, Some("C")).map(|d| d.0)),
+            "BAD_REQUEST"
+        );
+        assert_eq!(code(guard.document(two, None).map(|d| d.0)), "BAD_REQUEST");
     }
 
     #[test]
-    fn large_documents_and_a_zero_sized_cache_keep_nothing() {
-        let large = format!(
-            "{{ me {{ username }} }} # {}",
-            "x".repeat(MAX_CACHED_QUERY_BYTES)
+    fn the_cache_is_bounded_in_entries_and_in_bytes() {
+        let doc = |q: &str| Arc::new(parse_query(q).unwrap());
+        let cache = DocumentCache::new(2);
+        for q in ["{ a }", "{ b }", "{ c }"] {
+            cache.put(q, doc(q));
+        }
+        assert!(
+            cache.get("{ a }").is_none(),
+            "the least recently used goes first"
         );
-        let guard = guard(8);
-        guard.document(&large, None).unwrap();
-        assert!(guard.cache.get(&large).is_none());
-        let off = self::guard(0);
-        off.document("{ me { id } }", None).unwrap();
-        assert!(off.cache.get("{ me { id } }").is_none());
+        assert!(cache.get("{ c }").is_some());
+        let large = format!("{{ a }} # {}", "x".repeat(MAX_CACHED_QUERY_BYTES));
+        cache.put(&large, doc(&large));
+        assert!(cache.get(&large).is_none(), "too long to keep");
+        // Many entries of the longest kept size stay within the byte budget.
+        let many = DocumentCache::new(10_000);
+        for i in 0..(2 * MAX_CACHED_BYTES / MAX_CACHED_QUERY_BYTES) {
+            let q = format!("{{ a }} # {i} {}", "x".repeat(MAX_CACHED_QUERY_BYTES - 20));
+            many.put(&q, doc(&q));
+        }
+        let held = many.lock().unwrap();
+        assert!(held.bytes <= MAX_CACHED_BYTES, "{} bytes held", held.bytes);
+        assert!(held.documents.len() >= MAX_CACHED_BYTES / MAX_CACHED_QUERY_BYTES - 1);
+        assert!(DocumentCache::new(0).lock().is_none(), "zero entries: off");
+    }
+
+    /// Through a schema: a document is kept only after it has validated, so invalid documents
+    /// (which anyone can send) never fill the cache.
+    #[tokio::test]
+    async fn only_valid_documents_are_kept() {
+        struct Query;
+        #[async_graphql::Object]
+        impl Query {
+            async fn a(&self, x: Option<i32>) -> i32 {
+                x.unwrap_or(1)
+            }
+        }
+        let guard = GuardExtension::new(limits(), 8);
+        let schema = async_graphql::Schema::build(
+            Query,
+            async_graphql::EmptyMutation,
+            async_graphql::EmptySubscription,
+        )
+        .extension(guard.clone())
+        .finish();
+        let invalid = "{ a(x: [[1], [2]]) }";
+        assert!(!schema.execute(invalid).await.errors.is_empty());
+        assert!(guard.0.cache.get(invalid).is_none());
+        let valid = "{ a(x: 2) }";
+        assert!(schema.execute(valid).await.errors.is_empty());
+        assert!(guard.0.cache.get(valid).is_some());
+        let again = schema.execute(valid).await;
+        assert!(again.errors.is_empty(), "{:?}", again.errors);
     }
 }

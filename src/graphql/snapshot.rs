@@ -228,7 +228,7 @@ pub struct SnapshotMutation;
 
 #[Object]
 impl SnapshotMutation {
-    /// Takes a snapshot (kind `BACKUP`, with the label) of every non-deleted POP of a session that the caller may edit, or of the one POP `popId`, in one transaction, and returns them. Give exactly one of `sessionId` and `popId` (`BAD_USER_INPUT` otherwise); a `popId` the caller may not edit, or of a deleted POP, is `NOT_FOUND`.
+    /// Takes a snapshot (kind `BACKUP`, with the label) of every non-deleted POP of a session that the caller may edit, or of the one POP `popId`, in one transaction, and returns them. Give exactly one of `sessionId` and `popId` (`BAD_USER_INPUT` otherwise); a `popId` the caller may not read, or of a deleted POP, is `NOT_FOUND`; one they may read but not edit is `FORBIDDEN`.
     async fn backup_session(
         &self,
         ctx: &Context<'_>,

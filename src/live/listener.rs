@@ -28,7 +28,9 @@ pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between reconnection attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// How often the connection is checked with a query while no notification arrives.
-pub const PING_EVERY: Duration = Duration::from_secs(30);
+pub const PING_EVERY: Duration = Duration::from_secs(3);
+/// How long a check may take before the connection is given up.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// `application_name` of the listener's session.
 pub const APPLICATION_NAME: &str = "mapagov-listener";
 
@@ -68,6 +70,7 @@ async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, tokens: Arc<TokenCach
                         notification = notifications.recv() => match notification {
                             Some(notification) if notification.channel() == cache::CHANNEL => {
                                 tokens.clear();
+                                tokens.confirmed();
                             }
                             Some(notification) => {
                                 if let Some((pop, sequence)) = parse_payload(notification.payload()) {
@@ -78,13 +81,14 @@ async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, tokens: Arc<TokenCach
                         },
                         _ = ping.tick() => {
                             let alive = tokio::time::timeout(
-                                PING_EVERY / 3,
+                                PING_TIMEOUT,
                                 client.simple_query("SELECT 1"),
                             )
                             .await;
                             if !matches!(alive, Ok(Ok(_))) {
                                 break;
                             }
+                            tokens.confirmed();
                         }
                     }
                 }
