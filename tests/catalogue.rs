@@ -7,6 +7,7 @@ mod common;
 
 use common::pops::{change_status, create};
 use common::{Backend, Client, TestServer};
+use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 
 const AREA_FIELDS: &str = "fragment AreaFields on CatalogueArea { codigo nome nomeCurto slug \
@@ -209,4 +210,150 @@ async fn areas_are_managed_by_staff_and_listed_with_published_counts(backend: Ba
     );
 }
 
-both_backends!(areas_are_managed_by_staff_and_listed_with_published_counts);
+const VERSION_FIELDS: &str = "fragment VersionFields on PublishedVersion { popId versao \
+    codigoProcesso nomeProcesso document integrityHash publishedAt publishedBy { username } \
+    reason isCurrent }";
+
+async fn published_version(
+    client: &Client,
+    slug: &str,
+    codigo: &str,
+    versao: Option<i64>,
+) -> Value {
+    let doc = format!(
+        "query($slug: String!, $codigo: String!, $versao: Int) {{ \
+         publishedVersion(areaSlug: $slug, codigo: $codigo, versao: $versao) {{ \
+         ...VersionFields }} }} {VERSION_FIELDS}"
+    );
+    client
+        .data(
+            &doc,
+            json!({"slug": slug, "codigo": codigo, "versao": versao}),
+        )
+        .await["publishedVersion"]
+        .clone()
+}
+
+/// Publishing freezes the document as a version (with publisher, time and reason) that every
+/// signed-in user can read by the catalogue address, while the draft itself stays private;
+/// archiving leaves no current version but keeps the version readable by number; the database
+/// refuses to change a version.
+async fn publishing_freezes_a_version_read_by_catalogue_address(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let staff = server.staff().await;
+    create_area(
+        staff,
+        json!({"codigo": "DIGEP", "nome": "Diretoria de Gestão de Pessoas", "slug": "digep",
+               "prefixo": "05"}),
+    )
+    .await;
+    let content = json!({"nomeProcesso": "Conceder férias", "codigoProcesso": "05.01.01.01.001",
+                         "area": {"codigo": "DIGEP", "nome": "DIGEP"}});
+    let pop = create(&server, "s1", content.clone()).await;
+    let reader = server.user("reader", false, None).await;
+
+    // Nothing is published yet: the address answers nothing, to the author as to anyone.
+    assert_eq!(
+        published_version(&reader, "digep", "05.01.01.01.001", None).await,
+        Value::Null
+    );
+    change_status(&server, &pop["id"], "IN_REVIEW", None).await;
+    assert_eq!(
+        published_version(&reader, "digep", "05.01.01.01.001", None).await,
+        Value::Null
+    );
+    let published = staff
+        .data(
+            "mutation($id: ID!) { changePopStatus(popId: $id, status: PUBLISHED, \
+             reason: \"Revisão anual\") { pop { integrityHash document versao } } }",
+            json!({"id": pop["id"]}),
+        )
+        .await["changePopStatus"]["pop"]
+        .clone();
+
+    let version = published_version(&reader, "digep", "05.01.01.01.001", None).await;
+    assert_eq!(version["popId"], pop["id"]);
+    // A new POP is version 1 as a draft; publishing adds one, as in the legacy system.
+    assert_eq!(version["versao"], 2);
+    assert_eq!(version["versao"], published["versao"]);
+    assert_eq!(version["isCurrent"], true);
+    assert_eq!(version["reason"], "Revisão anual");
+    assert_eq!(version["publishedBy"]["username"], "staff");
+    assert_eq!(version["nomeProcesso"], "Conceder férias");
+    assert_eq!(version["document"], published["document"]);
+    assert_eq!(version["integrityHash"], published["integrityHash"]);
+    assert_eq!(
+        version["integrityHash"].as_str().unwrap(),
+        mapagov::domain::hash::integrity_hash(&version["document"])
+    );
+    // The reader sees the version, not the POP.
+    let direct = reader
+        .data(
+            "query($id: ID!) { pop(id: $id) { id } }",
+            json!({"id": pop["id"]}),
+        )
+        .await;
+    assert_eq!(direct["pop"], Value::Null);
+    // The POP lists it too.
+    let listed = staff
+        .data(
+            &format!(
+                "query($id: ID!) {{ pop(id: $id) {{ publishedVersions {{ ...VersionFields }} }} }} \
+                 {VERSION_FIELDS}"
+            ),
+            json!({"id": pop["id"]}),
+        )
+        .await["pop"]["publishedVersions"]
+        .clone();
+    assert_eq!(listed, json!([version.clone()]));
+    // Unknown addresses and versions answer nothing; a version number below 1 is bad input.
+    assert_eq!(
+        published_version(&reader, "nope", "05.01.01.01.001", None).await,
+        Value::Null
+    );
+    assert_eq!(
+        published_version(&reader, "digep", "05.01.01.01.001", Some(3)).await,
+        Value::Null
+    );
+    let err = reader
+        .error(
+            "{ publishedVersion(areaSlug: \"digep\", codigo: \"x\", versao: 0) { versao } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(
+        server
+            .anonymous()
+            .error_code(
+                "{ publishedVersion(areaSlug: \"digep\", codigo: \"x\") { versao } }",
+                json!({})
+            )
+            .await,
+        "UNAUTHENTICATED"
+    );
+
+    // Archived: no version in force, version 2 still readable by number.
+    change_status(&server, &pop["id"], "ARCHIVED", None).await;
+    assert_eq!(
+        published_version(&reader, "digep", "05.01.01.01.001", None).await,
+        Value::Null
+    );
+    let old = published_version(&reader, "digep", "05.01.01.01.001", Some(2)).await;
+    assert_eq!(old["isCurrent"], false);
+    assert_eq!(old["document"], version["document"]);
+
+    // Nobody rewrites a version, not even with SQL.
+    let db = server.db().await;
+    let mut pooled = db.get().await.unwrap();
+    let mut conn = pooled.conn();
+    let forge = "UPDATE pop_versions SET motivo = 'forged'";
+    let refused = mapagov::with_backend!(&mut conn, |c| diesel::sql_query(forge).execute(c).await);
+    let message = refused.unwrap_err().to_string();
+    assert!(message.contains("immutable"), "{message}");
+}
+
+both_backends!(
+    areas_are_managed_by_staff_and_listed_with_published_counts,
+    publishing_freezes_a_version_read_by_catalogue_address,
+);

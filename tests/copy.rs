@@ -50,6 +50,7 @@ async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backen
         .unwrap();
     import(&db, &data, &ImportOptions::default()).await.unwrap();
     common::areas::with_a_later_parent(&db).await;
+    common::areas::with_a_published_version(&db).await;
     let account = mapagov::auth::NewAccount {
         username: "token-holder".into(),
         ..Default::default()
@@ -58,10 +59,12 @@ async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backen
     let original = sums(&a).await;
     assert_eq!(original["api_tokens"].rows, 1);
     assert_eq!(original["areas"].rows, 2);
+    assert_eq!(original["pop_versions"].rows, 1);
     assert_eq!(original["pops"].rows as usize, data.pops.len());
+    // The publication took a snapshot too.
     assert_eq!(
         original["pop_snapshots"].rows as usize,
-        data.snapshots.len()
+        data.snapshots.len() + 1
     );
 
     // A dry run reads the source and leaves the target without even a schema.

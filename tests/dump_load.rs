@@ -95,6 +95,7 @@ async fn populated(backend: Backend) -> Populated {
         .unwrap();
     new_pop(&source.db, "user_1", Some("key-1")).await;
     common::areas::with_a_later_parent(&source.db).await;
+    common::areas::with_a_published_version(&source.db).await;
     let account = mapagov::auth::NewAccount {
         username: "token-holder".into(),
         ..Default::default()

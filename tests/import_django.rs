@@ -477,7 +477,133 @@ async fn areas_import_with_their_parents(backend: Backend) {
     assert_eq!((counts.read, counts.imported, counts.skipped), (2, 0, 2));
 }
 
+/// `processos_popversion` of a later-version database, as Django created it.
+const VERSION_TABLE: &str = "CREATE TABLE processos_popversion (id integer PRIMARY KEY, \
+    pop_id bigint NOT NULL, versao integer unsigned NOT NULL, payload text NOT NULL, \
+    integrity_hash varchar(64) NOT NULL, published_by_id integer NULL, \
+    published_at datetime NOT NULL, motivo text NOT NULL, is_current bool NOT NULL);";
+
+/// Published versions import with their hashes verified by the legacy rule (payload plus
+/// `status` and `versao`), their publisher mapped, and one current version per published POP
+/// (the legacy flags were not kept consistent: the differences are reported); a version whose
+/// hash did not match in the source is imported and named; `verify` re-hashes them all.
+async fn published_versions_import_verified_with_one_current_each(backend: Backend) {
+    let payload = |snapshot: i64| {
+        format!(
+            "(SELECT json_remove(payload, '$.status', '$.versao') FROM processos_popsnapshot \
+             WHERE id = {snapshot})"
+        )
+    };
+    let later = common::later_legacy::LaterLegacy::with_sql(&format!(
+        "{VERSION_TABLE} \
+         UPDATE processos_pop SET status = 'published', versao = 2 WHERE id = 8; \
+         INSERT INTO processos_popversion VALUES \
+         (1, 8, 1, {}, '', 1, '2026-02-01 10:00:00', 'primeira', 1), \
+         (2, 8, 2, {}, '', NULL, '2026-03-01 10:00:00.5', '', 1), \
+         (3, 7, 1, {}, '', 1, '2026-04-01 10:00:00', 'clone', 1);",
+        payload(6),
+        payload(7),
+        payload(8)
+    ));
+    // Hash each payload by the legacy rule, written out here: versions 1 and 2 as Django did,
+    // version 3 with a hash that does not match (stale in the source).
+    let data = mapagov::legacy::read(&later.path).await.unwrap();
+    for version in &data.versions {
+        let mut doc = version.payload.clone();
+        doc["status"] = "published".into();
+        doc["versao"] = version.versao.into();
+        assert!(version.payload.get("status").is_none());
+        let hash = if version.id == 3 {
+            "0".repeat(64)
+        } else {
+            integrity_hash(&doc)
+        };
+        later.exec(&format!(
+            "UPDATE processos_popversion SET integrity_hash = '{hash}' WHERE id = {}",
+            version.id
+        ));
+    }
+    let data = mapagov::legacy::read(&later.path).await.unwrap();
+    let (db, _dir) = target(backend).await;
+    let report = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    let counts = report.table("pop_versions").unwrap();
+    assert_eq!((counts.read, counts.imported, counts.skipped), (3, 3, 0));
+    assert_eq!((report.versions_checked, report.versions_verified), (3, 2));
+    assert_eq!(report.versions_stale_in_source, vec![3]);
+    for legacy_pop in [7, 8] {
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.contains(&format!("POP legacy id {legacy_pop}:"))),
+            "{:?}",
+            report.warnings
+        );
+    }
+
+    let pops = all_pops(&db).await;
+    let row_of = |legacy: i64| {
+        pops.iter()
+            .find(|p| p.meta.legacy_id == Some(legacy))
+            .unwrap()
+    };
+    let (seven, eight) = (row_of(7), row_of(8));
+    let mut pooled = db.get().await.unwrap();
+    let mut conn = pooled.conn();
+    let versions = mapagov::db::versions::of_pops(&mut conn, &[seven.meta.id, eight.meta.id])
+        .await
+        .unwrap();
+    let summary: Vec<(i64, i32, bool, Option<i64>, &str)> = versions
+        .iter()
+        .map(|v| {
+            (
+                v.legacy_id.unwrap(),
+                v.versao,
+                v.is_current,
+                v.published_by_id,
+                v.motivo.as_str(),
+            )
+        })
+        .collect();
+    let autora = all_users(&db).await[0].0;
+    assert_eq!(
+        summary,
+        vec![
+            (3, 1, false, Some(autora), "clone"),
+            (2, 2, true, None, ""),
+            (1, 1, false, Some(autora), "primeira"),
+        ]
+    );
+    let current = mapagov::db::versions::find(&mut conn, eight.meta.id, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        current.published_at.to_rfc3339(),
+        "2026-03-01T10:00:00.500+00:00"
+    );
+    drop(pooled);
+
+    let verified = mapagov::transfer::verify::verify(&db, None).await.unwrap();
+    assert_eq!(verified.versions_checked, 3);
+    let failures: Vec<&String> = verified
+        .failures
+        .iter()
+        .filter(|f| f.contains("published version"))
+        .collect();
+    assert_eq!(failures.len(), 1, "{:?}", verified.failures);
+
+    let again = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    let counts = again.table("pop_versions").unwrap();
+    assert_eq!((counts.read, counts.imported, counts.skipped), (3, 0, 3));
+}
+
 both_backends!(
+    published_versions_import_verified_with_one_current_each,
     areas_import_with_their_parents,
     a_cloned_pop_of_versao_zero_imports_unchanged,
     legacy_data_holding_nul_is_refused_naming_the_row,

@@ -71,6 +71,19 @@ pub fn render(report: &ImportReport) -> String {
             report.snapshots_stale_in_source
         ));
     }
+    if report.table("pop_versions").is_some() {
+        out.push_str(&format!(
+            "published versions re-verified: {}/{} match their stored hash\n",
+            report.versions_verified, report.versions_checked
+        ));
+    }
+    if !report.versions_stale_in_source.is_empty() {
+        out.push_str(&format!(
+            "published versions whose hash did not match in the source already (legacy ids): \
+             {:?}\n",
+            report.versions_stale_in_source
+        ));
+    }
     out.push_str(&format!(
         "POP hashes recomputed and re-verified: {}\n",
         report.pops_verified

@@ -71,8 +71,8 @@ pub fn render(report: &VerifyReport) -> String {
         .collect();
     let mut out = render_table(&["table", "rows"], &rows);
     out.push_str(&format!(
-        "SELECT 1: {} ms; re-hashed {} POPs and {} snapshots\n",
-        report.ping_ms, report.pops_checked, report.snapshots_checked
+        "SELECT 1: {} ms; re-hashed {} POPs, {} snapshots and {} published versions\n",
+        report.ping_ms, report.pops_checked, report.snapshots_checked, report.versions_checked
     ));
     for failure in &report.failures {
         out.push_str(&format!("FAILURE: {failure}\n"));

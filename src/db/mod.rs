@@ -20,6 +20,7 @@ pub mod schema;
 pub mod search;
 pub mod tls;
 pub mod types;
+pub mod versions;
 
 use crate::config::{DatabaseConfig, DatabaseUrl};
 use crate::error::AppError;

@@ -388,3 +388,49 @@ macro_rules! area_columns {
         )
     };
 }
+
+/// A published version: the document of a POP frozen when it was published (the legacy
+/// `processos_popversion`).
+#[derive(Debug, Clone, PartialEq, Queryable, Serialize)]
+pub struct PublishedVersion {
+    /// Internal key.
+    pub id: i64,
+    /// Id in the legacy Django database, for imported rows.
+    pub legacy_id: Option<i64>,
+    /// The POP.
+    pub pop_id: i64,
+    /// The version number (1, 2, 3… per POP).
+    pub versao: i32,
+    /// The document as published. Versions imported from the legacy system hold it without
+    /// `status` and `versao` (see [`crate::domain::versions::version_hash`]).
+    pub payload: Value,
+    /// Legacy hash of the document as published.
+    pub integrity_hash: String,
+    /// Who published it.
+    pub published_by_id: Option<i64>,
+    /// When.
+    pub published_at: DateTime<Utc>,
+    /// Why (empty when no reason was given).
+    pub motivo: String,
+    /// The version the catalogue answers for its POP (at most one per POP).
+    pub is_current: bool,
+}
+
+/// Selects the columns of `pop_versions` in [`PublishedVersion`]'s order.
+#[macro_export]
+macro_rules! version_columns {
+    () => {
+        (
+            schema::pop_versions::id,
+            schema::pop_versions::legacy_id,
+            schema::pop_versions::pop_id,
+            schema::pop_versions::versao,
+            schema::pop_versions::payload,
+            schema::pop_versions::integrity_hash,
+            schema::pop_versions::published_by_id,
+            schema::pop_versions::published_at,
+            schema::pop_versions::motivo,
+            schema::pop_versions::is_current,
+        )
+    };
+}

@@ -806,6 +806,18 @@ pub async fn set_idempotency_response(
 // ---------------------------------------------------------------------------------------------
 // users
 
+/// The username of user `id`, if there is one.
+pub async fn username_of(conn: &mut Conn<'_>, id: Option<i64>) -> Result<Option<String>, AppError> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    Ok(users_by_ids(conn, &[id])
+        .await?
+        .into_iter()
+        .next()
+        .map(|user| user.username))
+}
+
 /// Users by id (any order).
 pub async fn users_by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<User>, AppError> {
     Ok(with_backend!(conn, |c| schema::users::table

@@ -182,11 +182,31 @@ macro_rules! define_tables {
             }
         }
 
+        diesel::table! {
+            use diesel::sql_types::*;
+
+            /// Published versions: a POP's document frozen at each publication (the legacy
+            /// `processos_popversion`); only `is_current` ever changes.
+            pop_versions (id) {
+                id -> BigInt,
+                legacy_id -> Nullable<BigInt>,
+                pop_id -> BigInt,
+                versao -> Integer,
+                payload -> $Json,
+                integrity_hash -> Text,
+                published_by_id -> Nullable<BigInt>,
+                published_at -> $Timestamp,
+                motivo -> Text,
+                is_current -> Bool,
+            }
+        }
+
         diesel::joinable!(pops -> users (created_by_id));
         diesel::joinable!(api_tokens -> users (user_id));
         diesel::joinable!(pop_snapshots -> pops (pop_id));
         diesel::joinable!(pop_change_log -> pops (pop_id));
         diesel::joinable!(pop_events -> pops (pop_id));
+        diesel::joinable!(pop_versions -> pops (pop_id));
         diesel::allow_tables_to_appear_in_same_query!(
             users,
             pops,
@@ -195,7 +215,8 @@ macro_rules! define_tables {
             idempotency_keys,
             api_tokens,
             areas,
-            pop_events
+            pop_events,
+            pop_versions
         );
     };
 }

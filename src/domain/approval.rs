@@ -1,5 +1,6 @@
-//! Who approved a POP's current version, and when: its last publication in the change log (the
-//! `status` row that moved it to `published`) and the user who made it.
+//! Who approved a POP's current version, and when: its stored published version, else its last
+//! publication in the change log (the `status` row that moved it to `published`) and the user
+//! who made it.
 
 use crate::db::models::Pop;
 use crate::db::queries::{self, Page};
@@ -22,10 +23,20 @@ pub struct Approval {
     pub by: Option<String>,
 }
 
-/// The last publication of `pop`, if the change log holds one.
+/// The last publication of `pop`: its stored published version of the same number, else (POPs
+/// published before versions were stored) the change log's, if it holds one.
 pub async fn last_approval(db: &Db, pop: &Pop) -> Result<Option<Approval>, AppError> {
     let mut pooled = db.get().await?;
     let mut conn = pooled.conn();
+    if let Some(version) =
+        crate::db::versions::find(&mut conn, pop.meta.id, Some(pop.meta.versao)).await?
+    {
+        let by = queries::username_of(&mut conn, version.published_by_id).await?;
+        return Ok(Some(Approval {
+            on: version.published_at.date_naive(),
+            by,
+        }));
+    }
     let page = Page {
         below: None,
         above: None,
@@ -45,14 +56,7 @@ pub async fn last_approval(db: &Db, pop: &Pop) -> Result<Option<Approval>, AppEr
     else {
         return Ok(None);
     };
-    let by = match published.user_id {
-        Some(id) => queries::users_by_ids(&mut conn, &[id])
-            .await?
-            .into_iter()
-            .next()
-            .map(|user| user.username),
-        None => None,
-    };
+    let by = queries::username_of(&mut conn, published.user_id).await?;
     Ok(Some(Approval {
         on: published.created_at.date_naive(),
         by,

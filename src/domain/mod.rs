@@ -22,6 +22,7 @@ pub mod snapshots;
 pub mod steps;
 pub mod transition;
 pub mod users;
+pub mod versions;
 pub mod workflow;
 
 pub use access::Actor;

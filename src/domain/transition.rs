@@ -10,7 +10,9 @@
 //! 2. builds the legacy document once, checks its size (when the change carries a limit) and
 //!    hashes it;
 //! 3. writes the row with one `UPDATE` that returns nothing (the next state is known here);
-//! 4. takes the snapshot the change calls for (from the same document);
+//! 4. takes the snapshot the change calls for (from the same document), and on publication
+//!    freezes the document as the POP's current published version (archiving leaves it none:
+//!    see [`super::versions`]);
 //! 5. writes the change log;
 //! 6. records the change event for subscribers (`pop_events`, announced once the transaction
 //!    commits: see [`crate::db::events`]), with the JSON Pointers of what changed.
@@ -25,6 +27,7 @@ use super::{Actor, SnapshotKind, Status};
 use crate::db::events::{self, NewEvent};
 use crate::db::models::{Pop, PopContent, Snapshot};
 use crate::db::queries::{self, NewChange, NewSnapshot};
+use crate::db::versions::{self, NewVersion};
 use crate::db::Conn;
 use crate::error::AppError;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -204,6 +207,31 @@ pub async fn apply(
         ),
         _ => None,
     };
+    match &change {
+        Change::Status {
+            to: Status::Published,
+            reason,
+        } => {
+            versions::insert_current(
+                conn,
+                &NewVersion {
+                    pop_id: next.meta.id,
+                    versao: next.meta.versao,
+                    payload: &doc,
+                    integrity_hash: &next.meta.integrity_hash,
+                    published_by_id: actor.user_id,
+                    published_at: now,
+                    motivo: reason.unwrap_or_default(),
+                },
+            )
+            .await?;
+        }
+        Change::Status {
+            to: Status::Archived,
+            ..
+        } => versions::clear_current(conn, next.meta.id).await?,
+        _ => {}
+    }
 
     let log = history(&before, &next, &change, snapshot.as_ref());
     let rows: Vec<NewChange> = log

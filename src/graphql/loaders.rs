@@ -1,6 +1,6 @@
 //! DataLoaders: one batched query per key type for relations resolved on many nodes.
 
-use crate::db::models::{Pop, User};
+use crate::db::models::{Pop, PublishedVersion, User};
 use crate::db::queries;
 use crate::db::Db;
 use async_graphql::dataloader::Loader;
@@ -63,5 +63,23 @@ impl Loader<i64> for PopLoader {
         let mut pooled = self.0.get().await?;
         let pops = queries::pops_by_ids(&mut pooled.conn(), keys).await?;
         Ok(pops.into_iter().map(|p| (p.meta.id, p)).collect())
+    }
+}
+
+/// Loads each POP's published versions, newest first (for `Pop.publishedVersions`).
+pub struct VersionsLoader(pub Db);
+
+impl Loader<i64> for VersionsLoader {
+    type Value = Vec<PublishedVersion>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<PublishedVersion>>, Self::Error> {
+        let mut pooled = self.0.get().await?;
+        let versions = crate::db::versions::of_pops(&mut pooled.conn(), keys).await?;
+        let mut by_pop: HashMap<i64, Vec<PublishedVersion>> = HashMap::new();
+        for version in versions {
+            by_pop.entry(version.pop_id).or_default().push(version);
+        }
+        Ok(by_pop)
     }
 }

@@ -20,6 +20,7 @@ pub mod scalars;
 pub mod sessions;
 pub mod snapshot;
 pub mod user;
+pub mod version;
 
 use crate::auth::limiter::LoginLimiter;
 use crate::auth::AuthUser;
@@ -40,6 +41,7 @@ pub struct Query(
     history::HistoryQuery,
     sessions::SessionQuery,
     area::AreaQuery,
+    version::VersionQuery,
 );
 
 /// The mutation root.
@@ -118,6 +120,10 @@ pub fn build(
         ))
         .data(DataLoader::new(
             loaders::StatusReasonLoader(db.clone()),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            loaders::VersionsLoader(db.clone()),
             tokio::spawn,
         ))
         .data(db)

@@ -212,6 +212,21 @@ impl PopObject {
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         super::user::load(ctx, self.0.meta.created_by_id).await
     }
+    /// The POP's published versions, newest first: the document frozen at each publication, with who published it, when and why.
+    async fn published_versions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::version::VersionObject>> {
+        let loader = ctx.data::<DataLoader<super::loaders::VersionsLoader>>()?;
+        let versions = loader.load_one(self.0.meta.id).await?.unwrap_or_default();
+        Ok(versions
+            .into_iter()
+            .map(|version| super::version::VersionObject {
+                pop_uuid: self.0.meta.uuid.0,
+                version,
+            })
+            .collect())
+    }
     /// The POP's snapshots, newest first; `totalCount` counts those the `kind` filter keeps.
     #[graphql(complexity = "super::pagination::cost(first, last, child_complexity)")]
     async fn snapshots(

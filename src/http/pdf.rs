@@ -3,9 +3,9 @@
 //! The same bearer token and the same visibility as `pop(id)`: no token or an invalid one is 401
 //! `UNAUTHENTICATED`; a POP the caller may not read is 404 `NOT_FOUND`, exactly as one that does
 //! not exist. Without `version`, the current state is rendered, marked on every page as a draft
-//! (or as archived) unless it is the published version in force. `version=N` asks for published
-//! version N: today that is the current state of a published (or archived) POP whose version is
-//! N; other versions are 404 until published versions are stored.
+//! (or as archived) unless it is the published version in force. `version=N` renders published
+//! version N as it was frozen (marked as archived unless it is the version in force); a POP
+//! published before versions were stored answers its current state when that is version N.
 //!
 //! Rendering is deterministic, so the `ETag` (a digest of the input, computed before rendering)
 //! answers `If-None-Match` with 304 without rendering. At most `PDF_MAX_CONCURRENT_RENDERS`
@@ -15,6 +15,8 @@
 
 use super::AppState;
 use crate::config::PdfConfig;
+use crate::db::models::Pop;
+use crate::db::{queries, versions};
 use crate::domain::{approval, pops, Actor, Status};
 use crate::error::AppError;
 use crate::pdf::{catalogue_url, PdfInput, Renderer};
@@ -92,25 +94,24 @@ async fn answer(
         .ok_or(AppError::NotFound("POP"))?;
     let status = Status::parse(&pop.meta.status)
         .ok_or_else(|| AppError::internal(format!("unknown stored status {}", pop.meta.status)))?;
-    if let Some(version) = version {
-        let current_published =
-            matches!(status, Status::Published | Status::Archived) && pop.meta.versao == version;
-        if !current_published {
-            return Err(AppError::NotFound("published version"));
+    let input = match version {
+        Some(versao) => published_input(state, &pop, status, versao).await?,
+        None => {
+            let approval = approval::last_approval(&state.db, &pop).await?;
+            PdfInput::current(
+                &pop.meta,
+                &pop.content,
+                approval,
+                catalogue_url(&state.pdf.public_base_url, pop.meta.uuid),
+            )?
         }
-    }
-    let approval = approval::last_approval(&state.db, &pop).await?;
-    let service = &state.pdf;
-    let input = PdfInput::current(
-        &pop.meta,
-        &pop.content,
-        approval,
-        catalogue_url(&service.public_base_url, pop.meta.uuid),
-    )?;
+    };
     let etag = Renderer::etag(&input);
+    let code = input.code.clone();
     if matches_etag(headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, pdf_headers(&etag, None)).into_response());
     }
+    let service = &state.pdf;
     let permits = Arc::clone(&service.permits);
     let permit = tokio::time::timeout(state.http.request_timeout, permits.acquire_owned())
         .await
@@ -125,9 +126,7 @@ async fn answer(
     })
     .await
     .map_err(AppError::internal)??;
-    let name = pop
-        .content
-        .codigo_processo
+    let name = code
         .as_deref()
         .map(str::trim)
         .filter(|code| {
@@ -138,6 +137,39 @@ async fn answer(
             |code| format!("pop-{code}.pdf"),
         );
     Ok((StatusCode::OK, pdf_headers(&etag, Some(&name)), bytes).into_response())
+}
+
+/// The input of published version `versao` of `pop`: the stored version when there is one, else
+/// (POPs published before versions were stored, imported without them) the current state of a
+/// published or archived POP whose version is `versao`.
+async fn published_input(
+    state: &AppState,
+    pop: &Pop,
+    status: Status,
+    versao: i32,
+) -> Result<PdfInput, AppError> {
+    let url = catalogue_url(&state.pdf.public_base_url, pop.meta.uuid);
+    let stored = {
+        let mut pooled = state.db.get().await?;
+        let mut conn = pooled.conn();
+        match versions::find(&mut conn, pop.meta.id, Some(versao)).await? {
+            Some(version) => {
+                let publisher = queries::username_of(&mut conn, version.published_by_id).await?;
+                Some((version, publisher))
+            }
+            None => None,
+        }
+    };
+    if let Some((version, publisher)) = stored {
+        return PdfInput::published(&version, publisher, url);
+    }
+    let in_force =
+        matches!(status, Status::Published | Status::Archived) && pop.meta.versao == versao;
+    if !in_force {
+        return Err(AppError::NotFound("published version"));
+    }
+    let approval = approval::last_approval(&state.db, pop).await?;
+    PdfInput::current(&pop.meta, &pop.content, approval, url)
 }
 
 /// The request's user, as for `/graphql`: a valid bearer token is required.
@@ -208,9 +240,8 @@ fn error_response(err: &AppError) -> Response {
             crate::telemetry::sentry::report_internal("pop_pdf", detail);
             "internal error".to_owned()
         }
-        AppError::NotFound("published version") => "no such published version of this POP: \
-             only the version in force of a published or archived POP can be rendered until \
-             published versions are stored"
+        AppError::NotFound("published version") => "no such published version of this POP \
+             (see Pop.publishedVersions)"
             .to_owned(),
         other => other.message(),
     };

@@ -7,7 +7,9 @@ use super::values::{
     at, content_json, decode_raw_payload, int, non_empty, parse_date, parse_datetime,
     parse_opt_datetime, parse_uuid, status,
 };
-use super::{LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacySnapshot, LegacyUser};
+use super::{
+    LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacySnapshot, LegacyUser, LegacyVersion,
+};
 use crate::db::models::PopContent;
 use crate::error::AppError;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
@@ -79,6 +81,7 @@ impl Collector {
             "processos.popsnapshot" => "processos_popsnapshot",
             "processos.popchangelog" => "processos_popchangelog",
             "processos.area" => "processos_area",
+            "processos.popversion" => "processos_popversion",
             _ => return Ok(()),
         };
         let id = entry.pk.ok_or_else(|| {
@@ -97,6 +100,7 @@ impl Collector {
             "processos_pop" => self.data.pops.push(f.pop()?),
             "processos_popsnapshot" => self.data.snapshots.push(f.snapshot()?),
             "processos_area" => self.data.areas.push(f.area()?),
+            "processos_popversion" => self.data.versions.push(f.version()?),
             _ => self.data.changes.push(f.change()?),
         }
         Ok(())
@@ -272,6 +276,24 @@ impl Fields {
             milestone: self.flag("milestone")?,
             milestone_label: non_empty(self.opt_text("milestone_label")?),
             created_at: self.datetime("created_at")?,
+        })
+    }
+
+    fn version(mut self) -> Result<LegacyVersion, AppError> {
+        Ok(LegacyVersion {
+            id: self.id,
+            pop_id: self
+                .opt_int("pop")?
+                .ok_or_else(|| self.missing("pop", "the POP's id"))?,
+            versao: self.int32("versao")?,
+            payload: self
+                .value("payload")
+                .ok_or_else(|| self.missing("payload", "a document"))?,
+            integrity_hash: non_empty(self.opt_text("integrity_hash")?),
+            published_by: self.opt_int("published_by")?,
+            published_at: self.datetime("published_at")?,
+            motivo: self.opt_text("motivo")?.unwrap_or_default(),
+            is_current: self.flag("is_current")?,
         })
     }
 

@@ -167,6 +167,29 @@ pub struct LegacyArea {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A Django published version (`processos_popversion`, later versions only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyVersion {
+    /// Django id.
+    pub id: i64,
+    /// Django id of the POP.
+    pub pop_id: i64,
+    /// The version number.
+    pub versao: i32,
+    /// The frozen document, as stored (without `status` and `versao`).
+    pub payload: Value,
+    /// The stored hash (of the payload with `status` and `versao` added back).
+    pub integrity_hash: Option<String>,
+    /// Django id of the publisher.
+    pub published_by: Option<i64>,
+    /// When.
+    pub published_at: DateTime<Utc>,
+    /// Why (empty when none was given).
+    pub motivo: String,
+    /// The version the catalogue showed.
+    pub is_current: bool,
+}
+
 /// Everything read from one legacy source, each list in id order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LegacyData {
@@ -180,6 +203,8 @@ pub struct LegacyData {
     pub changes: Vec<LegacyChange>,
     /// `processos_area` (empty for databases of the earlier versions, which have none).
     pub areas: Vec<LegacyArea>,
+    /// `processos_popversion` (empty for databases of the earlier versions, which have none).
+    pub versions: Vec<LegacyVersion>,
 }
 
 impl LegacyData {
@@ -189,6 +214,7 @@ impl LegacyData {
         self.snapshots.sort_by_key(|s| s.id);
         self.changes.sort_by_key(|c| c.id);
         self.areas.sort_by_key(|a| a.id);
+        self.versions.sort_by_key(|v| v.id);
     }
 }
 

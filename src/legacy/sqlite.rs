@@ -4,7 +4,9 @@ use super::values::{
     at, content_json, decode_raw_payload, int, non_empty, parse_date, parse_datetime,
     parse_json_text, parse_opt_datetime, parse_uuid, status,
 };
-use super::{LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacySnapshot, LegacyUser};
+use super::{
+    LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacySnapshot, LegacyUser, LegacyVersion,
+};
 use crate::db::models::PopContent;
 use crate::error::AppError;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
@@ -179,6 +181,28 @@ struct AreaRow {
 }
 
 #[derive(QueryableByName)]
+struct VersionRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    pop_id: i64,
+    #[diesel(sql_type = BigInt)]
+    versao: i64,
+    #[diesel(sql_type = Text)]
+    payload: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    integrity_hash: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    published_by_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    published_at: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    motivo: Option<String>,
+    #[diesel(sql_type = Bool)]
+    is_current: bool,
+}
+
+#[derive(QueryableByName)]
 struct Present {
     #[diesel(sql_type = BigInt)]
     n: i64,
@@ -260,8 +284,22 @@ pub fn read(path: &Path) -> Result<LegacyData, AppError> {
     } else {
         Vec::new()
     };
+    let versions = if has_table(&mut conn, "processos_popversion")? {
+        diesel::sql_query(
+            "SELECT id, pop_id, versao, payload, integrity_hash, published_by_id, published_at, \
+             motivo, is_current FROM processos_popversion ORDER BY id",
+        )
+        .load::<VersionRow>(&mut conn)
+        .map_err(|e| query_err("processos_popversion", e))?
+    } else {
+        Vec::new()
+    };
     Ok(LegacyData {
         areas: areas.into_iter().map(area).collect::<Result<_, _>>()?,
+        versions: versions
+            .into_iter()
+            .map(version)
+            .collect::<Result<_, _>>()?,
         users: users.into_iter().map(user).collect::<Result<_, _>>()?,
         pops: pops.into_iter().map(pop).collect::<Result<_, _>>()?,
         snapshots: snapshots
@@ -374,6 +412,21 @@ fn snapshot(r: SnapshotRow) -> Result<LegacySnapshot, AppError> {
         milestone: r.milestone,
         milestone_label: non_empty(r.milestone_label),
         created_at: parse_datetime(&r.created_at, &place("created_at"))?,
+    })
+}
+
+fn version(r: VersionRow) -> Result<LegacyVersion, AppError> {
+    let place = |c: &str| at("processos_popversion", r.id, c);
+    Ok(LegacyVersion {
+        id: r.id,
+        pop_id: r.pop_id,
+        versao: int(r.versao, &place("versao"))?,
+        payload: parse_json_text(&r.payload, &place("payload"))?,
+        integrity_hash: non_empty(r.integrity_hash),
+        published_by: r.published_by_id,
+        published_at: parse_datetime(&r.published_at, &place("published_at"))?,
+        motivo: r.motivo.unwrap_or_default(),
+        is_current: r.is_current,
     })
 }
 

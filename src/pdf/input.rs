@@ -2,8 +2,8 @@
 //!
 //! [`PdfInput`] is everything one rendering depends on, and nothing else (no "now", no edit
 //! times): the same input always renders the same bytes. It is built from the POP's current state
-//! ([`PdfInput::current`]); a stored published version will build the same struct from its frozen
-//! document. [`PdfInput::template_data`] turns it into plain strings and lists for the template
+//! ([`PdfInput::current`]) or from a stored published version's frozen document
+//! ([`PdfInput::published`]). [`PdfInput::template_data`] turns it into plain strings and lists for the template
 //! (steps of the old and the later front-end forms alike), so the template holds no data rules.
 
 use crate::db::models::{PopContent, PopMeta};
@@ -65,6 +65,31 @@ impl PdfInput {
             status,
             approved_on,
             approver,
+            catalogue_url,
+        })
+    }
+
+    /// The document of a stored published version: its frozen content, approved on the day it
+    /// was published (UTC) by `publisher`; the version in force when it is current, else marked
+    /// as archived (no longer in force).
+    pub fn published(
+        version: &crate::db::models::PublishedVersion,
+        publisher: Option<String>,
+        catalogue_url: String,
+    ) -> Result<PdfInput, AppError> {
+        let content = crate::domain::document::content_from_document(&version.payload)?;
+        Ok(PdfInput {
+            code: content.codigo_processo.clone(),
+            area_name: content.area_nome.clone(),
+            content,
+            version: version.versao,
+            status: if version.is_current {
+                Status::Published
+            } else {
+                Status::Archived
+            },
+            approved_on: Some(version.published_at.date_naive()),
+            approver: publisher,
             catalogue_url,
         })
     }

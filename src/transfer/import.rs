@@ -20,6 +20,15 @@
 //!   logged), the legacy user mapped to the new id (the old code always recorded the creator; that
 //!   is history, not corrected here), values as JSON.
 //!
+//! - **Published versions** (`processos_popversion`, later versions) keep their number, payload,
+//!   stored hash, publisher (mapped), time and reason. Each is verified by the legacy rule (the
+//!   payload with `status` and `versao` added back: see [`crate::domain::versions`]); one that
+//!   does not match is imported and reported, as snapshots are. The legacy `is_current` flag was
+//!   not kept consistent (a POP could have several current versions, or one while archived), so
+//!   it is not copied: a POP's current version here is its highest-numbered one while the POP is
+//!   published, and none otherwise; every POP where that differs from the legacy flags is
+//!   reported as a warning.
+//!
 //! After writing, and before committing, every imported snapshot is read back and re-hashed, and
 //! every imported POP's hash recomputed from what was stored: a snapshot that verified in the
 //! source but not here rolls the whole import back.
@@ -31,7 +40,8 @@ use crate::db::types::DbUuid;
 use crate::db::{Conn, Db};
 use crate::domain::document::{self, document_parts, hash_of};
 use crate::domain::hash::integrity_hash;
-use crate::domain::SnapshotKind;
+use crate::domain::versions::version_hash;
+use crate::domain::{SnapshotKind, Status};
 use crate::error::AppError;
 use crate::legacy::{LegacyData, LegacyPop, LegacySnapshot};
 use crate::with_backend;
@@ -67,7 +77,7 @@ pub struct TableCounts {
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportReport {
-    /// Per table, in import order: areas (when the source has any), users, pops, pop_snapshots, pop_change_log.
+    /// Per table, in import order: areas (when the source has any), users, pops, pop_snapshots, pop_change_log, pop_versions (when the source has any).
     pub tables: Vec<TableCounts>,
     /// Legacy users imported under another name: (legacy username, new username).
     pub renamed: Vec<(String, String)>,
@@ -77,6 +87,12 @@ pub struct ImportReport {
     pub snapshots_verified: usize,
     /// Legacy ids of imported snapshots whose stored hash did not match in the source already.
     pub snapshots_stale_in_source: Vec<i64>,
+    /// Imported published versions read back and re-hashed.
+    pub versions_checked: usize,
+    /// Of those, how many match their stored hash.
+    pub versions_verified: usize,
+    /// Legacy ids of imported versions whose stored hash did not match in the source already.
+    pub versions_stale_in_source: Vec<i64>,
     /// Imported POPs whose recomputed hash was re-verified after writing.
     pub pops_verified: usize,
     /// Things worth knowing that did not stop the import.
@@ -116,6 +132,9 @@ async fn write(
         snapshots_checked: 0,
         snapshots_verified: 0,
         snapshots_stale_in_source: Vec::new(),
+        versions_checked: 0,
+        versions_verified: 0,
+        versions_stale_in_source: Vec::new(),
         pops_verified: 0,
         warnings: Vec::new(),
     };
@@ -125,7 +144,9 @@ async fn write(
     let (pops, new_pops) = import_pops(conn, data, &users, &mut report).await?;
     let new_snapshots = import_snapshots(conn, &data.snapshots, &pops, &mut report).await?;
     import_changes(conn, data, &pops, &users, &mut report).await?;
+    let new_versions = import_versions(conn, data, &pops, &users, &mut report).await?;
     verify(conn, &new_pops, &new_snapshots, &mut report).await?;
+    verify_versions(conn, &new_versions, &mut report).await?;
     Ok(report)
 }
 
@@ -159,7 +180,17 @@ fn refuse_nul(data: &LegacyData) -> Result<(), AppError> {
                              "new_value": c.new_value});
         ("processos_popchangelog", c.id, columns)
     });
-    for (table, id, columns) in users.chain(pops).chain(snapshots).chain(changes) {
+    let versions = data.versions.iter().map(|v| {
+        let columns = json!({"payload": v.payload, "integrity_hash": v.integrity_hash,
+                             "motivo": v.motivo});
+        ("processos_popversion", v.id, columns)
+    });
+    for (table, id, columns) in users
+        .chain(pops)
+        .chain(snapshots)
+        .chain(changes)
+        .chain(versions)
+    {
         if let Some(column) = nul_path(&columns) {
             return Err(AppError::BadUserInput {
                 message: format!(
@@ -195,6 +226,11 @@ async fn legacy_map(conn: &mut Conn<'_>, table: &str) -> Result<HashMap<i64, i64
         "pop_snapshots" => with_backend!(conn, |c| schema::pop_snapshots::table
             .filter(schema::pop_snapshots::legacy_id.is_not_null())
             .select((schema::pop_snapshots::legacy_id, schema::pop_snapshots::id))
+            .load(c)
+            .await)?,
+        "pop_versions" => with_backend!(conn, |c| schema::pop_versions::table
+            .filter(schema::pop_versions::legacy_id.is_not_null())
+            .select((schema::pop_versions::legacy_id, schema::pop_versions::id))
             .load(c)
             .await)?,
         _ => with_backend!(conn, |c| schema::pop_change_log::table
@@ -603,6 +639,175 @@ async fn import_changes(
         ));
     }
     report.tables.push(counts);
+    Ok(())
+}
+
+/// Imports `processos_popversion` (see the module docs for the `is_current` rule). Returns the
+/// new versions' ids, each with whether it verified in the source.
+async fn import_versions(
+    conn: &mut Conn<'_>,
+    data: &LegacyData,
+    pops: &HashMap<i64, i64>,
+    users: &HashMap<i64, i64>,
+    report: &mut ImportReport,
+) -> Result<Vec<(i64, bool)>, AppError> {
+    if data.versions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let present = legacy_map(conn, "pop_versions").await?;
+    let mut counts = TableCounts {
+        table: "pop_versions",
+        read: data.versions.len(),
+        imported: 0,
+        skipped: 0,
+    };
+    let mut new = Vec::new();
+    // Per POP here: its legacy id and the numbers of the versions the source called current.
+    let mut touched: HashMap<i64, (i64, Vec<i64>)> = HashMap::new();
+    for version in &data.versions {
+        if present.contains_key(&version.id) {
+            counts.skipped += 1;
+            continue;
+        }
+        let pop_id = *pops.get(&version.pop_id).ok_or_else(|| {
+            AppError::internal(format!(
+                "legacy version {} belongs to POP {}, which is neither in the source nor \
+                 imported before; nothing was imported",
+                version.id, version.pop_id
+            ))
+        })?;
+        if version.versao < 1 {
+            return Err(AppError::internal(format!(
+                "legacy version {} has number {} (must be 1 or more); nothing was imported",
+                version.id, version.versao
+            )));
+        }
+        if !version.payload.is_object() {
+            return Err(AppError::internal(format!(
+                "legacy version {}: its payload is not a JSON object; nothing was imported",
+                version.id
+            )));
+        }
+        let computed = version_hash(&version.payload, version.versao);
+        let stored = version.integrity_hash.clone().unwrap_or_else(|| {
+            report.warnings.push(format!(
+                "version legacy id {}: no stored hash, computed from its payload",
+                version.id
+            ));
+            computed.clone()
+        });
+        let verified_in_source = stored == computed;
+        if !verified_in_source {
+            report.versions_stale_in_source.push(version.id);
+        }
+        let published_by = version
+            .published_by
+            .and_then(|legacy| users.get(&legacy).copied());
+        let id: i64 = with_backend!(conn, |c| diesel::insert_into(schema::pop_versions::table)
+            .values((
+                schema::pop_versions::legacy_id.eq(Some(version.id)),
+                schema::pop_versions::pop_id.eq(pop_id),
+                schema::pop_versions::versao.eq(version.versao),
+                schema::pop_versions::payload.eq(&version.payload),
+                schema::pop_versions::integrity_hash.eq(&stored),
+                schema::pop_versions::published_by_id.eq(published_by),
+                schema::pop_versions::published_at.eq(version.published_at),
+                schema::pop_versions::motivo.eq(&version.motivo),
+                schema::pop_versions::is_current.eq(false),
+            ))
+            .returning(schema::pop_versions::id)
+            .get_result(c)
+            .await)?;
+        let (_, flagged) = touched
+            .entry(pop_id)
+            .or_insert_with(|| (version.pop_id, Vec::new()));
+        if version.is_current {
+            flagged.push(version.versao.into());
+        }
+        new.push((id, verified_in_source));
+        counts.imported += 1;
+    }
+    let mut touched: Vec<_> = touched.into_iter().collect();
+    touched.sort_unstable();
+    for (pop_id, (legacy_pop, legacy_current)) in touched {
+        let chosen = make_current(conn, pop_id).await?;
+        if legacy_current != chosen.map(i64::from).into_iter().collect::<Vec<_>>() {
+            report.warnings.push(format!(
+                "POP legacy id {legacy_pop}: the source marked version(s) {legacy_current:?} current; here the \
+                 current version is {} (the newest while the POP is published)",
+                chosen.map_or_else(|| "none".to_owned(), |v| v.to_string())
+            ));
+        }
+    }
+    report.tables.push(counts);
+    Ok(new)
+}
+
+/// Makes a POP's highest-numbered version current when the POP is published (none otherwise);
+/// returns that version's number.
+async fn make_current(conn: &mut Conn<'_>, pop_id: i64) -> Result<Option<i32>, AppError> {
+    crate::db::versions::clear_current(conn, pop_id).await?;
+    let status: String = with_backend!(conn, |c| schema::pops::table
+        .find(pop_id)
+        .select(schema::pops::status)
+        .first(c)
+        .await)?;
+    if status != Status::Published.as_str() {
+        return Ok(None);
+    }
+    let newest: Option<i32> = with_backend!(conn, |c| schema::pop_versions::table
+        .filter(schema::pop_versions::pop_id.eq(pop_id))
+        .select(diesel::dsl::max(schema::pop_versions::versao))
+        .first(c)
+        .await)?;
+    if let Some(versao) = newest {
+        with_backend!(conn, |c| diesel::update(
+            schema::pop_versions::table
+                .filter(schema::pop_versions::pop_id.eq(pop_id))
+                .filter(schema::pop_versions::versao.eq(versao))
+        )
+        .set(schema::pop_versions::is_current.eq(true))
+        .execute(c)
+        .await)?;
+    }
+    Ok(newest)
+}
+
+/// Reads the new versions back and re-hashes them, inside the transaction: one that verified in
+/// the source but not here rolls the import back.
+async fn verify_versions(
+    conn: &mut Conn<'_>,
+    new_versions: &[(i64, bool)],
+    report: &mut ImportReport,
+) -> Result<(), AppError> {
+    let expected: HashMap<i64, bool> = new_versions.iter().copied().collect();
+    let ids: Vec<i64> = new_versions.iter().map(|(id, _)| *id).collect();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(i64, Option<i64>, i32, String, Value)> = with_backend!(conn, |c| {
+            schema::pop_versions::table
+                .filter(schema::pop_versions::id.eq_any(chunk))
+                .select((
+                    schema::pop_versions::id,
+                    schema::pop_versions::legacy_id,
+                    schema::pop_versions::versao,
+                    schema::pop_versions::integrity_hash,
+                    schema::pop_versions::payload,
+                ))
+                .load(c)
+                .await
+        })?;
+        for (id, legacy_id, versao, stored, payload) in rows {
+            report.versions_checked += 1;
+            if version_hash(&payload, versao) == stored {
+                report.versions_verified += 1;
+            } else if expected.get(&id).copied().unwrap_or(false) {
+                return Err(AppError::internal(format!(
+                    "version legacy id {legacy_id:?} verified in the source but not after \
+                     writing; nothing was imported"
+                )));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -33,19 +33,22 @@ pub enum Table {
     PopSnapshots,
     /// `pop_change_log`.
     PopChangeLog,
+    /// `pop_versions`.
+    PopVersions,
     /// `idempotency_keys`.
     IdempotencyKeys,
 }
 
 impl Table {
     /// Every table, parents first.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Areas,
         Table::Users,
         Table::ApiTokens,
         Table::Pops,
         Table::PopSnapshots,
         Table::PopChangeLog,
+        Table::PopVersions,
         Table::IdempotencyKeys,
     ];
 
@@ -58,6 +61,7 @@ impl Table {
             Table::Pops => "pops",
             Table::PopSnapshots => "pop_snapshots",
             Table::PopChangeLog => "pop_change_log",
+            Table::PopVersions => "pop_versions",
             Table::IdempotencyKeys => "idempotency_keys",
         }
     }
@@ -291,6 +295,24 @@ pub struct ChangeRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// A `pop_versions` row.
+#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct VersionRow {
+    pub id: i64,
+    pub legacy_id: Option<i64>,
+    pub pop_id: i64,
+    pub versao: i32,
+    pub payload: Value,
+    pub integrity_hash: String,
+    pub published_by_id: Option<i64>,
+    #[serde(with = "timestamp")]
+    pub published_at: DateTime<Utc>,
+    pub motivo: String,
+    pub is_current: bool,
+}
+
 /// An `idempotency_keys` row.
 #[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -318,6 +340,8 @@ pub enum Batch {
     PopSnapshots(Vec<SnapshotRow>),
     /// `pop_change_log` rows.
     PopChangeLog(Vec<ChangeRow>),
+    /// `pop_versions` rows.
+    PopVersions(Vec<VersionRow>),
     /// `idempotency_keys` rows.
     IdempotencyKeys(Vec<IdempotencyRow>),
 }
@@ -349,6 +373,7 @@ impl Batch {
             Table::Pops => Batch::Pops(Vec::new()),
             Table::PopSnapshots => Batch::PopSnapshots(Vec::new()),
             Table::PopChangeLog => Batch::PopChangeLog(Vec::new()),
+            Table::PopVersions => Batch::PopVersions(Vec::new()),
             Table::IdempotencyKeys => Batch::IdempotencyKeys(Vec::new()),
         }
     }
@@ -362,6 +387,7 @@ impl Batch {
             Batch::Pops(_) => Table::Pops,
             Batch::PopSnapshots(_) => Table::PopSnapshots,
             Batch::PopChangeLog(_) => Table::PopChangeLog,
+            Batch::PopVersions(_) => Table::PopVersions,
             Batch::IdempotencyKeys(_) => Table::IdempotencyKeys,
         }
     }
@@ -375,6 +401,7 @@ impl Batch {
             Batch::Pops(r) => r.len(),
             Batch::PopSnapshots(r) => r.len(),
             Batch::PopChangeLog(r) => r.len(),
+            Batch::PopVersions(r) => r.len(),
             Batch::IdempotencyKeys(r) => r.len(),
         }
     }
@@ -393,6 +420,7 @@ impl Batch {
             Batch::Pops(r) => r.last().map(|x| Cursor::Id(x.id)),
             Batch::PopSnapshots(r) => r.last().map(|x| Cursor::Id(x.id)),
             Batch::PopChangeLog(r) => r.last().map(|x| Cursor::Id(x.id)),
+            Batch::PopVersions(r) => r.last().map(|x| Cursor::Id(x.id)),
             Batch::IdempotencyKeys(r) => r.last().map(|x| Cursor::Key(x.key.clone())),
         }
     }
@@ -406,6 +434,7 @@ impl Batch {
             Batch::Pops(r) => to_values(r),
             Batch::PopSnapshots(r) => to_values(r),
             Batch::PopChangeLog(r) => to_values(r),
+            Batch::PopVersions(r) => to_values(r),
             Batch::IdempotencyKeys(r) => to_values(r),
         }
     }
@@ -424,6 +453,7 @@ impl Batch {
             Batch::Pops(r) => last(r),
             Batch::PopSnapshots(r) => last(r),
             Batch::PopChangeLog(r) => last(r),
+            Batch::PopVersions(r) => last(r),
             Batch::IdempotencyKeys(r) => last(r),
         }
     }
@@ -437,6 +467,7 @@ impl Batch {
             Batch::Pops(r) => r.push(serde_json::from_value(value)?),
             Batch::PopSnapshots(r) => r.push(serde_json::from_value(value)?),
             Batch::PopChangeLog(r) => r.push(serde_json::from_value(value)?),
+            Batch::PopVersions(r) => r.push(serde_json::from_value(value)?),
             Batch::IdempotencyKeys(r) => r.push(serde_json::from_value(value)?),
         }
         Ok(())
@@ -576,6 +607,15 @@ pub async fn read_batch(
                 .limit(limit)
                 .select(crate::change_log_columns!())
                 .load::<ChangeRow>(c)
+                .await)?)
+        }
+        Table::PopVersions => {
+            Batch::PopVersions(with_backend!(conn, |c| schema::pop_versions::table
+                .filter(schema::pop_versions::id.gt(after))
+                .order(schema::pop_versions::id)
+                .limit(limit)
+                .select(crate::version_columns!())
+                .load::<VersionRow>(c)
                 .await)?)
         }
         Table::IdempotencyKeys => {
@@ -751,6 +791,24 @@ macro_rules! change_values {
     }};
 }
 
+macro_rules! version_values {
+    ($r:expr) => {{
+        let r: &VersionRow = $r;
+        (
+            schema::pop_versions::id.eq(r.id),
+            schema::pop_versions::legacy_id.eq(r.legacy_id),
+            schema::pop_versions::pop_id.eq(r.pop_id),
+            schema::pop_versions::versao.eq(r.versao),
+            schema::pop_versions::payload.eq(&r.payload),
+            schema::pop_versions::integrity_hash.eq(&r.integrity_hash),
+            schema::pop_versions::published_by_id.eq(r.published_by_id),
+            schema::pop_versions::published_at.eq(r.published_at),
+            schema::pop_versions::motivo.eq(&r.motivo),
+            schema::pop_versions::is_current.eq(r.is_current),
+        )
+    }};
+}
+
 macro_rules! idempotency_values {
     ($r:expr) => {{
         let r: &IdempotencyRow = $r;
@@ -809,6 +867,7 @@ pub async fn insert_batch(conn: &mut Conn<'_>, batch: &Batch) -> Result<(), AppE
         Batch::Pops(rows) => insert_all!(conn, pops, rows, pop_values),
         Batch::PopSnapshots(rows) => insert_all!(conn, pop_snapshots, rows, snapshot_values),
         Batch::PopChangeLog(rows) => insert_all!(conn, pop_change_log, rows, change_values),
+        Batch::PopVersions(rows) => insert_all!(conn, pop_versions, rows, version_values),
         Batch::IdempotencyKeys(rows) => {
             insert_all!(conn, idempotency_keys, rows, idempotency_values)
         }
@@ -890,6 +949,10 @@ pub async fn count(conn: &mut Conn<'_>, table: Table) -> Result<i64, AppError> {
             .count()
             .get_result::<i64>(c)
             .await)?,
+        Table::PopVersions => with_backend!(conn, |c| schema::pop_versions::table
+            .count()
+            .get_result::<i64>(c)
+            .await)?,
         Table::IdempotencyKeys => with_backend!(conn, |c| schema::idempotency_keys::table
             .count()
             .get_result::<i64>(c)
@@ -901,6 +964,9 @@ pub async fn count(conn: &mut Conn<'_>, table: Table) -> Result<i64, AppError> {
 pub async fn delete_all(conn: &mut Conn<'_>) -> Result<(), AppError> {
     with_backend!(conn, |c| {
         diesel::delete(schema::idempotency_keys::table)
+            .execute(&mut *c)
+            .await?;
+        diesel::delete(schema::pop_versions::table)
             .execute(&mut *c)
             .await?;
         diesel::delete(schema::pop_change_log::table)

@@ -10,6 +10,7 @@ use crate::db::models::PopContent;
 use crate::db::{Conn, Db};
 use crate::domain::document::document_parts;
 use crate::domain::hash::integrity_hash;
+use crate::domain::versions::version_hash;
 use crate::error::AppError;
 use crate::with_backend;
 use diesel::prelude::*;
@@ -36,6 +37,8 @@ pub struct VerifyReport {
     pub pops_checked: u64,
     /// Snapshots re-hashed.
     pub snapshots_checked: u64,
+    /// Published versions re-hashed.
+    pub versions_checked: u64,
     /// Integrity failures.
     pub failures: Vec<String>,
     /// Warnings.
@@ -75,8 +78,9 @@ struct SeqState {
     is_called: bool,
 }
 
-/// Orphan checks: a name and SQL counting the orphans (the same text on both backends).
-const ORPHANS: [(&str, &str); 6] = [
+/// Orphan and consistency checks: a name and SQL counting the rows at fault (the same text on
+/// both backends).
+const ORPHANS: [(&str, &str); 8] = [
     (
         "api_tokens naming a missing user",
         "SELECT COUNT(*) AS n FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id WHERE u.id IS NULL",
@@ -95,6 +99,15 @@ const ORPHANS: [(&str, &str); 6] = [
          WHERE c.snapshot_id IS NOT NULL AND s.id IS NULL",
     ),
     (
+        "pop_versions without their POP",
+        "SELECT COUNT(*) AS n FROM pop_versions v LEFT JOIN pops p ON p.id = v.pop_id WHERE p.id IS NULL",
+    ),
+    (
+        "current pop_versions of a POP that is not published",
+        "SELECT COUNT(*) AS n FROM pop_versions v JOIN pops p ON p.id = v.pop_id \
+         WHERE v.is_current AND (p.status <> 'published' OR p.deleted_at IS NOT NULL)",
+    ),
+    (
         "pops naming a missing creator",
         "SELECT COUNT(*) AS n FROM pops p LEFT JOIN users u ON u.id = p.created_by_id \
          WHERE p.created_by_id IS NOT NULL AND u.id IS NULL",
@@ -106,7 +119,8 @@ const ORPHANS: [(&str, &str); 6] = [
     ),
 ];
 
-/// Runs every check; `sample` limits re-hashing to the newest N POPs and N snapshots.
+/// Runs every check; `sample` limits re-hashing to the newest N POPs, N snapshots and N
+/// published versions.
 pub async fn verify(db: &Db, sample: Option<i64>) -> Result<VerifyReport, AppError> {
     let mut report = VerifyReport::default();
     let started = Instant::now();
@@ -145,6 +159,7 @@ pub async fn verify(db: &Db, sample: Option<i64>) -> Result<VerifyReport, AppErr
     check_sequences(&mut conn, &mut report).await?;
     rehash(&mut conn, Table::Pops, sample, &mut report).await?;
     rehash(&mut conn, Table::PopSnapshots, sample, &mut report).await?;
+    rehash(&mut conn, Table::PopVersions, sample, &mut report).await?;
     Ok(report)
 }
 
@@ -222,6 +237,12 @@ async fn sample_start(conn: &mut Conn<'_>, table: Table, sample: i64) -> Result<
             .select(schema::pops::id)
             .load(c)
             .await)?,
+        Table::PopVersions => with_backend!(conn, |c| schema::pop_versions::table
+            .order(schema::pop_versions::id.desc())
+            .limit(sample)
+            .select(schema::pop_versions::id)
+            .load(c)
+            .await)?,
         _ => with_backend!(conn, |c| schema::pop_snapshots::table
             .order(schema::pop_snapshots::id.desc())
             .limit(sample)
@@ -265,6 +286,18 @@ async fn rehash(
                         report.failures.push(format!(
                             "snapshot {} (POP {}, sequence {}) does not match its integrity hash",
                             row.id, row.pop_id, row.sequence
+                        ));
+                    }
+                }
+            }
+            Batch::PopVersions(rows) => {
+                for row in rows {
+                    report.versions_checked += 1;
+                    if version_hash(&row.payload, row.versao) != row.integrity_hash {
+                        report.failures.push(format!(
+                            "published version {} (POP {}, version {}) does not match its \
+                             integrity hash",
+                            row.id, row.pop_id, row.versao
                         ));
                     }
                 }

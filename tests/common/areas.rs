@@ -26,3 +26,30 @@ pub async fn with_a_later_parent(db: &Db) {
     };
     areas::update(db, &staff, "SUB", &moved).await.unwrap();
 }
+
+/// Publishes the POP with the smallest id (with a reason), so `pop_versions` holds a row.
+pub async fn with_a_published_version(db: &Db) {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use mapagov::domain::transition::ExpectedHash;
+    use mapagov::domain::{workflow, Status};
+    let uuid: mapagov::db::types::DbUuid = {
+        let mut pooled = db.get().await.unwrap();
+        let mut conn = pooled.conn();
+        mapagov::with_backend!(&mut conn, |c| schema::pops::table
+            .order(schema::pops::id)
+            .select(schema::pops::uuid)
+            .first(c)
+            .await)
+        .unwrap()
+    };
+    let staff = Actor::system();
+    for (to, reason) in [
+        (Status::InReview, None),
+        (Status::Published, Some("aprovado")),
+    ] {
+        workflow::change_status(db, &staff, uuid.0, to, reason, ExpectedHash::default())
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE pop_versions;
+DROP FUNCTION pop_versions_frozen();

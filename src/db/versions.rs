@@ -1,0 +1,131 @@
+//! The statements of `pop_versions`: published versions, written by a publication and read by
+//! the POP's history and the catalogue.
+
+use super::models::PublishedVersion;
+use super::types::DbUuid;
+use super::Conn;
+use crate::error::AppError;
+use crate::{version_columns, with_backend};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::Value;
+
+/// A version to freeze.
+#[derive(Debug, Clone)]
+pub struct NewVersion<'a> {
+    /// The POP (its row must be locked by the caller).
+    pub pop_id: i64,
+    /// Its version number.
+    pub versao: i32,
+    /// The document as published.
+    pub payload: &'a Value,
+    /// The document's legacy hash.
+    pub integrity_hash: &'a str,
+    /// Who published it.
+    pub published_by_id: Option<i64>,
+    /// When.
+    pub published_at: DateTime<Utc>,
+    /// Why (empty when no reason was given).
+    pub motivo: &'a str,
+}
+
+/// Inserts a version as its POP's current one (the previous current one stops being current).
+pub async fn insert_current(
+    conn: &mut Conn<'_>,
+    new: &NewVersion<'_>,
+) -> Result<PublishedVersion, AppError> {
+    clear_current(conn, new.pop_id).await?;
+    Ok(with_backend!(conn, |c| diesel::insert_into(
+        schema::pop_versions::table
+    )
+    .values((
+        schema::pop_versions::pop_id.eq(new.pop_id),
+        schema::pop_versions::versao.eq(new.versao),
+        schema::pop_versions::payload.eq(new.payload),
+        schema::pop_versions::integrity_hash.eq(new.integrity_hash),
+        schema::pop_versions::published_by_id.eq(new.published_by_id),
+        schema::pop_versions::published_at.eq(new.published_at),
+        schema::pop_versions::motivo.eq(new.motivo),
+        schema::pop_versions::is_current.eq(true),
+    ))
+    .returning(version_columns!())
+    .get_result::<PublishedVersion>(c)
+    .await)?)
+}
+
+/// Makes none of a POP's versions current (an archived POP answers no version in the
+/// catalogue; its versions stay listed on it).
+pub async fn clear_current(conn: &mut Conn<'_>, pop_id: i64) -> Result<(), AppError> {
+    with_backend!(conn, |c| diesel::update(
+        schema::pop_versions::table
+            .filter(schema::pop_versions::pop_id.eq(pop_id))
+            .filter(schema::pop_versions::is_current.eq(true))
+    )
+    .set(schema::pop_versions::is_current.eq(false))
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// The published versions of the POPs `pop_ids`, newest first within each POP.
+pub async fn of_pops(
+    conn: &mut Conn<'_>,
+    pop_ids: &[i64],
+) -> Result<Vec<PublishedVersion>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pop_versions::table
+        .filter(schema::pop_versions::pop_id.eq_any(pop_ids))
+        .order((
+            schema::pop_versions::pop_id,
+            schema::pop_versions::versao.desc()
+        ))
+        .select(version_columns!())
+        .load::<PublishedVersion>(c)
+        .await)?)
+}
+
+/// Version `versao` of a POP, or its current version when `versao` is `None`.
+pub async fn find(
+    conn: &mut Conn<'_>,
+    pop_id: i64,
+    versao: Option<i32>,
+) -> Result<Option<PublishedVersion>, AppError> {
+    Ok(with_backend!(conn, |c| {
+        let query = schema::pop_versions::table
+            .filter(schema::pop_versions::pop_id.eq(pop_id))
+            .into_boxed();
+        let query = match versao {
+            Some(versao) => query.filter(schema::pop_versions::versao.eq(versao)),
+            None => query.filter(schema::pop_versions::is_current.eq(true)),
+        };
+        query
+            .select(version_columns!())
+            .first::<PublishedVersion>(c)
+            .await
+            .optional()
+    })?)
+}
+
+/// The live POPs of the area whose slug is `area_slug` with process code `codigo`, newest
+/// first: `(id, uuid)`.
+pub async fn pops_at_address(
+    conn: &mut Conn<'_>,
+    area_slug: &str,
+    codigo: &str,
+) -> Result<Vec<(i64, uuid::Uuid)>, AppError> {
+    let rows = with_backend!(conn, |c| schema::pops::table
+        .filter(
+            schema::pops::area_codigo.nullable().eq_any(
+                schema::areas::table
+                    .filter(schema::areas::slug.eq(area_slug))
+                    .select(schema::areas::codigo.nullable())
+            )
+        )
+        .filter(schema::pops::codigo_processo.eq(codigo))
+        .filter(schema::pops::deleted_at.is_null())
+        .order(schema::pops::id.desc())
+        .select((schema::pops::id, schema::pops::uuid))
+        .load::<(i64, DbUuid)>(c)
+        .await)?;
+    Ok(rows.into_iter().map(|(id, uuid)| (id, uuid.0)).collect())
+}
