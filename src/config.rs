@@ -17,6 +17,7 @@
 //! | `SNAPSHOT_EVERY` | `5` | An autosave snapshot is taken every this many autosaves of a POP. |
 //! | `REQUIRE_EXPECTED_HASH` | `false` (`true` with `APP_ENV=production`) | `true`: every write to an existing POP (autosave into it, restore, status change, delete) must carry `expectedHash`, else `EXPECTED_HASH_REQUIRED`; last-writer-wins becomes impossible rather than accidental. |
 //! | `HISTORY_SESSION_IDLE_MINUTES` | `10` | Minutes without a save after which a person's next save starts a new editing session (`popEditSessions`; a request may pass its own `idleMinutes`), 1 to 1440. |
+//! | `CATALOGUE_PUBLIC` | `false` | `true`: the catalogue (`areas`, `area`, `publishedVersion`: published versions only, without who published them) answers readers without a token; drafts and everything else still need one. |
 //! | `APP_ENV` | `development` | `development` or `production`. |
 //! | `LOG_FORMAT` | `text` | `text` or `json`. |
 //! | `RUST_LOG` | `info` | Log filter (`tracing_subscriber` syntax); a filter that does not parse stops start-up. |
@@ -296,6 +297,8 @@ pub struct Config {
     pub require_expected_hash: bool,
     /// `HISTORY_SESSION_IDLE_MINUTES`: the gap that ends an editing session.
     pub session_idle: TimeDelta,
+    /// `CATALOGUE_PUBLIC`: the catalogue answers anonymous readers.
+    pub catalogue_public: bool,
     /// Deployment environment.
     pub app_env: AppEnv,
     /// Log format.
@@ -585,6 +588,12 @@ impl Config {
                 )
             })?,
         };
+        let catalogue_public = match get("CATALOGUE_PUBLIC") {
+            None => false,
+            Some(v) => parse_bool(v.trim()).ok_or_else(|| {
+                ConfigError::new("CATALOGUE_PUBLIC", format!("`{v}` is not true or false"))
+            })?,
+        };
         let idle_minutes: i64 = parse_or(
             "HISTORY_SESSION_IDLE_MINUTES",
             get("HISTORY_SESSION_IDLE_MINUTES"),
@@ -645,6 +654,7 @@ impl Config {
             snapshot_every,
             require_expected_hash,
             session_idle,
+            catalogue_public,
             app_env,
             log_format,
         })

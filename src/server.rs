@@ -63,6 +63,7 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
                 require_expected_hash: config.require_expected_hash,
             },
             session_idle: config.session_idle,
+            catalogue_public: config.catalogue_public,
         },
         &config.http,
         live,

@@ -353,7 +353,55 @@ async fn publishing_freezes_a_version_read_by_catalogue_address(backend: Backend
     assert!(message.contains("immutable"), "{message}");
 }
 
+/// With `CATALOGUE_PUBLIC`, readers without a token read the catalogue (published versions
+/// only, without their publisher); drafts and the rest still need a token.
+async fn a_public_catalogue_answers_readers_without_a_token(backend: Backend) {
+    let server = TestServer::start_with(backend, &[("CATALOGUE_PUBLIC", "true")]).await;
+    let staff = server.staff().await;
+    create_area(
+        staff,
+        json!({"codigo": "COATE", "nome": "Coordenação", "slug": "coate", "prefixo": "07"}),
+    )
+    .await;
+    let content = json!({"nomeProcesso": "Atender", "codigoProcesso": "07.01.01.01.001",
+                         "area": {"codigo": "COATE", "nome": "COATE"}});
+    let pop = create(&server, "s1", content).await;
+    let anonymous = server.anonymous();
+    assert_eq!(
+        published_version(&anonymous, "coate", "07.01.01.01.001", None).await,
+        Value::Null
+    );
+    change_status(&server, &pop["id"], "IN_REVIEW", None).await;
+    change_status(&server, &pop["id"], "PUBLISHED", None).await;
+    let version = published_version(&anonymous, "coate", "07.01.01.01.001", None).await;
+    assert_eq!(version["popId"], pop["id"]);
+    assert_eq!(version["publishedBy"], Value::Null);
+    let signed_in = published_version(staff, "coate", "07.01.01.01.001", None).await;
+    assert_eq!(signed_in["publishedBy"]["username"], "staff");
+    let listed = anonymous
+        .data("{ areas { codigo publishedPopCount } }", json!({}))
+        .await;
+    assert_eq!(
+        listed["areas"],
+        json!([{"codigo": "COATE", "publishedPopCount": 1}])
+    );
+    for (query, variables) in [
+        (
+            "query($id: ID!) { pop(id: $id) { id } }",
+            json!({"id": pop["id"]}),
+        ),
+        ("{ pops { totalCount } }", json!({})),
+    ] {
+        assert_eq!(
+            anonymous.error_code(query, variables).await,
+            "UNAUTHENTICATED",
+            "{query}"
+        );
+    }
+}
+
 both_backends!(
+    a_public_catalogue_answers_readers_without_a_token,
     areas_are_managed_by_staff_and_listed_with_published_counts,
     publishing_freezes_a_version_read_by_catalogue_address,
 );

@@ -1,8 +1,8 @@
 //! Areas: the `CatalogueArea` type, the `areas`/`area` queries and the staff's `createArea` and
 //! `updateArea` mutations.
 
-use super::actor;
 use super::scalars::DateTime;
+use super::{actor, catalogue_reader};
 use crate::db::Db;
 use crate::domain::areas::{self, AreaInput, AreaView};
 use crate::error::AppError;
@@ -134,13 +134,13 @@ pub struct AreaQuery;
 
 #[Object]
 impl AreaQuery {
-    /// Every area, ordered by `ordem` then name, each with its counts of published POPs. Inactive areas only with `includeInactive`.
+    /// Every area, ordered by `ordem` then name, each with its counts of published POPs. Inactive areas only with `includeInactive`. Open to every signed-in user (and without a token with `CATALOGUE_PUBLIC`).
     async fn areas(
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] include_inactive: bool,
     ) -> Result<Vec<CatalogueArea>> {
-        actor(ctx)?;
+        catalogue_reader(ctx)?;
         let db = ctx.data::<Db>()?;
         Ok(areas::list(db)
             .await?
@@ -150,14 +150,14 @@ impl AreaQuery {
             .collect())
     }
 
-    /// One area by its code or by its slug (give one of them); `null` if there is none.
+    /// One area by its code or by its slug (give one of them); `null` if there is none. Open to every signed-in user (and without a token with `CATALOGUE_PUBLIC`).
     async fn area(
         &self,
         ctx: &Context<'_>,
         codigo: Option<String>,
         slug: Option<String>,
     ) -> Result<Option<CatalogueArea>> {
-        actor(ctx)?;
+        catalogue_reader(ctx)?;
         if codigo.is_some() == slug.is_some() {
             return Err(AppError::bad_input("codigo", "give either `codigo` or `slug`").into());
         }

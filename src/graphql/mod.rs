@@ -68,6 +68,8 @@ pub struct Settings {
     pub autosave: crate::domain::autosave::Limits,
     /// Default idle time that ends an editing session (`HISTORY_SESSION_IDLE_MINUTES`).
     pub session_idle: chrono::TimeDelta,
+    /// `CATALOGUE_PUBLIC`: the catalogue answers readers without a token.
+    pub catalogue_public: bool,
 }
 
 /// The schema's shape, without runtime data.
@@ -159,6 +161,16 @@ pub(crate) fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
         is_staff: user.is_staff,
         area_codigo: user.area_codigo.clone(),
     })
+}
+
+/// `UNAUTHENTICATED` unless the request is signed in or the catalogue is public
+/// (`CATALOGUE_PUBLIC`): the check of the catalogue's queries.
+pub(crate) fn catalogue_reader(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    if ctx.data_opt::<AuthUser>().is_some() || settings(ctx)?.catalogue_public {
+        Ok(())
+    } else {
+        Err(AppError::Unauthenticated.into())
+    }
 }
 
 /// The resolvers' settings.

@@ -1,7 +1,7 @@
 //! Published versions: the `PublishedVersion` type, `Pop.publishedVersions` (through
 //! [`super::loaders::VersionsLoader`]) and the catalogue's `publishedVersion` query.
 
-use super::actor;
+use super::catalogue_reader;
 use super::scalars::DateTime;
 use super::user::UserObject;
 use crate::db::models::PublishedVersion;
@@ -58,8 +58,11 @@ impl VersionObject {
     async fn published_at(&self) -> DateTime {
         DateTime(self.version.published_at)
     }
-    /// Who published it; `null` for versions whose publisher is unknown or was removed.
+    /// Who published it; `null` for versions whose publisher is unknown or was removed, and for readers without a token (`CATALOGUE_PUBLIC`).
     async fn published_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
+        if super::auth_user(ctx).is_err() {
+            return Ok(None);
+        }
         super::user::load(ctx, self.version.published_by_id).await
     }
     /// Why it was published, as the publisher said; `null` when no reason was given.
@@ -78,7 +81,7 @@ pub struct VersionQuery;
 
 #[Object]
 impl VersionQuery {
-    /// A published version by its catalogue address: the area's slug and the POP's process code (CAP), then version `versao`, else the current published version. `null` when the address names no published POP (drafts are never answered). Open to every signed-in user.
+    /// A published version by its catalogue address: the area's slug and the POP's process code (CAP), then version `versao`, else the current published version. `null` when the address names no published POP (drafts are never answered). Open to every signed-in user, and to readers without a token when the server sets `CATALOGUE_PUBLIC`.
     async fn published_version(
         &self,
         ctx: &Context<'_>,
@@ -87,7 +90,7 @@ impl VersionQuery {
         #[graphql(desc = "A version number; the current published version when left out.")]
         versao: Option<i32>,
     ) -> Result<Option<VersionObject>> {
-        actor(ctx)?;
+        catalogue_reader(ctx)?;
         if versao.is_some_and(|v| v < 1) {
             return Err(AppError::bad_input("versao", "version numbers start at 1").into());
         }
