@@ -347,10 +347,24 @@ async fn publishing_freezes_a_version_read_by_catalogue_address(backend: Backend
     let db = server.db().await;
     let mut pooled = db.get().await.unwrap();
     let mut conn = pooled.conn();
-    let forge = "UPDATE pop_versions SET motivo = 'forged'";
-    let refused = mapagov::with_backend!(&mut conn, |c| diesel::sql_query(forge).execute(c).await);
-    let message = refused.unwrap_err().to_string();
-    assert!(message.contains("immutable"), "{message}");
+    let reader_id = "(SELECT id FROM users WHERE username = 'reader')";
+    for forge in [
+        "UPDATE pop_versions SET motivo = 'forged'".to_owned(),
+        "UPDATE pop_versions SET payload = '{}'".to_owned(),
+        format!("UPDATE pop_versions SET published_by_id = {reader_id}"),
+    ] {
+        let refused =
+            mapagov::with_backend!(&mut conn, |c| diesel::sql_query(&forge).execute(c).await);
+        let message = refused.unwrap_err().to_string();
+        assert!(message.contains("immutable"), "{forge}: {message}");
+    }
+    // What may change: the current flag, and a publisher removed (a deleted user).
+    for allowed in [
+        "UPDATE pop_versions SET is_current = TRUE",
+        "UPDATE pop_versions SET published_by_id = NULL",
+    ] {
+        mapagov::with_backend!(&mut conn, |c| diesel::sql_query(allowed).execute(c).await).unwrap();
+    }
 }
 
 /// With `CATALOGUE_PUBLIC`, readers without a token read the catalogue (published versions
@@ -378,6 +392,10 @@ async fn a_public_catalogue_answers_readers_without_a_token(backend: Backend) {
     assert_eq!(version["publishedBy"], Value::Null);
     let signed_in = published_version(staff, "coate", "07.01.01.01.001", None).await;
     assert_eq!(signed_in["publishedBy"]["username"], "staff");
+    let by_slug = anonymous
+        .data("{ area(slug: \"coate\") { codigo } }", json!({}))
+        .await;
+    assert_eq!(by_slug["area"]["codigo"], "COATE");
     let listed = anonymous
         .data("{ areas { codigo publishedPopCount } }", json!({}))
         .await;

@@ -12,6 +12,8 @@ use mapagov::db::migrate::{self, Direction};
 use mapagov::db::models::{Pop, Snapshot};
 use mapagov::db::Db;
 use mapagov::domain::hash::integrity_hash;
+use mapagov::domain::transition::ExpectedHash;
+use mapagov::domain::{workflow, Status};
 use mapagov::error::AppError;
 use mapagov::transfer::import::{self, ImportOptions, ImportReport};
 use mapagov::{pop_columns, snapshot_columns, with_backend};
@@ -602,7 +604,108 @@ async fn published_versions_import_verified_with_one_current_each(backend: Backe
     assert_eq!((counts.read, counts.imported, counts.skipped), (3, 0, 3));
 }
 
+/// What the legacy tables get wrong does not break the rules here: a deleted published POP has
+/// no current version; a stored hash that is not a SHA-256 is replaced and reported; a published
+/// POP without versions gets its document frozen as its version in force; a version numbered
+/// above its POP's `versao` does not stop the POP's next publication.
+async fn legacy_version_quirks_import_without_breaking_the_rules(backend: Backend) {
+    let payload = |snapshot: i64| {
+        format!(
+            "(SELECT json_remove(payload, '$.status', '$.versao') FROM processos_popsnapshot \
+             WHERE id = {snapshot})"
+        )
+    };
+    let later = common::later_legacy::LaterLegacy::with_sql(&format!(
+        "{VERSION_TABLE} \
+         UPDATE processos_pop SET status = 'published', is_deleted = 1 WHERE id = 9; \
+         UPDATE processos_pop SET status = 'published' WHERE id = 11; \
+         INSERT INTO processos_popversion VALUES \
+         (4, 9, 1, {}, '', NULL, '2026-02-01 10:00:00', '', 1), \
+         (5, 10, 1, {}, 'NOT-A-HASH', NULL, '2026-02-01 10:00:00', '', 0), \
+         (6, 12, 2, {}, '', NULL, '2026-02-01 10:00:00', '', 0);",
+        payload(6),
+        payload(7),
+        payload(8)
+    ));
+    let data = mapagov::legacy::read(&later.path).await.unwrap();
+    for version in data.versions.iter().filter(|v| v.id != 5) {
+        let mut doc = version.payload.clone();
+        doc["status"] = "published".into();
+        doc["versao"] = version.versao.into();
+        later.exec(&format!(
+            "UPDATE processos_popversion SET integrity_hash = '{}' WHERE id = {}",
+            integrity_hash(&doc),
+            version.id
+        ));
+    }
+    let data = mapagov::legacy::read(&later.path).await.unwrap();
+    let (db, _dir) = target(backend).await;
+    let report = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.versions_stale_in_source, vec![5]);
+    assert_eq!(report.versions_frozen, 1);
+    for expected in [
+        "POP legacy id 9:",
+        "version legacy id 5: its stored hash `not-a-hash`",
+        "version legacy id 6: number 2 is above its POP's versao 1",
+    ] {
+        assert!(
+            report.warnings.iter().any(|w| w.contains(expected)),
+            "{expected}: {:?}",
+            report.warnings
+        );
+    }
+    let pops = all_pops(&db).await;
+    let row_of = |legacy: i64| {
+        pops.iter()
+            .find(|p| p.meta.legacy_id == Some(legacy))
+            .unwrap()
+            .clone()
+    };
+    let mut pooled = db.get().await.unwrap();
+    let mut conn = pooled.conn();
+    let deleted = mapagov::db::versions::find(&mut conn, row_of(9).meta.id, None).await;
+    assert_eq!(deleted.unwrap(), None);
+    let frozen = mapagov::db::versions::find(&mut conn, row_of(11).meta.id, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (frozen.versao, frozen.published_by_id, frozen.legacy_id),
+        (1, None, None)
+    );
+    assert_eq!(frozen.integrity_hash, row_of(11).meta.integrity_hash);
+    drop(pooled);
+    let verified = mapagov::transfer::verify::verify(&db, None).await.unwrap();
+    assert!(verified.failures.is_empty(), "{:?}", verified.failures);
+    assert_eq!(verified.versions_checked, 4);
+
+    // POP 12 (versao 1) already has a version 2: publishing it makes version 3.
+    let twelve = row_of(12);
+    let staff = mapagov::domain::Actor::system();
+    for to in [Status::InReview, Status::Published] {
+        workflow::change_status(
+            &db,
+            &staff,
+            twelve.meta.uuid.0,
+            to,
+            None,
+            ExpectedHash::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let mut pooled = db.get().await.unwrap();
+    let published = mapagov::db::versions::find(&mut pooled.conn(), twelve.meta.id, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(published.versao, 3);
+}
+
 both_backends!(
+    legacy_version_quirks_import_without_breaking_the_rules,
     published_versions_import_verified_with_one_current_each,
     areas_import_with_their_parents,
     a_cloned_pop_of_versao_zero_imports_unchanged,

@@ -84,6 +84,13 @@ pub fn render(report: &ImportReport) -> String {
             report.versions_stale_in_source
         ));
     }
+    if report.versions_frozen > 0 {
+        out.push_str(&format!(
+            "published POPs without versions, their current document frozen as version in \
+             force: {}\n",
+            report.versions_frozen
+        ));
+    }
     out.push_str(&format!(
         "POP hashes recomputed and re-verified: {}\n",
         report.pops_verified

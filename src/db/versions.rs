@@ -54,6 +54,29 @@ pub async fn insert_current(
     .await)?)
 }
 
+/// Freezes the current document of every live published POP that has no version at all (POPs
+/// published before versions were stored, or imported without them) as its current version:
+/// publisher unknown, published at its last write. Returns how many were frozen.
+pub async fn freeze_unversioned(conn: &mut Conn<'_>) -> Result<usize, AppError> {
+    const SQL: &str = "INSERT INTO pop_versions \
+         (pop_id, versao, payload, integrity_hash, published_at, is_current) \
+         SELECT p.id, p.versao, p.document, p.integrity_hash, p.updated_at, TRUE FROM pops p \
+         WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.versao >= 1 \
+         AND NOT EXISTS (SELECT 1 FROM pop_versions v WHERE v.pop_id = p.id)";
+    Ok(with_backend!(conn, |c| diesel::sql_query(SQL)
+        .execute(c)
+        .await)?)
+}
+
+/// The highest version number stored for a POP, if any.
+pub async fn newest_number(conn: &mut Conn<'_>, pop_id: i64) -> Result<Option<i32>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pop_versions::table
+        .filter(schema::pop_versions::pop_id.eq(pop_id))
+        .select(diesel::dsl::max(schema::pop_versions::versao))
+        .first::<Option<i32>>(c)
+        .await)?)
+}
+
 /// Makes none of a POP's versions current (an archived POP answers no version in the
 /// catalogue; its versions stay listed on it).
 pub async fn clear_current(conn: &mut Conn<'_>, pop_id: i64) -> Result<(), AppError> {

@@ -149,7 +149,10 @@ pub async fn apply(
         Change::Status { to, .. } => {
             next.meta.status = to.as_str().into();
             if *to == Status::Published {
-                next.meta.versao += 1;
+                // One more than the POP's version, and than any version stored for it (imported
+                // data may hold a number the POP never reached).
+                let stored = versions::newest_number(conn, next.meta.id).await?;
+                next.meta.versao = (next.meta.versao + 1).max(stored.map_or(0, |v| v + 1));
             }
         }
         Change::Delete => next.meta.deleted_at = Some(now),

@@ -27,7 +27,9 @@
 //!   not kept consistent (a POP could have several current versions, or one while archived), so
 //!   it is not copied: a POP's current version here is its highest-numbered one while the POP is
 //!   published, and none otherwise; every POP where that differs from the legacy flags is
-//!   reported as a warning.
+//!   reported as a warning. A published POP with no version at all (a source of the earlier
+//!   versions) gets its current document frozen as its version in force. A stored hash that is not
+//!   a SHA-256 is replaced by the computed one and the version reported as stale.
 //!
 //! After writing, and before committing, every imported snapshot is read back and re-hashed, and
 //! every imported POP's hash recomputed from what was stored: a snapshot that verified in the
@@ -93,6 +95,9 @@ pub struct ImportReport {
     pub versions_verified: usize,
     /// Legacy ids of imported versions whose stored hash did not match in the source already.
     pub versions_stale_in_source: Vec<i64>,
+    /// Published POPs without any version (none in the source) whose current document was
+    /// frozen as their version in force.
+    pub versions_frozen: usize,
     /// Imported POPs whose recomputed hash was re-verified after writing.
     pub pops_verified: usize,
     /// Things worth knowing that did not stop the import.
@@ -135,6 +140,7 @@ async fn write(
         versions_checked: 0,
         versions_verified: 0,
         versions_stale_in_source: Vec::new(),
+        versions_frozen: 0,
         pops_verified: 0,
         warnings: Vec::new(),
     };
@@ -145,6 +151,7 @@ async fn write(
     let new_snapshots = import_snapshots(conn, &data.snapshots, &pops, &mut report).await?;
     import_changes(conn, data, &pops, &users, &mut report).await?;
     let new_versions = import_versions(conn, data, &pops, &users, &mut report).await?;
+    report.versions_frozen = crate::db::versions::freeze_unversioned(conn).await?;
     verify(conn, &new_pops, &new_snapshots, &mut report).await?;
     verify_versions(conn, &new_versions, &mut report).await?;
     Ok(report)
@@ -689,16 +696,46 @@ async fn import_versions(
             )));
         }
         let computed = version_hash(&version.payload, version.versao);
-        let stored = version.integrity_hash.clone().unwrap_or_else(|| {
-            report.warnings.push(format!(
-                "version legacy id {}: no stored hash, computed from its payload",
-                version.id
-            ));
-            computed.clone()
-        });
+        let stored = match version
+            .integrity_hash
+            .as_deref()
+            .map(|h| h.trim().to_lowercase())
+        {
+            Some(hash) if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => hash,
+            Some(malformed) => {
+                // Not a SHA-256 at all: kept as unverifiable would break the table's check, so
+                // the computed hash is stored and the version reported as stale.
+                report.warnings.push(format!(
+                    "version legacy id {}: its stored hash `{malformed}` is not a SHA-256; \
+                     stored the hash of its payload instead",
+                    version.id
+                ));
+                report.versions_stale_in_source.push(version.id);
+                computed.clone()
+            }
+            None => {
+                report.warnings.push(format!(
+                    "version legacy id {}: no stored hash, computed from its payload",
+                    version.id
+                ));
+                computed.clone()
+            }
+        };
         let verified_in_source = stored == computed;
         if !verified_in_source {
             report.versions_stale_in_source.push(version.id);
+        }
+        let pop_versao = data
+            .pops
+            .iter()
+            .find(|p| p.id == version.pop_id)
+            .map(|p| p.versao);
+        if let Some(pop_versao) = pop_versao.filter(|v| version.versao > *v) {
+            report.warnings.push(format!(
+                "version legacy id {}: number {} is above its POP's versao {pop_versao}; the \
+                 POP's next publication will be numbered after it",
+                version.id, version.versao
+            ));
         }
         let published_by = version
             .published_by
@@ -747,12 +784,13 @@ async fn import_versions(
 /// returns that version's number.
 async fn make_current(conn: &mut Conn<'_>, pop_id: i64) -> Result<Option<i32>, AppError> {
     crate::db::versions::clear_current(conn, pop_id).await?;
-    let status: String = with_backend!(conn, |c| schema::pops::table
-        .find(pop_id)
-        .select(schema::pops::status)
-        .first(c)
-        .await)?;
-    if status != Status::Published.as_str() {
+    let (status, deleted): (String, Option<chrono::DateTime<chrono::Utc>>) =
+        with_backend!(conn, |c| schema::pops::table
+            .find(pop_id)
+            .select((schema::pops::status, schema::pops::deleted_at))
+            .first(c)
+            .await)?;
+    if status != Status::Published.as_str() || deleted.is_some() {
         return Ok(None);
     }
     let newest: Option<i32> = with_backend!(conn, |c| schema::pop_versions::table

@@ -80,7 +80,7 @@ struct SeqState {
 
 /// Orphan and consistency checks: a name and SQL counting the rows at fault (the same text on
 /// both backends).
-const ORPHANS: [(&str, &str); 8] = [
+const ORPHANS: [(&str, &str); 9] = [
     (
         "api_tokens naming a missing user",
         "SELECT COUNT(*) AS n FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id WHERE u.id IS NULL",
@@ -103,6 +103,11 @@ const ORPHANS: [(&str, &str); 8] = [
         "SELECT COUNT(*) AS n FROM pop_versions v LEFT JOIN pops p ON p.id = v.pop_id WHERE p.id IS NULL",
     ),
     (
+        "pop_versions naming a missing publisher",
+        "SELECT COUNT(*) AS n FROM pop_versions v LEFT JOIN users u ON u.id = v.published_by_id \
+         WHERE v.published_by_id IS NOT NULL AND u.id IS NULL",
+    ),
+    (
         "current pop_versions of a POP that is not published",
         "SELECT COUNT(*) AS n FROM pop_versions v JOIN pops p ON p.id = v.pop_id \
          WHERE v.is_current AND (p.status <> 'published' OR p.deleted_at IS NOT NULL)",
@@ -116,6 +121,21 @@ const ORPHANS: [(&str, &str); 8] = [
         "pop_change_log rows naming a missing user",
         "SELECT COUNT(*) AS n FROM pop_change_log c LEFT JOIN users u ON u.id = c.user_id \
          WHERE c.user_id IS NOT NULL AND u.id IS NULL",
+    ),
+];
+
+/// Checks of published versions that are worth knowing but not wrong data: a name and SQL
+/// counting the rows.
+const VERSION_WARNINGS: [(&str, &str); 2] = [
+    (
+        "published POPs without a current version (the catalogue does not answer them)",
+        "SELECT COUNT(*) AS n FROM pops p WHERE p.status = 'published' AND p.deleted_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM pop_versions v WHERE v.pop_id = p.id AND v.is_current)",
+    ),
+    (
+        "current pop_versions whose number is not their POP's versao",
+        "SELECT COUNT(*) AS n FROM pop_versions v JOIN pops p ON p.id = v.pop_id \
+         WHERE v.is_current AND v.versao <> p.versao",
     ),
 ];
 
@@ -154,6 +174,15 @@ pub async fn verify(db: &Db, sample: Option<i64>) -> Result<VerifyReport, AppErr
         .n;
         if n > 0 {
             report.failures.push(format!("{n} {what}"));
+        }
+    }
+    for (what, sql) in VERSION_WARNINGS {
+        let n = with_backend!(&mut conn, |c| diesel::sql_query(sql)
+            .get_result::<Number>(c)
+            .await)?
+        .n;
+        if n > 0 {
+            report.warnings.push(format!("{n} {what}"));
         }
     }
     check_sequences(&mut conn, &mut report).await?;
