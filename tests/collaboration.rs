@@ -267,6 +267,28 @@ async fn creating_is_explicit(backend: Backend) {
     let saved = save(&server, &second["pop"], json!({"pontosAtencao": "x"})).await;
     assert_eq!(saved["pop"]["id"], second["pop"]["id"]);
     assert_eq!(state(&server, &first["id"]).await["pop"], before["pop"]);
+
+    // A POP created empty still has its creation in the history.
+    let empty = server
+        .data(&create_doc(), json!({"input": {"sessionId": "vazio"}}))
+        .await["createPop"]
+        .clone();
+    let log = history(&server, &empty["pop"]["id"]).await;
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert_eq!(
+        (
+            &log[0]["action"],
+            &log[0]["field"],
+            &log[0]["oldValue"],
+            &log[0]["newValue"]
+        ),
+        (
+            &json!("CREATE"),
+            &json!("status"),
+            &Value::Null,
+            &json!("draft")
+        )
+    );
 }
 
 fn history_doc(args: &str) -> String {

@@ -154,7 +154,7 @@ async fn a_dump_loads_into_the_other_backend_with_equal_checksums(backend: Backe
     let text = lines(&path);
     let header: Value = serde_json::from_str(&text[0]).unwrap();
     assert_eq!(header["format"], "mapagov-dump");
-    assert_eq!(header["version"], 1);
+    assert_eq!(header["version"], mapagov::transfer::dump::VERSION);
     let trailer: Value = serde_json::from_str(text.last().unwrap()).unwrap();
     let total: u64 = written.values().map(|s| s.rows).sum();
     assert_eq!(text.len() as u64, total + 2);
@@ -289,7 +289,8 @@ async fn a_newer_format_version_is_refused(backend: Backend) {
     let (path, _) = dump_file(&source, dir.path()).await;
     let mut text = lines(&path);
     let mut header: Value = serde_json::from_str(&text[0]).unwrap();
-    header["version"] = json!(2);
+    let newer_version = mapagov::transfer::dump::VERSION + 1;
+    header["version"] = json!(newer_version);
     text[0] = header.to_string();
     let newer = dir.path().join("newer.jsonl");
     std::fs::write(&newer, text.join("\n") + "\n").unwrap();
@@ -297,7 +298,11 @@ async fn a_newer_format_version_is_refused(backend: Backend) {
     let err = cli::load::load_file(&target.config, &newer, false)
         .await
         .unwrap_err();
-    assert!(err.message().contains("version 2"), "{}", err.message());
+    assert!(
+        err.message().contains(&format!("version {newer_version}")),
+        "{}",
+        err.message()
+    );
     assert!(sums(&target.db).await.values().all(|s| s.rows == 0));
 }
 

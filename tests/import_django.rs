@@ -704,7 +704,82 @@ async fn legacy_version_quirks_import_without_breaking_the_rules(backend: Backen
     assert_eq!(published.versao, 3);
 }
 
+/// Live POPs sharing a process code import unchanged: the first (lowest legacy id) holds it, the
+/// others are marked as duplicates and reported, here and by `verify`.
+async fn shared_process_codes_import_with_the_first_holding_them(backend: Backend) {
+    let later = common::later_legacy::LaterLegacy::with_sql(
+        "UPDATE processos_pop SET codigo_processo = '05.01.01.01.001' WHERE id IN (20, 21, 22); \
+         UPDATE processos_pop SET is_deleted = 1 WHERE id = 22;",
+    );
+    let data = mapagov::legacy::read(&later.path).await.unwrap();
+    let (db, _dir) = target(backend).await;
+    let report = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    let flagged: Vec<&String> = report
+        .warnings
+        .iter()
+        .filter(|w| w.contains("05.01.01.01.001"))
+        .collect();
+    assert_eq!(flagged.len(), 1, "{:?}", report.warnings);
+    assert!(flagged[0].starts_with("POP legacy id 21:"), "{flagged:?}");
+    let pops = all_pops(&db).await;
+    let marked: Vec<i64> = pops
+        .iter()
+        .filter(|p| p.meta.cap_duplicate)
+        .map(|p| p.meta.legacy_id.unwrap())
+        .collect();
+    assert_eq!(marked, vec![21]);
+    let verified = mapagov::transfer::verify::verify(&db, None).await.unwrap();
+    assert!(
+        verified
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("1 live POPs whose process code")),
+        "{:?}",
+        verified.warnings
+    );
+    assert!(verified.failures.is_empty(), "{:?}", verified.failures);
+}
+
+/// The migration that makes codes unique keeps POPs that already shared one: the first holds
+/// it, the later ones are marked as duplicates (nothing is refused, no document changes).
+async fn the_code_migration_marks_codes_shared_before(backend: Backend) {
+    let (url, _dir) = common::fresh_database(backend).await;
+    let config = common::database_config(&url, &[]);
+    migrate::run(&config, Direction::Up).await.unwrap();
+    let db = Db::connect(&config).await.unwrap();
+    run_import(&db, "legacy-mapagov.sqlite3", &ImportOptions::default())
+        .await
+        .unwrap();
+    drop(db);
+    let reverted = migrate::run(&config, Direction::DownOne).await.unwrap();
+    assert!(
+        reverted.len() == 1 && reverted[0].contains("000140"),
+        "{reverted:?}"
+    );
+    {
+        let db = Db::connect(&config).await.unwrap();
+        let mut pooled = db.get().await.unwrap();
+        let mut conn = pooled.conn();
+        let share = "UPDATE pops SET codigo_processo = '05.01.01.01.001' \
+                     WHERE legacy_id IN (21, 20, 22)";
+        with_backend!(&mut conn, |c| diesel::sql_query(share).execute(c).await).unwrap();
+    }
+    migrate::run(&config, Direction::Up).await.unwrap();
+    let db = Db::connect(&config).await.unwrap();
+    let marked: Vec<i64> = all_pops(&db)
+        .await
+        .iter()
+        .filter(|p| p.meta.cap_duplicate)
+        .map(|p| p.meta.legacy_id.unwrap())
+        .collect();
+    assert_eq!(marked, vec![21, 22]);
+}
+
 both_backends!(
+    the_code_migration_marks_codes_shared_before,
+    shared_process_codes_import_with_the_first_holding_them,
     legacy_version_quirks_import_without_breaking_the_rules,
     published_versions_import_verified_with_one_current_each,
     areas_import_with_their_parents,

@@ -110,6 +110,10 @@ pub struct PopMeta {
     pub last_activity_at: DateTime<Utc>,
     /// Soft-delete time.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Its process code (CAP) is held by another live POP that had it first (imported or
+    /// migrated data): the code stays in the document but is not this POP's until it changes.
+    #[serde(default)]
+    pub cap_duplicate: bool,
 }
 
 /// A POP row: control fields and content.
@@ -145,6 +149,7 @@ macro_rules! pop_columns {
                 schema::pops::last_autosave_at,
                 schema::pops::last_activity_at,
                 schema::pops::deleted_at,
+                schema::pops::cap_duplicate,
             ),
             (
                 schema::pops::nome_usuario,

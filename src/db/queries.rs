@@ -378,6 +378,7 @@ pub async fn update_pop(conn: &mut Conn<'_>, pop: &Pop) -> Result<(), AppError> 
                 schema::pops::last_autosave_at.eq(meta.last_autosave_at),
                 schema::pops::last_activity_at.eq(meta.last_activity_at),
                 schema::pops::deleted_at.eq(meta.deleted_at),
+                schema::pops::cap_duplicate.eq(meta.cap_duplicate),
             ),
             pop_content_values!(&pop.content),
         ))

@@ -12,6 +12,7 @@
 //! `POP_ID_REQUIRED` (several POPs, or only a published or archived one): an autosave never
 //! silently switches to another POP, and a new POP is only ever created on purpose.
 
+use super::codes;
 use super::document::{document, from_fields, to_fields};
 use super::hash::integrity_hash;
 use super::idempotency;
@@ -55,6 +56,9 @@ pub struct AutosaveRequest {
     pub raw_payload: Option<Value>,
     /// Makes retries safe: the same key and request return the first result.
     pub idempotency_key: Option<String>,
+    /// `createPop` only: give the new POP the next free process code at this position
+    /// (`MM.PP.SS`) of its area (see [`super::codes`]).
+    pub cap_position: Option<String>,
 }
 
 /// What a request asks for.
@@ -223,6 +227,9 @@ fn request_fingerprint(request: &AutosaveRequest, intent: Intent) -> String {
     if request.on_stale == OnStale::Refuse {
         fingerprint["on_stale"] = json!("refuse");
     }
+    if let Some(position) = &request.cap_position {
+        fingerprint["cap_position"] = json!(position);
+    }
     integrity_hash(&fingerprint)
 }
 
@@ -326,7 +333,7 @@ async fn write(
             expected.require("input.expectedHash")?;
             update(conn, actor, pop, request, limits, now).await?
         }
-        None => create(conn, actor, session, request, limits, now).await?,
+        None => create(conn, actor, session, request, limits, now, intent).await?,
     };
     if let Some(key) = &request.idempotency_key {
         idempotency::record(conn, key, &recorded(&outcome, request)?).await?;
@@ -381,9 +388,11 @@ async fn create(
     request: &AutosaveRequest,
     limits: Limits,
     now: DateTime<Utc>,
+    intent: Intent,
 ) -> Result<AutosaveOutcome, AppError> {
+    let fields = process_code(conn, request, intent).await?;
     let blank = PopContent::default();
-    let mut changes = changed_fields(&blank, &request.fields);
+    let mut changes = changed_fields(&blank, &fields);
     steps::identify_change(&blank.etapas, &mut changes);
     let content = with_changes(&blank, &changes)?;
     let uuid = uuid::Uuid::new_v4();
@@ -404,14 +413,22 @@ async fn create(
         },
     )
     .await?;
-    let log: Vec<NewChange> = changes
+    let mut rows: Vec<(String, Option<Value>, Value)> = changes
+        .into_iter()
+        .map(|(field, old, new)| (field, Some(old), new))
+        .collect();
+    if rows.is_empty() {
+        // Created empty: the history still says when, and by whom.
+        rows.push(("status".into(), None, json!(pop.meta.status)));
+    }
+    let log: Vec<NewChange> = rows
         .into_iter()
         .map(|(field, old, new)| NewChange {
             pop_id: pop.meta.id,
             user_id: actor.user_id,
             action: "create",
             field_name: field,
-            old_value: Some(old),
+            old_value: old,
             new_value: Some(new),
             autosave_sequence: pop.meta.autosave_sequence,
             snapshot_id: None,
@@ -427,6 +444,81 @@ async fn create(
         snapshot: None,
         merged_paths: Vec::new(),
     })
+}
+
+/// The content fields of a new POP, with its process code settled (see [`super::codes`]): the
+/// next free one at `cap_position` of its area when asked, else the one given, which
+/// `createPop` requires in CAP form under the area's prefix; a CAP code must be free.
+async fn process_code(
+    conn: &mut Conn<'_>,
+    request: &AutosaveRequest,
+    intent: Intent,
+) -> Result<Map<String, Value>, AppError> {
+    const FIELD: &str = "input.content.codigoProcesso";
+    let mut fields = request.fields.clone();
+    let text = |key: &str| {
+        fields
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let (area, given) = (text("area_codigo"), text("codigo_processo"));
+    if let Some(position) = &request.cap_position {
+        if given.is_some() {
+            return Err(AppError::bad_input(
+                "input.processPosition",
+                "give either `processPosition` or `content.codigoProcesso`, not both",
+            ));
+        }
+        let Some(prefix) = area_prefix(conn, area).await? else {
+            return Err(AppError::bad_input(
+                "input.content.area.codigo",
+                "a code by position needs the POP's area, one with a CAP prefix",
+            ));
+        };
+        let code =
+            codes::next_free(conn, &prefix, position.trim(), "input.processPosition").await?;
+        fields.insert("codigo_processo".into(), json!(code));
+    } else if let (Intent::Create, Some(code)) = (intent, &given) {
+        if !codes::is_cap(code) {
+            return Err(AppError::bad_input(
+                FIELD,
+                "must be a process code `AA.MM.PP.SS.III` (area prefix, macroprocess, process and \
+                 sub-process in two digits each, then the activity in three)",
+            ));
+        }
+        if let Some(prefix) = area_prefix(conn, area).await? {
+            if !code.starts_with(&format!("{prefix}.")) {
+                return Err(AppError::bad_input(
+                    FIELD,
+                    format!("must start with the area's prefix {prefix}"),
+                ));
+            }
+        }
+    }
+    let code = fields.get("codigo_processo").and_then(Value::as_str);
+    codes::claim(conn, code, None, FIELD).await?;
+    Ok(fields)
+}
+
+/// The CAP prefix of the area `codigo` (its own, else its nearest ancestor's), when the area
+/// exists and has one.
+async fn area_prefix(
+    conn: &mut Conn<'_>,
+    codigo: Option<String>,
+) -> Result<Option<String>, AppError> {
+    let Some(codigo) = codigo else {
+        return Ok(None);
+    };
+    let areas = super::areas::all(conn).await?;
+    Ok(
+        super::areas::views(areas, &std::collections::HashMap::new())
+            .into_iter()
+            .find(|view| view.area.codigo == codigo)
+            .and_then(|view| view.cap_prefix),
+    )
 }
 
 /// The control fields a new draft will have, for hashing before the insert.
@@ -450,6 +542,7 @@ fn draft_meta(uuid: uuid::Uuid, now: DateTime<Utc>) -> PopMeta {
         last_autosave_at: Some(now),
         last_activity_at: now,
         deleted_at: None,
+        cap_duplicate: false,
     }
 }
 

@@ -20,6 +20,7 @@
 //! A POP is created by `createPop` or the first autosave of a session (`autosave.rs`), not
 //! here; it shares [`check_size`].
 
+use super::codes;
 use super::document::document;
 use super::hash::integrity_hash;
 use super::paths::changed_paths;
@@ -158,6 +159,18 @@ pub async fn apply(
         Change::Delete => next.meta.deleted_at = Some(now),
     }
 
+    if next.content.codigo_processo != before.content.codigo_processo {
+        // A new code is this POP's own (see `codes`), once no other live POP holds it.
+        next.meta.cap_duplicate = false;
+        if next.meta.deleted_at.is_none() {
+            let field = match &change {
+                Change::Autosave { .. } => "input.content.codigoProcesso",
+                _ => "codigoProcesso",
+            };
+            let code = next.content.codigo_processo.as_deref();
+            codes::claim(conn, code, Some(next.meta.id), field).await?;
+        }
+    }
     let doc = document(&next.meta, &next.content);
     if let Some(limit) = limit {
         check_size(&doc, limit)?;

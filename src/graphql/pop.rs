@@ -116,9 +116,13 @@ impl PopObject {
     async fn macroprocesso(&self) -> Option<&str> {
         self.0.content.macroprocesso.as_deref()
     }
-    /// Process-architecture code such as `7.2.1.1.1`.
+    /// Process code (CAP), `AA.MM.PP.SS.III` such as `05.01.02.03.004`: unique among live POPs (see `capDuplicate`). POPs of the older system may hold free text such as `7.2.1.1.1`.
     async fn codigo_processo(&self) -> Option<&str> {
         self.0.content.codigo_processo.as_deref()
+    }
+    /// `true` when another live POP held this POP's process code first (data imported or kept from before codes were unique): the code stays in the document but is not this POP's until it is changed.
+    async fn cap_duplicate(&self) -> bool {
+        self.0.meta.cap_duplicate
     }
     /// Process name.
     async fn nome_processo(&self) -> Option<&str> {
@@ -275,7 +279,7 @@ pub struct PopContentInput {
     pub area: Option<AreaInput>,
     /// Macroprocess.
     pub macroprocesso: Option<String>,
-    /// Process-architecture code such as `7.2.1.1.1`.
+    /// Process code (CAP), `AA.MM.PP.SS.III`. `createPop` requires that form, under the area's prefix; an autosave keeps other text as it is (a code being typed) and claims only a complete code. A code another live POP holds is `BAD_USER_INPUT`.
     pub codigo_processo: Option<String>,
     /// Process name.
     pub nome_processo: Option<String>,
@@ -395,6 +399,8 @@ pub struct CreatePopInput {
     pub raw_payload: Option<Json<Value>>,
     /// Any unique string (e.g. a UUID per "new POP" click): a retry with the same key and input returns the first result (the same POP) without creating another.
     pub idempotency_key: Option<String>,
+    /// Give the POP the next free process code (CAP) at this position of its area: `MM.PP.SS` (macroprocess, process and sub-process, two digits each). The code is the area's prefix, the position and the next free activity number among the live POPs there (`05.01.02.03.004`). Needs `content.area.codigo` naming an area with a CAP prefix; not with `content.codigoProcesso`.
+    pub process_position: Option<String>,
 }
 
 /// The result of `autosavePop` and `createPop`.
@@ -555,6 +561,7 @@ impl PopMutation {
             fields: content_fields(input.content)?,
             raw_payload: input.raw_payload.map(|Json(v)| v),
             idempotency_key: input.idempotency_key,
+            cap_position: None,
         };
         let outcome =
             autosave::autosave(db, &actor(ctx)?, request, settings(ctx)?.autosave).await?;
@@ -577,6 +584,7 @@ impl PopMutation {
             fields: content_fields(input.content)?,
             raw_payload: input.raw_payload.map(|Json(v)| v),
             idempotency_key: input.idempotency_key,
+            cap_position: input.process_position,
         };
         let outcome =
             autosave::create_pop(db, &actor(ctx)?, request, settings(ctx)?.autosave).await?;

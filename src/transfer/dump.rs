@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 /// The `format` of a dump's header.
 pub const FORMAT: &str = "mapagov-dump";
 /// The format version this binary writes and the newest it reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The first line of a dump.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,6 +12,10 @@
 //!   versions write it), `autosave_sequence` and `raw_payload` (decoded) are kept; legacy statuses are mapped (see [`crate::legacy::map_status`]); `is_deleted` becomes
 //!   `deleted_at = updated_at`. The POP's own `integrity_hash` is recomputed from the imported
 //!   content: the legacy one went stale between snapshots.
+//! - **Process codes.** A live POP whose code (in CAP form) another live POP already holds (here
+//!   before the import, or imported before it: the lower legacy id, the one created first in the
+//!   old system) is imported unchanged, marked `cap_duplicate` and reported; it holds no code
+//!   until its code changes (see [`crate::domain::codes`]).
 //! - **Snapshots** keep their sequence, milestone flag and label, stored hash and payload
 //!   unchanged (JSON-equal, so the legacy hash still verifies); their kind is `import`, because
 //!   the old system did not record why a snapshot was taken. Their `status` column is mapped like
@@ -40,6 +44,7 @@ use crate::db::models::Pop;
 use crate::db::queries;
 use crate::db::types::DbUuid;
 use crate::db::{Conn, Db};
+use crate::domain::codes;
 use crate::domain::document::{self, document_parts, hash_of};
 use crate::domain::hash::integrity_hash;
 use crate::domain::versions::version_hash;
@@ -478,6 +483,26 @@ async fn import_pops(
         };
         let hash = pop_hash(pop);
         let deleted_at = pop.is_deleted.then_some(pop.updated_at);
+        let code = pop
+            .content
+            .codigo_processo
+            .as_deref()
+            .filter(|c| codes::is_cap(c));
+        let cap_duplicate = match code {
+            Some(code) if !pop.is_deleted => match codes::holder(conn, code, None).await? {
+                Some(holder) => {
+                    report.warnings.push(format!(
+                        "POP legacy id {}: its process code {code} is held by the POP {holder}, \
+                         here first; imported unchanged and marked as a duplicate until its \
+                         code changes",
+                        pop.id
+                    ));
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        };
         let id: i64 = with_backend!(conn, |c| diesel::insert_into(schema::pops::table)
             .values((
                 (
@@ -500,6 +525,7 @@ async fn import_pops(
                     schema::pops::last_autosave_at.eq(pop.last_autosave_at),
                     schema::pops::last_activity_at.eq(pop.last_activity_at),
                     schema::pops::deleted_at.eq(deleted_at),
+                    schema::pops::cap_duplicate.eq(cap_duplicate),
                 ),
                 crate::pop_content_values!(&pop.content),
             ))

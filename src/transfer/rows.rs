@@ -251,6 +251,8 @@ pub struct PopRow {
     pub last_activity_at: DateTime<Utc>,
     #[serde(with = "timestamp::option")]
     pub deleted_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub cap_duplicate: bool,
 }
 
 /// A `pop_snapshots` row.
@@ -588,6 +590,7 @@ pub async fn read_batch(
                 schema::pops::last_autosave_at,
                 schema::pops::last_activity_at,
                 schema::pops::deleted_at,
+                schema::pops::cap_duplicate,
             ))
             .load::<PopRow>(c)
             .await)?),
@@ -744,6 +747,7 @@ macro_rules! pop_values {
                 schema::pops::last_autosave_at.eq(r.last_autosave_at),
                 schema::pops::last_activity_at.eq(r.last_activity_at),
                 schema::pops::deleted_at.eq(r.deleted_at),
+                schema::pops::cap_duplicate.eq(r.cap_duplicate),
             ),
         )
     }};

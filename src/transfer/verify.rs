@@ -124,13 +124,17 @@ const ORPHANS: [(&str, &str); 9] = [
     ),
 ];
 
-/// Checks of published versions that are worth knowing but not wrong data: a name and SQL
-/// counting the rows.
-const VERSION_WARNINGS: [(&str, &str); 2] = [
+/// Checks of published versions and process codes that are worth knowing but not wrong data: a
+/// name and SQL counting the rows.
+const NOTICES: [(&str, &str); 3] = [
     (
         "published POPs without a current version (the catalogue does not answer them)",
         "SELECT COUNT(*) AS n FROM pops p WHERE p.status = 'published' AND p.deleted_at IS NULL \
          AND NOT EXISTS (SELECT 1 FROM pop_versions v WHERE v.pop_id = p.id AND v.is_current)",
+    ),
+    (
+        "live POPs whose process code another POP holds (cap_duplicate): give them a new code",
+        "SELECT COUNT(*) AS n FROM pops WHERE cap_duplicate AND deleted_at IS NULL",
     ),
     (
         "current pop_versions whose number is not their POP's versao",
@@ -176,7 +180,7 @@ pub async fn verify(db: &Db, sample: Option<i64>) -> Result<VerifyReport, AppErr
             report.failures.push(format!("{n} {what}"));
         }
     }
-    for (what, sql) in VERSION_WARNINGS {
+    for (what, sql) in NOTICES {
         let n = with_backend!(&mut conn, |c| diesel::sql_query(sql)
             .get_result::<Number>(c)
             .await)?

@@ -1,0 +1,2 @@
+DROP INDEX pops_live_cap_idx;
+ALTER TABLE pops DROP COLUMN cap_duplicate;
