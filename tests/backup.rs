@@ -78,7 +78,7 @@ async fn a_backup_restores_into_the_other_backend_and_verifies(backend: Backend)
     let m = manifest(&dir);
     assert_eq!(m["format"], "mapagov-backup");
     assert_eq!(m["version"], 1);
-    assert_eq!(m["dump_format_version"], 1);
+    assert_eq!(m["dump_format_version"], mapagov::transfer::dump::VERSION);
     assert_eq!(
         m["source_backend"],
         mapagov::transfer::dump::backend_name(source.db.backend())

@@ -735,7 +735,7 @@ async fn shared_process_codes_import_with_the_first_holding_them(backend: Backen
         verified
             .warnings
             .iter()
-            .any(|w| w.starts_with("1 live POPs whose process code")),
+            .any(|w| w.starts_with("1 live POPs marked as sharing a process code")),
         "{:?}",
         verified.warnings
     );

@@ -198,6 +198,25 @@ async fn codes_are_validated_and_freed(backend: Backend) {
         .await;
     assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT");
 
+    // What is checked is what is stored: blanks around a code are dropped, and the code claimed.
+    let padded = create_pop(
+        &server,
+        input("p", "DIGEP", Some(" 05.01.01.01.003 "), None),
+    )
+    .await;
+    assert_eq!(
+        padded["data"]["createPop"]["pop"]["codigoProcesso"], "05.01.01.01.003",
+        "{padded:#}"
+    );
+    let again = create_pop(&server, input("q", "DIGEP", Some("05.01.01.01.003"), None)).await;
+    assert_eq!(
+        bad_input_field(&again),
+        (
+            "BAD_USER_INPUT".to_owned(),
+            "input.content.codigoProcesso".to_owned()
+        )
+    );
+
     // Deleting the holder frees its code.
     server.data(DELETE, json!({"id": holder["id"]})).await;
     let again = create_pop(&server, input("r", "DIGEP", Some("05.01.01.01.001"), None)).await;

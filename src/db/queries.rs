@@ -325,6 +325,8 @@ pub struct NewPop<'a> {
     pub created_by_id: Option<i64>,
     /// Content.
     pub content: &'a PopContent,
+    /// Version (1, or 0 for a clone never published).
+    pub versao: i32,
     /// Legacy hash of the document.
     pub integrity_hash: &'a str,
     /// Autosave sequence.
@@ -346,7 +348,7 @@ pub async fn insert_pop(conn: &mut Conn<'_>, new: &NewPop<'_>) -> Result<Pop, Ap
             schema::pops::session_id.eq(new.session_id),
             schema::pops::created_by_id.eq(new.created_by_id),
             schema::pops::status.eq("draft"),
-            schema::pops::versao.eq(1),
+            schema::pops::versao.eq(new.versao),
             schema::pops::integrity_hash.eq(new.integrity_hash),
             schema::pops::autosave_sequence.eq(new.autosave_sequence),
             schema::pops::raw_payload.eq(new.raw_payload),

@@ -129,8 +129,9 @@ pub async fn find(
     })?)
 }
 
-/// The live POPs of the area whose slug is `area_slug` with process code `codigo`, newest
-/// first: `(id, uuid)`.
+/// The live POPs of the area whose slug is `area_slug` with process code `codigo`: the one that
+/// holds the code first (see `domain::codes`), then any marked as duplicates, newest first:
+/// `(id, uuid)`.
 pub async fn pops_at_address(
     conn: &mut Conn<'_>,
     area_slug: &str,
@@ -146,7 +147,7 @@ pub async fn pops_at_address(
         )
         .filter(schema::pops::codigo_processo.eq(codigo))
         .filter(schema::pops::deleted_at.is_null())
-        .order(schema::pops::id.desc())
+        .order((schema::pops::cap_duplicate, schema::pops::id.desc()))
         .select((schema::pops::id, schema::pops::uuid))
         .load::<(i64, DbUuid)>(c)
         .await)?;

@@ -369,7 +369,7 @@ async fn session_pop(
 }
 
 /// The changed fields: `(name, old, new)`, steps with their ids ([`steps::identify`]).
-fn changed_fields(before: &PopContent, fields: &Map<String, Value>) -> Vec<FieldChange> {
+pub(super) fn changed_fields(before: &PopContent, fields: &Map<String, Value>) -> Vec<FieldChange> {
     let old = to_fields(before);
     fields
         .iter()
@@ -395,30 +395,88 @@ async fn create(
     let mut changes = changed_fields(&blank, &fields);
     steps::identify_change(&blank.etapas, &mut changes);
     let content = with_changes(&blank, &changes)?;
+    let pop = insert_draft(
+        conn,
+        actor,
+        &Draft {
+            session,
+            content: &content,
+            versao: 1,
+            changes,
+            origin: None,
+            raw_payload: request.raw_payload.as_ref(),
+            max_document_bytes: limits.max_document_bytes,
+            now,
+        },
+    )
+    .await?;
+    Ok(AutosaveOutcome {
+        integrity_hash: pop.meta.integrity_hash.clone(),
+        autosave_sequence: pop.meta.autosave_sequence,
+        pop,
+        changed: true,
+        snapshot: None,
+        merged_paths: Vec::new(),
+    })
+}
+
+/// A new draft POP, before it is written.
+pub(super) struct Draft<'a> {
+    /// Its editing session.
+    pub session: &'a str,
+    /// Its content (codes already claimed, steps with their ids).
+    pub content: &'a PopContent,
+    /// Its version: 1, or 0 for a clone never published (as the legacy system wrote them).
+    pub versao: i32,
+    /// The fields set, from empty (one `create` row each in the history).
+    pub changes: Vec<FieldChange>,
+    /// Where it comes from, logged as a `create` row `cloned_from` (clones).
+    pub origin: Option<Value>,
+    /// The front end's form state.
+    pub raw_payload: Option<&'a Value>,
+    /// Largest accepted document, in bytes of its JSON.
+    pub max_document_bytes: usize,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+/// Writes a new draft POP and its `create` history (a POP created empty still gets one row, so
+/// its history says when and by whom), in the caller's transaction.
+pub(super) async fn insert_draft(
+    conn: &mut Conn<'_>,
+    actor: &Actor,
+    draft: &Draft<'_>,
+) -> Result<Pop, AppError> {
     let uuid = uuid::Uuid::new_v4();
-    let doc = document(&draft_meta(uuid, now), &content);
-    check_size(&doc, limits.max_document_bytes)?;
+    let mut meta = draft_meta(uuid, draft.now);
+    meta.versao = draft.versao;
+    let doc = document(&meta, draft.content);
+    check_size(&doc, draft.max_document_bytes)?;
     let hash = integrity_hash(&doc);
     let pop = queries::insert_pop(
         conn,
         &NewPop {
             uuid,
-            session_id: Some(session),
+            session_id: Some(draft.session),
             created_by_id: actor.user_id,
-            content: &content,
+            content: draft.content,
+            versao: draft.versao,
             integrity_hash: &hash,
             autosave_sequence: 1,
-            raw_payload: request.raw_payload.as_ref(),
-            now,
+            raw_payload: draft.raw_payload,
+            now: draft.now,
         },
     )
     .await?;
-    let mut rows: Vec<(String, Option<Value>, Value)> = changes
-        .into_iter()
-        .map(|(field, old, new)| (field, Some(old), new))
+    let mut rows: Vec<(String, Option<Value>, Value)> = draft
+        .changes
+        .iter()
+        .map(|(field, old, new)| (field.clone(), Some(old.clone()), new.clone()))
         .collect();
+    if let Some(origin) = &draft.origin {
+        rows.push(("cloned_from".into(), None, origin.clone()));
+    }
     if rows.is_empty() {
-        // Created empty: the history still says when, and by whom.
         rows.push(("status".into(), None, json!(pop.meta.status)));
     }
     let log: Vec<NewChange> = rows
@@ -432,18 +490,11 @@ async fn create(
             new_value: Some(new),
             autosave_sequence: pop.meta.autosave_sequence,
             snapshot_id: None,
-            now,
+            now: draft.now,
         })
         .collect();
     queries::insert_changes(conn, &log).await?;
-    Ok(AutosaveOutcome {
-        integrity_hash: pop.meta.integrity_hash.clone(),
-        autosave_sequence: pop.meta.autosave_sequence,
-        pop,
-        changed: true,
-        snapshot: None,
-        merged_paths: Vec::new(),
-    })
+    Ok(pop)
 }
 
 /// The content fields of a new POP, with its process code settled (see [`super::codes`]): the
@@ -465,6 +516,12 @@ async fn process_code(
             .map(str::to_owned)
     };
     let (area, given) = (text("area_codigo"), text("codigo_processo"));
+    // What is checked is what is stored: the code and area without surrounding blanks.
+    for (key, value) in [("area_codigo", &area), ("codigo_processo", &given)] {
+        if let Some(value) = value {
+            fields.insert(key.into(), json!(value));
+        }
+    }
     if let Some(position) = &request.cap_position {
         if given.is_some() {
             return Err(AppError::bad_input(
@@ -600,7 +657,10 @@ async fn update(
 }
 
 /// `content` with the new values of `changes`.
-fn with_changes(content: &PopContent, changes: &[FieldChange]) -> Result<PopContent, AppError> {
+pub(super) fn with_changes(
+    content: &PopContent,
+    changes: &[FieldChange],
+) -> Result<PopContent, AppError> {
     let mut fields = to_fields(content);
     for (name, _, new) in changes {
         fields.insert(name.clone(), new.clone());

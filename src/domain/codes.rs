@@ -32,6 +32,9 @@ const CODE_LEN: usize = 15;
 const PREFIX_LEN: usize = 11;
 /// The largest activity number.
 const MAX_ACTIVITY: u32 = 999;
+/// The first key of the advisory locks taken here (the two-key form keeps them apart from any
+/// other advisory lock): "CAP" in ASCII.
+const LOCK_NAMESPACE: i32 = 0x0043_4150;
 
 /// Whether `code` has the CAP form `AA.MM.PP.SS.III` (digits only, dots between levels).
 pub fn is_cap(code: &str) -> bool {
@@ -57,7 +60,8 @@ pub fn is_position(position: &str) -> bool {
 /// (PostgreSQL; a no-op on SQLite, whose writers are serialized already).
 async fn lock_prefix(conn: &mut Conn<'_>, prefix: &str) -> Result<(), AppError> {
     if let Conn::Pg(c) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('mapagov.cap:' || $1))")
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind::<diesel::sql_types::Integer, _>(LOCK_NAMESPACE)
             .bind::<diesel::sql_types::Text, _>(prefix)
             .execute(&mut **c)
             .await?;
@@ -140,7 +144,7 @@ pub async fn next_free(
     if highest >= MAX_ACTIVITY {
         return Err(AppError::bad_input(
             field,
-            format!("every activity number under {prefix} is used"),
+            format!("the highest activity number under {prefix} is {MAX_ACTIVITY} already"),
         ));
     }
     Ok(format!("{prefix}.{:03}", highest + 1))

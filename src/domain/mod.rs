@@ -6,6 +6,7 @@ pub mod access;
 pub mod approval;
 pub mod areas;
 pub mod autosave;
+pub mod clone;
 pub mod codes;
 pub mod diff;
 pub mod document;

@@ -120,7 +120,7 @@ impl PopObject {
     async fn codigo_processo(&self) -> Option<&str> {
         self.0.content.codigo_processo.as_deref()
     }
-    /// `true` when another live POP held this POP's process code first (data imported or kept from before codes were unique): the code stays in the document but is not this POP's until it is changed.
+    /// `true` when this POP shared its process code with a POP that held it first (data imported or kept from before codes were unique): the code stays in the document but is not this POP's, even if that POP is deleted since, until it is changed to a free one.
     async fn cap_duplicate(&self) -> bool {
         self.0.meta.cap_duplicate
     }
@@ -279,7 +279,7 @@ pub struct PopContentInput {
     pub area: Option<AreaInput>,
     /// Macroprocess.
     pub macroprocesso: Option<String>,
-    /// Process code (CAP), `AA.MM.PP.SS.III`. `createPop` requires that form, under the area's prefix; an autosave keeps other text as it is (a code being typed) and claims only a complete code. A code another live POP holds is `BAD_USER_INPUT`.
+    /// Process code (CAP), `AA.MM.PP.SS.III`. `createPop` requires that form (under the area's prefix when the area is known and has one); an autosave keeps other text as it is (a code being typed) and claims only a complete code. A code another live POP holds is `BAD_USER_INPUT`.
     pub codigo_processo: Option<String>,
     /// Process name.
     pub nome_processo: Option<String>,
@@ -589,6 +589,27 @@ impl PopMutation {
         let outcome =
             autosave::create_pop(db, &actor(ctx)?, request, settings(ctx)?.autosave).await?;
         Ok(AutosavePayload::from(outcome))
+    }
+
+    /// Makes a new draft activity from a published or in-review POP: owned by the caller, in the source's area, with the source's content under the new `name`, fresh step ids, `versao` 0 and, when the source has a process code, the next free code among its siblings. Its history names the source (`cloned_from`). Errors: `NOT_FOUND` (a POP the caller may not see; published POPs are visible to every signed-in user), `BAD_USER_INPUT` (`name` under 5 or over 500 characters; `popId` of a POP neither published nor in review).
+    async fn clone_pop(
+        &self,
+        ctx: &Context<'_>,
+        pop_id: ID,
+        #[graphql(desc = "The clone's activity name (`nomeProcesso`), 5 to 500 characters.")]
+        name: String,
+        #[graphql(desc = "The clone's editing session; a new one when left out.")]
+        session_id: Option<String>,
+    ) -> Result<PopObject> {
+        let db = ctx.data::<Db>()?;
+        let request = crate::domain::clone::CloneRequest {
+            source: pops::parse_public_id("popId", &pop_id)?,
+            name,
+            session_id,
+        };
+        let limit = settings(ctx)?.autosave.max_document_bytes;
+        let pop = crate::domain::clone::clone_pop(db, &actor(ctx)?, &request, limit).await?;
+        Ok(PopObject(pop))
     }
 
     /// Moves a POP through the workflow: DRAFT → IN_REVIEW → PUBLISHED → ARCHIVED, and IN_REVIEW → DRAFT with a `reason`. Publishing increments `versao` and takes a snapshot. Anything else is `INVALID_TRANSITION`. With `expectedHash`, only the version the caller saw moves (`CONFLICT` if it changed since): nothing unseen is published. When the server sends mail (`SMTP_URL`), the author is e-mailed after a publication, a send-back (with the reason) or an archiving.

@@ -489,6 +489,9 @@ async fn import_pops(
             .as_deref()
             .filter(|c| codes::is_cap(c));
         let cap_duplicate = match code {
+            // No per-prefix lock here: one import would hold thousands of them at once (each
+            // takes a slot of PostgreSQL's shared lock table). A code claimed by a request while
+            // the import runs fails the import's insert on the unique index; nothing is written.
             Some(code) if !pop.is_deleted => match codes::holder(conn, code, None).await? {
                 Some(holder) => {
                     report.warnings.push(format!(

@@ -133,7 +133,8 @@ const NOTICES: [(&str, &str); 3] = [
          AND NOT EXISTS (SELECT 1 FROM pop_versions v WHERE v.pop_id = p.id AND v.is_current)",
     ),
     (
-        "live POPs whose process code another POP holds (cap_duplicate): give them a new code",
+        "live POPs marked as sharing a process code held first by another (cap_duplicate): give \
+         them a new code",
         "SELECT COUNT(*) AS n FROM pops WHERE cap_duplicate AND deleted_at IS NULL",
     ),
     (
