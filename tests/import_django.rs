@@ -777,7 +777,215 @@ async fn the_code_migration_marks_codes_shared_before(backend: Backend) {
     assert_eq!(marked, vec![21, 22]);
 }
 
+/// On a fresh install whose only account is the unused first-run `admin`, a legacy `admin`
+/// takes its place (its token stops working, the report says so); once that account has a
+/// password, it is an account like any other and the import stops instead.
+async fn a_legacy_admin_replaces_the_unused_first_run_admin(backend: Backend) {
+    let later = common::later_legacy::LaterLegacy::with_sql(
+        "UPDATE auth_user SET username = 'admin' WHERE id = 1;",
+    );
+    let data = mapagov::legacy::read(&later.path).await.unwrap();
+
+    // Used (a password was set): the import stops, as for any account.
+    let (db, _dir) = target(backend).await;
+    mapagov::auth::bootstrap_admin(&db).await.unwrap().unwrap();
+    {
+        let mut pooled = db.get().await.unwrap();
+        let mut conn = pooled.conn();
+        let set = "UPDATE users SET password_hash = 'pbkdf2_sha256$1$x$y'";
+        with_backend!(&mut conn, |c| diesel::sql_query(set).execute(c).await).unwrap();
+    }
+    let err = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains("--rename-conflicts"),
+        "{}",
+        err.message()
+    );
+
+    // Unused: replaced.
+    let (db, _dir) = target(backend).await;
+    let token = mapagov::auth::bootstrap_admin(&db).await.unwrap().unwrap();
+    let report = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("first-run account `admin`")),
+        "{:?}",
+        report.warnings
+    );
+    let users = all_users(&db).await;
+    assert_eq!(users.len(), 1);
+    assert_eq!((users[0].1, users[0].2.as_str()), (Some(1), "admin"));
+    let lifetime = mapagov::auth::token::Lifetime {
+        max_age: None,
+        idle_timeout: None,
+    };
+    let still = mapagov::auth::token_user(&db, &token, &lifetime, Utc::now())
+        .await
+        .unwrap();
+    assert!(still.is_none(), "the first-run token must stop working");
+}
+
+/// `processos_userprofile` of a later-version database, as Django created it (the columns
+/// the import reads, and one it does not).
+const PROFILE_TABLE: &str = "CREATE TABLE processos_userprofile (id integer PRIMARY KEY, \
+    user_id integer NOT NULL UNIQUE, role varchar(20) NOT NULL, area_id bigint NULL, \
+    access_status varchar(20) NOT NULL, email_verified bool NOT NULL, \
+    nome_completo varchar(200) NOT NULL);";
+
+/// Roles become grants (an area manager reviews their area, a general manager is staff); users
+/// whose access was pending or rejected, or whose e-mail was not verified, are imported unable
+/// to sign in and listed; `mapagov user set` approves them and changes roles.
+async fn profiles_import_as_grants_and_pending_users_wait(backend: Backend) {
+    let users = "INSERT INTO auth_user (id, password, is_superuser, username, last_name, email, \
+        is_staff, is_active, date_joined, first_name) VALUES \
+        (2, '!', 0, 'gestora', '', 'g@x', 0, 1, '2026-01-01 10:00:00', ''), \
+        (3, '!', 0, 'pendente', '', 'p@x', 0, 1, '2026-01-01 10:00:00', ''), \
+        (4, '!', 0, 'naoverificada', '', 'n@x', 0, 1, '2026-01-01 10:00:00', ''), \
+        (5, '!', 0, 'recusada', '', 'r@x', 0, 1, '2026-01-01 10:00:00', '');";
+    let later = common::later_legacy::LaterLegacy::with_sql(&format!(
+        "{AREA_TABLE} INSERT INTO processos_area VALUES \
+         (3, 'DIGEP', 'Diretoria de Gestão de Pessoas', 'DIGEP', 'digep', '05', 1, 1, '', NULL, \
+          0, '2026-01-01 10:00:00', '2026-01-01 10:00:00'); \
+         {users} {PROFILE_TABLE} INSERT INTO processos_userprofile VALUES \
+         (1, 1, 'area_manager', 3, 'approved', 1, 'Autora'), \
+         (2, 2, 'general_manager', NULL, 'approved', 1, 'Gestora'), \
+         (3, 3, 'operator', 3, 'pending', 1, 'Pendente'), \
+         (4, 4, 'operator', 3, 'approved', 0, 'Não verificada'), \
+         (5, 5, 'operator', NULL, 'rejected', 1, 'Recusada');"
+    ));
+    let (url, dir) = common::fresh_database(backend).await;
+    let config = common::database_config(&url, &[]);
+    migrate::run(&config, Direction::Up).await.unwrap();
+    let db = Db::connect(&config).await.unwrap();
+    let data = mapagov::legacy::read(&later.path).await.unwrap();
+    assert_eq!(data.profiles.len(), 5);
+    let report = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        report.warnings.iter().any(|w| w.starts_with("3 user(s)")
+            && w.contains("pendente")
+            && w.contains("naoverificada")
+            && w.contains("recusada")),
+        "{:?}",
+        report.warnings
+    );
+    let grants = |db: Db| async move {
+        let mut pooled = db.get().await.unwrap();
+        let mut conn = pooled.conn();
+        with_backend!(&mut conn, |c| schema::users::table
+            .order(schema::users::legacy_id)
+            .select((
+                schema::users::username,
+                schema::users::is_staff,
+                schema::users::area_codigo,
+                schema::users::is_active,
+            ))
+            .load::<(String, bool, Option<String>, bool)>(c)
+            .await)
+        .unwrap()
+    };
+    let row = |name: &str, staff: bool, area: Option<&str>, active: bool| {
+        (name.to_owned(), staff, area.map(str::to_owned), active)
+    };
+    assert_eq!(
+        grants(db.clone()).await,
+        vec![
+            // autora is staff in Django already: the flag is kept.
+            row("autora", true, Some("DIGEP"), true),
+            row("gestora", true, None, true),
+            row("pendente", false, None, false),
+            row("naoverificada", false, None, false),
+            row("recusada", false, None, false),
+        ]
+    );
+
+    // The operator's command approves and changes roles; bad combinations say why.
+    let scratch = tempfile::tempdir().unwrap();
+    let set = |args: &[&str]| {
+        let mut cmd = common::binary::command(&url, scratch.path(), &[]);
+        cmd.args(["user", "set"]).args(args);
+        cmd.output().unwrap()
+    };
+    assert!(set(&["pendente", "--approve"]).status.success());
+    let out = set(&["gestora", "--role", "area-manager", "--area", "DIGEP"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for bad in [
+        vec!["autora", "--role", "area-manager"],
+        vec!["autora", "--role", "chefe"],
+        vec!["autora", "--role", "area-manager", "--area", "NOPE"],
+        vec!["autora"],
+        vec!["ninguem", "--approve"],
+    ] {
+        let out = set(&bad);
+        assert!(!out.status.success(), "{bad:?} should fail");
+    }
+    assert_eq!(
+        grants(db.clone()).await[..3],
+        [
+            row("autora", true, Some("DIGEP"), true),
+            row("gestora", false, Some("DIGEP"), true),
+            row("pendente", false, None, true),
+        ]
+    );
+    drop(dir);
+}
+
+/// A `dumpdata` file of the later versions carries profiles and published versions too.
+#[tokio::test]
+async fn a_later_dump_reads_profiles_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("later.json");
+    let entries = serde_json::json!([
+        {"model": "processos.userprofile", "pk": 7, "fields": {"user": 2, "role": "admin",
+         "area": null, "access_status": "approved", "email_verified": true,
+         "nome_completo": "Ana"}},
+        {"model": "processos.popversion", "pk": 9, "fields": {"pop": 4, "versao": 2,
+         "payload": {"nome_processo": "X"}, "integrity_hash": "ab", "published_by": 2,
+         "published_at": "2026-03-01T10:00:00Z", "motivo": "revisão", "is_current": true}},
+    ]);
+    std::fs::write(&path, entries.to_string()).unwrap();
+    let data = mapagov::legacy::read(&path).await.unwrap();
+    assert_eq!(
+        data.profiles,
+        vec![mapagov::legacy::LegacyProfile {
+            user_id: 2,
+            role: "admin".into(),
+            area_id: None,
+            access_status: "approved".into(),
+            email_verified: true,
+        }]
+    );
+    let version = &data.versions[0];
+    assert_eq!(
+        (
+            version.id,
+            version.pop_id,
+            version.versao,
+            version.published_by
+        ),
+        (9, 4, 2, Some(2))
+    );
+    assert_eq!(
+        (version.motivo.as_str(), version.is_current),
+        ("revisão", true)
+    );
+    assert_eq!(version.payload["nome_processo"], "X");
+}
+
 both_backends!(
+    profiles_import_as_grants_and_pending_users_wait,
+    a_legacy_admin_replaces_the_unused_first_run_admin,
     the_code_migration_marks_codes_shared_before,
     shared_process_codes_import_with_the_first_holding_them,
     legacy_version_quirks_import_without_breaking_the_rules,

@@ -8,7 +8,8 @@ use super::values::{
     parse_opt_datetime, parse_uuid, status,
 };
 use super::{
-    LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacySnapshot, LegacyUser, LegacyVersion,
+    LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacyProfile, LegacySnapshot, LegacyUser,
+    LegacyVersion,
 };
 use crate::db::models::PopContent;
 use crate::error::AppError;
@@ -82,6 +83,7 @@ impl Collector {
             "processos.popchangelog" => "processos_popchangelog",
             "processos.area" => "processos_area",
             "processos.popversion" => "processos_popversion",
+            "processos.userprofile" => "processos_userprofile",
             _ => return Ok(()),
         };
         let id = entry.pk.ok_or_else(|| {
@@ -101,6 +103,7 @@ impl Collector {
             "processos_popsnapshot" => self.data.snapshots.push(f.snapshot()?),
             "processos_area" => self.data.areas.push(f.area()?),
             "processos_popversion" => self.data.versions.push(f.version()?),
+            "processos_userprofile" => self.data.profiles.push(f.profile()?),
             _ => self.data.changes.push(f.change()?),
         }
         Ok(())
@@ -276,6 +279,20 @@ impl Fields {
             milestone: self.flag("milestone")?,
             milestone_label: non_empty(self.opt_text("milestone_label")?),
             created_at: self.datetime("created_at")?,
+        })
+    }
+
+    fn profile(mut self) -> Result<LegacyProfile, AppError> {
+        Ok(LegacyProfile {
+            user_id: self
+                .opt_int("user")?
+                .ok_or_else(|| self.missing("user", "the user's id"))?,
+            role: self.opt_text("role")?.unwrap_or_else(|| "operator".into()),
+            area_id: self.opt_int("area")?,
+            access_status: self
+                .opt_text("access_status")?
+                .unwrap_or_else(|| "pending".into()),
+            email_verified: self.flag("email_verified")?,
         })
     }
 

@@ -167,6 +167,22 @@ pub struct LegacyArea {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A Django user profile (`processos_userprofile`, later versions only): role, area and whether
+/// the user's access was approved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyProfile {
+    /// Django id of the user.
+    pub user_id: i64,
+    /// `operator`, `area_manager`, `general_manager` or `admin`.
+    pub role: String,
+    /// Django id of the user's area.
+    pub area_id: Option<i64>,
+    /// `pending`, `approved` or `rejected`.
+    pub access_status: String,
+    /// Whether the user confirmed their e-mail address.
+    pub email_verified: bool,
+}
+
 /// A Django published version (`processos_popversion`, later versions only).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegacyVersion {
@@ -205,6 +221,8 @@ pub struct LegacyData {
     pub areas: Vec<LegacyArea>,
     /// `processos_popversion` (empty for databases of the earlier versions, which have none).
     pub versions: Vec<LegacyVersion>,
+    /// `processos_userprofile` (empty for databases of the earlier versions, which have none).
+    pub profiles: Vec<LegacyProfile>,
 }
 
 impl LegacyData {
@@ -215,6 +233,7 @@ impl LegacyData {
         self.changes.sort_by_key(|c| c.id);
         self.areas.sort_by_key(|a| a.id);
         self.versions.sort_by_key(|v| v.id);
+        self.profiles.sort_by_key(|p| p.user_id);
     }
 }
 

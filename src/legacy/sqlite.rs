@@ -5,7 +5,8 @@ use super::values::{
     parse_json_text, parse_opt_datetime, parse_uuid, status,
 };
 use super::{
-    LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacySnapshot, LegacyUser, LegacyVersion,
+    LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacyProfile, LegacySnapshot, LegacyUser,
+    LegacyVersion,
 };
 use crate::db::models::PopContent;
 use crate::error::AppError;
@@ -181,6 +182,20 @@ struct AreaRow {
 }
 
 #[derive(QueryableByName)]
+struct ProfileRow {
+    #[diesel(sql_type = BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    role: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    area_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    access_status: Option<String>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    email_verified: Option<bool>,
+}
+
+#[derive(QueryableByName)]
 struct VersionRow {
     #[diesel(sql_type = BigInt)]
     id: i64,
@@ -294,7 +309,27 @@ pub fn read(path: &Path) -> Result<LegacyData, AppError> {
     } else {
         Vec::new()
     };
+    let profiles = if has_table(&mut conn, "processos_userprofile")? {
+        diesel::sql_query(
+            "SELECT user_id, role, area_id, access_status, email_verified \
+             FROM processos_userprofile ORDER BY user_id",
+        )
+        .load::<ProfileRow>(&mut conn)
+        .map_err(|e| query_err("processos_userprofile", e))?
+    } else {
+        Vec::new()
+    };
     Ok(LegacyData {
+        profiles: profiles
+            .into_iter()
+            .map(|r| LegacyProfile {
+                user_id: r.user_id,
+                role: r.role.unwrap_or_else(|| "operator".into()),
+                area_id: r.area_id,
+                access_status: r.access_status.unwrap_or_else(|| "pending".into()),
+                email_verified: r.email_verified.unwrap_or(false),
+            })
+            .collect(),
         areas: areas.into_iter().map(area).collect::<Result<_, _>>()?,
         versions: versions
             .into_iter()

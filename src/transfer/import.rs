@@ -5,7 +5,13 @@
 //! - **Identity.** Rows get new ids here; the Django id goes to `legacy_id` (unique), uuids are
 //!   kept, and foreign keys are mapped through the legacy ids. A row whose legacy id is already
 //!   present is skipped, so a rerun imports nothing twice.
-//! - **Users.** The Django password hash is kept as `password_hash`. A legacy username that
+//! - **Users.** The Django password hash is kept as `password_hash`. On a fresh install whose only
+//!   account is the unused first-run `admin` (see `unused_first_run_admin`), a legacy `admin`
+//!   replaces it, and the report says so. With `processos_userprofile` (later versions), roles
+//!   become grants ([`crate::domain::users::Role::grants`]: an area manager reviews their area,
+//!   a general manager or admin is staff), and a user whose access was pending or rejected, or
+//!   whose e-mail was not verified, is imported unable to sign in (`is_active` false) and
+//!   listed in the report. A legacy username that
 //!   already belongs to another account here is never merged: the import stops unless
 //!   `rename_conflicts` gives a suffix, and the legacy user is then imported as `username+suffix`.
 //! - **POPs.** Content, timestamps, `versao` (0 for a clone never published, as the later Django
@@ -47,10 +53,11 @@ use crate::db::{Conn, Db};
 use crate::domain::codes;
 use crate::domain::document::{self, document_parts, hash_of};
 use crate::domain::hash::integrity_hash;
+use crate::domain::users::{Grants, Role};
 use crate::domain::versions::version_hash;
 use crate::domain::{SnapshotKind, Status};
 use crate::error::AppError;
-use crate::legacy::{LegacyData, LegacyPop, LegacySnapshot};
+use crate::legacy::{LegacyData, LegacyPop, LegacySnapshot, LegacyUser};
 use crate::with_backend;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -342,6 +349,55 @@ async fn import_areas(
     Ok(())
 }
 
+/// The name of the account `serve` creates on an empty database.
+const FIRST_RUN_ADMIN: &str = "admin";
+
+/// The id of the first-run `admin` when it is the only account and unused: no password, not
+/// imported, and nothing written by it (no POP, history row, snapshot or published version).
+/// Anything else stays, and a legacy `admin` then conflicts with it as with any account.
+async fn unused_first_run_admin(conn: &mut Conn<'_>) -> Result<Option<i64>, AppError> {
+    if queries::count_users(conn).await? != 1 {
+        return Ok(None);
+    }
+    let Some(user) = queries::user_by_username(conn, FIRST_RUN_ADMIN).await? else {
+        return Ok(None);
+    };
+    let (legacy_id, password_hash): (Option<i64>, String) =
+        with_backend!(conn, |c| schema::users::table
+            .find(user.id)
+            .select((schema::users::legacy_id, schema::users::password_hash))
+            .first(c)
+            .await)?;
+    if legacy_id.is_some() || password_hash != "!" || !user.is_staff {
+        return Ok(None);
+    }
+    let id = Some(user.id);
+    let written: i64 = with_backend!(conn, |c| {
+        let pops: i64 = schema::pops::table
+            .filter(schema::pops::created_by_id.eq(id))
+            .count()
+            .get_result(&mut *c)
+            .await?;
+        let changes: i64 = schema::pop_change_log::table
+            .filter(schema::pop_change_log::user_id.eq(id))
+            .count()
+            .get_result(&mut *c)
+            .await?;
+        let snapshots: i64 = schema::pop_snapshots::table
+            .filter(schema::pop_snapshots::created_by_id.eq(id))
+            .count()
+            .get_result(&mut *c)
+            .await?;
+        let versions: i64 = schema::pop_versions::table
+            .filter(schema::pop_versions::published_by_id.eq(id))
+            .count()
+            .get_result(&mut *c)
+            .await?;
+        Ok::<i64, diesel::result::Error>(pops + changes + snapshots + versions)
+    })?;
+    Ok((written == 0).then_some(user.id))
+}
+
 async fn username_taken(conn: &mut Conn<'_>, username: &str) -> Result<bool, AppError> {
     Ok(queries::user_by_username(conn, username).await?.is_some())
 }
@@ -359,6 +415,29 @@ async fn import_users(
         imported: 0,
         skipped: 0,
     };
+    if data
+        .users
+        .iter()
+        .any(|u| u.username == FIRST_RUN_ADMIN && !map.contains_key(&u.id))
+    {
+        if let Some(id) = unused_first_run_admin(conn).await? {
+            with_backend!(conn, |c| {
+                diesel::delete(
+                    schema::api_tokens::table.filter(schema::api_tokens::user_id.eq(id)),
+                )
+                .execute(&mut *c)
+                .await?;
+                diesel::delete(schema::users::table.find(id))
+                    .execute(&mut *c)
+                    .await
+            })?;
+            report.warnings.push(format!(
+                "removed the first-run account `{FIRST_RUN_ADMIN}` (created by `serve` on the \
+                 empty database: no password, nothing written) so that the legacy \
+                 `{FIRST_RUN_ADMIN}` could be imported; its API tokens no longer work"
+            ));
+        }
+    }
     // Decide every name first, so a conflict stops the import before anything is written.
     let mut names = Vec::new();
     let mut conflicts = Vec::new();
@@ -403,16 +482,22 @@ async fn import_users(
             field: None,
         });
     }
+    let mut waiting = Vec::new();
     for (user, username) in names {
+        let access = access_of(data, user, report);
+        if user.is_active && !access.active {
+            waiting.push(username.clone());
+        }
         let id: i64 = with_backend!(conn, |c| diesel::insert_into(schema::users::table)
             .values((
                 schema::users::legacy_id.eq(Some(user.id)),
                 schema::users::username.eq(&username),
                 schema::users::email.eq(&user.email),
                 schema::users::password_hash.eq(&user.password),
-                schema::users::is_staff.eq(user.is_staff),
-                schema::users::is_superuser.eq(user.is_superuser),
-                schema::users::is_active.eq(user.is_active),
+                schema::users::is_staff.eq(access.grants.is_staff),
+                schema::users::is_superuser.eq(access.grants.is_superuser),
+                schema::users::area_codigo.eq(&access.grants.area_codigo),
+                schema::users::is_active.eq(access.active),
                 schema::users::created_at.eq(user.date_joined),
                 schema::users::last_login_at.eq(user.last_login),
             ))
@@ -422,9 +507,77 @@ async fn import_users(
         map.insert(user.id, id);
         counts.imported += 1;
     }
+    if !waiting.is_empty() {
+        report.warnings.push(format!(
+            "{} user(s) whose access was pending, rejected or whose e-mail was not verified were \
+             imported but cannot sign in until approved (`mapagov user set USERNAME --approve`): \
+             {}",
+            waiting.len(),
+            waiting.join(", ")
+        ));
+    }
     counts.skipped = counts.read - counts.imported;
     report.tables.push(counts);
     Ok(map)
+}
+
+/// What a legacy user may do here: the Django flags, widened by the role of their profile
+/// (see [`Role::grants`]), and whether they may sign in (active in Django and, with a profile,
+/// approved and with a verified e-mail: Django left pending applicants active and relied on the
+/// profile alone).
+struct Access {
+    grants: Grants,
+    active: bool,
+}
+
+fn access_of(data: &LegacyData, user: &LegacyUser, report: &mut ImportReport) -> Access {
+    let flags = Grants {
+        is_staff: user.is_staff,
+        is_superuser: user.is_superuser,
+        area_codigo: None,
+    };
+    let Some(profile) = data.profiles.iter().find(|p| p.user_id == user.id) else {
+        return Access {
+            grants: flags,
+            active: user.is_active,
+        };
+    };
+    let area = profile.area_id.and_then(|id| {
+        let codigo = data
+            .areas
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| a.codigo.clone());
+        if codigo.is_none() {
+            report.warnings.push(format!(
+                "user legacy id {}: area (legacy area {id}) is not in the source",
+                user.id
+            ));
+        }
+        codigo
+    });
+    let role = Role::parse(&profile.role).unwrap_or_else(|| {
+        report.warnings.push(format!(
+            "user legacy id {}: unknown role `{}`, imported as an operator",
+            user.id, profile.role
+        ));
+        Role::Operator
+    });
+    if role == Role::AreaManager && area.is_none() {
+        report.warnings.push(format!(
+            "user legacy id {}: an area manager without an area reviews nothing here",
+            user.id
+        ));
+    }
+    let granted = role.grants(area);
+    Access {
+        grants: Grants {
+            is_staff: flags.is_staff || granted.is_staff,
+            is_superuser: flags.is_superuser || granted.is_superuser,
+            area_codigo: granted.area_codigo,
+        },
+        active: user.is_active && profile.access_status == "approved" && profile.email_verified,
+    }
 }
 
 /// The hash of the document the POP will have here (with its mapped status).
