@@ -165,6 +165,7 @@ mod tests {
             username: "ana".into(),
             is_staff: false,
             area_codigo: None,
+            reviewed_areas: Vec::new(),
             token_digest: digest.into(),
         }
     }

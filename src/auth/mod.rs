@@ -34,6 +34,8 @@ pub struct AuthUser {
     pub is_staff: bool,
     /// Area the user reviews.
     pub area_codigo: Option<String>,
+    /// The areas the user reviews: `area_codigo` and every sub-area below it.
+    pub reviewed_areas: Vec<String>,
     /// Digest of the token used for this request.
     pub token_digest: String,
 }
@@ -99,8 +101,24 @@ pub async fn user_by_digest(
     };
     let found = async {
         let mut pooled = db.get().await?;
-        let found = queries::user_by_token(&mut pooled.conn(), &digest).await;
-        found
+        let mut conn = pooled.conn();
+        let Some((user, usage)) = queries::user_by_token(&mut conn, &digest).await? else {
+            return Ok(None);
+        };
+        // A reviewer of an area reviews its sub-areas too (one more query, only for reviewers).
+        let reviewed = match &user.area_codigo {
+            Some(area) => {
+                let areas = crate::domain::areas::all(&mut conn).await?;
+                let mut codes = crate::domain::areas::with_descendants(&areas, area);
+                if codes.is_empty() {
+                    // An area the table does not (or no longer) hold: still the POPs naming it.
+                    codes.push(area.clone());
+                }
+                codes
+            }
+            None => Vec::new(),
+        };
+        Ok::<_, AppError>(Some((user, usage, reviewed)))
     }
     .await
     .map_err(|err| match err {
@@ -111,12 +129,13 @@ pub async fn user_by_digest(
         }
         other => other,
     })?;
-    let found = found.map(|(user, usage)| {
+    let found = found.map(|(user, usage, reviewed_areas)| {
         let user = AuthUser {
             id: user.id,
             username: user.username,
             is_staff: user.is_staff,
             area_codigo: user.area_codigo,
+            reviewed_areas,
             token_digest: digest,
         };
         (user, usage)

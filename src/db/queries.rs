@@ -90,12 +90,12 @@ fn newest_first<T>(mut rows: Vec<T>, page: &Page) -> Vec<T> {
 pub enum Visibility {
     /// Every POP.
     All,
-    /// POPs created by this user, or of this area.
+    /// POPs created by this user, or of these areas.
     OwnedOrArea {
         /// The user.
         user_id: i64,
-        /// The area the user reviews.
-        area_codigo: Option<String>,
+        /// The areas the user reviews (empty: none).
+        areas: Vec<String>,
     },
     /// Nothing.
     #[default]
@@ -129,21 +129,15 @@ macro_rules! filtered_pops {
         let mut query = schema::pops::table.into_boxed();
         match &filter.visible {
             Visibility::All => {}
-            Visibility::OwnedOrArea {
-                user_id,
-                area_codigo: Some(area),
-            } => {
+            Visibility::OwnedOrArea { user_id, areas } if areas.is_empty() => {
+                query = query.filter(schema::pops::created_by_id.eq(*user_id));
+            }
+            Visibility::OwnedOrArea { user_id, areas } => {
                 query = query.filter(
                     schema::pops::created_by_id
                         .eq(*user_id)
-                        .or(schema::pops::area_codigo.eq(area.clone())),
+                        .or(schema::pops::area_codigo.eq_any(areas.clone())),
                 );
-            }
-            Visibility::OwnedOrArea {
-                user_id,
-                area_codigo: None,
-            } => {
-                query = query.filter(schema::pops::created_by_id.eq(*user_id));
             }
             Visibility::Nothing => {
                 query = query.filter(schema::pops::id.lt(0));

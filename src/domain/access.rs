@@ -2,8 +2,9 @@
 //!
 //! - A POP belongs to its creator, who may read and edit it and submit it for review.
 //! - Staff may read and do anything with every POP.
-//! - A reviewer of an area (a user whose `area_codigo` is the POP's) may read it and move it
-//!   through review (publish it, send it back to draft, archive it).
+//! - A reviewer of an area (a user whose `area_codigo` is the POP's area, or an area above it:
+//!   an area's reviewers also review its sub-areas) may read it and move it through review
+//!   (publish it, send it back to draft, archive it).
 //! - Everyone else is told the POP does not exist: the same answer as for an id that was never
 //!   used, so ids cannot be probed. A session id grants nothing.
 
@@ -18,8 +19,18 @@ pub struct Actor {
     pub user_id: Option<i64>,
     /// Staff may do anything.
     pub is_staff: bool,
-    /// The area this user reviews.
-    pub area_codigo: Option<String>,
+    /// The areas this user reviews: their area and every sub-area below it (empty: none).
+    pub reviewed_areas: Vec<String>,
+}
+
+impl From<&crate::auth::AuthUser> for Actor {
+    fn from(user: &crate::auth::AuthUser) -> Actor {
+        Actor {
+            user_id: Some(user.id),
+            is_staff: user.is_staff,
+            reviewed_areas: user.reviewed_areas.clone(),
+        }
+    }
 }
 
 impl Actor {
@@ -28,7 +39,7 @@ impl Actor {
         Actor {
             user_id: None,
             is_staff: true,
-            area_codigo: None,
+            reviewed_areas: Vec::new(),
         }
     }
 
@@ -37,7 +48,10 @@ impl Actor {
     }
 
     fn reviews(&self, pop: &Pop) -> bool {
-        self.area_codigo.is_some() && pop.content.area_codigo == self.area_codigo
+        pop.content
+            .area_codigo
+            .as_ref()
+            .is_some_and(|area| self.reviewed_areas.contains(area))
     }
 
     /// May see the POP, its snapshots and its history.
@@ -81,7 +95,7 @@ impl Actor {
         } else {
             Visibility::OwnedOrArea {
                 user_id: self.user_id.unwrap_or(-1),
-                area_codigo: self.area_codigo.clone(),
+                areas: self.reviewed_areas.clone(),
             }
         }
     }

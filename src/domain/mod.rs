@@ -18,6 +18,7 @@ pub mod partial_restore;
 pub mod paths;
 pub mod pops;
 pub mod rebase;
+pub mod review;
 pub mod search;
 pub mod sessions;
 pub mod snapshots;

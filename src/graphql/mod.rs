@@ -16,6 +16,7 @@ pub mod loaders;
 pub mod pagination;
 pub mod partial_restore;
 pub mod pop;
+pub mod review;
 pub mod scalars;
 pub mod sessions;
 pub mod snapshot;
@@ -42,6 +43,7 @@ pub struct Query(
     sessions::SessionQuery,
     area::AreaQuery,
     version::VersionQuery,
+    review::ReviewQuery,
 );
 
 /// The mutation root.
@@ -155,12 +157,7 @@ pub(crate) fn auth_user<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Auth
 
 /// The authenticated user as the domain sees it, or `UNAUTHENTICATED`.
 pub(crate) fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
-    let user = auth_user(ctx)?;
-    Ok(Actor {
-        user_id: Some(user.id),
-        is_staff: user.is_staff,
-        area_codigo: user.area_codigo.clone(),
-    })
+    Ok(Actor::from(auth_user(ctx)?))
 }
 
 /// `UNAUTHENTICATED` unless the request is signed in or the catalogue is public

@@ -184,11 +184,7 @@ async fn actor(state: &AppState, headers: &HeaderMap) -> Result<Actor, AppError>
     let user = crate::auth::authenticate(&state.db, token, &state.http.tokens)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    Ok(Actor {
-        user_id: Some(user.id),
-        is_staff: user.is_staff,
-        area_codigo: user.area_codigo,
-    })
+    Ok(Actor::from(&user))
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`).

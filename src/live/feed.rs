@@ -116,11 +116,7 @@ async fn check(ctx: &Context, user: &AuthUser, pop: uuid::Uuid) -> Result<Pop, A
     let Some((user, _)) = found else {
         return Err(AppError::Unauthenticated);
     };
-    let actor = Actor {
-        user_id: Some(user.id),
-        is_staff: user.is_staff,
-        area_codigo: user.area_codigo,
-    };
+    let actor = Actor::from(&user);
     pops::find(&ctx.db, &actor, pop)
         .await?
         .ok_or(AppError::NotFound("POP"))

@@ -1,0 +1,1 @@
+DROP TRIGGER areas_auth_changed ON areas;
