@@ -17,7 +17,7 @@
 //! | `SNAPSHOT_EVERY` | `5` | An autosave snapshot is taken every this many autosaves of a POP. |
 //! | `REQUIRE_EXPECTED_HASH` | `false` (`true` with `APP_ENV=production`) | `true`: every write to an existing POP (autosave into it, restore, status change, delete) must carry `expectedHash`, else `EXPECTED_HASH_REQUIRED`; last-writer-wins becomes impossible rather than accidental. |
 //! | `HISTORY_SESSION_IDLE_MINUTES` | `10` | Minutes without a save after which a person's next save starts a new editing session (`popEditSessions`; a request may pass its own `idleMinutes`), 1 to 1440. |
-//! | `CATALOGUE_PUBLIC` | `false` | `true`: the catalogue (`areas`, `area`, `publishedVersion`: published versions only, without who published them) answers readers without a token; drafts and everything else still need one. |
+//! | `CATALOGUE_PUBLIC` | `false` | `true`: the catalogue (`areas`, `area`, `publishedVersion`, `catalogue`, `catalogueStats`: published versions and counts of published POPs only, without who published them) answers readers without a token; drafts and everything else still need one. |
 //! | `APP_ENV` | `development` | `development` or `production`. |
 //! | `LOG_FORMAT` | `text` | `text` or `json`. |
 //! | `RUST_LOG` | `info` | Log filter (`tracing_subscriber` syntax); a filter that does not parse stops start-up. |

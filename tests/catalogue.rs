@@ -403,6 +403,32 @@ async fn a_public_catalogue_answers_readers_without_a_token(backend: Backend) {
         listed["areas"],
         json!([{"codigo": "COATE", "publishedPopCount": 1}])
     );
+    let listed = anonymous
+        .data(
+            "{ catalogue { popId } catalogueStats { byStatus { status count } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(listed["catalogue"], json!([{"popId": pop["id"]}]));
+    assert_eq!(
+        listed["catalogueStats"]["byStatus"],
+        json!([{"status": "PUBLISHED", "count": 1}])
+    );
+    create(&server, "rascunho", json!({"nomeProcesso": "Rascunho"})).await;
+    let signed_in = staff
+        .data("{ catalogueStats { byStatus { status } } }", json!({}))
+        .await;
+    assert_eq!(
+        signed_in["catalogueStats"]["byStatus"],
+        json!([{"status": "DRAFT"}, {"status": "PUBLISHED"}])
+    );
+    let anonymous_stats = anonymous
+        .data("{ catalogueStats { byStatus { status } } }", json!({}))
+        .await;
+    assert_eq!(
+        anonymous_stats["catalogueStats"]["byStatus"],
+        json!([{"status": "PUBLISHED"}])
+    );
     for (query, variables) in [
         (
             "query($id: ID!) { pop(id: $id) { id } }",
@@ -418,7 +444,115 @@ async fn a_public_catalogue_answers_readers_without_a_token(backend: Backend) {
     }
 }
 
+/// The catalogue lists current published versions (never drafts or archived POPs), by area with
+/// its sub-areas and by ranked search, and counts POPs by status and area and recent
+/// publications.
+async fn the_catalogue_lists_searches_and_counts(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let staff = server.staff().await;
+    for input in [
+        json!({"codigo": "DIGEP", "nome": "Gestão de Pessoas", "slug": "digep", "prefixo": "05"}),
+        json!({"codigo": "DIGEP-RO", "nome": "Regional RO", "slug": "digep-ro",
+               "parentCodigo": "DIGEP"}),
+        json!({"codigo": "COATE", "nome": "Coordenação", "slug": "coate", "prefixo": "07"}),
+    ] {
+        create_area(staff, input).await;
+    }
+    let publish = |name: &'static str, area: &'static str, deliverable: &'static str| {
+        let server = &server;
+        async move {
+            let pop = create(
+                server,
+                name,
+                json!({"nomeProcesso": name, "entregaEsperada": deliverable,
+                       "area": {"codigo": area, "nome": area}}),
+            )
+            .await;
+            change_status(server, &pop["id"], "IN_REVIEW", None).await;
+            change_status(server, &pop["id"], "PUBLISHED", None).await;
+            pop
+        }
+    };
+    publish("Conceder aposentadoria", "DIGEP", "Aposentadoria concedida").await;
+    publish("Revisar pensão", "DIGEP-RO", "Pensão revista").await;
+    let archived = publish("Pagar diárias", "COATE", "Diárias pagas").await;
+    change_status(&server, &archived["id"], "ARCHIVED", None).await;
+    create(
+        &server,
+        "draft",
+        json!({"nomeProcesso": "Rascunho de aposentadoria", "area": {"codigo": "DIGEP", "nome": "D"}}),
+    )
+    .await;
+
+    let reader = server.user("leitora", false, None).await;
+    let list = |args: &'static str| {
+        let reader = &reader;
+        async move {
+            let doc = format!("{{ catalogue{args} {{ nomeProcesso isCurrent }} }}");
+            let data = reader.data(&doc, json!({})).await;
+            data["catalogue"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    assert_eq!(v["isCurrent"], true);
+                    v["nomeProcesso"].as_str().unwrap().to_owned()
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list("").await, ["Revisar pensão", "Conceder aposentadoria"]);
+    assert_eq!(
+        list("(areaCodigo: \"DIGEP\")").await,
+        ["Revisar pensão", "Conceder aposentadoria"]
+    );
+    assert_eq!(list("(areaCodigo: \"DIGEP-RO\")").await, ["Revisar pensão"]);
+    assert!(list("(areaCodigo: \"COATE\")").await.is_empty());
+    assert_eq!(
+        list("(search: \"aposentadoria\")").await,
+        ["Conceder aposentadoria"]
+    );
+    assert_eq!(
+        list("(search: \"pensão revista\")").await,
+        ["Revisar pensão"]
+    );
+    for (args, field) in [
+        ("(search: \"ap\")", "search"),
+        ("(areaCodigo: \"NOPE\")", "areaCodigo"),
+        ("(first: 0)", "first"),
+    ] {
+        let err = reader
+            .error(&format!("{{ catalogue{args} {{ versao }} }}"), json!({}))
+            .await;
+        assert_eq!(
+            (&err["extensions"]["code"], &err["extensions"]["field"]),
+            (&json!("BAD_USER_INPUT"), &json!(field)),
+            "{args}"
+        );
+    }
+
+    let stats = reader
+        .data(
+            "{ catalogueStats { byStatus { status count } byArea { areaCodigo published } \
+             publishedLast30Days } }",
+            json!({}),
+        )
+        .await["catalogueStats"]
+        .clone();
+    assert_eq!(
+        stats["byStatus"],
+        json!([{"status": "ARCHIVED", "count": 1}, {"status": "DRAFT", "count": 1},
+               {"status": "PUBLISHED", "count": 2}])
+    );
+    assert_eq!(
+        stats["byArea"],
+        json!([{"areaCodigo": "DIGEP", "published": 1}, {"areaCodigo": "DIGEP-RO", "published": 1}])
+    );
+    assert_eq!(stats["publishedLast30Days"], 3);
+}
+
 both_backends!(
+    the_catalogue_lists_searches_and_counts,
     a_public_catalogue_answers_readers_without_a_token,
     areas_are_managed_by_staff_and_listed_with_published_counts,
     publishing_freezes_a_version_read_by_catalogue_address,

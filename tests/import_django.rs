@@ -833,6 +833,25 @@ async fn a_legacy_admin_replaces_the_unused_first_run_admin(backend: Backend) {
         .await
         .unwrap();
     assert!(still.is_none(), "the first-run token must stop working");
+
+    // A legacy admin who could not sign in (access pending) does not replace it: the import
+    // stops on the name, and the install keeps its working staff account.
+    let pending = common::later_legacy::LaterLegacy::with_sql(&format!(
+        "UPDATE auth_user SET username = 'admin' WHERE id = 1; {PROFILE_TABLE} \
+         INSERT INTO processos_userprofile VALUES (1, 1, 'admin', NULL, 'pending', 1, 'Admin');"
+    ));
+    let data = mapagov::legacy::read(&pending.path).await.unwrap();
+    let (db, _dir) = target(backend).await;
+    mapagov::auth::bootstrap_admin(&db).await.unwrap().unwrap();
+    let err = import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains("--rename-conflicts"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(all_users(&db).await[0].1, None);
 }
 
 /// `processos_userprofile` of a later-version database, as Django created it (the columns
@@ -934,6 +953,33 @@ async fn profiles_import_as_grants_and_pending_users_wait(backend: Backend) {
         let out = set(&bad);
         assert!(!out.status.success(), "{bad:?} should fail");
     }
+    // A suspended user's token stops working (on PostgreSQL, once the cache hears of it).
+    let mut token_cmd = common::binary::command(&url, scratch.path(), &[]);
+    token_cmd.args(["user", "token", "autora"]);
+    let out = common::binary::run_ok(token_cmd);
+    let token = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let lifetime = mapagov::auth::token::Lifetime {
+        max_age: None,
+        idle_timeout: None,
+    };
+    let user_of = || mapagov::auth::token_user(&db, &token, &lifetime, Utc::now());
+    assert!(user_of().await.unwrap().is_some());
+    assert!(set(&["autora", "--suspend"]).status.success());
+    let mut still = true;
+    for _ in 0..50 {
+        still = user_of().await.unwrap().is_some();
+        if !still {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!still, "a suspended user's token must stop working");
+    assert!(set(&["autora", "--approve"]).status.success());
     assert_eq!(
         grants(db.clone()).await[..3],
         [

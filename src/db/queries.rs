@@ -113,6 +113,8 @@ pub struct PopFilter {
     pub session_id: Option<String>,
     /// Only this area code.
     pub area_codigo: Option<String>,
+    /// Only these area codes (an area and its sub-areas).
+    pub area_in: Option<Vec<String>>,
     /// Only POPs created by this user.
     pub created_by: Option<i64>,
     /// Include soft-deleted POPs.
@@ -151,6 +153,9 @@ macro_rules! filtered_pops {
         }
         if let Some(area) = &filter.area_codigo {
             query = query.filter(schema::pops::area_codigo.eq(area.clone()));
+        }
+        if let Some(areas) = &filter.area_in {
+            query = query.filter(schema::pops::area_codigo.eq_any(areas.clone()));
         }
         if let Some(user) = filter.created_by {
             query = query.filter(schema::pops::created_by_id.eq(user));

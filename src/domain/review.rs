@@ -14,8 +14,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use std::collections::HashMap;
 
-/// Longest queue returned.
-pub const MAX_QUEUE: i64 = 500;
+/// Longest queue returned (the oldest submissions).
+pub const MAX_QUEUE: usize = 500;
 
 /// One POP waiting for review.
 #[derive(Debug, Clone)]
@@ -63,17 +63,17 @@ pub async fn queue(db: &Db, actor: &Actor, codigo: &str) -> Result<Vec<QueueEntr
         })
         .collect();
     entries.sort_by_key(|e| (e.submitted_at, e.pop.meta.id));
+    entries.truncate(MAX_QUEUE);
     Ok(entries)
 }
 
-/// The live POPs in review of the areas `codes` (at most [`MAX_QUEUE`], oldest first).
+/// The live POPs in review of the areas `codes`.
 async fn in_review(conn: &mut Conn<'_>, codes: &[String]) -> Result<Vec<Pop>, AppError> {
     Ok(with_backend!(conn, |c| schema::pops::table
         .filter(schema::pops::status.eq(Status::InReview.as_str()))
         .filter(schema::pops::deleted_at.is_null())
         .filter(schema::pops::area_codigo.eq_any(codes))
         .order(schema::pops::id)
-        .limit(MAX_QUEUE)
         .select(pop_columns!())
         .load::<Pop>(c)
         .await)?)

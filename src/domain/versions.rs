@@ -12,9 +12,14 @@
 //! here (whose payload already holds both) and imported ones are read and verified alike.
 
 use super::Status;
-use crate::db::models::PublishedVersion;
+use crate::db::models::{Pop, PublishedVersion};
+use crate::db::queries::{self, Page, PopFilter, Visibility};
 use crate::db::{versions, Db};
 use crate::error::AppError;
+use crate::with_backend;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 
 /// The document a version froze: its payload with `status` (`published`) and `versao` set.
@@ -55,4 +60,124 @@ pub async fn by_address(
         }
     }
     Ok(None)
+}
+
+/// Longest catalogue page.
+pub const MAX_CATALOGUE_PAGE: i64 = 100;
+
+/// The catalogue: the current published versions of live POPs, of the area `area` and its
+/// sub-areas when given, matching `search` when given (most relevant first; else newest POP
+/// first), at most `limit`. `BAD_USER_INPUT` for an unknown area or a search under 3 characters.
+pub async fn catalogue(
+    db: &Db,
+    area: Option<&str>,
+    search: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(uuid::Uuid, PublishedVersion)>, AppError> {
+    let mut pooled = db.get().await?;
+    let mut conn = pooled.conn();
+    let area_in = match area {
+        Some(codigo) => {
+            let all = super::areas::all(&mut conn).await?;
+            let codes = super::areas::with_descendants(&all, codigo);
+            if codes.is_empty() {
+                return Err(AppError::bad_input(
+                    "areaCodigo",
+                    format!("there is no area `{codigo}`"),
+                ));
+            }
+            Some(codes)
+        }
+        None => None,
+    };
+    let search = match search.map(str::trim) {
+        Some(text) if text.chars().count() < 3 => {
+            return Err(AppError::bad_input("search", "give at least 3 characters"))
+        }
+        Some(text) => Some(super::search::SearchQuery::parse("search", text)?),
+        None => None,
+    };
+    let filter = PopFilter {
+        visible: Visibility::All,
+        status: Some(Status::Published.as_str().into()),
+        area_in,
+        search,
+        ..Default::default()
+    };
+    let page = Page {
+        limit: limit.clamp(1, MAX_CATALOGUE_PAGE),
+        ..Default::default()
+    };
+    let pops: Vec<Pop> = if filter.search.is_some() {
+        queries::search_pops(&mut conn, &filter, &page)
+            .await?
+            .into_iter()
+            .map(|(pop, _)| pop)
+            .collect()
+    } else {
+        queries::list_pops(&mut conn, &filter, &page).await?
+    };
+    let ids: Vec<i64> = pops.iter().map(|p| p.meta.id).collect();
+    let mut current: std::collections::HashMap<i64, PublishedVersion> =
+        versions::of_pops(&mut conn, &ids)
+            .await?
+            .into_iter()
+            .filter(|v| v.is_current)
+            .map(|v| (v.pop_id, v))
+            .collect();
+    Ok(pops
+        .into_iter()
+        .filter_map(|pop| {
+            current
+                .remove(&pop.meta.id)
+                .map(|version| (pop.meta.uuid.0, version))
+        })
+        .collect())
+}
+
+/// Counts for the catalogue's front page.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogueStats {
+    /// Live POPs per status (stored name), every status present.
+    pub by_status: Vec<(String, i64)>,
+    /// Live published POPs per area code (POPs without an area left out).
+    pub by_area: Vec<(String, i64)>,
+    /// Versions published in the last 30 days.
+    pub published_last_30_days: i64,
+}
+
+/// The catalogue's counts (see [`CatalogueStats`]), as of `now`.
+pub async fn stats(db: &Db, now: DateTime<Utc>) -> Result<CatalogueStats, AppError> {
+    let mut pooled = db.get().await?;
+    let mut conn = pooled.conn();
+    let by_status: Vec<(String, i64)> = with_backend!(&mut conn, |c| schema::pops::table
+        .filter(schema::pops::deleted_at.is_null())
+        .group_by(schema::pops::status)
+        .select((schema::pops::status, diesel::dsl::count_star()))
+        .order(schema::pops::status)
+        .load(c)
+        .await)?;
+    let by_area: Vec<(Option<String>, i64)> = with_backend!(&mut conn, |c| schema::pops::table
+        .filter(schema::pops::deleted_at.is_null())
+        .filter(schema::pops::status.eq(Status::Published.as_str()))
+        .filter(schema::pops::area_codigo.is_not_null())
+        .group_by(schema::pops::area_codigo)
+        .select((schema::pops::area_codigo, diesel::dsl::count_star()))
+        .order(schema::pops::area_codigo)
+        .load(c)
+        .await)?;
+    let since = now - chrono::TimeDelta::days(30);
+    let recent: i64 = with_backend!(&mut conn, |c| schema::pop_versions::table
+        .filter(schema::pop_versions::published_at.ge(since))
+        .count()
+        .get_result(c)
+        .await)?;
+    Ok(CatalogueStats {
+        by_status,
+        by_area: by_area
+            .into_iter()
+            .filter_map(|(area, n)| area.map(|a| (a, n)))
+            .collect(),
+        published_last_30_days: recent,
+    })
 }

@@ -520,6 +520,7 @@ impl PopQuery {
             status: status.map(|s| Status::from(s).as_str().to_owned()),
             session_id,
             area_codigo: area,
+            area_in: None,
             created_by,
             include_deleted,
             search,
@@ -591,7 +592,7 @@ impl PopMutation {
         Ok(AutosavePayload::from(outcome))
     }
 
-    /// Makes a new draft activity from a published or in-review POP: owned by the caller, in the source's area, with the source's content under the new `name`, fresh step ids, `versao` 0 and, when the source has a process code, the next free code among its siblings. Its history names the source (`cloned_from`). Errors: `NOT_FOUND` (a POP the caller may not see; published POPs are visible to every signed-in user), `BAD_USER_INPUT` (`name` under 5 or over 500 characters; `popId` of a POP neither published nor in review).
+    /// Makes a new draft activity from a published or in-review POP: owned by the caller, in the source's area, with the source's content under the new `name`, fresh step ids, `versao` 0 and, when the source has a process code, the next free code among its siblings. Its history names the source (`cloned_from`). Every signed-in user may clone a published POP; an in-review one only whoever may read it. Errors: `NOT_FOUND` (a POP the caller may neither read nor clone), `BAD_USER_INPUT` (`name` under 5 or over 500 characters; `popId` of a POP, readable by the caller, that is neither published nor in review).
     async fn clone_pop(
         &self,
         ctx: &Context<'_>,

@@ -8,7 +8,7 @@ use crate::db::models::PublishedVersion;
 use crate::db::Db;
 use crate::domain::versions;
 use crate::error::AppError;
-use async_graphql::{Context, Json, Object, Result, ID};
+use async_graphql::{Context, Json, Object, Result, SimpleObject, ID};
 use serde_json::Value;
 
 /// A published version of a POP: its document frozen at publication, never changed afterwards. Every signed-in user may read every POP's published versions (drafts stay private).
@@ -75,6 +75,35 @@ impl VersionObject {
     }
 }
 
+/// How many live POPs have one status.
+#[derive(SimpleObject)]
+pub struct StatusCount {
+    /// The status.
+    pub status: super::pop::PopStatus,
+    /// How many live POPs have it.
+    pub count: i64,
+}
+
+/// How many live published POPs one area has (its own, sub-areas not included).
+#[derive(SimpleObject)]
+pub struct AreaCount {
+    /// The area's code.
+    pub area_codigo: String,
+    /// Its live published POPs.
+    pub published: i64,
+}
+
+/// The catalogue's counts.
+#[derive(SimpleObject)]
+pub struct CatalogueStats {
+    /// Live POPs per status.
+    pub by_status: Vec<StatusCount>,
+    /// Live published POPs per area (areas without any are left out).
+    pub by_area: Vec<AreaCount>,
+    /// Versions published in the last 30 days.
+    pub published_last_30_days: i64,
+}
+
 /// Catalogue queries.
 #[derive(Default)]
 pub struct VersionQuery;
@@ -97,5 +126,64 @@ impl VersionQuery {
         let db = ctx.data::<Db>()?;
         let found = versions::by_address(db, area_slug.trim(), codigo.trim(), versao).await?;
         Ok(found.map(|(pop_uuid, version)| VersionObject { pop_uuid, version }))
+    }
+
+    /// The catalogue: the current published version of every live published POP, of an area and its sub-areas when `areaCodigo` is given, matching `search` when given (at least 3 characters, over the process name, code, macroprocess, deliverable and the rest of the text; most relevant first), else newest POP first. Open as `publishedVersion` is. `BAD_USER_INPUT` for an unknown area or a short search.
+    #[graphql(complexity = "super::pagination::cost(Some(first), None, child_complexity)")]
+    async fn catalogue(
+        &self,
+        ctx: &Context<'_>,
+        area_codigo: Option<String>,
+        search: Option<String>,
+        #[graphql(default = 50, desc = "How many versions, 1 to 100.")] first: i32,
+    ) -> Result<Vec<VersionObject>> {
+        catalogue_reader(ctx)?;
+        if !(1..=100).contains(&first) {
+            return Err(AppError::bad_input("first", "must be 1 to 100").into());
+        }
+        let db = ctx.data::<Db>()?;
+        let found = versions::catalogue(
+            db,
+            area_codigo.as_deref().map(str::trim),
+            search.as_deref(),
+            first.into(),
+        )
+        .await?;
+        Ok(found
+            .into_iter()
+            .map(|(pop_uuid, version)| VersionObject { pop_uuid, version })
+            .collect())
+    }
+
+    /// The catalogue's counts: live POPs per status (published ones only for readers without a token), live published POPs per area, and versions published in the last 30 days. Open as `publishedVersion` is.
+    async fn catalogue_stats(&self, ctx: &Context<'_>) -> Result<CatalogueStats> {
+        catalogue_reader(ctx)?;
+        let db = ctx.data::<Db>()?;
+        let stats = versions::stats(db, chrono::Utc::now()).await?;
+        // Readers without a token (CATALOGUE_PUBLIC) learn about published POPs only.
+        let signed_in = super::auth_user(ctx).is_ok();
+        let by_status = stats
+            .by_status
+            .into_iter()
+            .filter(|(status, _)| signed_in || status == crate::domain::Status::Published.as_str())
+            .map(|(status, count)| {
+                Ok(StatusCount {
+                    status: super::pop::PopStatus::from_stored(&status)?,
+                    count,
+                })
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        Ok(CatalogueStats {
+            by_status,
+            by_area: stats
+                .by_area
+                .into_iter()
+                .map(|(area_codigo, published)| AreaCount {
+                    area_codigo,
+                    published,
+                })
+                .collect(),
+            published_last_30_days: stats.published_last_30_days,
+        })
     }
 }

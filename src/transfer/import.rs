@@ -89,7 +89,7 @@ pub struct TableCounts {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
     /// Per table, in import order: areas (when the source has any), users, pops, pop_snapshots, pop_change_log, pop_versions (when the source has any).
     pub tables: Vec<TableCounts>,
@@ -354,7 +354,9 @@ const FIRST_RUN_ADMIN: &str = "admin";
 
 /// The id of the first-run `admin` when it is the only account and unused: no password, not
 /// imported, and nothing written by it (no POP, history row, snapshot or published version).
-/// Anything else stays, and a legacy `admin` then conflicts with it as with any account.
+/// Anything else stays, and a legacy `admin` then conflicts with it as with any account (as does
+/// a legacy `admin` who would not be staff able to sign in: the install keeps a working staff
+/// account).
 async fn unused_first_run_admin(conn: &mut Conn<'_>) -> Result<Option<i64>, AppError> {
     if queries::count_users(conn).await? != 1 {
         return Ok(None);
@@ -415,11 +417,17 @@ async fn import_users(
         imported: 0,
         skipped: 0,
     };
-    if data
+    let legacy_admin = data
         .users
         .iter()
-        .any(|u| u.username == FIRST_RUN_ADMIN && !map.contains_key(&u.id))
-    {
+        .find(|u| u.username == FIRST_RUN_ADMIN && !map.contains_key(&u.id));
+    // Only an admin who will be staff and able to sign in replaces the first-run one: the install
+    // must keep a staff account that works.
+    let replaces = legacy_admin.is_some_and(|user| {
+        let access = access_of(data, user, &mut ImportReport::default());
+        access.active && access.grants.is_staff
+    });
+    if replaces {
         if let Some(id) = unused_first_run_admin(conn).await? {
             with_backend!(conn, |c| {
                 diesel::delete(
