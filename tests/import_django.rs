@@ -5,6 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
+use common::later_legacy::{AREA_TABLE, PROFILE_TABLE, VERSION_TABLE};
 use common::{fixture, Backend};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -427,13 +428,6 @@ async fn a_cloned_pop_of_versao_zero_imports_unchanged(backend: Backend) {
     }
 }
 
-/// `processos_area` of a later-version database: the table's SQL, as Django created it.
-pub const AREA_TABLE: &str = "CREATE TABLE processos_area (id integer PRIMARY KEY, \
-    codigo varchar(20) NOT NULL UNIQUE, nome varchar(200) NOT NULL, nome_curto varchar(50) NOT NULL, \
-    slug varchar(50) NOT NULL UNIQUE, prefixo varchar(10) NOT NULL, ordem integer NOT NULL, \
-    ativo bool NOT NULL, descricao text NOT NULL, area_pai_id bigint NULL, tem_subareas bool NOT NULL, \
-    created_at datetime NOT NULL, updated_at datetime NOT NULL);";
-
 /// Areas arrive with their sub-areas (a child listed before its parent included), once.
 async fn areas_import_with_their_parents(backend: Backend) {
     let later = common::later_legacy::LaterLegacy::with_sql(&format!(
@@ -478,12 +472,6 @@ async fn areas_import_with_their_parents(backend: Backend) {
     let counts = again.table("areas").unwrap();
     assert_eq!((counts.read, counts.imported, counts.skipped), (2, 0, 2));
 }
-
-/// `processos_popversion` of a later-version database, as Django created it.
-const VERSION_TABLE: &str = "CREATE TABLE processos_popversion (id integer PRIMARY KEY, \
-    pop_id bigint NOT NULL, versao integer unsigned NOT NULL, payload text NOT NULL, \
-    integrity_hash varchar(64) NOT NULL, published_by_id integer NULL, \
-    published_at datetime NOT NULL, motivo text NOT NULL, is_current bool NOT NULL);";
 
 /// Published versions import with their hashes verified by the legacy rule (payload plus
 /// `status` and `versao`), their publisher mapped, and one current version per published POP
@@ -853,13 +841,6 @@ async fn a_legacy_admin_replaces_the_unused_first_run_admin(backend: Backend) {
     );
     assert_eq!(all_users(&db).await[0].1, None);
 }
-
-/// `processos_userprofile` of a later-version database, as Django created it (the columns
-/// the import reads, and one it does not).
-const PROFILE_TABLE: &str = "CREATE TABLE processos_userprofile (id integer PRIMARY KEY, \
-    user_id integer NOT NULL UNIQUE, role varchar(20) NOT NULL, area_id bigint NULL, \
-    access_status varchar(20) NOT NULL, email_verified bool NOT NULL, \
-    nome_completo varchar(200) NOT NULL);";
 
 /// Roles become grants (an area manager reviews their area, a general manager is staff); users
 /// whose access was pending or rejected, or whose e-mail was not verified, are imported unable
