@@ -34,6 +34,7 @@
 //! | `REQUEST_TIMEOUT` | `30` | Seconds a GraphQL request may take (`TIMEOUT`, `writeOutcome: UNKNOWN`); an autosave already writing runs to its end, so its retry with the same idempotency key gets its result. |
 //! | `LOGIN_ATTEMPTS_PER_MINUTE` | `10` | Login attempts per username and per client address (`TOO_MANY_REQUESTS`). |
 //! | `TRUSTED_PROXIES` | empty | Comma-separated addresses or CIDR networks of reverse proxies whose `X-Forwarded-For` gives the client address (rightmost hop that is not a trusted proxy); empty: the TCP peer is the client. |
+//! | `FORWARDED_HEADER` | `x-forwarded-for` | The header the trusted proxies write the client's address to: `x-forwarded-for`, or `forwarded` (RFC 7239 `for=`). Only that one is read. |
 //! | `TOKEN_MAX_AGE` | `2592000` (30 days) | Seconds an API token is valid after it was issued; `none`: no limit. |
 //! | `TOKEN_IDLE_TIMEOUT` | `28800` (8 hours) | Seconds an API token stays valid without being used; `none`: no limit. |
 //! | `GRAPHQL_INTROSPECTION` | `true` (`false` with `APP_ENV=production`) | Whether clients may introspect the schema. |
@@ -59,7 +60,7 @@
 
 use crate::auth::token;
 use crate::db::tls::{SslMode, TlsSettings};
-use crate::http::client_addr::TrustedProxies;
+use crate::http::client_addr::{ForwardedHeader, TrustedProxies};
 use crate::http::cors::CorsOrigins;
 use chrono::TimeDelta;
 use std::fmt;
@@ -756,7 +757,14 @@ fn http_config(
             .map(|v| TrustedProxies::parse(&v))
             .transpose()
             .map_err(|e| ConfigError::new("TRUSTED_PROXIES", e))?
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .reading(
+                get("FORWARDED_HEADER")
+                    .map(|v| ForwardedHeader::parse(&v))
+                    .transpose()
+                    .map_err(|e| ConfigError::new("FORWARDED_HEADER", e))?
+                    .unwrap_or_default(),
+            ),
         tokens: token::Lifetime {
             max_age: token_secs(
                 "TOKEN_MAX_AGE",
@@ -889,6 +897,8 @@ mod tests {
             ("CORS_MAX_AGE", "86401"),
             ("CORS_MAX_AGE", "soon"),
             ("TRUSTED_PROXIES", "proxy.internal"),
+            ("FORWARDED_HEADER", "x-real-ip"),
+            ("CATALOGUE_PUBLIC", "sometimes"),
             ("TOKEN_MAX_AGE", "0"),
             ("TOKEN_IDLE_TIMEOUT", "soon"),
             ("TOKEN_IDLE_TIMEOUT", "99999999999999"),

@@ -20,10 +20,21 @@ const LOGIN: &str =
 
 /// A login attempt sent with `X-Forwarded-For: forwarded`; returns the error code, or `OK`.
 async fn login_from(client: &Client, forwarded: &str, username: &str, password: &str) -> String {
+    login_through(client, "x-forwarded-for", forwarded, username, password).await
+}
+
+/// A login attempt sent with `header: forwarded`; returns the error code, or `OK`.
+async fn login_through(
+    client: &Client,
+    header: &str,
+    forwarded: &str,
+    username: &str,
+    password: &str,
+) -> String {
     let body: Value = client
         .anonymous()
         .post()
-        .header("x-forwarded-for", forwarded)
+        .header(header, forwarded)
         .json(&json!({"query": LOGIN, "variables": {"u": username, "p": password}}))
         .send()
         .await
@@ -67,6 +78,53 @@ async fn clients_behind_a_trusted_proxy_have_their_own_login_budget(backend: Bac
     // appended: the rightmost untrusted hop is what counts.
     assert_eq!(
         login_from(&server, "198.51.100.7, 203.0.113.1, 10.1.2.3", "a4", "x").await,
+        "TOO_MANY_REQUESTS"
+    );
+}
+
+/// Behind proxies that write RFC 7239 `Forwarded` (`FORWARDED_HEADER=forwarded`), clients are told
+/// apart by its `for=`, and `X-Forwarded-For` (which those proxies do not write) is ignored.
+async fn the_forwarded_header_tells_clients_apart_when_the_proxies_write_it(backend: Backend) {
+    let server = TestServer::start_with(
+        backend,
+        &[
+            ("TRUSTED_PROXIES", "127.0.0.1"),
+            ("FORWARDED_HEADER", "forwarded"),
+            ("LOGIN_ATTEMPTS_PER_MINUTE", "2"),
+        ],
+    )
+    .await;
+    for user in ["a1", "a2"] {
+        assert_eq!(
+            login_through(
+                &server,
+                "forwarded",
+                "for=203.0.113.1;proto=https",
+                user,
+                "x"
+            )
+            .await,
+            "BAD_USER_INPUT"
+        );
+    }
+    assert_eq!(
+        login_through(&server, "forwarded", "for=\"203.0.113.1:4711\"", "a3", "x").await,
+        "TOO_MANY_REQUESTS"
+    );
+    assert_eq!(
+        login_through(&server, "forwarded", "for=\"[2001:db8::2]\"", "b1", "x").await,
+        "BAD_USER_INPUT"
+    );
+    // A client writing X-Forwarded-For gains nothing: every such attempt counts against the
+    // proxy's own address, which the next two attempts exhaust.
+    for (forged, user) in [("198.51.100.1", "c1"), ("198.51.100.2", "c2")] {
+        assert_eq!(
+            login_from(&server, forged, user, "x").await,
+            "BAD_USER_INPUT"
+        );
+    }
+    assert_eq!(
+        login_from(&server, "198.51.100.3", "c3", "x").await,
         "TOO_MANY_REQUESTS"
     );
 }
@@ -315,6 +373,7 @@ async fn a_failed_token_lookup_reveals_nothing(backend: Backend) {
 }
 
 both_backends!(
+    the_forwarded_header_tells_clients_apart_when_the_proxies_write_it,
     clients_behind_a_trusted_proxy_have_their_own_login_budget,
     a_forged_forwarded_address_changes_nothing_from_an_untrusted_peer,
     every_rejected_login_takes_the_same_time,

@@ -9,18 +9,43 @@
 //! writes further left is never read. An entry that is not an address ends the walk at the last
 //! address a trusted proxy vouched for.
 //!
-//! Only `X-Forwarded-For` is read (it is what nginx, HAProxy, Traefik, Envoy and cloud load
-//! balancers send); the RFC 7239 `Forwarded` header is ignored, so a client cannot use it to
-//! override what the proxy wrote. With `TRUSTED_PROXIES` empty (the default) the TCP peer is the
+//! One header is read, the one the proxies write (`FORWARDED_HEADER`): `X-Forwarded-For` by
+//! default (what nginx, HAProxy, Traefik, Envoy and cloud load balancers send), or the RFC 7239
+//! `Forwarded` header (its `for=` parameters, quoted or not, IPv6 in brackets, with or without a
+//! port). The other one is ignored, so a client cannot use it to override what the proxy wrote;
+//! a `for=` that is not an address (`unknown`, an obfuscated `_name`) ends the walk like any
+//! entry that is not an address. With `TRUSTED_PROXIES` empty (the default) the TCP peer is the
 //! client, whatever the headers say.
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
-/// The networks of the reverse proxies whose `X-Forwarded-For` is believed.
+/// Which header the trusted proxies write the client's address to (`FORWARDED_HEADER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, …`.
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1;proto=https, …`.
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    /// Parses `x-forwarded-for` or `forwarded` (any case).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(ForwardedHeader::XForwardedFor),
+            "forwarded" => Ok(ForwardedHeader::Forwarded),
+            other => Err(format!("`{other}` is not x-forwarded-for or forwarded")),
+        }
+    }
+}
+
+/// The networks of the reverse proxies whose forwarded address is believed, and the header they
+/// write it to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies(Vec<IpNet>, ForwardedHeader);
 
 impl TrustedProxies {
     /// Parses a comma-separated list of addresses (`10.0.0.5`, `::1`) and networks in CIDR
@@ -39,7 +64,13 @@ impl TrustedProxies {
                     })
             })
             .collect::<Result<_, _>>()
-            .map(TrustedProxies)
+            .map(|nets| TrustedProxies(nets, ForwardedHeader::default()))
+    }
+
+    /// The same proxies, writing the client's address to `header`.
+    #[must_use]
+    pub fn reading(self, header: ForwardedHeader) -> Self {
+        TrustedProxies(self.0, header)
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
@@ -52,15 +83,23 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return peer;
         }
+        let name = match self.1 {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        };
         let hops: Vec<&str> = headers
-            .get_all("x-forwarded-for")
+            .get_all(name)
             .iter()
             .map(|value| value.to_str().unwrap_or(""))
             .flat_map(|value| value.split(','))
             .collect();
         let mut client = peer;
         for hop in hops.into_iter().rev() {
-            let Some(ip) = hop_address(hop) else {
+            let address = match self.1 {
+                ForwardedHeader::XForwardedFor => hop_address(hop),
+                ForwardedHeader::Forwarded => forwarded_for(hop).and_then(hop_address),
+            };
+            let Some(ip) = address else {
                 break;
             };
             client = ip;
@@ -70,6 +109,17 @@ impl TrustedProxies {
         }
         client
     }
+}
+
+/// The `for=` value of one RFC 7239 element (`for=1.2.3.4;proto=https`, `For="[::1]:80"`),
+/// unquoted; `None` when the element has none.
+fn forwarded_for(element: &str) -> Option<&str> {
+    element.split(';').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("for")
+            .then(|| value.trim().trim_matches('"'))
+    })
 }
 
 /// One `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5678`, `[::1]:80`).
@@ -138,6 +188,45 @@ mod tests {
         );
         let headers = forwarded(&["203.0.113.9:5000"]);
         assert_eq!(proxies.client(ip("10.0.0.2"), &headers), ip("203.0.113.9"));
+    }
+
+    fn rfc7239(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("forwarded", v.parse().expect("header value"));
+        }
+        headers
+    }
+
+    #[test]
+    fn the_forwarded_header_is_read_when_the_proxies_write_it() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8")
+            .expect("valid")
+            .reading(ForwardedHeader::Forwarded);
+        // The client forged the first element; the proxy appended the second.
+        let headers =
+            rfc7239(&["for=1.1.1.1, For=\"[2001:db8:cafe::17]:4711\";proto=https;by=10.0.0.2"]);
+        assert_eq!(
+            proxies.client(ip("10.0.0.2"), &headers),
+            ip("2001:db8:cafe::17")
+        );
+        let headers = rfc7239(&["for=203.0.113.9:5000", "proto=http;for=10.0.0.3"]);
+        assert_eq!(proxies.client(ip("10.0.0.2"), &headers), ip("203.0.113.9"));
+        // Not an address: the walk ends at the last address a trusted proxy vouched for.
+        let headers = rfc7239(&["for=203.0.113.9, for=unknown, for=10.0.0.3"]);
+        assert_eq!(proxies.client(ip("10.0.0.2"), &headers), ip("10.0.0.3"));
+        let headers = rfc7239(&["for=_hidden"]);
+        assert_eq!(proxies.client(ip("10.0.0.2"), &headers), ip("10.0.0.2"));
+        // The header the proxies do not write is never read, either way round.
+        let spoofed = forwarded(&["203.0.113.66"]);
+        assert_eq!(proxies.client(ip("10.0.0.2"), &spoofed), ip("10.0.0.2"));
+        let default = TrustedProxies::parse("10.0.0.0/8").expect("valid");
+        assert_eq!(
+            default.client(ip("10.0.0.2"), &rfc7239(&["for=203.0.113.66"])),
+            ip("10.0.0.2")
+        );
+        assert!(ForwardedHeader::parse("Forwarded").is_ok());
+        assert!(ForwardedHeader::parse("x-real-ip").is_err());
     }
 
     #[test]
