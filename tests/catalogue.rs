@@ -450,14 +450,7 @@ async fn a_public_catalogue_answers_readers_without_a_token(backend: Backend) {
 async fn the_catalogue_lists_searches_and_counts(backend: Backend) {
     let server = TestServer::start(backend).await;
     let staff = server.staff().await;
-    for input in [
-        json!({"codigo": "DIGEP", "nome": "Gestão de Pessoas", "slug": "digep", "prefixo": "05"}),
-        json!({"codigo": "DIGEP-RO", "nome": "Regional RO", "slug": "digep-ro",
-               "parentCodigo": "DIGEP"}),
-        json!({"codigo": "COATE", "nome": "Coordenação", "slug": "coate", "prefixo": "07"}),
-    ] {
-        create_area(staff, input).await;
-    }
+    common::areas::digep_and_coate(staff).await;
     let publish = |name: &'static str, area: &'static str, deliverable: &'static str| {
         let server = &server;
         async move {

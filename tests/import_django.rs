@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::later_legacy::{AREA_TABLE, PROFILE_TABLE, VERSION_TABLE};
+use common::later_legacy::{version_payload, AREA_TABLE, PROFILE_TABLE, VERSION_TABLE};
 use common::{fixture, Backend};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -478,12 +478,7 @@ async fn areas_import_with_their_parents(backend: Backend) {
 /// (the legacy flags were not kept consistent: the differences are reported); a version whose
 /// hash did not match in the source is imported and named; `verify` re-hashes them all.
 async fn published_versions_import_verified_with_one_current_each(backend: Backend) {
-    let payload = |snapshot: i64| {
-        format!(
-            "(SELECT json_remove(payload, '$.status', '$.versao') FROM processos_popsnapshot \
-             WHERE id = {snapshot})"
-        )
-    };
+    let payload = version_payload;
     let later = common::later_legacy::LaterLegacy::with_sql(&format!(
         "{VERSION_TABLE} \
          UPDATE processos_pop SET status = 'published', versao = 2 WHERE id = 8; \
@@ -495,24 +490,13 @@ async fn published_versions_import_verified_with_one_current_each(backend: Backe
         payload(7),
         payload(8)
     ));
-    // Hash each payload by the legacy rule, written out here: versions 1 and 2 as Django did,
-    // version 3 with a hash that does not match (stale in the source).
-    let data = mapagov::legacy::read(&later.path).await.unwrap();
-    for version in &data.versions {
-        let mut doc = version.payload.clone();
-        doc["status"] = "published".into();
-        doc["versao"] = version.versao.into();
-        assert!(version.payload.get("status").is_none());
-        let hash = if version.id == 3 {
-            "0".repeat(64)
-        } else {
-            integrity_hash(&doc)
-        };
-        later.exec(&format!(
-            "UPDATE processos_popversion SET integrity_hash = '{hash}' WHERE id = {}",
-            version.id
-        ));
-    }
+    // Versions 1 and 2 hashed as Django did; version 3 with a hash that does not match (stale
+    // in the source).
+    later.hash_versions(&[3]).await;
+    later.exec(&format!(
+        "UPDATE processos_popversion SET integrity_hash = '{}' WHERE id = 3",
+        "0".repeat(64)
+    ));
     let data = mapagov::legacy::read(&later.path).await.unwrap();
     let (db, _dir) = target(backend).await;
     let report = import::import(&db, &data, &ImportOptions::default())
@@ -597,12 +581,7 @@ async fn published_versions_import_verified_with_one_current_each(backend: Backe
 /// POP without versions gets its document frozen as its version in force; a version numbered
 /// above its POP's `versao` does not stop the POP's next publication.
 async fn legacy_version_quirks_import_without_breaking_the_rules(backend: Backend) {
-    let payload = |snapshot: i64| {
-        format!(
-            "(SELECT json_remove(payload, '$.status', '$.versao') FROM processos_popsnapshot \
-             WHERE id = {snapshot})"
-        )
-    };
+    let payload = version_payload;
     let later = common::later_legacy::LaterLegacy::with_sql(&format!(
         "{VERSION_TABLE} \
          UPDATE processos_pop SET status = 'published', is_deleted = 1 WHERE id = 9; \
@@ -615,17 +594,7 @@ async fn legacy_version_quirks_import_without_breaking_the_rules(backend: Backen
         payload(7),
         payload(8)
     ));
-    let data = mapagov::legacy::read(&later.path).await.unwrap();
-    for version in data.versions.iter().filter(|v| v.id != 5) {
-        let mut doc = version.payload.clone();
-        doc["status"] = "published".into();
-        doc["versao"] = version.versao.into();
-        later.exec(&format!(
-            "UPDATE processos_popversion SET integrity_hash = '{}' WHERE id = {}",
-            integrity_hash(&doc),
-            version.id
-        ));
-    }
+    later.hash_versions(&[5]).await;
     let data = mapagov::legacy::read(&later.path).await.unwrap();
     let (db, _dir) = target(backend).await;
     let report = import::import(&db, &data, &ImportOptions::default())

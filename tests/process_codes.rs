@@ -16,20 +16,7 @@ const CREATE: &str = "mutation($input: CreatePopInput!) { createPop(input: $inpu
 
 /// Areas DIGEP (prefix 05) and its sub-area DIGEP-RO (no prefix of its own), and COATE (07).
 async fn areas(server: &TestServer) {
-    let staff = server.staff().await;
-    for input in [
-        json!({"codigo": "DIGEP", "nome": "Gestão de Pessoas", "slug": "digep", "prefixo": "05"}),
-        json!({"codigo": "DIGEP-RO", "nome": "Regional RO", "slug": "digep-ro",
-               "parentCodigo": "DIGEP"}),
-        json!({"codigo": "COATE", "nome": "Coordenação", "slug": "coate", "prefixo": "07"}),
-    ] {
-        staff
-            .data(
-                "mutation($input: CatalogueAreaInput!) { createArea(input: $input) { codigo } }",
-                json!({ "input": input }),
-            )
-            .await;
-    }
+    common::areas::digep_and_coate(server.staff().await).await;
 }
 
 fn input(session: &str, area: &str, code: Option<&str>, position: Option<&str>) -> Value {

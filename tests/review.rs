@@ -29,19 +29,7 @@ fn names(entries: &[Value]) -> Vec<&str> {
 async fn a_queue_per_area_and_reviewers_of_sub_areas(backend: Backend) {
     let server = TestServer::start(backend).await;
     let staff = server.staff().await;
-    for input in [
-        json!({"codigo": "DIGEP", "nome": "Gestão de Pessoas", "slug": "digep", "prefixo": "05"}),
-        json!({"codigo": "DIGEP-RO", "nome": "Regional RO", "slug": "digep-ro",
-               "parentCodigo": "DIGEP"}),
-        json!({"codigo": "COATE", "nome": "Coordenação", "slug": "coate", "prefixo": "07"}),
-    ] {
-        staff
-            .data(
-                "mutation($input: CatalogueAreaInput!) { createArea(input: $input) { codigo } }",
-                json!({ "input": input }),
-            )
-            .await;
-    }
+    common::areas::digep_and_coate(staff).await;
     let director = server.user("diretora", false, Some("DIGEP")).await;
     let regional = server.user("regional", false, Some("DIGEP-RO")).await;
     let other = server.user("coate", false, Some("COATE")).await;

@@ -861,6 +861,7 @@ async fn import_versions(
     let mut new = Vec::new();
     // Per POP here: its legacy id and the numbers of the versions the source called current.
     let mut touched: HashMap<i64, (i64, Vec<i64>)> = HashMap::new();
+    let pop_versao: HashMap<i64, i32> = data.pops.iter().map(|p| (p.id, p.versao)).collect();
     for version in &data.versions {
         if present.contains_key(&version.id) {
             counts.skipped += 1;
@@ -915,12 +916,8 @@ async fn import_versions(
         if !verified_in_source {
             report.versions_stale_in_source.push(version.id);
         }
-        let pop_versao = data
-            .pops
-            .iter()
-            .find(|p| p.id == version.pop_id)
-            .map(|p| p.versao);
-        if let Some(pop_versao) = pop_versao.filter(|v| version.versao > *v) {
+        let versao = pop_versao.get(&version.pop_id).copied();
+        if let Some(pop_versao) = versao.filter(|v| version.versao > *v) {
             report.warnings.push(format!(
                 "version legacy id {}: number {} is above its POP's versao {pop_versao}; the \
                  POP's next publication will be numbered after it",

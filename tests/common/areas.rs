@@ -53,3 +53,23 @@ pub async fn with_a_published_version(db: &Db) {
             .unwrap();
     }
 }
+
+/// Through the API as `staff`: DIGEP (CAP prefix 05), its sub-area DIGEP-RO (no prefix of its
+/// own) and COATE (07).
+pub async fn digep_and_coate(staff: &super::Client) {
+    for input in [
+        serde_json::json!({"codigo": "DIGEP", "nome": "Gestão de Pessoas", "slug": "digep",
+                           "prefixo": "05"}),
+        serde_json::json!({"codigo": "DIGEP-RO", "nome": "Regional RO", "slug": "digep-ro",
+                           "parentCodigo": "DIGEP"}),
+        serde_json::json!({"codigo": "COATE", "nome": "Coordenação", "slug": "coate",
+                           "prefixo": "07"}),
+    ] {
+        staff
+            .data(
+                "mutation($input: CatalogueAreaInput!) { createArea(input: $input) { codigo } }",
+                serde_json::json!({ "input": input }),
+            )
+            .await;
+    }
+}
