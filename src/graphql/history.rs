@@ -114,9 +114,21 @@ impl HistoryQuery {
         &self,
         ctx: &Context<'_>,
         pop_id: ID,
+        #[graphql(
+            desc = "How many items from the start of the list: 0 to 100 (`BAD_USER_INPUT` outside), 20 when neither `first` nor `last` is given."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Items after this cursor (a `cursor` or `pageInfo.endCursor` of this list)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "How many items from the end of the list: 0 to 100 (`BAD_USER_INPUT` outside); wins over `first` when both are given."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Items before this cursor (a `cursor` or `pageInfo.startCursor` of this list)."
+        )]
         before: Option<String>,
         #[graphql(desc = "Only entries for this field, e.g. `etapas`.")] field: Option<String>,
         #[graphql(

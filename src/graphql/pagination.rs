@@ -198,3 +198,35 @@ impl PageRequest {
         connection
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema states the limits these constants enforce, on every connection field.
+    #[test]
+    fn schema_documents_the_page_limits() {
+        let sdl = crate::graphql::sdl();
+        let first = format!(
+            "\"\"\"\n\t\tHow many items from the start of the list: 0 to {MAX_PAGE_SIZE} \
+             (`BAD_USER_INPUT` outside), {DEFAULT_PAGE_SIZE} when neither `first` nor `last` is \
+             given.\n\t\t\"\"\"\n\t\tfirst: Int"
+        );
+        let last = format!(
+            "\"\"\"\n\t\tHow many items from the end of the list: 0 to {MAX_PAGE_SIZE} \
+             (`BAD_USER_INPUT` outside); wins over `first` when both are given.\n\t\t\"\"\"\n\t\t\
+             last: Int"
+        );
+        let connections = sdl.matches("Connection!").count();
+        assert!(connections >= 5, "{connections}");
+        assert_eq!(sdl.matches(&first).count(), connections);
+        assert_eq!(
+            sdl.matches(&last).count(),
+            sdl.matches("\t\tlast: Int").count()
+        );
+        assert_eq!(
+            sdl.matches("\t\tfirst: Int\n").count() + sdl.matches("\t\tfirst: Int,").count(),
+            connections
+        );
+    }
+}

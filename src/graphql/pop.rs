@@ -236,9 +236,21 @@ impl PopObject {
     async fn snapshots(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many items from the start of the list: 0 to 100 (`BAD_USER_INPUT` outside), 20 when neither `first` nor `last` is given."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Items after this cursor (a `cursor` or `pageInfo.endCursor` of this list)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "How many items from the end of the list: 0 to 100 (`BAD_USER_INPUT` outside); wins over `first` when both are given."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Items before this cursor (a `cursor` or `pageInfo.startCursor` of this list)."
+        )]
         before: Option<String>,
         #[graphql(
             desc = "Only snapshots taken for these reasons (one value or a list), e.g. `[BACKUP, STATUS_CHANGE]` for the versions people kept on purpose."
@@ -461,9 +473,21 @@ impl PopQuery {
     async fn pops(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many items from the start of the list: 0 to 100 (`BAD_USER_INPUT` outside), 20 when neither `first` nor `last` is given."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Items after this cursor (a `cursor` or `pageInfo.endCursor` of this list)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "How many items from the end of the list: 0 to 100 (`BAD_USER_INPUT` outside); wins over `first` when both are given."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Items before this cursor (a `cursor` or `pageInfo.startCursor` of this list)."
+        )]
         before: Option<String>,
         #[graphql(desc = "Only POPs in this status.")] status: Option<PopStatus>,
         #[graphql(desc = "Only POPs of this editing session.")] session_id: Option<String>,

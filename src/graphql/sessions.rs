@@ -90,7 +90,13 @@ impl EditSession {
     async fn entries(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many items from the start of the list: 0 to 100 (`BAD_USER_INPUT` outside), 20 when neither `first` nor `last` is given."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Items after this cursor (a `cursor` or `pageInfo.endCursor` of this list)."
+        )]
         after: Option<String>,
     ) -> Result<CountedConnection<HistoryEntry>> {
         let db = ctx.data::<Db>()?;
@@ -133,7 +139,13 @@ impl SessionQuery {
         pop_id: async_graphql::ID,
         #[graphql(desc = "Longest gap between two saves of one session, in minutes.")]
         idle_minutes: Option<i32>,
+        #[graphql(
+            desc = "How many items from the start of the list: 0 to 100 (`BAD_USER_INPUT` outside), 20 when neither `first` nor `last` is given."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Items after this cursor (a `cursor` or `pageInfo.endCursor` of this list)."
+        )]
         after: Option<String>,
     ) -> Result<SessionConnection> {
         let db = ctx.data::<Db>()?;
