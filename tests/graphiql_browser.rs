@@ -4,7 +4,9 @@
 //! Starts the server binary on a loopback port and headless Chromium that
 //! cannot reach anything but loopback. GraphiQL: opens `GET /graphql`, runs
 //! `{ __typename }` through the UI and checks the answer and that every
-//! resource the page loaded came from the server itself. CORS: a page served
+//! resource the page loaded came from the server itself; it opens on the
+//! MapaGov example, its explorer lists the API's root fields, and a token typed
+//! into its headers survives reloads and signs the requests. CORS: a page served
 //! from another port calls `/graphql` with `fetch` and `x-request-id`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` packages: without them the
@@ -83,6 +85,8 @@ async fn spawn_ready(mut command: Command, log: &Path, ready_url: &str) -> TestR
 struct Browser {
     client: Client,
     base: String,
+    /// The server's standard output and error.
+    server_log: std::path::PathBuf,
     _server: KillOnDrop,
     _driver: KillOnDrop,
     _dir: tempfile::TempDir,
@@ -157,6 +161,7 @@ async fn start(env: &[(&str, String)]) -> TestResult<Browser> {
     Ok(Browser {
         client,
         base,
+        server_log: dir.path().join("server.log"),
         _server: server,
         _driver: driver,
         _dir: dir,
@@ -170,6 +175,151 @@ async fn graphiql_runs_a_query_offline() -> TestResult {
     let checked = run_query_in_graphiql(&browser.client, &browser.base).await;
     browser.client.clone().close().await?;
     checked
+}
+
+/// GraphiQL as a newcomer meets it: the MapaGov example in the editor, the explorer in the
+/// sidebar listing the root fields, and the `Authorization` header typed once kept across two
+/// reloads and sent with the queries run afterwards.
+#[tokio::test]
+async fn graphiql_opens_on_the_example_explores_and_keeps_headers() -> TestResult {
+    let browser = start(&[]).await?;
+    let checked = newcomer_session(&browser).await;
+    browser.client.clone().close().await?;
+    checked
+}
+
+/// Waits until `script` (the body of a function) returns something other than `null`, `false`
+/// or `""`, and returns it.
+async fn wait_for(client: &Client, what: &str, script: &str) -> TestResult<Value> {
+    let start = Instant::now();
+    loop {
+        let value = client.execute(script, vec![]).await?;
+        if !matches!(value, Value::Null | Value::Bool(false)) && value != json!("") {
+            return Ok(value);
+        }
+        if start.elapsed() > TIMEOUT {
+            return Err(format!("{what}: not within {TIMEOUT:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Clicks the element under `css` from the page's script, once it is there: GraphiQL renders
+/// again when the schema arrives, which would leave a WebDriver element reference stale.
+async fn click(client: &Client, css: &str) -> TestResult {
+    let script = format!(
+        "const el = document.querySelector({}); if (!el) return false; el.click(); return true;",
+        json!(css)
+    );
+    wait_for(client, css, &script).await?;
+    Ok(())
+}
+
+/// Puts `query` in the query editor and runs it. With several operations in the editor the run
+/// button opens a menu of them instead, so the click waits until GraphiQL has seen the new text
+/// (one operation: the button is no longer a menu).
+async fn run_in_graphiql(client: &Client, query: &str) -> TestResult {
+    client
+        .execute(
+            &format!("document.querySelector('{QUERY_EDITOR}').CodeMirror.setValue(arguments[0]);"),
+            vec![json!(query)],
+        )
+        .await?;
+    wait_for(
+        client,
+        "a run button for one operation",
+        "const b = document.querySelector('.graphiql-execute-button'); \
+         return !!b && !b.hasAttribute('aria-haspopup');",
+    )
+    .await?;
+    click(client, ".graphiql-execute-button").await
+}
+
+/// The text of the CodeMirror editor under `css`, once that editor is on the page.
+async fn editor_text(client: &Client, css: &str) -> TestResult<String> {
+    let script = format!(
+        "const el = document.querySelector({}); \
+         return el && el.CodeMirror ? [el.CodeMirror.getValue()] : null;",
+        json!(css)
+    );
+    let text = wait_for(client, css, &script).await?;
+    Ok(text[0].as_str().unwrap_or_default().to_owned())
+}
+
+const QUERY_EDITOR: &str = ".graphiql-query-editor .CodeMirror";
+const HEADERS_EDITOR: &str =
+    "section.graphiql-editor-tool > .graphiql-editor:not(.hidden) .CodeMirror";
+
+async fn newcomer_session(browser: &Browser) -> TestResult {
+    let client = &browser.client;
+    let log = fs::read_to_string(&browser.server_log)?;
+    let token = log
+        .lines()
+        .skip_while(|line| !line.contains("shown only this once"))
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.contains("shown only this once"))
+        .ok_or_else(|| format!("no first-run token in the server's output:\n{log}"))?
+        .to_owned();
+
+    client.goto(&format!("{}graphql", browser.base)).await?;
+    let example = editor_text(client, QUERY_EDITOR).await?;
+    assert_eq!(example, mapagov::http::graphiql::EXAMPLE_QUERY);
+
+    // The explorer lists the root fields of the schema.
+    click(
+        client,
+        ".graphiql-sidebar button[aria-label=\"Show GraphiQL Explorer\"]",
+    )
+    .await?;
+    let fields = wait_for(
+        client,
+        "the explorer's root fields",
+        "const names = [...document.querySelectorAll('.graphiql-explorer-root span[data-field-name]')] \
+           .map(span => span.dataset.fieldName); \
+         return names.includes('pops') ? names : null;",
+    )
+    .await?;
+    for field in ["pop", "pops", "popHistory", "snapshot", "catalogue"] {
+        assert!(
+            fields.as_array().unwrap().contains(&json!(field)),
+            "{fields}"
+        );
+    }
+
+    // A token typed into the headers editor is kept in this browser across reloads...
+    let headers = json!({ "Authorization": format!("Bearer {token}") }).to_string();
+    client
+        .execute(
+            &format!(
+                "document.querySelector('{HEADERS_EDITOR}').CodeMirror.setValue(arguments[0]);"
+            ),
+            vec![json!(headers)],
+        )
+        .await?;
+    wait_for(
+        client,
+        "the headers saved in localStorage",
+        "return localStorage.getItem('graphiql:headers');",
+    )
+    .await?;
+    for reload in 1..=2 {
+        client.refresh().await?;
+        let kept = editor_text(client, HEADERS_EDITOR).await?;
+        assert_eq!(kept, headers, "the headers after reload {reload}");
+    }
+    // ...and sent: the server knows who asks.
+    run_in_graphiql(client, "{ me { username isStaff } }").await?;
+    let response = wait_for(
+        client,
+        "the answer to `me`",
+        "const text = document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue(); \
+         return text.includes('username') || text.includes('errors') ? text : null;",
+    )
+    .await?;
+    let response: Value = serde_json::from_str(response.as_str().unwrap_or_default())?;
+    assert_eq!(response["data"]["me"]["username"], "admin", "{response}");
+    assert_eq!(editor_text(client, HEADERS_EDITOR).await?, headers);
+    Ok(())
 }
 
 /// A page served from another origin calls the API with `fetch`, sending `x-request-id`, and
@@ -264,17 +414,7 @@ async fn run_query_in_graphiql(client: &Client, base: &str) -> TestResult {
         .for_element(Locator::Css(".graphiql-query-editor .CodeMirror"))
         .await
         .map_err(|error| format!("GraphiQL did not render within {TIMEOUT:?}: {error}"))?;
-    client
-        .execute(
-            "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(arguments[0]);",
-            vec![json!("{ __typename }")],
-        )
-        .await?;
-    client
-        .find(Locator::Css(".graphiql-execute-button"))
-        .await?
-        .click()
-        .await?;
+    run_in_graphiql(client, "{ __typename }").await?;
 
     let start = Instant::now();
     let response = loop {

@@ -4,7 +4,7 @@
 //! [`page`] renders the HTML page that mounts GraphiQL, and [`asset_routes`]
 //! serves its scripts and styles under [`ASSET_PREFIX`] from copies compiled
 //! into the binary. The copies are pinned prebuilt files from the npm registry
-//! (GraphiQL 3 and React 18); `assets/graphiql/README.md` lists their versions
+//! (GraphiQL 3 with its explorer plugin, and React 18); `assets/graphiql/README.md` lists their versions
 //! and licences and explains how to refresh them. Every file name carries its
 //! version, so the files are served as immutable.
 
@@ -62,22 +62,71 @@ const GRAPHIQL_JS: Asset = asset!("graphiql-3.9.0.min.js", JS);
 /// GraphiQL 3 style sheet (its fonts are inlined as data URLs).
 const GRAPHIQL_CSS: Asset = asset!("graphiql-3.9.0.min.css", CSS);
 
+/// GraphiQL's explorer plugin, UMD build; needs `React` and `GraphiQL` (it uses the copies of
+/// `@graphiql/react` and graphql-js inside GraphiQL), defines `GraphiQLPluginExplorer`.
+const EXPLORER_JS: Asset = asset!("graphiql-plugin-explorer-3.2.6.umd.js", JS);
+/// The explorer plugin's style sheet.
+const EXPLORER_CSS: Asset = asset!("graphiql-plugin-explorer-3.2.6.css", CSS);
+
 /// Every file that [`asset_routes`] serves.
-const ASSETS: [&Asset; 4] = [&REACT, &REACT_DOM, &GRAPHIQL_JS, &GRAPHIQL_CSS];
+const ASSETS: [&Asset; 6] = [
+    &REACT,
+    &REACT_DOM,
+    &GRAPHIQL_JS,
+    &GRAPHIQL_CSS,
+    &EXPLORER_JS,
+    &EXPLORER_CSS,
+];
+
+/// The query GraphiQL opens on, the first time a browser opens it: a MapaGov example, with how
+/// to sign in (GraphiQL keeps the editor's text in the browser after that).
+pub const EXAMPLE_QUERY: &str = r#"# Welcome to MapaGov's GraphQL API. Run a query with the ▶ button (Ctrl-Enter).
+# Most fields need a token: run the `login` mutation below (or ask an admin for
+# one), then put {"Authorization": "Bearer <token>"} in the Headers tab below;
+# this browser keeps it across reloads. The explorer (sidebar) lists every field.
+
+# The five newest POPs you may read.
+query NewestPops {
+  me {
+    username
+  }
+  pops(first: 5) {
+    totalCount
+    nodes {
+      id
+      nomeProcesso
+      codigoProcesso
+      status
+      autosaveSequence
+      updatedAt
+    }
+  }
+}
+
+mutation Login {
+  login(username: "your.name", password: "your password") {
+    token
+  }
+}
+"#;
 
 /// The GraphiQL page for the GraphQL endpoint at `endpoint`.
 ///
 /// The page loads only the same-origin files served by [`asset_routes`] and
 /// sends each operation as a JSON `POST` to `endpoint`, which may be a path
-/// such as `/graphql` or an absolute URL. Headers typed into GraphiQL's
-/// headers editor, `Authorization` included, are sent with every request and
-/// are not saved in the browser's storage.
+/// such as `/graphql` or an absolute URL. It opens on [`EXAMPLE_QUERY`], has
+/// the explorer plugin in its sidebar, and keeps the headers typed into its
+/// headers editor, `Authorization` included, in the browser's `localStorage`
+/// across reloads (never on the server); clearing the editor forgets them.
 pub fn page(endpoint: &str) -> Html<String> {
     let css = GRAPHIQL_CSS.name;
+    let explorer_css = EXPLORER_CSS.name;
     let react = REACT.name;
     let react_dom = REACT_DOM.name;
     let graphiql = GRAPHIQL_JS.name;
+    let explorer = EXPLORER_JS.name;
     let endpoint = escape_html(endpoint);
+    let example = escape_html(EXAMPLE_QUERY);
     Html(format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -86,25 +135,51 @@ pub fn page(endpoint: &str) -> Html<String> {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>MapaGov GraphiQL</title>
 <link rel="stylesheet" href="{ASSET_PREFIX}/{css}">
+<link rel="stylesheet" href="{ASSET_PREFIX}/{explorer_css}">
 <style>
 html, body {{ height: 100%; margin: 0; overflow: hidden; }}
 #graphiql {{ height: 100vh; }}
 </style>
 </head>
 <body>
-<div id="graphiql" data-endpoint="{endpoint}"><noscript>GraphiQL needs JavaScript.</noscript></div>
+<div id="graphiql" data-endpoint="{endpoint}" data-example="{example}"><noscript>GraphiQL needs JavaScript.</noscript></div>
 <script src="{ASSET_PREFIX}/{react}"></script>
 <script src="{ASSET_PREFIX}/{react_dom}"></script>
 <script src="{ASSET_PREFIX}/{graphiql}"></script>
+<script src="{ASSET_PREFIX}/{explorer}"></script>
 <script>
 (function () {{
   var container = document.getElementById("graphiql");
   var fetcher = GraphiQL.createFetcher({{ url: container.dataset.endpoint }});
+  // GraphiQL 3.9 removes the saved headers once while it mounts, so they would survive a
+  // single reload: the storage given to it ignores that first removal (a removal the user
+  // causes later, by clearing the headers editor, goes through).
+  var keepSavedHeaders = true;
+  var storage = {{
+    getItem: function (key) {{ return localStorage.getItem(key); }},
+    setItem: function (key, value) {{ localStorage.setItem(key, value); }},
+    removeItem: function (key) {{
+      if (keepSavedHeaders && key === "graphiql:headers") {{
+        keepSavedHeaders = false;
+        return;
+      }}
+      localStorage.removeItem(key);
+    }},
+    clear: function () {{
+      Object.keys(localStorage).forEach(function (key) {{
+        if (key.indexOf("graphiql:") === 0) localStorage.removeItem(key);
+      }});
+    }},
+    get length() {{ return localStorage.length; }}
+  }};
   ReactDOM.createRoot(container).render(
     React.createElement(GraphiQL, {{
       fetcher: fetcher,
+      storage: storage,
+      plugins: [GraphiQLPluginExplorer.explorerPlugin()],
+      defaultQuery: container.dataset.example,
       defaultEditorToolsVisibility: "headers",
-      shouldPersistHeaders: false
+      shouldPersistHeaders: true
     }})
   );
 }})();
@@ -185,6 +260,21 @@ mod tests {
     async fn get_asset(uri: &str) -> Result<Response, Box<dyn std::error::Error>> {
         let request = Request::get(uri).body(Body::empty())?;
         Ok(asset_routes::<()>().oneshot(request).await?)
+    }
+
+    /// Both operations of the example pass validation against the real schema: run without a
+    /// database, they fail only in their resolvers (each error has a path), never as a document.
+    #[tokio::test]
+    async fn example_query_is_valid() {
+        let schema = crate::graphql::schema_builder().finish();
+        for operation in ["NewestPops", "Login"] {
+            let request = async_graphql::Request::new(EXAMPLE_QUERY).operation_name(operation);
+            let response = schema.execute(request).await;
+            assert!(!response.errors.is_empty(), "{operation}");
+            for error in &response.errors {
+                assert!(!error.path.is_empty(), "{operation}: {error:?}");
+            }
+        }
     }
 
     #[test]
