@@ -5,6 +5,8 @@
 
 mod common;
 
+use mapagov::graphql::node::GlobalId;
+
 use common::pops::{change_status, create, history, save, DELETE, HISTORY_FIELDS};
 use common::{Backend, TestServer};
 use serde_json::{json, Value};
@@ -283,7 +285,12 @@ async fn history_is_newest_first_paginated_and_filterable(backend: Backend) {
     // Newest first: sequences never go up, entry ids strictly go down.
     let entry_ids: Vec<i64> = full
         .iter()
-        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+        .map(
+            |e| match GlobalId::decode(e["id"].as_str().unwrap()).unwrap() {
+                GlobalId::HistoryEntry(id) => id,
+                other => panic!("not a history entry id: {other:?}"),
+            },
+        )
         .collect();
     assert!(entry_ids.windows(2).all(|w| w[0] > w[1]), "{entry_ids:?}");
     for (sequence, action, fields) in &writes {

@@ -72,6 +72,16 @@ pub async fn milestone_sequences(conn: &mut Conn<'_>, pop_id: i64) -> Result<Vec
         .await)?)
 }
 
+/// One change-log row by id.
+pub async fn entry_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<ChangeLogEntry>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pop_change_log::table
+        .find(id)
+        .select(change_log_columns!())
+        .first::<ChangeLogEntry>(c)
+        .await
+        .optional())?)
+}
+
 /// Change-log rows of a POP by id (in no particular order).
 pub async fn entries_by_ids(
     conn: &mut Conn<'_>,

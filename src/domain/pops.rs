@@ -12,21 +12,31 @@ pub fn parse_public_id(field: &str, raw: &str) -> Result<uuid::Uuid, AppError> {
         .map_err(|_| AppError::bad_input(field, "not a POP id (expected a UUID)"))
 }
 
-/// Parses a snapshot id (a positive integer).
-pub fn parse_snapshot_id(field: &str, raw: &str) -> Result<i64, AppError> {
-    raw.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::bad_input(field, "not a snapshot id"))
-}
-
 /// A POP by public id, deleted or not, if the actor may read it (`None` otherwise, exactly as if
 /// it did not exist).
 pub async fn find(db: &Db, actor: &Actor, id: uuid::Uuid) -> Result<Option<Pop>, AppError> {
     let mut pooled = db.get().await?;
     let pop = queries::pop_by_uuid(&mut pooled.conn(), id).await?;
     Ok(pop.filter(|pop| actor.can_read(pop)))
+}
+
+/// A history entry by id, if the actor may read its POP (`None` otherwise, exactly as if it did
+/// not exist).
+pub async fn history_entry(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+) -> Result<Option<ChangeLogEntry>, AppError> {
+    let mut pooled = db.get().await?;
+    let mut conn = pooled.conn();
+    let Some(entry) = crate::db::history::entry_by_id(&mut conn, id).await? else {
+        return Ok(None);
+    };
+    let pop = queries::pops_by_ids(&mut conn, &[entry.pop_id])
+        .await?
+        .into_iter()
+        .next();
+    Ok(pop.filter(|pop| actor.can_read(pop)).map(|_| entry))
 }
 
 /// A page of POPs and the total matching the filter.

@@ -109,6 +109,9 @@ const RESTORE: &str = "restore";
 /// The action of a status change (its rows name the fields `status`, `versao`, `status_reason`).
 pub const STATUS: &str = "status";
 const DELETE: &str = "delete";
+/// The change log's pseudo-field that says where a partial restore restored from: its value is
+/// `{snapshotId, paths}` (the snapshot's row number, as a string) or `{sequence, paths}`.
+pub const RESTORE_SOURCE: &str = "restore_source";
 
 /// Writes `pop`'s next state after `change` (see the module docs). `pop` must be locked by the
 /// caller's transaction ([`crate::db::Db::write`]).
@@ -326,7 +329,7 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
             // Always say what was restored from where, even when nothing differed.
             rows.push(row(
                 RESTORE,
-                "restore_source",
+                RESTORE_SOURCE,
                 None,
                 Some(source.clone()),
                 *snapshot_id,

@@ -11,6 +11,7 @@ use crate::domain::pops;
 use crate::error::AppError;
 use async_graphql::{Context, Enum, Json, Object, Result, ID};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// What kind of write a history entry records.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -61,11 +62,28 @@ impl HistoryAction {
 /// One changed field of one write.
 pub struct HistoryEntry(pub ChangeLogEntry);
 
+/// A `restore_source` value as clients see it: the log stores the snapshot's row number, clients
+/// get its global id, as in `HistoryEntry.snapshotId` and `Snapshot.id`.
+fn restore_source_for_clients(value: &Value) -> Cow<'_, Value> {
+    let number = value
+        .get("snapshotId")
+        .and_then(Value::as_str)
+        .and_then(|raw| raw.parse::<i64>().ok());
+    match number {
+        Some(number) => {
+            let mut value = value.clone();
+            value["snapshotId"] = Value::String(super::node::GlobalId::Snapshot(number).encode().0);
+            Cow::Owned(value)
+        }
+        None => Cow::Borrowed(value),
+    }
+}
+
 #[Object]
 impl HistoryEntry {
-    /// Entry id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    /// Global id (opaque; see `Node`).
+    pub(crate) async fn id(&self) -> ID {
+        super::node::GlobalId::HistoryEntry(self.0.id).encode()
     }
     /// What kind of write.
     async fn action(&self) -> Result<HistoryAction> {
@@ -79,17 +97,26 @@ impl HistoryEntry {
     async fn old_value(&self) -> Option<Json<&Value>> {
         self.0.old_value.as_ref().map(Json)
     }
-    /// The value after.
-    async fn new_value(&self) -> Option<Json<&Value>> {
-        self.0.new_value.as_ref().map(Json)
+    /// The value after. For `restore_source` (a `restorePaths`), `{snapshotId, paths}` or `{sequence, paths}`, with the snapshot's global id.
+    async fn new_value(&self) -> Option<Json<Cow<'_, Value>>> {
+        let value = self.0.new_value.as_ref()?;
+        Some(Json(
+            if self.0.field_name == crate::domain::transition::RESTORE_SOURCE {
+                restore_source_for_clients(value)
+            } else {
+                Cow::Borrowed(value)
+            },
+        ))
     }
     /// The POP's autosave sequence after the write.
     async fn autosave_sequence(&self) -> i32 {
         self.0.autosave_sequence
     }
-    /// The snapshot restored or taken by this write, if any.
+    /// The snapshot restored or taken by this write, if any: its global id, as `Snapshot.id`.
     async fn snapshot_id(&self) -> Option<ID> {
-        self.0.snapshot_id.map(|id| ID(id.to_string()))
+        self.0
+            .snapshot_id
+            .map(|id| super::node::GlobalId::Snapshot(id).encode())
     }
     /// When.
     async fn created_at(&self) -> DateTime {

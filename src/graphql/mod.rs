@@ -13,6 +13,7 @@ pub mod history;
 pub mod input;
 pub mod live;
 pub mod loaders;
+pub mod node;
 pub mod pagination;
 pub mod partial_restore;
 pub mod pop;
@@ -44,6 +45,7 @@ pub struct Query(
     area::AreaQuery,
     version::VersionQuery,
     review::ReviewQuery,
+    node::NodeQuery,
 );
 
 /// The mutation root.

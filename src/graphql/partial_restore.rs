@@ -39,7 +39,7 @@ impl PartialRestoreMutation {
         let db = ctx.data::<Db>()?;
         let pop_id = pops::parse_public_id("popId", &pop_id)?;
         let source = match (snapshot_id, sequence) {
-            (Some(id), None) => Source::Snapshot(pops::parse_snapshot_id("snapshotId", &id)?),
+            (Some(id), None) => Source::Snapshot(super::node::snapshot_key("snapshotId", &id)?),
             (None, Some(sequence)) => Source::Sequence(sequence),
             _ => {
                 return Err(AppError::bad_input(

@@ -68,9 +68,9 @@ pub struct Area {
 
 #[Object(name = "Pop")]
 impl PopObject {
-    /// Public id (UUID); stable across imports and backends.
-    async fn id(&self) -> ID {
-        ID(self.0.meta.uuid.to_string())
+    /// Public id (UUID); stable across imports and backends, and the POP's global id (see `Node`).
+    pub(crate) async fn id(&self) -> ID {
+        super::node::GlobalId::Pop(self.0.meta.uuid.0).encode()
     }
     /// Id of the row in the legacy Django system, for imported POPs.
     async fn legacy_id(&self) -> Option<i64> {

@@ -36,9 +36,9 @@ pub struct SnapshotObject(pub Snapshot);
 
 #[Object(name = "Snapshot")]
 impl SnapshotObject {
-    /// Snapshot id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    /// Global id (opaque; see `Node`). Arguments that take a snapshot id also accept the plain number snapshot ids were before.
+    pub(crate) async fn id(&self) -> ID {
+        super::node::GlobalId::Snapshot(self.0.id).encode()
     }
     /// Id in the legacy Django system, for imported snapshots.
     async fn legacy_id(&self) -> Option<i64> {
@@ -177,10 +177,10 @@ pub struct SnapshotQuery;
 
 #[Object]
 impl SnapshotQuery {
-    /// One snapshot by id; `null` when there is none.
+    /// One snapshot by id (its global id, `Snapshot.id`; the plain numbers snapshot ids were before global ids are still accepted here and by every argument that takes a snapshot id); `null` when there is none.
     async fn snapshot(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SnapshotObject>> {
         let db = ctx.data::<Db>()?;
-        let id = pops::parse_snapshot_id("id", &id)?;
+        let id = super::node::snapshot_key("id", &id)?;
         let found = snapshots::readable(db, &actor(ctx)?, id).await?;
         Ok(found.map(|(snapshot, _)| SnapshotObject(snapshot)))
     }
@@ -193,10 +193,10 @@ impl SnapshotQuery {
         to_id: Option<ID>,
     ) -> Result<SnapshotDiff> {
         let db = ctx.data::<Db>()?;
-        let from_id = pops::parse_snapshot_id("fromId", &from_id)?;
+        let from_id = super::node::snapshot_key("fromId", &from_id)?;
         let to_id = to_id
             .as_deref()
-            .map(|id| pops::parse_snapshot_id("toId", id))
+            .map(|id| super::node::snapshot_key("toId", id))
             .transpose()?;
         let actor = actor(ctx)?;
         let (from, _) = snapshots::readable(db, &actor, from_id)
@@ -267,7 +267,7 @@ impl SnapshotMutation {
         expected_hash: Option<String>,
     ) -> Result<RestorePayload> {
         let db = ctx.data::<Db>()?;
-        let snapshot_id = pops::parse_snapshot_id("snapshotId", &snapshot_id)?;
+        let snapshot_id = super::node::snapshot_key("snapshotId", &snapshot_id)?;
         let expected = ExpectedHash {
             hash: expected_hash.as_deref(),
             required: settings(ctx)?.autosave.require_expected_hash,
@@ -288,7 +288,7 @@ impl SnapshotMutation {
         label: String,
     ) -> Result<SnapshotObject> {
         let db = ctx.data::<Db>()?;
-        let snapshot_id = pops::parse_snapshot_id("snapshotId", &snapshot_id)?;
+        let snapshot_id = super::node::snapshot_key("snapshotId", &snapshot_id)?;
         Ok(SnapshotObject(
             snapshots::mark_milestone(db, &actor(ctx)?, snapshot_id, &label).await?,
         ))
