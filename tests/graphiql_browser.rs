@@ -7,12 +7,16 @@
 //! resource the page loaded came from the server itself; it opens on the
 //! MapaGov example, its explorer lists the API's root fields, and a token typed
 //! into its headers survives reloads and signs the requests. CORS: a page served
-//! from another port calls `/graphql` with `fetch` and `x-request-id`.
+//! from another port calls `/graphql` with `fetch` and `x-request-id`, and
+//! another imports the reference TypeScript client as ES modules and autosaves
+//! a POP through it.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` packages: without them the
 //! test fails rather than being skipped.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
+
+mod common;
 
 use std::{
     fs::{self, File},
@@ -90,6 +94,20 @@ struct Browser {
     _server: KillOnDrop,
     _driver: KillOnDrop,
     _dir: tempfile::TempDir,
+}
+
+impl Browser {
+    /// The first-run admin's token, from the server's output.
+    fn first_run_token(&self) -> TestResult<String> {
+        let log = fs::read_to_string(&self.server_log)?;
+        Ok(log
+            .lines()
+            .skip_while(|line| !line.contains("shown only this once"))
+            .map(str::trim)
+            .find(|line| !line.is_empty() && !line.contains("shown only this once"))
+            .ok_or_else(|| format!("no first-run token in the server's output:\n{log}"))?
+            .to_owned())
+    }
 }
 
 async fn start(env: &[(&str, String)]) -> TestResult<Browser> {
@@ -252,14 +270,7 @@ const HEADERS_EDITOR: &str =
 
 async fn newcomer_session(browser: &Browser) -> TestResult {
     let client = &browser.client;
-    let log = fs::read_to_string(&browser.server_log)?;
-    let token = log
-        .lines()
-        .skip_while(|line| !line.contains("shown only this once"))
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.contains("shown only this once"))
-        .ok_or_else(|| format!("no first-run token in the server's output:\n{log}"))?
-        .to_owned();
+    let token = browser.first_run_token()?;
 
     client.goto(&format!("{}graphql", browser.base)).await?;
     let example = editor_text(client, QUERY_EDITOR).await?;
@@ -319,6 +330,113 @@ async fn newcomer_session(browser: &Browser) -> TestResult {
     let response: Value = serde_json::from_str(response.as_str().unwrap_or_default())?;
     assert_eq!(response["data"]["me"]["username"], "admin", "{response}");
     assert_eq!(editor_text(client, HEADERS_EDITOR).await?, headers);
+    Ok(())
+}
+
+/// The reference TypeScript client in a browser: a page on another origin imports its built
+/// ES modules (`clients/typescript/dist`), creates a POP and autosaves an edit through the
+/// controller, and reads it back.
+#[tokio::test]
+async fn the_typescript_client_autosaves_from_another_origin() -> TestResult {
+    let dist =
+        tokio::task::spawn_blocking(|| common::node::typescript_client().join("dist")).await?;
+    let page_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let origin = format!("http://127.0.0.1:{}", page_listener.local_addr()?.port());
+    let page = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|| async {
+                axum::response::Html(
+                    "<!DOCTYPE html><title>editor</title><script type=\"module\">\
+                     import * as mapagov from '/client/index.js'; window.mapagov = mapagov;\
+                     </script>",
+                )
+            }),
+        )
+        .route(
+            "/client/{*path}",
+            axum::routing::get(
+                move |axum::extract::Path(path): axum::extract::Path<String>| {
+                    let dist = dist.clone();
+                    async move { client_file(&dist, &path) }
+                },
+            ),
+        );
+    let page_server = tokio::spawn(async move { axum::serve(page_listener, page).await });
+    let browser = start(&[("CORS_ALLOWED_ORIGINS", origin.clone())]).await?;
+    let checked = autosave_through_the_client(&browser, &origin).await;
+    browser.client.clone().close().await?;
+    page_server.abort();
+    checked
+}
+
+/// A file of the built client, as a static server would send it.
+fn client_file(dist: &Path, path: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if path.split('/').any(|part| part == ".." || part.is_empty()) {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    match fs::read(dist.join(path)) {
+        Ok(body) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(_) => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn autosave_through_the_client(browser: &Browser, origin: &str) -> TestResult {
+    let token = browser.first_run_token()?;
+    browser.client.goto(&format!("{origin}/")).await?;
+    wait_for(
+        &browser.client,
+        "the client's modules",
+        "return !!window.mapagov;",
+    )
+    .await?;
+    let answer = browser
+        .client
+        .execute_async(
+            r#"const [url, token, done] = arguments;
+            const { MapaGovClient, AutosaveController, CreatePopDocument, PopForEditingDocument } = window.mapagov;
+            (async () => {
+              const client = new MapaGovClient({ url, token });
+              const created = await client.request(CreatePopDocument, {
+                input: { sessionId: 'browser', content: { nomeProcesso: 'do navegador' } },
+              });
+              const states = [];
+              const controller = new AutosaveController({
+                client, pop: created.createPop.pop, debounceMs: 10, onState: (s) => states.push(s),
+              });
+              controller.saveOnUnload(window);
+              controller.update({ pontosAtencao: 'salvo pelo navegador' });
+              await controller.flush();
+              const read = await client.request(PopForEditingDocument, { id: created.createPop.pop.id });
+              return { states, state: controller.state, pop: read.pop };
+            })().then(done, (error) => done({ error: String(error) }));"#,
+            vec![
+                json!(format!("{}graphql", browser.base)),
+                json!(token),
+            ],
+        )
+        .await?;
+    assert!(answer.get("error").is_none(), "{answer}");
+    assert_eq!(answer["state"], "saved", "{answer}");
+    assert_eq!(answer["pop"]["nomeProcesso"], "do navegador", "{answer}");
+    assert_eq!(
+        answer["pop"]["pontosAtencao"], "salvo pelo navegador",
+        "{answer}"
+    );
+    assert_eq!(answer["pop"]["autosaveSequence"], 2, "{answer}");
+    assert_eq!(
+        answer["states"],
+        json!(["pending", "saving", "saved"]),
+        "{answer}"
+    );
     Ok(())
 }
 

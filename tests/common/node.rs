@@ -10,7 +10,13 @@ static INSTALL: Mutex<()> = Mutex::new(());
 
 /// `tests/js`, with its dependencies installed (`npm ci` from `package-lock.json` if needed).
 pub fn project() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    installed("tests/js")
+}
+
+/// The Node project at `path` (relative to the repository), with its dependencies installed:
+/// `npm ci` when `node_modules` is missing or older than `package-lock.json`.
+pub fn installed(path: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
     let _installing = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     for program in ["node", "npm"] {
         let found = Command::new(program).arg("--version").output();
@@ -19,7 +25,13 @@ pub fn project() -> PathBuf {
             "`{program}` is missing: install Node.js 18 or newer and npm (Debian: nodejs, npm)"
         );
     }
-    if !dir.join("node_modules/.package-lock.json").exists() {
+    let modified = |file: &str| {
+        std::fs::metadata(dir.join(file))
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    let installed_at = modified("node_modules/.package-lock.json");
+    if installed_at.is_none() || installed_at < modified("package-lock.json") {
         let out = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&dir)
@@ -27,9 +39,39 @@ pub fn project() -> PathBuf {
             .expect("run npm ci");
         assert!(
             out.status.success(),
-            "npm ci in tests/js failed:\n{}",
+            "npm ci in {path} failed:\n{}",
             text(&out)
         );
+    }
+    dir
+}
+
+/// Runs `npm run <script>` in the installed project `dir`; returns its output.
+pub fn npm_run(dir: &std::path::Path, script: &str) -> Output {
+    Command::new("npm")
+        .args(["run", "--silent", script])
+        .current_dir(dir)
+        .output()
+        .expect("run npm")
+}
+
+/// The reference TypeScript client (`clients/typescript`), installed, checked against the
+/// current `schema.graphql` (generated types current, type check clean) and built into `dist/`,
+/// once per test binary.
+pub fn typescript_client() -> PathBuf {
+    static BUILT: Mutex<bool> = Mutex::new(false);
+    let dir = installed("clients/typescript");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !*built {
+        for script in ["check", "build"] {
+            let out = npm_run(&dir, script);
+            assert!(
+                out.status.success(),
+                "npm run {script} in clients/typescript failed:\n{}",
+                text(&out)
+            );
+        }
+        *built = true;
     }
     dir
 }
