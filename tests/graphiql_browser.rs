@@ -297,7 +297,8 @@ async fn newcomer_session(browser: &Browser) -> TestResult {
         );
     }
 
-    // A token typed into the headers editor is kept in this browser across reloads...
+    // A token typed into the headers editor is kept in this tab across reloads (not in
+    // localStorage, which outlives the tab)...
     let headers = json!({ "Authorization": format!("Bearer {token}") }).to_string();
     client
         .execute(
@@ -309,10 +310,14 @@ async fn newcomer_session(browser: &Browser) -> TestResult {
         .await?;
     wait_for(
         client,
-        "the headers saved in localStorage",
-        "return localStorage.getItem('graphiql:headers');",
+        "the headers saved in sessionStorage",
+        "return sessionStorage.getItem('graphiql:headers');",
     )
     .await?;
+    let in_local_storage = client
+        .execute("return localStorage.getItem('graphiql:headers');", vec![])
+        .await?;
+    assert_eq!(in_local_storage, Value::Null);
     for reload in 1..=2 {
         client.refresh().await?;
         let kept = editor_text(client, HEADERS_EDITOR).await?;

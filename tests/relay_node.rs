@@ -64,13 +64,26 @@ async fn node_refetches_pops_snapshots_and_history_entries(backend: Backend) {
     );
 
     // Restoring it writes a history entry that names the snapshot by the same global id.
-    server
+    let restored = server
         .data(
             &restore_doc(),
             json!({"id": kept["id"], "hash": saved["pop"]["integrityHash"]}),
         )
         .await;
+    // Restoring it again changes nothing: the entry that says so names it the same way.
+    server
+        .data(
+            &restore_doc(),
+            json!({"id": kept["id"], "hash": restored["restoreSnapshot"]["pop"]["integrityHash"]}),
+        )
+        .await;
     let entries = history(&server, &created["id"]).await;
+    let unchanged = entries
+        .iter()
+        .find(|e| e["field"] == "snapshot")
+        .expect("the entry of a restore that changed nothing");
+    assert_eq!(unchanged["newValue"], kept["id"]);
+    assert_eq!(unchanged["snapshotId"], kept["id"]);
     let restore = entries
         .iter()
         .find(|e| e["action"] == "RESTORE")

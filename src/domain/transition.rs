@@ -109,6 +109,9 @@ const RESTORE: &str = "restore";
 /// The action of a status change (its rows name the fields `status`, `versao`, `status_reason`).
 pub const STATUS: &str = "status";
 const DELETE: &str = "delete";
+/// The change log's pseudo-field of a full restore that changed nothing: its value is the
+/// snapshot's row number.
+pub const RESTORED_SNAPSHOT: &str = "snapshot";
 /// The change log's pseudo-field that says where a partial restore restored from: its value is
 /// `{snapshotId, paths}` (the snapshot's row number, as a string) or `{sequence, paths}`.
 pub const RESTORE_SOURCE: &str = "restore_source";
@@ -312,7 +315,7 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
                 // Nothing differed, but the restore still happened: say so in the history.
                 rows.push(row(
                     RESTORE,
-                    "snapshot",
+                    RESTORED_SNAPSHOT,
                     None,
                     Some(json!(snapshot.id)),
                     Some(snapshot.id),

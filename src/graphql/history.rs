@@ -7,7 +7,7 @@ use super::user::UserObject;
 use crate::db::models::ChangeLogEntry;
 use crate::db::queries::ChangeFilter;
 use crate::db::Db;
-use crate::domain::pops;
+use crate::domain::{pops, transition};
 use crate::error::AppError;
 use async_graphql::{Context, Enum, Json, Object, Result, ID};
 use serde_json::Value;
@@ -62,20 +62,29 @@ impl HistoryAction {
 /// One changed field of one write.
 pub struct HistoryEntry(pub ChangeLogEntry);
 
-/// A `restore_source` value as clients see it: the log stores the snapshot's row number, clients
+/// A logged value as clients see it: the log stores a restored snapshot's row number, clients
 /// get its global id, as in `HistoryEntry.snapshotId` and `Snapshot.id`.
-fn restore_source_for_clients(value: &Value) -> Cow<'_, Value> {
-    let number = value
-        .get("snapshotId")
-        .and_then(Value::as_str)
-        .and_then(|raw| raw.parse::<i64>().ok());
-    match number {
-        Some(number) => {
-            let mut value = value.clone();
-            value["snapshotId"] = Value::String(super::node::GlobalId::Snapshot(number).encode().0);
-            Cow::Owned(value)
-        }
-        None => Cow::Borrowed(value),
+fn client_value<'v>(field: &str, value: &'v Value) -> Cow<'v, Value> {
+    let global = |number: &Value| {
+        let number = match number {
+            Value::String(text) => text.parse::<i64>().ok(),
+            other => other.as_i64(),
+        }?;
+        Some(Value::String(
+            super::node::GlobalId::Snapshot(number).encode().0,
+        ))
+    };
+    match field {
+        transition::RESTORED_SNAPSHOT => global(value).map_or(Cow::Borrowed(value), Cow::Owned),
+        transition::RESTORE_SOURCE => match value.get("snapshotId").and_then(global) {
+            Some(id) => {
+                let mut value = value.clone();
+                value["snapshotId"] = id;
+                Cow::Owned(value)
+            }
+            None => Cow::Borrowed(value),
+        },
+        _ => Cow::Borrowed(value),
     }
 }
 
@@ -97,16 +106,10 @@ impl HistoryEntry {
     async fn old_value(&self) -> Option<Json<&Value>> {
         self.0.old_value.as_ref().map(Json)
     }
-    /// The value after. For `restore_source` (a `restorePaths`), `{snapshotId, paths}` or `{sequence, paths}`, with the snapshot's global id.
+    /// The value after. The pseudo-fields of restores name their snapshot by its global id: `snapshot` (a restore that changed nothing) holds the id, `restore_source` (a `restorePaths`) holds `{snapshotId, paths}` or `{sequence, paths}`.
     async fn new_value(&self) -> Option<Json<Cow<'_, Value>>> {
         let value = self.0.new_value.as_ref()?;
-        Some(Json(
-            if self.0.field_name == crate::domain::transition::RESTORE_SOURCE {
-                restore_source_for_clients(value)
-            } else {
-                Cow::Borrowed(value)
-            },
-        ))
+        Some(Json(client_value(&self.0.field_name, value)))
     }
     /// The POP's autosave sequence after the write.
     async fn autosave_sequence(&self) -> i32 {
@@ -150,7 +153,7 @@ impl HistoryQuery {
         )]
         after: Option<String>,
         #[graphql(
-            desc = "How many items from the end of the list: 0 to 100 (`BAD_USER_INPUT` outside); wins over `first` when both are given."
+            desc = "How many items from the end of the list: 0 to 100 (`BAD_USER_INPUT` outside); not with `first` (`BAD_USER_INPUT`)."
         )]
         last: Option<i32>,
         #[graphql(

@@ -7,6 +7,7 @@
 pub mod area;
 pub mod auth;
 pub mod budget;
+pub mod content;
 pub mod deadline;
 pub mod guard;
 pub mod history;

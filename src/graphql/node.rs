@@ -100,7 +100,7 @@ pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// Any object by its global id (a POP, a snapshot, a history entry): `null` when there is none or the caller may not read it, exactly as `pop`, `snapshot` and `popHistory` would answer. `BAD_USER_INPUT` for an id that is not one of this API's ids.
+    /// Any object by its global id (a POP, a snapshot, a history entry): `null` when there is none or the caller may not read it (as `pop` and `snapshot` answer; `popHistory` answers `NOT_FOUND` for such a POP). `BAD_USER_INPUT` for an id that is not one of this API's ids.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let key =
             GlobalId::decode(&id).ok_or_else(|| AppError::bad_input("id", "not a node id"))?;

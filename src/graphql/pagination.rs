@@ -203,6 +203,31 @@ impl PageRequest {
 mod tests {
     use super::*;
 
+    /// The arguments are held to the limits the schema states.
+    #[test]
+    fn page_arguments_keep_the_stated_limits() {
+        let args = |first, last| PageArgs {
+            first,
+            last,
+            ..PageArgs::default()
+        };
+        let limit = |args: PageArgs| args.resolve().map(|request| request.page.limit);
+        assert_eq!(limit(args(Some(MAX_PAGE_SIZE), None)).ok(), Some(101));
+        assert_eq!(limit(args(None, Some(0))).ok(), Some(1));
+        assert_eq!(
+            limit(args(None, None)).ok(),
+            Some(i64::from(DEFAULT_PAGE_SIZE) + 1)
+        );
+        for refused in [
+            args(Some(MAX_PAGE_SIZE + 1), None),
+            args(None, Some(MAX_PAGE_SIZE + 1)),
+            args(Some(-1), None),
+            args(Some(1), Some(1)),
+        ] {
+            assert!(limit(refused).is_err());
+        }
+    }
+
     /// The schema states the limits these constants enforce, on every connection field.
     #[test]
     fn schema_documents_the_page_limits() {
@@ -214,7 +239,7 @@ mod tests {
         );
         let last = format!(
             "\"\"\"\n\t\tHow many items from the end of the list: 0 to {MAX_PAGE_SIZE} \
-             (`BAD_USER_INPUT` outside); wins over `first` when both are given.\n\t\t\"\"\"\n\t\t\
+             (`BAD_USER_INPUT` outside); not with `first` (`BAD_USER_INPUT`).\n\t\t\"\"\"\n\t\t\
              last: Int"
         );
         let connections = sdl.matches("Connection!").count();

@@ -1,5 +1,6 @@
 //! POPs: the `Pop` type, the `pop`/`pops` queries and the autosave, status and delete mutations.
 
+use super::content::{PopContent, PopContentTypedInput};
 use super::pagination::{CountedConnection, PageArgs};
 use super::scalars::{Date, DateTime};
 use super::snapshot::SnapshotObject;
@@ -184,6 +185,10 @@ impl PopObject {
     async fn document(&self) -> Json<Value> {
         Json(document::document(&self.0.meta, &self.0.content))
     }
+    /// The content of `document`, typed: steps, their decision scenarios, documents used, lists of strings.
+    async fn content(&self) -> PopContent {
+        PopContent::of(&document::document(&self.0.meta, &self.0.content))
+    }
     /// Path of the POP's official document on this server (`/pops/{id}/pdf`): a PDF, fetched with the same bearer token. The current state unless published is marked as a draft on every page; add `?version=N` for published version N.
     async fn pdf_url(&self) -> String {
         crate::pdf::pdf_path(self.0.meta.uuid)
@@ -245,7 +250,7 @@ impl PopObject {
         )]
         after: Option<String>,
         #[graphql(
-            desc = "How many items from the end of the list: 0 to 100 (`BAD_USER_INPUT` outside); wins over `first` when both are given."
+            desc = "How many items from the end of the list: 0 to 100 (`BAD_USER_INPUT` outside); not with `first` (`BAD_USER_INPUT`)."
         )]
         last: Option<i32>,
         #[graphql(
@@ -394,6 +399,8 @@ pub struct AutosavePopInput {
     pub on_stale: OnStaleInput,
     /// The fields to change.
     pub content: Option<PopContentInput>,
+    /// The fields to change, typed (steps, documents used, lists of strings), and the fields to clear; a field goes in `content` or here, not both.
+    pub typed_content: Option<PopContentTypedInput>,
     /// The front end's whole form state (kept as sent).
     pub raw_payload: Option<Json<Value>>,
     /// Any unique string (e.g. a UUID per save attempt): a retry with the same key and input returns the first result without writing again.
@@ -407,6 +414,8 @@ pub struct CreatePopInput {
     pub session_id: String,
     /// The initial content (fields left out start empty).
     pub content: Option<PopContentInput>,
+    /// The initial content, typed (steps, documents used, lists of strings); a field goes in `content` or here, not both.
+    pub typed_content: Option<PopContentTypedInput>,
     /// The front end's whole form state (kept as sent).
     pub raw_payload: Option<Json<Value>>,
     /// Any unique string (e.g. a UUID per "new POP" click): a retry with the same key and input returns the first result (the same POP) without creating another.
@@ -482,7 +491,7 @@ impl PopQuery {
         )]
         after: Option<String>,
         #[graphql(
-            desc = "How many items from the end of the list: 0 to 100 (`BAD_USER_INPUT` outside); wins over `first` when both are given."
+            desc = "How many items from the end of the list: 0 to 100 (`BAD_USER_INPUT` outside); not with `first` (`BAD_USER_INPUT`)."
         )]
         last: Option<i32>,
         #[graphql(
@@ -583,7 +592,7 @@ impl PopMutation {
             expected_hash: input.expected_hash,
             base_sequence: input.base_sequence,
             on_stale: input.on_stale.into(),
-            fields: content_fields(input.content)?,
+            fields: content_fields(input.content, input.typed_content)?,
             raw_payload: input.raw_payload.map(|Json(v)| v),
             idempotency_key: input.idempotency_key,
             cap_position: None,
@@ -606,7 +615,7 @@ impl PopMutation {
             expected_hash: None,
             base_sequence: None,
             on_stale: crate::domain::rebase::OnStale::default(),
-            fields: content_fields(input.content)?,
+            fields: content_fields(input.content, input.typed_content)?,
             raw_payload: input.raw_payload.map(|Json(v)| v),
             idempotency_key: input.idempotency_key,
             cap_position: input.process_position,
@@ -691,12 +700,19 @@ impl PopMutation {
     }
 }
 
-/// The fields of an optional content input.
-fn content_fields(content: Option<PopContentInput>) -> Result<Map<String, Value>, AppError> {
-    Ok(content
+/// The fields, by column name, of the optional `content` and `typedContent` inputs together.
+fn content_fields(
+    content: Option<PopContentInput>,
+    typed: Option<PopContentTypedInput>,
+) -> Result<Map<String, Value>, AppError> {
+    let mut fields = content
         .map(PopContentInput::into_fields)
         .transpose()?
-        .unwrap_or_default())
+        .unwrap_or_default();
+    if let Some(typed) = typed {
+        typed.add_to(&mut fields, "input.typedContent")?;
+    }
+    Ok(fields)
 }
 
 impl From<AutosaveOutcome> for AutosavePayload {

@@ -76,6 +76,10 @@ impl SnapshotObject {
     async fn document(&self) -> Json<&Value> {
         Json(&self.0.payload)
     }
+    /// The content of `document`, typed, as `Pop.content`.
+    async fn content(&self) -> super::content::PopContent {
+        super::content::PopContent::of(&self.0.payload)
+    }
     /// Milestones are kept forever by retention.
     async fn milestone(&self) -> bool {
         self.0.milestone

@@ -50,6 +50,10 @@ impl VersionObject {
             self.version.versao,
         ))
     }
+    /// The content of `document`, typed, as `Pop.content`.
+    async fn content(&self) -> super::content::PopContent {
+        super::content::PopContent::of(&self.version.payload)
+    }
     /// SHA-256 of `document` by the legacy rule; `mapagov verify` checks it.
     async fn integrity_hash(&self) -> &str {
         &self.version.integrity_hash

@@ -83,7 +83,7 @@ const ASSETS: [&Asset; 6] = [
 pub const EXAMPLE_QUERY: &str = r#"# Welcome to MapaGov's GraphQL API. Run a query with the ▶ button (Ctrl-Enter).
 # Most fields need a token: run the `login` mutation below (or ask an admin for
 # one), then put {"Authorization": "Bearer <token>"} in the Headers tab below;
-# this browser keeps it across reloads. The explorer (sidebar) lists every field.
+# this tab keeps it across reloads. The explorer (sidebar) lists every field.
 
 # The five newest POPs you may read.
 query NewestPops {
@@ -116,8 +116,9 @@ mutation Login {
 /// sends each operation as a JSON `POST` to `endpoint`, which may be a path
 /// such as `/graphql` or an absolute URL. It opens on [`EXAMPLE_QUERY`], has
 /// the explorer plugin in its sidebar, and keeps the headers typed into its
-/// headers editor, `Authorization` included, in the browser's `localStorage`
-/// across reloads (never on the server); clearing the editor forgets them.
+/// headers editor, `Authorization` included, in the tab's `sessionStorage`:
+/// across reloads, gone with the tab, never on the server; clearing the
+/// editor forgets them.
 pub fn page(endpoint: &str) -> Html<String> {
     let css = GRAPHIQL_CSS.name;
     let explorer_css = EXPLORER_CSS.name;
@@ -151,21 +152,26 @@ html, body {{ height: 100%; margin: 0; overflow: hidden; }}
 (function () {{
   var container = document.getElementById("graphiql");
   var fetcher = GraphiQL.createFetcher({{ url: container.dataset.endpoint }});
-  // GraphiQL 3.9 removes the saved headers once while it mounts, so they would survive a
-  // single reload: the storage given to it ignores that first removal (a removal the user
-  // causes later, by clearing the headers editor, goes through).
-  var keepSavedHeaders = true;
+  // The headers (the token) are kept in this tab's sessionStorage: across reloads, gone with
+  // the tab; the rest of GraphiQL's state in localStorage. GraphiQL 3.9 removes the saved
+  // headers once while it mounts, so they would survive a single reload: that removal, in the
+  // first seconds after loading, is ignored (the user clearing the editor later goes through).
+  var HEADERS = "graphiql:headers";
+  var loadedAt = Date.now();
+  var mountRemovalSeen = false;
+  var shelf = function (key) {{ return key === HEADERS ? sessionStorage : localStorage; }};
   var storage = {{
-    getItem: function (key) {{ return localStorage.getItem(key); }},
-    setItem: function (key, value) {{ localStorage.setItem(key, value); }},
+    getItem: function (key) {{ return shelf(key).getItem(key); }},
+    setItem: function (key, value) {{ shelf(key).setItem(key, value); }},
     removeItem: function (key) {{
-      if (keepSavedHeaders && key === "graphiql:headers") {{
-        keepSavedHeaders = false;
+      if (key === HEADERS && !mountRemovalSeen && Date.now() - loadedAt < 3000) {{
+        mountRemovalSeen = true;
         return;
       }}
-      localStorage.removeItem(key);
+      shelf(key).removeItem(key);
     }},
     clear: function () {{
+      sessionStorage.removeItem(HEADERS);
       Object.keys(localStorage).forEach(function (key) {{
         if (key.indexOf("graphiql:") === 0) localStorage.removeItem(key);
       }});

@@ -78,10 +78,40 @@ interface Flight {
   baseSequence: number;
 }
 
-function defaultKey(): string {
+/** `crypto.randomUUID`, which browsers offer only on HTTPS and localhost. */
+function defaultKeys(): () => string {
   const webCrypto = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  if (webCrypto?.randomUUID) return webCrypto.randomUUID();
-  throw new Error('no crypto.randomUUID here: pass `newKey` to the AutosaveController');
+  if (!webCrypto?.randomUUID) {
+    throw new Error('no crypto.randomUUID here (a page over plain HTTP?): pass `newKey`');
+  }
+  return () => webCrypto.randomUUID!();
+}
+
+/** The document key (the first segment of a conflict's JSON Pointer) of each content input field. */
+const DOCUMENT_KEYS: Record<string, string> = {
+  nomeUsuario: 'nome_usuario',
+  area: 'area',
+  macroprocesso: 'macroprocesso',
+  codigoProcesso: 'codigo_processo',
+  nomeProcesso: 'nome_processo',
+  processoEspecifico: 'processo_especifico',
+  entregaEsperada: 'entrega_esperada',
+  dispositivosNormativos: 'dispositivos_normativos',
+  sistemas: 'sistemas',
+  operadores: 'operadores',
+  pontosAtencao: 'pontos_atencao',
+  etapas: 'etapas',
+  documentosUtilizados: 'documentos_utilizados',
+  fluxosEntrada: 'fluxos_entrada',
+  fluxosSaida: 'fluxos_saida',
+};
+
+/** A disposed controller's answer to `flush()` and to a save it abandons. */
+export class AutosaveDisposedError extends Error {
+  constructor() {
+    super('the autosave controller was disposed');
+    this.name = 'AutosaveDisposedError';
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -98,10 +128,16 @@ export class AutosaveController {
   private lastError: unknown = null;
 
   private readonly sessionId: string;
+  private readonly newKey: () => string;
+  private disposed = false;
+  /** The key of the last save sent at page exit, and what it carried. */
+  private unloadSent: { changes: string; key: string } | null = null;
+  private lastConflict: ApiError | null = null;
 
   constructor(options: AutosaveOptions) {
     this.options = options;
     this.current = options.pop;
+    this.newKey = options.newKey ?? defaultKeys();
     const sessionId = options.sessionId ?? options.pop.sessionId;
     if (!sessionId) throw new Error('the POP has no sessionId: pass `sessionId`');
     this.sessionId = sessionId;
@@ -124,6 +160,7 @@ export class AutosaveController {
 
   /** Records edits (later values of a field replace earlier ones) and schedules a save. */
   update(changes: Changes): void {
+    if (this.disposed) return;
     this.pending = { ...this.pending, ...changes };
     if (this.stateNow === 'conflict' || this.stateNow === 'failed') return;
     if (!this.flight) this.setState('pending');
@@ -135,6 +172,7 @@ export class AutosaveController {
    * so far is acknowledged, rejects on a conflict or a failure.
    */
   flush(): Promise<void> {
+    if (this.disposed) return Promise.reject(new AutosaveDisposedError());
     if (this.stateNow === 'conflict' || this.stateNow === 'failed') {
       return Promise.reject(this.lastError);
     }
@@ -145,26 +183,45 @@ export class AutosaveController {
   }
 
   /**
-   * Ends a conflict. `'mine'`: the pending edits are saved over `latest` (the POP as the server
-   * has it now, e.g. from `extensions` or a refetch). `'theirs'`: the pending edits are dropped
-   * and `latest` is kept.
+   * Ends a conflict. `latest` is the POP as the server has it now (refetch it, e.g. with
+   * `PopForEditingDocument`). `'mine'`: the pending edits are saved over it. `'theirs'`: the
+   * pending edits of the fields in conflict are dropped (the server's values stay) and the
+   * others are saved over it. Does nothing unless the state is `conflict`.
    */
   resolveConflict(choice: 'mine' | 'theirs', latest: PopStateFragment): void {
+    if (this.stateNow !== 'conflict') return;
     this.current = latest;
-    if (choice === 'theirs') this.pending = {};
+    if (choice === 'theirs') {
+      const conflicts = (this.lastConflict?.extensions.conflicts ?? []) as { path?: string }[];
+      const keys = new Set(conflicts.map((c) => (c.path ?? '').split('/')[1] ?? ''));
+      const kept: Record<string, unknown> = {};
+      for (const [field, value] of Object.entries(this.pending)) {
+        if (!keys.has(DOCUMENT_KEYS[field] ?? field)) kept[field] = value;
+      }
+      this.pending = kept as Changes;
+    }
     this.lastError = null;
-    this.setState(Object.keys(this.pending).length ? 'pending' : 'saved');
-    if (Object.keys(this.pending).length) this.schedule(0);
-    else this.settle();
+    this.lastConflict = null;
+    if (Object.keys(this.pending).length) {
+      this.setState('pending');
+      this.schedule(0);
+    } else {
+      this.setState('saved');
+      this.settle();
+    }
   }
 
   /**
-   * Stops the controller's timer (e.g. when the editor closes the POP): nothing more is sent;
-   * edits not yet acknowledged stay in `unsaved`. Call `flush()` first to save them.
+   * Stops the controller (e.g. when the editor closes the POP): no save is started or retried
+   * after this, and a `flush()` still waiting rejects with `AutosaveDisposedError`. Edits not
+   * yet acknowledged stay in `unsaved`; call `flush()` first to save them.
    */
   dispose(): void {
+    this.disposed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.lastError = new AutosaveDisposedError();
+    this.settle();
   }
 
   /** After a failure, tries the pending edits again. */
@@ -176,37 +233,44 @@ export class AutosaveController {
   }
 
   /**
-   * Sends what is not yet acknowledged when the page is hidden or closed (`pagehide`,
-   * `visibilitychange` to hidden), as a `fetch` the browser finishes after the page is gone.
-   * Returns a function that removes the listeners.
+   * Saves when the page is hidden (`visibilitychange`: the user may not come back), and sends
+   * what is not yet acknowledged when the page is closed (`pagehide`), as a `fetch` the browser
+   * finishes after the page is gone. Returns a function that removes the listeners.
    */
   saveOnUnload(target: EventTarget = globalThis as unknown as EventTarget): () => void {
     const doc = (globalThis as { document?: { visibilityState?: string } }).document;
-    const onHide = () => {
-      if (doc && doc.visibilityState !== undefined && doc.visibilityState !== 'hidden') return;
-      this.sendBeforeUnload();
+    const onVisibility = () => {
+      if (doc?.visibilityState === 'hidden') this.flush().catch(() => undefined);
     };
     const onPageHide = () => this.sendBeforeUnload();
     target.addEventListener('pagehide', onPageHide);
-    target.addEventListener('visibilitychange', onHide);
+    target.addEventListener('visibilitychange', onVisibility);
     return () => {
       target.removeEventListener('pagehide', onPageHide);
-      target.removeEventListener('visibilitychange', onHide);
+      target.removeEventListener('visibilitychange', onVisibility);
     };
   }
 
   /**
    * One last save of everything not acknowledged, with `keepalive`: the in-flight save's edits
    * and the pending ones together, on the in-flight save's base. If the in-flight save commits
-   * too, the server merges the two (equal changes are not a conflict).
+   * too, the server merges the two (equal changes are not a conflict). Sent again with the same
+   * edits, it reuses its idempotency key, so the server applies it once. Browsers refuse a
+   * keepalive body over 64 KiB: a bigger one goes as a plain request, which the browser may
+   * cancel as the page closes (the edits typed since the last acknowledged save are then lost).
    */
   sendBeforeUnload(): void {
     const changes = this.unsaved;
-    if (Object.keys(changes).length === 0 || this.stateNow === 'conflict') return;
+    if (this.disposed || Object.keys(changes).length === 0 || this.stateNow === 'conflict') return;
     const base = this.flight ?? {
       expectedHash: this.current.integrityHash,
       baseSequence: this.current.autosaveSequence,
     };
+    const fingerprint = JSON.stringify([base.expectedHash, changes]);
+    if (this.unloadSent?.changes !== fingerprint) {
+      this.unloadSent = { changes: fingerprint, key: this.newKey() };
+    }
+    const keepalive = fingerprint.length < 60_000;
     void this.options.client
       .request(
         AutosavePopDocument,
@@ -216,12 +280,13 @@ export class AutosaveController {
             sessionId: this.sessionId,
             expectedHash: base.expectedHash,
             baseSequence: base.baseSequence,
-            idempotencyKey: (this.options.newKey ?? defaultKey)(),
+            idempotencyKey: this.unloadSent.key,
             content: changes,
           },
         },
-        { keepalive: true },
+        { keepalive },
       )
+      // The page is going away: there is nobody left to tell.
       .catch(() => undefined);
   }
 
@@ -250,6 +315,7 @@ export class AutosaveController {
 
   /** Sends the pending edits as one save, unless a save is in flight (it sends them after). */
   private async saveNext(): Promise<void> {
+    if (this.disposed) return;
     if (this.flight || this.stateNow === 'conflict' || this.stateNow === 'failed') return;
     if (Object.keys(this.pending).length === 0) {
       this.setState('saved');
@@ -258,7 +324,7 @@ export class AutosaveController {
     }
     const flight: Flight = {
       changes: this.pending,
-      key: (this.options.newKey ?? defaultKey)(),
+      key: this.newKey(),
       expectedHash: this.current.integrityHash,
       baseSequence: this.current.autosaveSequence,
     };
@@ -275,6 +341,7 @@ export class AutosaveController {
         mergedPaths: saved.mergedPaths,
         changed: saved.changed,
       });
+      if (this.disposed) return;
       if (Object.keys(this.pending).length) {
         this.setState('pending');
         void this.saveNext();
@@ -286,8 +353,10 @@ export class AutosaveController {
     }
     // Refused: the edits go back in front of anything typed since.
     this.pending = { ...flight.changes, ...this.pending };
+    if (outcome.error instanceof AutosaveDisposedError) return;
     this.lastError = outcome.error;
     if (outcome.error instanceof ApiError && outcome.error.code === 'CONFLICT') {
+      this.lastConflict = outcome.error;
       this.setState('conflict');
       this.options.onConflict?.(outcome.error);
     } else {
@@ -318,8 +387,10 @@ export class AutosaveController {
         return { ok: true, data };
       } catch (error) {
         if (!isRetryable(error)) return { ok: false, error };
+        if (this.disposed) return { ok: false, error: new AutosaveDisposedError() };
         this.setState('retrying');
         await sleep(delay);
+        if (this.disposed) return { ok: false, error: new AutosaveDisposedError() };
         delay = Math.min(delay * 2, maxDelay);
         this.setState('saving');
       }

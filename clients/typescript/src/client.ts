@@ -27,9 +27,19 @@ export class ApiError extends Error {
     this.name = 'ApiError';
     this.errors = errors;
     this.status = status;
-    this.code = first?.extensions?.code ?? (status >= 500 ? 'SERVICE_UNAVAILABLE' : 'UNKNOWN');
+    this.code = first?.extensions?.code ?? codeOfStatus(status);
     this.extensions = { ...(first?.extensions ?? {}) };
   }
+}
+
+/** The code of an answer without GraphQL errors, from its HTTP status. */
+function codeOfStatus(status: number): string {
+  if (status === 401) return 'UNAUTHENTICATED';
+  if (status === 403) return 'FORBIDDEN';
+  if (status === 413) return 'DOCUMENT_TOO_LARGE';
+  if (status === 429) return 'TOO_MANY_REQUESTS';
+  if (status >= 502 && status <= 504) return 'SERVICE_UNAVAILABLE';
+  return `HTTP_${status}`;
 }
 
 /** The request did not get an answer (network down, connection reset, aborted). */
@@ -47,7 +57,7 @@ const RETRYABLE = new Set(['SERVICE_UNAVAILABLE', 'TIMEOUT', 'TOO_MANY_REQUESTS'
 /** Whether sending the same request again (with the same idempotency key) may succeed. */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof NetworkError) return true;
-  return error instanceof ApiError && (RETRYABLE.has(error.code) || error.status >= 502);
+  return error instanceof ApiError && RETRYABLE.has(error.code);
 }
 
 /** How to reach the API. */
@@ -104,9 +114,9 @@ export class MapaGovClient {
     let body: { data?: TResult | null; errors?: GraphQLErrorBody[] };
     try {
       body = (await response.json()) as typeof body;
-    } catch (cause) {
-      if (response.status >= 500) throw new ApiError([], response.status);
-      throw new NetworkError(cause);
+    } catch {
+      // An answer that is not GraphQL (a proxy's error page): its status says what it was.
+      throw new ApiError([], response.status);
     }
     if (body.errors && body.errors.length > 0) throw new ApiError(body.errors, response.status);
     if (body.data == null) throw new ApiError([], response.status);

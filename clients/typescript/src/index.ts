@@ -4,7 +4,7 @@
  */
 export { ApiError, MapaGovClient, NetworkError, isRetryable } from './client.js';
 export type { ClientOptions, GraphQLErrorBody, RequestOptions } from './client.js';
-export { AutosaveController } from './autosave.js';
+export { AutosaveController, AutosaveDisposedError } from './autosave.js';
 export type { AutosaveOptions, AutosaveState, SavedEvent } from './autosave.js';
 export * from './generated/graphql.js';
 export type { JsonValue } from './json.js';

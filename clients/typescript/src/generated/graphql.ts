@@ -85,6 +85,8 @@ export type AutosavePopInput = {
   rawPayload?: InputMaybe<Scalars['JSON']['input']>;
   /** The editing session of the front end. */
   sessionId: Scalars['String']['input'];
+  /** The fields to change, typed (steps, documents used, lists of strings), and the fields to clear; a field goes in `content` or here, not both. */
+  typedContent?: InputMaybe<PopContentTypedInput>;
 };
 
 export type CatalogueArea = {
@@ -184,6 +186,73 @@ export type CreatePopInput = {
   rawPayload?: InputMaybe<Scalars['JSON']['input']>;
   /** The editing session of the front end (the new POP's `sessionId`); a session may hold several POPs. */
   sessionId: Scalars['String']['input'];
+  /** The initial content, typed (steps, documents used, lists of strings); a field goes in `content` or here, not both. */
+  typedContent?: InputMaybe<PopContentTypedInput>;
+};
+
+/** What kind of decision a decision step makes (`tipo_condicional`). */
+export type DecisionKind =
+  /** Yes or no (`binario`). */
+  | 'BINARIO'
+  /** One of several scenarios (`multiplos`). */
+  | 'MULTIPLOS';
+
+/** One scenario of a decision step (a `cenarios` item). */
+export type DecisionScenario = {
+  __typename?: 'DecisionScenario';
+  /** What happens in this scenario (`descricao`). */
+  descricao: Maybe<Scalars['String']['output']>;
+  /** The scenario's other keys, as stored (keys the types do not know, or known keys holding another type). */
+  extra: Scalars['JSON']['output'];
+  /** What that next step is (`proxima_etapa_descricao`). */
+  proximaEtapaDescricao: Maybe<Scalars['String']['output']>;
+  /** The step it leads to (`proximo_passo`). */
+  proximoPasso: Maybe<Scalars['String']['output']>;
+};
+
+/** A decision scenario to write; see `DecisionScenario`. */
+export type DecisionScenarioInput = {
+  /** What happens in this scenario (`descricao`). */
+  descricao?: InputMaybe<Scalars['String']['input']>;
+  /** Other keys to store as they are: a JSON object, e.g. the `extra` read back. */
+  extra?: InputMaybe<Scalars['JSON']['input']>;
+  /** What that next step is (`proxima_etapa_descricao`). */
+  proximaEtapaDescricao?: InputMaybe<Scalars['String']['input']>;
+  /** The step it leads to (`proximo_passo`). */
+  proximoPasso?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** One document used (a `documentos_utilizados` item). */
+export type DocumentUsed = {
+  __typename?: 'DocumentUsed';
+  /** Description (`descricao`). */
+  descricao: Maybe<Scalars['String']['output']>;
+  /** The item's other keys, as stored (keys the types do not know, or known keys holding another type). */
+  extra: Scalars['JSON']['output'];
+  /** Whether it is required (`obrigatorio`). */
+  obrigatorio: Maybe<Scalars['Boolean']['output']>;
+  /** The system it lives in (`sistema`). */
+  sistema: Maybe<Scalars['String']['output']>;
+  /** Kind of document (`tipo_documento`). */
+  tipoDocumento: Maybe<Scalars['String']['output']>;
+  /** How it is used (`tipo_uso`). */
+  tipoUso: Maybe<Scalars['String']['output']>;
+};
+
+/** A document used to write; see `DocumentUsed`. */
+export type DocumentUsedInput = {
+  /** Description. */
+  descricao?: InputMaybe<Scalars['String']['input']>;
+  /** Other keys to store as they are: a JSON object, e.g. the `extra` read back. */
+  extra?: InputMaybe<Scalars['JSON']['input']>;
+  /** Whether it is required. */
+  obrigatorio?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The system it lives in. */
+  sistema?: InputMaybe<Scalars['String']['input']>;
+  /** Kind of document. */
+  tipoDocumento?: InputMaybe<Scalars['String']['input']>;
+  /** How it is used. */
+  tipoUso?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type EditSession = {
@@ -290,7 +359,7 @@ export type HistoryEntry = Node & {
   field: Scalars['String']['output'];
   /** Global id (opaque; see `Node`). */
   id: Scalars['ID']['output'];
-  /** The value after. For `restore_source` (a `restorePaths`), `{snapshotId, paths}` or `{sequence, paths}`, with the snapshot's global id. */
+  /** The value after. The pseudo-fields of restores name their snapshot by its global id: `snapshot` (a restore that changed nothing) holds the id, `restore_source` (a `restorePaths`) holds `{snapshotId, paths}` or `{sequence, paths}`. */
   newValue: Maybe<Scalars['JSON']['output']>;
   /** The value before. */
   oldValue: Maybe<Scalars['JSON']['output']>;
@@ -483,6 +552,8 @@ export type Pop = Node & {
   capDuplicate: Scalars['Boolean']['output'];
   /** Process code (CAP), `AA.MM.PP.SS.III` such as `05.01.02.03.004`: unique among live POPs (see `capDuplicate`). POPs of the older system may hold free text such as `7.2.1.1.1`. */
   codigoProcesso: Maybe<Scalars['String']['output']>;
+  /** The content of `document`, typed: steps, their decision scenarios, documents used, lists of strings. */
+  content: PopContent;
   /** When the POP was created (UTC). */
   createdAt: Scalars['DateTime']['output'];
   /** Who created the POP (its owner). */
@@ -601,6 +672,68 @@ export type PopConnection = {
   totalCount: Scalars['Int']['output'];
 };
 
+/** A POP's content, typed: the same document as `document`, key by key in camelCase. A list the types cannot read (not a list, or items of another type) is empty here and whole in `document`. */
+export type PopContent = {
+  __typename?: 'PopContent';
+  /** Process code, CAP (`codigo_processo`). */
+  codigoProcesso: Maybe<Scalars['String']['output']>;
+  /** Legal basis, items joined by ` | ` (`dispositivos_normativos`). */
+  dispositivosNormativos: Maybe<Scalars['String']['output']>;
+  /** Documents used (`documentos_utilizados`). */
+  documentosUtilizados: Array<DocumentUsed>;
+  /** Expected deliverable (`entrega_esperada`). */
+  entregaEsperada: Maybe<Scalars['String']['output']>;
+  /** Steps (`etapas`). */
+  etapas: Array<Step>;
+  /** Input flows (`fluxos_entrada`). */
+  fluxosEntrada: Array<Scalars['String']['output']>;
+  /** Output flows (`fluxos_saida`). */
+  fluxosSaida: Array<Scalars['String']['output']>;
+  /** Macroprocess (`macroprocesso`). */
+  macroprocesso: Maybe<Scalars['String']['output']>;
+  /** Process name (`nome_processo`). */
+  nomeProcesso: Maybe<Scalars['String']['output']>;
+  /** Author name shown on the document (`nome_usuario`). */
+  nomeUsuario: Maybe<Scalars['String']['output']>;
+  /** Operators, joined by `, ` (`operadores`). */
+  operadores: Maybe<Scalars['String']['output']>;
+  /** Points of attention (`pontos_atencao`). */
+  pontosAtencao: Maybe<Scalars['String']['output']>;
+  /** Specific process (`processo_especifico`). */
+  processoEspecifico: Maybe<Scalars['String']['output']>;
+  /** Systems used (`sistemas`). */
+  sistemas: Array<Scalars['String']['output']>;
+};
+
+/** A content field `clear` can empty. */
+export type PopContentField =
+  /** `codigoProcesso`. */
+  | 'CODIGO_PROCESSO'
+  /** `dispositivosNormativos`. */
+  | 'DISPOSITIVOS_NORMATIVOS'
+  /** `documentosUtilizados`. */
+  | 'DOCUMENTOS_UTILIZADOS'
+  /** `entregaEsperada`. */
+  | 'ENTREGA_ESPERADA'
+  /** `etapas`. */
+  | 'ETAPAS'
+  /** `fluxosEntrada`. */
+  | 'FLUXOS_ENTRADA'
+  /** `fluxosSaida`. */
+  | 'FLUXOS_SAIDA'
+  /** `macroprocesso`. */
+  | 'MACROPROCESSO'
+  /** `nomeProcesso`. */
+  | 'NOME_PROCESSO'
+  /** `operadores`. */
+  | 'OPERADORES'
+  /** `pontosAtencao`. */
+  | 'PONTOS_ATENCAO'
+  /** `processoEspecifico`. */
+  | 'PROCESSO_ESPECIFICO'
+  /** `sistemas`. */
+  | 'SISTEMAS';
+
 /** Content fields of a POP. Only the fields given (and not null) are changed. */
 export type PopContentInput = {
   /** Area. */
@@ -635,6 +768,22 @@ export type PopContentInput = {
   sistemas?: InputMaybe<Scalars['JSON']['input']>;
 };
 
+/** Typed lists of a POP's content and explicit clearing: the part of `typedContent` that `content` has as `JSON` or cannot say. Give a field in one of `content` and `typedContent`, not both (`BAD_USER_INPUT`). */
+export type PopContentTypedInput = {
+  /** Fields to empty: text becomes `""` and lists `[]`. (A `null` in `content` leaves a field as it is, as the legacy autosave did; this is how a field is cleared.) */
+  clear?: InputMaybe<Array<PopContentField>>;
+  /** Documents used, in order; the whole list replaces the stored one. */
+  documentosUtilizados?: InputMaybe<Array<DocumentUsedInput>>;
+  /** Steps, in order; the whole list replaces the stored one (steps keep their `id`). */
+  etapas?: InputMaybe<Array<StepInput>>;
+  /** Input flows. */
+  fluxosEntrada?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Output flows. */
+  fluxosSaida?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Systems used. */
+  sistemas?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
 /** An edge in a connection. */
 export type PopEdge = {
   __typename?: 'PopEdge';
@@ -659,6 +808,8 @@ export type PublishedVersion = {
   __typename?: 'PublishedVersion';
   /** The process code (CAP) the POP had when this version was published. */
   codigoProcesso: Maybe<Scalars['String']['output']>;
+  /** The content of `document`, typed, as `Pop.content`. */
+  content: PopContent;
   /** The document as published (the legacy document, with `status` `published` and this `versao`). */
   document: Scalars['JSON']['output'];
   /** SHA-256 of `document` by the legacy rule; `mapagov verify` checks it. */
@@ -692,7 +843,7 @@ export type Query = {
   catalogueStats: CatalogueStats;
   /** The signed-in user. */
   me: User;
-  /** Any object by its global id (a POP, a snapshot, a history entry): `null` when there is none or the caller may not read it, exactly as `pop`, `snapshot` and `popHistory` would answer. `BAD_USER_INPUT` for an id that is not one of this API's ids. */
+  /** Any object by its global id (a POP, a snapshot, a history entry): `null` when there is none or the caller may not read it (as `pop` and `snapshot` answer; `popHistory` answers `NOT_FOUND` for such a POP). `BAD_USER_INPUT` for an id that is not one of this API's ids. */
   node: Maybe<Node>;
   /** One POP by its public id (UUID, with or without hyphens); `null` when there is none. Soft-deleted POPs are returned too (see `deletedAt`). */
   pop: Maybe<Pop>;
@@ -844,6 +995,8 @@ export type Snapshot = Node & {
   __typename?: 'Snapshot';
   /** The POP's autosave sequence then. */
   autosaveSequence: Scalars['Int']['output'];
+  /** The content of `document`, typed, as `Pop.content`. */
+  content: PopContent;
   /** When it was taken. */
   createdAt: Scalars['DateTime']['output'];
   /** Who caused it. */
@@ -932,6 +1085,91 @@ export type StatusCount = {
   status: PopStatus;
 };
 
+/** One step of the procedure (an `etapas` item). A decision step has `tipo: "condicional"`. */
+export type Step = {
+  __typename?: 'Step';
+  /** The main action (`acao_principal`). */
+  acaoPrincipal: Maybe<Scalars['String']['output']>;
+  /** What is done before deciding (`antes_decisao`). */
+  antesDecisao: Maybe<Scalars['String']['output']>;
+  /** The decision's scenarios (`cenarios`). */
+  cenarios: Maybe<Array<DecisionScenario>>;
+  /** What is done (`descricao`). */
+  descricao: Maybe<Scalars['String']['output']>;
+  /** Details, one per item (`detalhes`). */
+  detalhes: Maybe<Array<Scalars['String']['output']>>;
+  /** Documents the step produces (`docs_gerados`). */
+  docsGerados: Maybe<Array<Scalars['String']['output']>>;
+  /** Documents the step needs (`docs_requeridos`). */
+  docsRequeridos: Maybe<Array<Scalars['String']['output']>>;
+  /** The step's other keys, as stored (keys the types do not know, or known keys holding another type). */
+  extra: Scalars['JSON']['output'];
+  /** Stable id (`id`; given by the server on a POP's next write, absent from older steps). */
+  id: Maybe<Scalars['String']['output']>;
+  /** Step number (`numero`). */
+  numero: Maybe<Scalars['Int']['output']>;
+  /** Who does it (`operador`). */
+  operador: Maybe<Scalars['String']['output']>;
+  /** The operator's name (`operador_nome`). */
+  operadorNome: Maybe<Scalars['String']['output']>;
+  /** Position (`ordem`). */
+  ordem: Maybe<Scalars['Int']['output']>;
+  /** Version of the step's form (`schema_version`). */
+  schemaVersion: Maybe<Scalars['Int']['output']>;
+  /** Systems used in this step (`sistemas`). */
+  sistemas: Maybe<Array<Scalars['String']['output']>>;
+  /** Estimated time (`tempo_estimado`). */
+  tempoEstimado: Maybe<Scalars['String']['output']>;
+  /** `condicional` for a decision step (`tipo`). */
+  tipo: Maybe<Scalars['String']['output']>;
+  /** The kind of decision (`tipo_condicional`). */
+  tipoCondicional: Maybe<DecisionKind>;
+  /** Checks made (`verificacoes`). */
+  verificacoes: Maybe<Array<Scalars['String']['output']>>;
+};
+
+/** A step to write; see `Step`. Fields left out are absent from the stored step. */
+export type StepInput = {
+  /** The main action. */
+  acaoPrincipal?: InputMaybe<Scalars['String']['input']>;
+  /** What is done before deciding. */
+  antesDecisao?: InputMaybe<Scalars['String']['input']>;
+  /** The decision's scenarios. */
+  cenarios?: InputMaybe<Array<DecisionScenarioInput>>;
+  /** What is done. */
+  descricao?: InputMaybe<Scalars['String']['input']>;
+  /** Details, one per item. */
+  detalhes?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Documents the step produces. */
+  docsGerados?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Documents the step needs. */
+  docsRequeridos?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Other keys to store as they are: a JSON object, e.g. the `extra` read back. */
+  extra?: InputMaybe<Scalars['JSON']['input']>;
+  /** Stable id; leave it out for a new step (the server gives one). */
+  id?: InputMaybe<Scalars['String']['input']>;
+  /** Step number. */
+  numero?: InputMaybe<Scalars['Int']['input']>;
+  /** Who does it. */
+  operador?: InputMaybe<Scalars['String']['input']>;
+  /** The operator's name. */
+  operadorNome?: InputMaybe<Scalars['String']['input']>;
+  /** Position. */
+  ordem?: InputMaybe<Scalars['Int']['input']>;
+  /** Version of the step's form. */
+  schemaVersion?: InputMaybe<Scalars['Int']['input']>;
+  /** Systems used in this step. */
+  sistemas?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Estimated time. */
+  tempoEstimado?: InputMaybe<Scalars['String']['input']>;
+  /** `condicional` for a decision step. */
+  tipo?: InputMaybe<Scalars['String']['input']>;
+  /** The kind of decision. */
+  tipoCondicional?: InputMaybe<DecisionKind>;
+  /** Checks made. */
+  verificacoes?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
 /** The subscription root (over WebSocket, `graphql-transport-ws`). */
 export type Subscription = {
   __typename?: 'Subscription';
@@ -958,28 +1196,30 @@ export type User = {
   username: Scalars['String']['output'];
 };
 
-export type PopStateFragment = { __typename?: 'Pop', id: string, sessionId: string | null, status: PopStatus, autosaveSequence: number, integrityHash: string, updatedAt: string, nomeProcesso: string | null, macroprocesso: string | null, processoEspecifico: string | null, entregaEsperada: string | null, dispositivosNormativos: string | null, operadores: string | null, pontosAtencao: string | null, sistemas: import('../json.js').JsonValue, etapas: import('../json.js').JsonValue, documentosUtilizados: import('../json.js').JsonValue, fluxosEntrada: import('../json.js').JsonValue, fluxosSaida: import('../json.js').JsonValue };
+export type PopStateFragment = { __typename?: 'Pop', id: string, sessionId: string | null, status: PopStatus, autosaveSequence: number, integrityHash: string, updatedAt: string, nomeProcesso: string | null, macroprocesso: string | null, processoEspecifico: string | null, entregaEsperada: string | null, dispositivosNormativos: string | null, operadores: string | null, pontosAtencao: string | null, sistemas: import('../json.js').JsonValue, etapas: import('../json.js').JsonValue, documentosUtilizados: import('../json.js').JsonValue, fluxosEntrada: import('../json.js').JsonValue, fluxosSaida: import('../json.js').JsonValue, content: { __typename?: 'PopContent', sistemas: Array<string>, fluxosEntrada: Array<string>, fluxosSaida: Array<string>, etapas: Array<{ __typename?: 'Step', id: string | null, numero: number | null, ordem: number | null, descricao: string | null, acaoPrincipal: string | null, detalhes: Array<string> | null, operador: string | null, operadorNome: string | null, sistemas: Array<string> | null, docsRequeridos: Array<string> | null, docsGerados: Array<string> | null, verificacoes: Array<string> | null, tempoEstimado: string | null, tipo: string | null, antesDecisao: string | null, tipoCondicional: DecisionKind | null, schemaVersion: number | null, extra: import('../json.js').JsonValue, cenarios: Array<{ __typename?: 'DecisionScenario', descricao: string | null, proximoPasso: string | null, proximaEtapaDescricao: string | null, extra: import('../json.js').JsonValue }> | null }>, documentosUtilizados: Array<{ __typename?: 'DocumentUsed', tipoDocumento: string | null, tipoUso: string | null, obrigatorio: boolean | null, descricao: string | null, sistema: string | null, extra: import('../json.js').JsonValue }> } };
+
+export type StepFieldsFragment = { __typename?: 'Step', id: string | null, numero: number | null, ordem: number | null, descricao: string | null, acaoPrincipal: string | null, detalhes: Array<string> | null, operador: string | null, operadorNome: string | null, sistemas: Array<string> | null, docsRequeridos: Array<string> | null, docsGerados: Array<string> | null, verificacoes: Array<string> | null, tempoEstimado: string | null, tipo: string | null, antesDecisao: string | null, tipoCondicional: DecisionKind | null, schemaVersion: number | null, extra: import('../json.js').JsonValue, cenarios: Array<{ __typename?: 'DecisionScenario', descricao: string | null, proximoPasso: string | null, proximaEtapaDescricao: string | null, extra: import('../json.js').JsonValue }> | null };
 
 export type PopForEditingQueryVariables = Exact<{
   id: Scalars['ID']['input'];
 }>;
 
 
-export type PopForEditingQuery = { __typename?: 'Query', pop: { __typename?: 'Pop', id: string, sessionId: string | null, status: PopStatus, autosaveSequence: number, integrityHash: string, updatedAt: string, nomeProcesso: string | null, macroprocesso: string | null, processoEspecifico: string | null, entregaEsperada: string | null, dispositivosNormativos: string | null, operadores: string | null, pontosAtencao: string | null, sistemas: import('../json.js').JsonValue, etapas: import('../json.js').JsonValue, documentosUtilizados: import('../json.js').JsonValue, fluxosEntrada: import('../json.js').JsonValue, fluxosSaida: import('../json.js').JsonValue } | null };
+export type PopForEditingQuery = { __typename?: 'Query', pop: { __typename?: 'Pop', id: string, sessionId: string | null, status: PopStatus, autosaveSequence: number, integrityHash: string, updatedAt: string, nomeProcesso: string | null, macroprocesso: string | null, processoEspecifico: string | null, entregaEsperada: string | null, dispositivosNormativos: string | null, operadores: string | null, pontosAtencao: string | null, sistemas: import('../json.js').JsonValue, etapas: import('../json.js').JsonValue, documentosUtilizados: import('../json.js').JsonValue, fluxosEntrada: import('../json.js').JsonValue, fluxosSaida: import('../json.js').JsonValue, content: { __typename?: 'PopContent', sistemas: Array<string>, fluxosEntrada: Array<string>, fluxosSaida: Array<string>, etapas: Array<{ __typename?: 'Step', id: string | null, numero: number | null, ordem: number | null, descricao: string | null, acaoPrincipal: string | null, detalhes: Array<string> | null, operador: string | null, operadorNome: string | null, sistemas: Array<string> | null, docsRequeridos: Array<string> | null, docsGerados: Array<string> | null, verificacoes: Array<string> | null, tempoEstimado: string | null, tipo: string | null, antesDecisao: string | null, tipoCondicional: DecisionKind | null, schemaVersion: number | null, extra: import('../json.js').JsonValue, cenarios: Array<{ __typename?: 'DecisionScenario', descricao: string | null, proximoPasso: string | null, proximaEtapaDescricao: string | null, extra: import('../json.js').JsonValue }> | null }>, documentosUtilizados: Array<{ __typename?: 'DocumentUsed', tipoDocumento: string | null, tipoUso: string | null, obrigatorio: boolean | null, descricao: string | null, sistema: string | null, extra: import('../json.js').JsonValue }> } } | null };
 
 export type CreatePopMutationVariables = Exact<{
   input: CreatePopInput;
 }>;
 
 
-export type CreatePopMutation = { __typename?: 'Mutation', createPop: { __typename?: 'AutosavePayload', autosaveSequence: number, integrityHash: string, pop: { __typename?: 'Pop', id: string, sessionId: string | null, status: PopStatus, autosaveSequence: number, integrityHash: string, updatedAt: string, nomeProcesso: string | null, macroprocesso: string | null, processoEspecifico: string | null, entregaEsperada: string | null, dispositivosNormativos: string | null, operadores: string | null, pontosAtencao: string | null, sistemas: import('../json.js').JsonValue, etapas: import('../json.js').JsonValue, documentosUtilizados: import('../json.js').JsonValue, fluxosEntrada: import('../json.js').JsonValue, fluxosSaida: import('../json.js').JsonValue } } };
+export type CreatePopMutation = { __typename?: 'Mutation', createPop: { __typename?: 'AutosavePayload', autosaveSequence: number, integrityHash: string, pop: { __typename?: 'Pop', id: string, sessionId: string | null, status: PopStatus, autosaveSequence: number, integrityHash: string, updatedAt: string, nomeProcesso: string | null, macroprocesso: string | null, processoEspecifico: string | null, entregaEsperada: string | null, dispositivosNormativos: string | null, operadores: string | null, pontosAtencao: string | null, sistemas: import('../json.js').JsonValue, etapas: import('../json.js').JsonValue, documentosUtilizados: import('../json.js').JsonValue, fluxosEntrada: import('../json.js').JsonValue, fluxosSaida: import('../json.js').JsonValue, content: { __typename?: 'PopContent', sistemas: Array<string>, fluxosEntrada: Array<string>, fluxosSaida: Array<string>, etapas: Array<{ __typename?: 'Step', id: string | null, numero: number | null, ordem: number | null, descricao: string | null, acaoPrincipal: string | null, detalhes: Array<string> | null, operador: string | null, operadorNome: string | null, sistemas: Array<string> | null, docsRequeridos: Array<string> | null, docsGerados: Array<string> | null, verificacoes: Array<string> | null, tempoEstimado: string | null, tipo: string | null, antesDecisao: string | null, tipoCondicional: DecisionKind | null, schemaVersion: number | null, extra: import('../json.js').JsonValue, cenarios: Array<{ __typename?: 'DecisionScenario', descricao: string | null, proximoPasso: string | null, proximaEtapaDescricao: string | null, extra: import('../json.js').JsonValue }> | null }>, documentosUtilizados: Array<{ __typename?: 'DocumentUsed', tipoDocumento: string | null, tipoUso: string | null, obrigatorio: boolean | null, descricao: string | null, sistema: string | null, extra: import('../json.js').JsonValue }> } } } };
 
 export type AutosavePopMutationVariables = Exact<{
   input: AutosavePopInput;
 }>;
 
 
-export type AutosavePopMutation = { __typename?: 'Mutation', autosavePop: { __typename?: 'AutosavePayload', changed: boolean, autosaveSequence: number, integrityHash: string, mergedPaths: Array<string>, pop: { __typename?: 'Pop', id: string, sessionId: string | null, status: PopStatus, autosaveSequence: number, integrityHash: string, updatedAt: string, nomeProcesso: string | null, macroprocesso: string | null, processoEspecifico: string | null, entregaEsperada: string | null, dispositivosNormativos: string | null, operadores: string | null, pontosAtencao: string | null, sistemas: import('../json.js').JsonValue, etapas: import('../json.js').JsonValue, documentosUtilizados: import('../json.js').JsonValue, fluxosEntrada: import('../json.js').JsonValue, fluxosSaida: import('../json.js').JsonValue } } };
+export type AutosavePopMutation = { __typename?: 'Mutation', autosavePop: { __typename?: 'AutosavePayload', changed: boolean, autosaveSequence: number, integrityHash: string, mergedPaths: Array<string>, pop: { __typename?: 'Pop', id: string, sessionId: string | null, status: PopStatus, autosaveSequence: number, integrityHash: string, updatedAt: string, nomeProcesso: string | null, macroprocesso: string | null, processoEspecifico: string | null, entregaEsperada: string | null, dispositivosNormativos: string | null, operadores: string | null, pontosAtencao: string | null, sistemas: import('../json.js').JsonValue, etapas: import('../json.js').JsonValue, documentosUtilizados: import('../json.js').JsonValue, fluxosEntrada: import('../json.js').JsonValue, fluxosSaida: import('../json.js').JsonValue, content: { __typename?: 'PopContent', sistemas: Array<string>, fluxosEntrada: Array<string>, fluxosSaida: Array<string>, etapas: Array<{ __typename?: 'Step', id: string | null, numero: number | null, ordem: number | null, descricao: string | null, acaoPrincipal: string | null, detalhes: Array<string> | null, operador: string | null, operadorNome: string | null, sistemas: Array<string> | null, docsRequeridos: Array<string> | null, docsGerados: Array<string> | null, verificacoes: Array<string> | null, tempoEstimado: string | null, tipo: string | null, antesDecisao: string | null, tipoCondicional: DecisionKind | null, schemaVersion: number | null, extra: import('../json.js').JsonValue, cenarios: Array<{ __typename?: 'DecisionScenario', descricao: string | null, proximoPasso: string | null, proximaEtapaDescricao: string | null, extra: import('../json.js').JsonValue }> | null }>, documentosUtilizados: Array<{ __typename?: 'DocumentUsed', tipoDocumento: string | null, tipoUso: string | null, obrigatorio: boolean | null, descricao: string | null, sistema: string | null, extra: import('../json.js').JsonValue }> } } } };
 
 export type LoginMutationVariables = Exact<{
   username: Scalars['String']['input'];
@@ -1007,6 +1247,34 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const StepFieldsFragmentDoc = new TypedDocumentString(`
+    fragment StepFields on Step {
+  id
+  numero
+  ordem
+  descricao
+  acaoPrincipal
+  detalhes
+  operador
+  operadorNome
+  sistemas
+  docsRequeridos
+  docsGerados
+  verificacoes
+  tempoEstimado
+  tipo
+  antesDecisao
+  tipoCondicional
+  cenarios {
+    descricao
+    proximoPasso
+    proximaEtapaDescricao
+    extra
+  }
+  schemaVersion
+  extra
+}
+    `, {"fragmentName":"StepFields"}) as unknown as TypedDocumentString<StepFieldsFragment, unknown>;
 export const PopStateFragmentDoc = new TypedDocumentString(`
     fragment PopState on Pop {
   id
@@ -1027,8 +1295,49 @@ export const PopStateFragmentDoc = new TypedDocumentString(`
   documentosUtilizados
   fluxosEntrada
   fluxosSaida
+  content {
+    sistemas
+    etapas {
+      ...StepFields
+    }
+    documentosUtilizados {
+      tipoDocumento
+      tipoUso
+      obrigatorio
+      descricao
+      sistema
+      extra
+    }
+    fluxosEntrada
+    fluxosSaida
+  }
 }
-    `, {"fragmentName":"PopState"}) as unknown as TypedDocumentString<PopStateFragment, unknown>;
+    fragment StepFields on Step {
+  id
+  numero
+  ordem
+  descricao
+  acaoPrincipal
+  detalhes
+  operador
+  operadorNome
+  sistemas
+  docsRequeridos
+  docsGerados
+  verificacoes
+  tempoEstimado
+  tipo
+  antesDecisao
+  tipoCondicional
+  cenarios {
+    descricao
+    proximoPasso
+    proximaEtapaDescricao
+    extra
+  }
+  schemaVersion
+  extra
+}`, {"fragmentName":"PopState"}) as unknown as TypedDocumentString<PopStateFragment, unknown>;
 export const PopForEditingDocument = new TypedDocumentString(`
     query PopForEditing($id: ID!) {
   pop(id: $id) {
@@ -1054,6 +1363,48 @@ export const PopForEditingDocument = new TypedDocumentString(`
   documentosUtilizados
   fluxosEntrada
   fluxosSaida
+  content {
+    sistemas
+    etapas {
+      ...StepFields
+    }
+    documentosUtilizados {
+      tipoDocumento
+      tipoUso
+      obrigatorio
+      descricao
+      sistema
+      extra
+    }
+    fluxosEntrada
+    fluxosSaida
+  }
+}
+fragment StepFields on Step {
+  id
+  numero
+  ordem
+  descricao
+  acaoPrincipal
+  detalhes
+  operador
+  operadorNome
+  sistemas
+  docsRequeridos
+  docsGerados
+  verificacoes
+  tempoEstimado
+  tipo
+  antesDecisao
+  tipoCondicional
+  cenarios {
+    descricao
+    proximoPasso
+    proximaEtapaDescricao
+    extra
+  }
+  schemaVersion
+  extra
 }`) as unknown as TypedDocumentString<PopForEditingQuery, PopForEditingQueryVariables>;
 export const CreatePopDocument = new TypedDocumentString(`
     mutation CreatePop($input: CreatePopInput!) {
@@ -1084,6 +1435,48 @@ export const CreatePopDocument = new TypedDocumentString(`
   documentosUtilizados
   fluxosEntrada
   fluxosSaida
+  content {
+    sistemas
+    etapas {
+      ...StepFields
+    }
+    documentosUtilizados {
+      tipoDocumento
+      tipoUso
+      obrigatorio
+      descricao
+      sistema
+      extra
+    }
+    fluxosEntrada
+    fluxosSaida
+  }
+}
+fragment StepFields on Step {
+  id
+  numero
+  ordem
+  descricao
+  acaoPrincipal
+  detalhes
+  operador
+  operadorNome
+  sistemas
+  docsRequeridos
+  docsGerados
+  verificacoes
+  tempoEstimado
+  tipo
+  antesDecisao
+  tipoCondicional
+  cenarios {
+    descricao
+    proximoPasso
+    proximaEtapaDescricao
+    extra
+  }
+  schemaVersion
+  extra
 }`) as unknown as TypedDocumentString<CreatePopMutation, CreatePopMutationVariables>;
 export const AutosavePopDocument = new TypedDocumentString(`
     mutation AutosavePop($input: AutosavePopInput!) {
@@ -1116,6 +1509,48 @@ export const AutosavePopDocument = new TypedDocumentString(`
   documentosUtilizados
   fluxosEntrada
   fluxosSaida
+  content {
+    sistemas
+    etapas {
+      ...StepFields
+    }
+    documentosUtilizados {
+      tipoDocumento
+      tipoUso
+      obrigatorio
+      descricao
+      sistema
+      extra
+    }
+    fluxosEntrada
+    fluxosSaida
+  }
+}
+fragment StepFields on Step {
+  id
+  numero
+  ordem
+  descricao
+  acaoPrincipal
+  detalhes
+  operador
+  operadorNome
+  sistemas
+  docsRequeridos
+  docsGerados
+  verificacoes
+  tempoEstimado
+  tipo
+  antesDecisao
+  tipoCondicional
+  cenarios {
+    descricao
+    proximoPasso
+    proximaEtapaDescricao
+    extra
+  }
+  schemaVersion
+  extra
 }`) as unknown as TypedDocumentString<AutosavePopMutation, AutosavePopMutationVariables>;
 export const LoginDocument = new TypedDocumentString(`
     mutation Login($username: String!, $password: String!) {

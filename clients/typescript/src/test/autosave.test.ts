@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import {
   ApiError,
   AutosaveController,
+  AutosaveDisposedError,
   CreatePopDocument,
   MapaGovClient,
   PopForEditingDocument,
@@ -162,18 +163,88 @@ test('a real conflict stops saving, keeps the edit, and "mine" saves it over the
   assert.equal(stored.pontosAtencao, 'digitado durante o conflito');
 });
 
-test('what is pending is sent when the page goes away', async () => {
+test('"theirs" keeps the server\'s value where they conflict and saves the other edits', async () => {
+  const pop = await newPop('theirs');
+  const mine = new AutosaveController({ client: author, pop, debounceMs: 0 });
+  const theirs = new AutosaveController({ client: staff, pop, debounceMs: 0 });
+  mine.update({ nomeProcesso: 'do autor' });
+  await mine.flush();
+  theirs.update({ nomeProcesso: 'do revisor', entregaEsperada: 'sem conflito' });
+  await assert.rejects(theirs.flush());
+  theirs.update({ pontosAtencao: 'digitado durante o conflito' });
+  theirs.resolveConflict('theirs', await read(pop.id));
+  await theirs.flush();
+  const stored = await read(pop.id);
+  assert.equal(stored.nomeProcesso, 'do autor');
+  assert.equal(stored.entregaEsperada, 'sem conflito');
+  assert.equal(stored.pontosAtencao, 'digitado durante o conflito');
+});
+
+test('a disposed controller sends nothing and its flush rejects', async () => {
+  const pop = await newPop('disposed');
+  const { client, seen } = counting(env('MAPAGOV_TOKEN'));
+  const controller = new AutosaveController({ client, pop, debounceMs: 20 });
+  controller.update({ pontosAtencao: 'nunca enviado' });
+  const waiting = controller.flush();
+  controller.dispose();
+  await assert.rejects(waiting, AutosaveDisposedError);
+  controller.update({ pontosAtencao: 'depois do fim' });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(seen.keys.length, 0);
+  assert.equal((await read(pop.id)).autosaveSequence, pop.autosaveSequence);
+});
+
+test('what is pending is sent once when the page goes away, however often it says so', async () => {
   const pop = await newPop('unload');
   const page = new EventTarget();
-  const controller = new AutosaveController({ client: author, pop, debounceMs: 60_000 });
+  const { client, seen } = counting(env('MAPAGOV_TOKEN'));
+  const controller = new AutosaveController({ client, pop, debounceMs: 60_000 });
   const stop = controller.saveOnUnload(page);
   controller.update({ entregaEsperada: 'salvo ao sair' });
   page.dispatchEvent(new Event('pagehide'));
+  page.dispatchEvent(new Event('pagehide'));
   stop();
   controller.dispose();
-  for (let i = 0; i < 100; i += 1) {
-    if ((await read(pop.id)).entregaEsperada === 'salvo ao sair') return;
-    await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && seen.keys.length + seen.inFlight < 2; i += 1) {
+    await new Promise((r) => setTimeout(r, 20));
   }
-  assert.fail('the pending edit never reached the server');
+  while (seen.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(seen.keys.length, 2);
+  assert.equal(seen.keys[0], seen.keys[1], 'one key for the same edits');
+  const stored = await read(pop.id);
+  assert.equal(stored.entregaEsperada, 'salvo ao sair');
+  assert.equal(stored.autosaveSequence, pop.autosaveSequence + 1, 'applied once');
+});
+
+test('steps are written and read as types, with unknown keys kept in extra', async () => {
+  const data = await author.request(CreatePopDocument, {
+    input: {
+      sessionId: `ts-typed-${Date.now()}`,
+      content: { nomeProcesso: 'tipado' },
+      typedContent: {
+        etapas: [
+          { numero: 1, descricao: 'Receber o pedido', detalhes: ['conferir'], extra: { cor: 'azul' } },
+          {
+            numero: 2,
+            tipo: 'condicional',
+            antesDecisao: 'Analisar',
+            tipoCondicional: 'BINARIO',
+            cenarios: [{ descricao: 'Sim', proximoPasso: '3' }, { descricao: 'Não', proximoPasso: '4' }],
+          },
+        ],
+        fluxosEntrada: ['Protocolo'],
+      },
+    },
+  });
+  const { etapas, fluxosEntrada } = data.createPop.pop.content;
+  assert.deepEqual(fluxosEntrada, ['Protocolo']);
+  assert.equal(etapas.length, 2);
+  const [first, decision] = etapas;
+  assert.ok(first && decision);
+  assert.equal(first.descricao, 'Receber o pedido');
+  assert.deepEqual(first.detalhes, ['conferir']);
+  assert.deepEqual(first.extra, { cor: 'azul' });
+  assert.ok(first.id, 'the server gave the step an id');
+  assert.equal(decision.tipoCondicional, 'BINARIO');
+  assert.deepEqual(decision.cenarios?.map((c) => c.proximoPasso), ['3', '4']);
 });
