@@ -46,6 +46,7 @@
 //! | `SUBSCRIPTIONS_PER_CONNECTION` | `20` | Most subscriptions open at once on one WebSocket connection (`TOO_MANY_SUBSCRIPTIONS`). |
 //! | `SUBSCRIPTIONS_PER_USER` | `100` | Most subscriptions one user may have open at once on this server process (`TOO_MANY_SUBSCRIPTIONS`). |
 //! | `SUBSCRIPTION_KEEPALIVE` | `15` | Seconds between the WebSocket pings the server sends on an open connection (keeps proxies and load balancers from closing it). |
+//! | `PRESENCE_TTL` | `30` | Seconds a tab's heartbeat (`heartbeatPop`) counts: a tab silent for longer no longer appears in `popEditors`. |
 //! | `SUBSCRIPTION_RECHECK` | `30` | Most seconds between two checks of an open subscription's token and POP (a revoked token or an unreadable POP ends it); each check also reads any event a lost notification would have announced. |
 //! | `AWS_*` | unset | Read only by `mapagov backup --upload s3://…` (through `object_store`): `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (a secret), `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_SESSION_TOKEN`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`. |
 //! | `PUBLIC_BASE_URL` | `http://127.0.0.1:8000` | Public address of the catalogue (`http(s)://host[:port][/path]`): a POP's PDF carries a QR code to `{PUBLIC_BASE_URL}/catalogo/pops/{id}`. |
@@ -329,6 +330,8 @@ pub struct LiveConfig {
     pub keepalive: Duration,
     /// `SUBSCRIPTION_RECHECK`.
     pub recheck: Duration,
+    /// `PRESENCE_TTL`.
+    pub presence_ttl: Duration,
 }
 
 /// Default `MAIL_FROM`.
@@ -675,6 +678,7 @@ fn live_config(get: &impl Fn(&str) -> Option<String>) -> Result<LiveConfig, Conf
         per_user: count("SUBSCRIPTIONS_PER_USER", 100)?,
         keepalive: positive_secs("SUBSCRIPTION_KEEPALIVE", get("SUBSCRIPTION_KEEPALIVE"), 15)?,
         recheck: positive_secs("SUBSCRIPTION_RECHECK", get("SUBSCRIPTION_RECHECK"), 30)?,
+        presence_ttl: positive_secs("PRESENCE_TTL", get("PRESENCE_TTL"), 30)?,
     })
 }
 

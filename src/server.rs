@@ -64,6 +64,7 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
             },
             session_idle: config.session_idle,
             catalogue_public: config.catalogue_public,
+            presence_ttl: config.live.presence_ttl,
         },
         &config.http,
         live,

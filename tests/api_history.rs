@@ -448,7 +448,50 @@ async fn restored_legacy_steps_get_ids(backend: Backend) {
     server.stop().await;
 }
 
+/// Retries of a keyed `restorePaths`, racing each other, restore once and all get the first
+/// result; the same key with other paths is refused.
+async fn a_keyed_partial_restore_is_applied_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let pop = create(&server, "kpr", json!({ "pontosAtencao": "antes" })).await;
+    let snapshot = backup(&server, "kpr", None).await[0].clone();
+    let saved = save(&server, &pop, json!({ "pontosAtencao": "depois" })).await;
+    let keyed = "mutation($id: ID!, $snap: ID, $paths: [String!]!, $hash: String, $key: String) { \
+        restorePaths(popId: $id, snapshotId: $snap, paths: $paths, expectedHash: $hash, \
+        idempotencyKey: $key) { pop { integrityHash autosaveSequence pontosAtencao } \
+        safetySnapshot { id } } }";
+    let variables = json!({ "id": pop["id"], "snap": snapshot["id"], "paths": ["/pontos_atencao"],
+                            "hash": saved["pop"]["integrityHash"], "key": "restaurar-1" });
+    let answers =
+        futures_util::future::join_all((0..4).map(|_| server.gql(keyed, variables.clone()))).await;
+    for answer in &answers {
+        assert!(answer.get("errors").is_none(), "{answer}");
+        assert_eq!(answer["data"], answers[0]["data"]);
+    }
+    let first = &answers[0]["data"]["restorePaths"];
+    assert_eq!(first["pop"]["pontosAtencao"], "antes");
+    assert_eq!(first["pop"]["autosaveSequence"], 3);
+    // Once more, after the fact: the same first result, and still one restore.
+    let again = server.data(keyed, variables.clone()).await;
+    assert_eq!(again["restorePaths"], *first);
+    let log = history(&server, &pop["id"]).await;
+    assert_eq!(
+        log.iter()
+            .filter(|e| e["field"] == "restore_source")
+            .count(),
+        1
+    );
+    let reused = server
+        .error_code(keyed, {
+            let mut other = variables.clone();
+            other["paths"] = json!(["/etapas"]);
+            other
+        })
+        .await;
+    assert_eq!(reused, "IDEMPOTENCY_KEY_REUSED");
+}
+
 both_backends!(
+    a_keyed_partial_restore_is_applied_once,
     restored_legacy_steps_get_ids,
     an_eight_hour_day_gives_a_bounded_number_of_sessions,
     a_real_restore_and_status_change_start_sessions,

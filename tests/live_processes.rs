@@ -1,7 +1,8 @@
 //! `popChanged` across processes: two `mapagov serve` processes on one PostgreSQL database. A
 //! subscriber connected to one receives, in order and without gaps, every write made through the
 //! other, also while the listener's backend is terminated and while PostgreSQL restarts; a
-//! client that resubscribes with `afterSequence` loses nothing.
+//! client that resubscribes with `afterSequence` loses nothing. Presence beaten through one
+//! process is seen through the other.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -239,5 +240,34 @@ async fn a_subscriber_on_one_process_gets_every_write_made_through_another() {
     for served in [a, b] {
         let finished = served.terminate();
         assert!(finished.status.success(), "{}", finished.stderr);
+    }
+}
+
+/// Presence is kept in the database: tabs beating through either process are seen through both,
+/// and a tab that leaves through one is gone from the other at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_is_the_same_through_every_process() {
+    let url = common::fresh_pg_database().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let a = Served::start(&url, dir.path(), &[]).await;
+    let b = Served::start(&url, dir.path(), &[]).await;
+    let token = binary::create_user(&url, dir.path(), "editor");
+    let (pop, _, _) = save(&a.base, &token, None, "aberto").await;
+    let beat = "mutation($p: ID!, $c: String!) { heartbeatPop(popId: $p, clientId: $c) { tabs } }";
+    let look = "query($p: ID!) { popEditors(popId: $p) { user { username } tabs } }";
+    gql(&a.base, &token, beat, json!({"p": pop, "c": "tab-1"})).await;
+    let through_b = gql(&b.base, &token, beat, json!({"p": pop, "c": "tab-2"})).await;
+    assert_eq!(through_b["heartbeatPop"], json!([{"tabs": 2}]));
+    let through_a = gql(&a.base, &token, look, json!({"p": pop})).await;
+    assert_eq!(
+        through_a["popEditors"],
+        json!([{"user": {"username": "editor"}, "tabs": 2}])
+    );
+    let leave = "mutation($p: ID!, $c: String!) { leavePop(popId: $p, clientId: $c) }";
+    gql(&b.base, &token, leave, json!({"p": pop, "c": "tab-1"})).await;
+    let through_a = gql(&a.base, &token, look, json!({"p": pop})).await;
+    assert_eq!(through_a["popEditors"][0]["tabs"], 1);
+    for served in [a, b] {
+        served.terminate();
     }
 }

@@ -15,6 +15,7 @@ pub mod history;
 pub mod migrate;
 pub mod models;
 pub mod pool;
+pub mod presence;
 pub mod queries;
 pub mod schema;
 pub mod search;

@@ -202,12 +202,27 @@ macro_rules! define_tables {
             }
         }
 
+        diesel::table! {
+            use diesel::sql_types::*;
+
+            /// Who has a POP open right now: one row per person and browser tab, kept by
+            /// heartbeats and expired after `PRESENCE_TTL`.
+            pop_presence (pop_id, user_id, client_id) {
+                pop_id -> BigInt,
+                user_id -> BigInt,
+                client_id -> Text,
+                seen_at -> $Timestamp,
+            }
+        }
+
         diesel::joinable!(pops -> users (created_by_id));
         diesel::joinable!(api_tokens -> users (user_id));
         diesel::joinable!(pop_snapshots -> pops (pop_id));
         diesel::joinable!(pop_change_log -> pops (pop_id));
         diesel::joinable!(pop_events -> pops (pop_id));
         diesel::joinable!(pop_versions -> pops (pop_id));
+        diesel::joinable!(pop_presence -> pops (pop_id));
+        diesel::joinable!(pop_presence -> users (user_id));
         diesel::allow_tables_to_appear_in_same_query!(
             users,
             pops,
@@ -217,7 +232,8 @@ macro_rules! define_tables {
             api_tokens,
             areas,
             pop_events,
-            pop_versions
+            pop_versions,
+            pop_presence
         );
     };
 }

@@ -17,6 +17,7 @@ pub mod number;
 pub mod partial_restore;
 pub mod paths;
 pub mod pops;
+pub mod presence;
 pub mod rebase;
 pub mod review;
 pub mod search;

@@ -18,7 +18,10 @@
 //! guards it; the history gets one `restore` row per changed field and a `restore_source` row
 //! naming the source and the paths.
 
+use super::autosave::MAX_IDEMPOTENCY_KEY;
 use super::document::{content_from_document, document, document_parts, from_fields, to_fields};
+use super::hash::integrity_hash;
+use super::idempotency;
 use super::pops::{lock_permitted, PopKey};
 use super::transition::{
     self, check_expected_hash, ensure_editable, take_unless_current, Change, ExpectedHash,
@@ -27,10 +30,11 @@ use super::{Actor, SnapshotKind};
 use crate::db::history::field_value_at;
 use crate::db::models::{Pop, Snapshot};
 use crate::db::queries;
-use crate::db::Db;
+use crate::db::{Conn, Db};
 use crate::error::AppError;
 use chrono::Utc;
 use scoped_futures::ScopedFutureExt;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Most paths one partial restore takes.
@@ -65,6 +69,7 @@ pub async fn restore_paths(
     source: Source,
     paths: &[String],
     expected: ExpectedHash<'_>,
+    idempotency_key: Option<&str>,
 ) -> Result<PartiallyRestored, AppError> {
     expected.require("expectedHash")?;
     if paths.is_empty() || paths.len() > MAX_PATHS {
@@ -73,6 +78,34 @@ pub async fn restore_paths(
             format!("give 1 to {MAX_PATHS} paths"),
         ));
     }
+    let owner = actor.user_id.ok_or(AppError::Unauthenticated)?;
+    let key = match idempotency_key {
+        Some(key) if key.trim().is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY => {
+            return Err(AppError::bad_input(
+                "idempotencyKey",
+                format!("must be 1 to {MAX_IDEMPOTENCY_KEY} characters"),
+            ))
+        }
+        // Keys are per user, as an autosave's: one user's key never replays another's result.
+        Some(key) => Some(format!("{owner}:{key}")),
+        None => None,
+    };
+    let fingerprint = integrity_hash(&json!({
+        "restore_paths": pop.to_string(),
+        "source": match source {
+            Source::Snapshot(id) => json!({ "snapshot": id }),
+            Source::Sequence(sequence) => json!({ "sequence": sequence }),
+        },
+        "paths": paths,
+        "expected_hash": expected.hash,
+    }));
+    if let Some(key) = &key {
+        if let Some(response) = idempotency::lookup(db, key, &fingerprint).await? {
+            let mut pooled = db.get().await?;
+            return replay(&mut pooled.conn(), response).await;
+        }
+    }
+    let (key, fingerprint) = (key.as_deref(), fingerprint.as_str());
     let parsed: Vec<Vec<String>> = paths
         .iter()
         .map(|p| parse_pointer(p))
@@ -84,6 +117,14 @@ pub async fn restore_paths(
                 actor.may_edit(pop, "POP")
             })
             .await?;
+            // After the lock, before the state is read: a retry that waited for the lock while
+            // its original wrote finds the original's result here.
+            if let Some(key) = key {
+                if let Some(response) = idempotency::claim(&mut conn, key, fingerprint, now).await?
+                {
+                    return replay(&mut conn, response).await;
+                }
+            }
             ensure_editable(&pop)?;
             check_expected_hash(&mut conn, &pop, expected.hash).await?;
             let current = document(&pop.meta, &pop.content);
@@ -153,14 +194,46 @@ pub async fn restore_paths(
                 content,
             };
             let applied = transition::apply(&mut conn, actor, pop, change, now).await?;
-            Ok(PartiallyRestored {
+            let done = PartiallyRestored {
                 pop: applied.pop,
                 safety,
-            })
+            };
+            if let Some(key) = key {
+                idempotency::record(&mut conn, key, &recorded(&done)?).await?;
+            }
+            Ok(done)
         }
         .scope_boxed()
     })
     .await
+}
+
+/// What a keyed partial restore keeps for its retries: the POP as it left it and the safety
+/// snapshot's id.
+#[derive(Serialize, Deserialize)]
+struct Recorded {
+    pop: Pop,
+    safety_snapshot_id: i64,
+}
+
+fn recorded(done: &PartiallyRestored) -> Result<Value, AppError> {
+    serde_json::to_value(Recorded {
+        pop: done.pop.clone(),
+        safety_snapshot_id: done.safety.id,
+    })
+    .map_err(AppError::internal)
+}
+
+/// The first result of a keyed partial restore, answered to its retry.
+async fn replay(conn: &mut Conn<'_>, response: Value) -> Result<PartiallyRestored, AppError> {
+    let recorded: Recorded = serde_json::from_value(response).map_err(AppError::internal)?;
+    let safety = queries::snapshot_by_id(conn, recorded.safety_snapshot_id)
+        .await?
+        .ok_or(AppError::NotFound("snapshot"))?;
+    Ok(PartiallyRestored {
+        pop: recorded.pop,
+        safety,
+    })
 }
 
 fn bad(path: &str, message: &str) -> AppError {

@@ -585,3 +585,62 @@ impl PopContentTypedInput {
         Ok(())
     }
 }
+
+/// The GraphQL name of the content field a document key (`nome_processo`, the first segment of a
+/// JSON Pointer) or a history field (`sistemas_utilizados`, `area_codigo`) belongs to; `None`
+/// for what is not a `Pop` field (`data_criacao`, `uuid`, the history's pseudo-fields).
+pub fn graphql_name(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "nome_usuario" => "nomeUsuario",
+        "area" | "area_codigo" | "area_nome" => "area",
+        "macroprocesso" => "macroprocesso",
+        "codigo_processo" => "codigoProcesso",
+        "nome_processo" => "nomeProcesso",
+        "processo_especifico" => "processoEspecifico",
+        "entrega_esperada" => "entregaEsperada",
+        "dispositivos_normativos" => "dispositivosNormativos",
+        "sistemas" | "sistemas_utilizados" => "sistemas",
+        "operadores" => "operadores",
+        "pontos_atencao" => "pontosAtencao",
+        "etapas" => "etapas",
+        "documentos_utilizados" => "documentosUtilizados",
+        "fluxos_entrada" => "fluxosEntrada",
+        "fluxos_saida" => "fluxosSaida",
+        "status" => "status",
+        "versao" => "versao",
+        "status_reason" => "statusReason",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every key of a POP's document but the three that are not fields maps to a field of `Pop`.
+    #[test]
+    fn every_document_key_has_its_graphql_name() {
+        let sdl = crate::graphql::sdl();
+        let pop_type = sdl
+            .split("type Pop implements Node {")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}").next())
+            .unwrap_or_default();
+        let document = crate::domain::document::document_parts(
+            &crate::db::models::PopContent::default(),
+            "draft",
+            1,
+            chrono::Utc::now(),
+            "00000000-0000-0000-0000-000000000000",
+        );
+        for key in document.as_object().map(|o| o.keys()).into_iter().flatten() {
+            match graphql_name(key) {
+                Some(name) => assert!(pop_type.contains(&format!("\t{name}")), "{key} → {name}"),
+                None => assert!(["data_criacao", "uuid"].contains(&key.as_str()), "{key}"),
+            }
+        }
+        assert_eq!(graphql_name("sistemas_utilizados"), Some("sistemas"));
+        assert_eq!(json!(graphql_name("restore_source")), json!(null));
+    }
+}

@@ -102,6 +102,10 @@ impl HistoryEntry {
     async fn field(&self) -> &str {
         &self.0.field_name
     }
+    /// The `Pop` field `field` is, by its GraphQL name (`pontosAtencao` for `pontos_atencao`, `sistemas` for `sistemas_utilizados`); `null` for the history's own entries (`snapshot`, `restore_source`).
+    async fn content_field(&self) -> Option<&'static str> {
+        super::content::graphql_name(&self.0.field_name)
+    }
     /// The value before.
     async fn old_value(&self) -> Option<Json<&Value>> {
         self.0.old_value.as_ref().map(Json)

@@ -18,6 +18,7 @@ pub mod node;
 pub mod pagination;
 pub mod partial_restore;
 pub mod pop;
+pub mod presence;
 pub mod review;
 pub mod scalars;
 pub mod sessions;
@@ -47,6 +48,7 @@ pub struct Query(
     version::VersionQuery,
     review::ReviewQuery,
     node::NodeQuery,
+    presence::PresenceQuery,
 );
 
 /// The mutation root.
@@ -57,6 +59,7 @@ pub struct Mutation(
     snapshot::SnapshotMutation,
     partial_restore::PartialRestoreMutation,
     area::AreaMutation,
+    presence::PresenceMutation,
 );
 
 /// The subscription root (over WebSocket, `graphql-transport-ws`).
@@ -75,6 +78,8 @@ pub struct Settings {
     pub session_idle: chrono::TimeDelta,
     /// `CATALOGUE_PUBLIC`: the catalogue answers readers without a token.
     pub catalogue_public: bool,
+    /// `PRESENCE_TTL`: how long a tab's heartbeat counts.
+    pub presence_ttl: std::time::Duration,
 }
 
 /// The schema's shape, without runtime data.

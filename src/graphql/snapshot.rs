@@ -126,6 +126,8 @@ pub enum ChangeKind {
 pub struct FieldChange {
     /// JSON Pointer (RFC 6901): into the first document for removed and changed values, into the second for added ones.
     pub path: String,
+    /// The `Pop` field the path is in, by its GraphQL name (`etapas` for `/etapas/2/descricao`, `area` for `/area/codigo`); `null` for `/data_criacao`.
+    pub content_field: Option<&'static str>,
     /// What happened.
     pub kind: ChangeKind,
     /// The value before (absent for additions).
@@ -136,7 +138,13 @@ pub struct FieldChange {
 
 impl From<Change> for FieldChange {
     fn from(c: Change) -> Self {
+        let content_field = c
+            .path
+            .split('/')
+            .nth(1)
+            .and_then(super::content::graphql_name);
         FieldChange {
+            content_field,
             path: c.path,
             kind: match c.kind {
                 DiffKind::Added => ChangeKind::Added,

@@ -320,6 +320,8 @@ export type EditSessionEdge = {
 /** One change between two documents. */
 export type FieldChange = {
   __typename?: 'FieldChange';
+  /** The `Pop` field the path is in, by its GraphQL name (`etapas` for `/etapas/2/descricao`, `area` for `/area/codigo`); `null` for `/data_criacao`. */
+  contentField: Maybe<Scalars['String']['output']>;
   /** What happened. */
   kind: ChangeKind;
   /** The value after (absent for removals). */
@@ -353,6 +355,8 @@ export type HistoryEntry = Node & {
   actor: Maybe<User>;
   /** The POP's autosave sequence after the write. */
   autosaveSequence: Scalars['Int']['output'];
+  /** The `Pop` field `field` is, by its GraphQL name (`pontosAtencao` for `pontos_atencao`, `sistemas` for `sistemas_utilizados`); `null` for the history's own entries (`snapshot`, `restore_source`). */
+  contentField: Maybe<Scalars['String']['output']>;
   /** When. */
   createdAt: Scalars['DateTime']['output'];
   /** The field, by its legacy column name (`etapas`, `pontos_atencao`, `status`…). */
@@ -414,6 +418,10 @@ export type Mutation = {
   createPop: AutosavePayload;
   /** Soft-deletes a POP: it disappears from `pops` (unless `includeDeleted`) but keeps its history. Published POPs must be archived instead (`POP_LOCKED`). With `expectedHash`, only the version the caller saw is deleted (`CONFLICT` otherwise). */
   deletePop: Pop;
+  /** Says that this tab (`clientId`: any string the tab keeps, e.g. a UUID made when it opened, 1 to 100 characters) has the POP open, and answers who has it open now, as `popEditors`. Send it when the POP is opened and then every `PRESENCE_TTL`/3 seconds or so. `NOT_FOUND` when the caller may not read the POP. */
+  heartbeatPop: Array<PopEditor>;
+  /** Says that this tab closed the POP: it stops counting at once instead of after `PRESENCE_TTL`. `true` if it was counted. */
+  leavePop: Scalars['Boolean']['output'];
   /** Exchanges a username and password for a new API token (the one operation that needs no token). Users imported from the legacy system sign in with their old password. Wrong credentials are `BAD_USER_INPUT`; too many attempts for one user or from one address are `TOO_MANY_REQUESTS`. */
   login: LoginPayload;
   /** Revokes the token this request was made with. Returns whether it was active. */
@@ -480,6 +488,20 @@ export type MutationDeletePopArgs = {
 
 
 /** The mutation root. */
+export type MutationHeartbeatPopArgs = {
+  clientId: Scalars['String']['input'];
+  popId: Scalars['ID']['input'];
+};
+
+
+/** The mutation root. */
+export type MutationLeavePopArgs = {
+  clientId: Scalars['String']['input'];
+  popId: Scalars['ID']['input'];
+};
+
+
+/** The mutation root. */
 export type MutationLoginArgs = {
   password: Scalars['String']['input'];
   username: Scalars['String']['input'];
@@ -496,6 +518,7 @@ export type MutationMarkMilestoneArgs = {
 /** The mutation root. */
 export type MutationRestorePathsArgs = {
   expectedHash: InputMaybe<Scalars['String']['input']>;
+  idempotencyKey: InputMaybe<Scalars['String']['input']>;
   paths: Array<Scalars['String']['input']>;
   popId: Scalars['ID']['input'];
   sequence: InputMaybe<Scalars['Int']['input']>;
@@ -793,6 +816,18 @@ export type PopEdge = {
   node: Pop;
 };
 
+export type PopEditor = {
+  __typename?: 'PopEditor';
+  /** Whether this is the caller (in another tab, or this one). */
+  isMe: Scalars['Boolean']['output'];
+  /** Their latest heartbeat. */
+  lastSeenAt: Scalars['DateTime']['output'];
+  /** How many of their tabs have it open. */
+  tabs: Scalars['Int']['output'];
+  /** Who. */
+  user: User;
+};
+
 /** Workflow status of a POP. */
 export type PopStatus =
   /** Withdrawn: read-only. */
@@ -849,6 +884,8 @@ export type Query = {
   pop: Maybe<Pop>;
   /** A POP's history grouped into editing sessions, newest first. `idleMinutes` (1–1440, default `HISTORY_SESSION_IDLE_MINUTES`) is the longest gap between two saves of one session. The raw entries stay in `popHistory` and in each session's `entries`. */
   popEditSessions: EditSessionConnection;
+  /** Who has the POP open right now (the caller included, `isMe`), by their tabs' heartbeats (`heartbeatPop`); a tab silent for `PRESENCE_TTL` seconds no longer counts. The same answer from every server process. `NOT_FOUND` when the caller may not read the POP. */
+  popEditors: Array<PopEditor>;
   /** A POP's change log, newest first, optionally narrowed to one field, to the writes after a sequence the client holds (`sinceSequence`: catch up in one request) and to some actions. Paginated both ways: `first`/`after` from the newest, `last`/`before` from the oldest. */
   popHistory: HistoryEntryConnection;
   /** POPs, newest first, filtered; soft-deleted ones only with `includeDeleted: true`. With `search`, most relevant first (then newest first). Filters combine with AND; only POPs the caller may read are ever listed. */
@@ -902,6 +939,12 @@ export type QueryPopEditSessionsArgs = {
   after: InputMaybe<Scalars['String']['input']>;
   first: InputMaybe<Scalars['Int']['input']>;
   idleMinutes: InputMaybe<Scalars['Int']['input']>;
+  popId: Scalars['ID']['input'];
+};
+
+
+/** The query root. */
+export type QueryPopEditorsArgs = {
   popId: Scalars['ID']['input'];
 };
 
