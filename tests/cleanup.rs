@@ -390,7 +390,115 @@ async fn old_idempotency_records_expire(backend: Backend) {
     server.stop().await;
 }
 
+/// Marks a POP's snapshot `sequence` as a backup (kind `backup`), as `backupSession` would have.
+async fn set_backup(db: &Db, pop_id: i64, sequence: i32) {
+    let mut pooled = db.get().await.unwrap();
+    let mut conn = pooled.conn();
+    with_backend!(&mut conn, |c| diesel::update(
+        schema::pop_snapshots::table
+            .filter(schema::pop_snapshots::pop_id.eq(pop_id))
+            .filter(schema::pop_snapshots::sequence.eq(sequence))
+    )
+    .set(schema::pop_snapshots::kind.eq("backup"))
+    .execute(c)
+    .await)
+    .unwrap();
+}
+
+/// `cleanup --thin` through the binary: every snapshot of the last 30 days stays, the newest of
+/// each UTC day up to a year, the newest of each ISO week beyond; milestones, backups and the
+/// newest stay whatever their age and count as their day's or week's one; the change log stays;
+/// a dry run and a second run change nothing.
+async fn thinning_keeps_the_age_tiers_through_the_binary(backend: Backend) {
+    use chrono::Datelike;
+    let server = TestServer::start_with(backend, &[("SNAPSHOT_EVERY", "1")]).await;
+    let db = server.db().await;
+    let mut pop = create(&server, "thin", json!({"nomeProcesso": "v1"})).await;
+    for n in 2..=40 {
+        if snapshots(&server, &pop["id"]).await.len() == 20 {
+            break;
+        }
+        pop = save(&server, &pop, json!({"nomeProcesso": format!("v{n}")})).await["pop"].clone();
+    }
+    let listed = snapshots(&server, &pop["id"]).await;
+    let by_sequence: std::collections::BTreeMap<i64, Value> = listed
+        .iter()
+        .map(|s| (s["sequence"].as_i64().unwrap(), s.clone()))
+        .collect();
+    assert_eq!(
+        by_sequence.keys().copied().collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>()
+    );
+    let id = row_id(&db, &pop).await;
+    set_last_activity(&db, id, days_ago(1)).await;
+    let monday = |days: i64| {
+        let day = days_ago(days);
+        day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
+    };
+    let (week_a, week_b) = (monday(600), monday(900));
+    let ages: [(i32, DateTime<Utc>); 20] = [
+        (20, days_ago(1)),
+        (19, days_ago(5)),
+        (18, days_ago(5) - Duration::hours(1)),
+        // Two on one day, 100 days ago: the newer stays.
+        (17, days_ago(100)),
+        (16, days_ago(100) - Duration::hours(2)),
+        (15, days_ago(101)),
+        // One ISO week about 600 days ago: Wednesday stays; the Monday milestone stays too.
+        (14, week_a + Duration::days(2)),
+        (13, week_a + Duration::days(1)),
+        (12, week_a),
+        (11, week_a - Duration::hours(4)),
+        // Another week about 900 days ago: a backup is its newest, so it is the week's one.
+        (10, week_b + Duration::hours(10)),
+        (9, week_b + Duration::hours(9)),
+        (8, week_b + Duration::hours(8)),
+        (7, week_b + Duration::hours(7)),
+        (6, week_b + Duration::hours(6)),
+        (5, week_b + Duration::hours(5)),
+        (4, week_b + Duration::hours(4)),
+        (3, week_b + Duration::hours(3)),
+        (2, week_b + Duration::hours(2)),
+        (1, week_b + Duration::hours(1)),
+    ];
+    for (sequence, at) in ages {
+        set_snapshot_age(&db, id, Some(sequence), at).await;
+    }
+    server
+        .data(
+            "mutation($id: ID!) { markMilestone(snapshotId: $id, label: \"aprovado\") { id } }",
+            json!({"id": by_sequence[&11]["id"]}),
+        )
+        .await;
+    set_backup(&db, id, 10).await;
+    let log = change_log(&db).await.len();
+    let sums = table_sums(&db).await;
+    let run = |extra: &[&str]| {
+        let mut args = vec!["cleanup", "--now", NOW, "--thin"];
+        args.extend_from_slice(extra);
+        let run = binary::run(Some(&server.database_url), &[], &args);
+        assert_eq!(run.code, 0, "{}", run.all());
+        run
+    };
+
+    run(&["--dry-run"]);
+    assert_eq!(table_sums(&db).await, sums, "a dry run changes nothing");
+    run(&[]);
+    let kept = BTreeSet::from([20, 19, 18, 17, 15, 14, 11, 10]);
+    assert_eq!(sequences(&db, id).await, kept);
+    assert_eq!(change_log(&db).await.len(), log, "the change log stays");
+    let after = table_sums(&db).await;
+    run(&[]);
+    assert_eq!(
+        table_sums(&db).await,
+        after,
+        "a second run finds nothing more"
+    );
+    server.stop().await;
+}
+
 both_backends!(
+    thinning_keeps_the_age_tiers_through_the_binary,
     the_default_policy_removes_exactly_what_it_should,
     every_number_is_a_flag_and_the_newest_snapshot_always_stays,
     old_idempotency_records_expire,

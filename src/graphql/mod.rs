@@ -91,15 +91,12 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     )
 }
 
-/// The schema with everything resolvers need, the configured limits, the live feed, and the
-/// notifier that tells authors about status changes.
-pub fn build(
-    db: Db,
-    settings: Settings,
-    http: &HttpConfig,
-    live: live::Live,
-    notifier: crate::notify::Notifier,
-) -> AppSchema {
+/// The schema's shape with the request guards every served schema runs: the document bounds
+/// (size, nesting, selections, aliases, depth, complexity), the response budget, the input
+/// checks, the request deadline and the operation metrics, and introspection as configured.
+/// Resolvers still need [`build`]'s data; without it they answer errors, never panics (the fuzz
+/// target `graphql_request` runs arbitrary requests through this).
+pub fn guarded(http: &HttpConfig) -> SchemaBuilder<Query, Mutation, Subscription> {
     let limits = guard::Limits {
         max_query_bytes: http.max_query_bytes,
         max_selections: http.max_selections as u64,
@@ -110,17 +107,30 @@ pub fn build(
     };
     // The guard bounds every document before async-graphql walks it; depth and complexity are
     // compared with their limits in the guard's validation hook, so the errors carry their codes.
-    let mut builder = schema_builder()
+    let builder = schema_builder()
         .extension(crate::telemetry::operation::ObserveExtension)
         .extension(guard::GuardExtension::new(limits, http.document_cache))
         .extension(budget::BudgetExtension::new(http.max_response_bytes))
         .extension(input::InputGuard)
         .extension(deadline::DeadlineExtension)
         .limit_recursive_depth(guard::MAX_NESTING);
-    if !http.introspection {
-        builder = builder.disable_introspection();
+    if http.introspection {
+        builder
+    } else {
+        builder.disable_introspection()
     }
-    builder
+}
+
+/// The schema with everything resolvers need, the configured limits, the live feed, and the
+/// notifier that tells authors about status changes.
+pub fn build(
+    db: Db,
+    settings: Settings,
+    http: &HttpConfig,
+    live: live::Live,
+    notifier: crate::notify::Notifier,
+) -> AppSchema {
+    guarded(http)
         .data(Arc::new(LoginLimiter::new(http.login_attempts_per_minute)))
         .data(DataLoader::new(
             loaders::UserLoader(db.clone()),
