@@ -308,7 +308,8 @@ impl From<AppError> for async_graphql::Error {
                     stored_version(e, current_hash, *autosave_sequence, updated_at);
                 }
                 AppError::ExpectedHashRequired { field } => e.set("field", field.as_str()),
-                AppError::PopLocked { status } => e.set("status", status.as_str()),
+                // As the `PopStatus` enum spells it (`IN_REVIEW`), not as stored (`in_review`).
+                AppError::PopLocked { status } => e.set("status", status.to_uppercase()),
                 AppError::ConnectionLost { outcome_unknown } => {
                     e.set("writeOutcome", write_outcome(*outcome_unknown));
                 }

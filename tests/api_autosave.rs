@@ -484,7 +484,7 @@ async fn published_and_archived_pops_are_locked(backend: Backend) {
     // In review, autosaves are still accepted.
     let saved = save(&server, &review["pop"], json!({"nomeProcesso": "B"})).await;
     assert_eq!(saved["pop"]["status"], "IN_REVIEW");
-    for (status, stored) in [("PUBLISHED", "published"), ("ARCHIVED", "archived")] {
+    for status in ["PUBLISHED", "ARCHIVED"] {
         let changed = change_status(&server, &id, status, None).await;
         let before = state(&server, &id).await;
         for input in [
@@ -494,7 +494,7 @@ async fn published_and_archived_pops_are_locked(backend: Backend) {
         ] {
             let err = autosave_error(&server, input).await;
             assert_eq!(err["extensions"]["code"], "POP_LOCKED");
-            assert_eq!(err["extensions"]["status"], stored);
+            assert_eq!(err["extensions"]["status"], status, "as the enum spells it");
             assert_eq!(state(&server, &id).await, before);
         }
         // Without popId the session is not stuck: the client is told to name a POP or create one.
