@@ -480,6 +480,17 @@ async fn a_keyed_partial_restore_is_applied_once(backend: Backend) {
             .count(),
         1
     );
+    // Its session names the field it restored, not the history's own `restore_source` entry.
+    let sessions = server
+        .data(SESSIONS, json!({ "id": pop["id"], "first": 10 }))
+        .await;
+    let restore = sessions["popEditSessions"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["action"] == "RESTORE")
+        .expect("a restore session");
+    assert_eq!(restore["node"]["fields"], json!(["pontos_atencao"]));
     let reused = server
         .error_code(keyed, {
             let mut other = variables.clone();

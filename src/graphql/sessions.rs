@@ -63,9 +63,15 @@ impl EditSession {
     async fn write_count(&self) -> i64 {
         self.session.write_count
     }
-    /// The fields it touched (legacy column names, sorted), changed back or not.
+    /// The fields it touched (legacy column names, sorted), changed back or not; the history's own entries (`snapshot`, `restore_source`) are not fields.
     async fn fields(&self) -> Vec<&str> {
-        self.session.fields.keys().map(String::as_str).collect()
+        use crate::domain::transition::{RESTORED_SNAPSHOT, RESTORE_SOURCE};
+        self.session
+            .fields
+            .keys()
+            .map(String::as_str)
+            .filter(|field| ![RESTORE_SOURCE, RESTORED_SNAPSHOT].contains(field))
+            .collect()
     }
     /// The POP's autosave sequence after the session's first write.
     async fn first_sequence(&self) -> i32 {

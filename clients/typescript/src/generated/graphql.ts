@@ -269,7 +269,7 @@ export type EditSession = {
   entries: HistoryEntryConnection;
   /** How many history entries (one per changed field per write) it groups. */
   entryCount: Scalars['Int']['output'];
-  /** The fields it touched (legacy column names, sorted), changed back or not. */
+  /** The fields it touched (legacy column names, sorted), changed back or not; the history's own entries (`snapshot`, `restore_source`) are not fields. */
   fields: Array<Scalars['String']['output']>;
   /** The POP's autosave sequence after the session's first write. */
   firstSequence: Scalars['Int']['output'];
