@@ -129,10 +129,12 @@ async fn responses_cannot_be_amplified(backend: Backend) {
         errors.iter().all(|c| c == "RESPONSE_TOO_LARGE"),
         "{errors:?}"
     );
-    assert!(
-        body["data"]["p0"]["document"].is_object(),
-        "the first copy fits"
-    );
+    // The copies resolve concurrently, so which ones fit depends on which finish first; how many
+    // fit does not: the budget takes two 1 MiB documents, not three.
+    let fitted = (0..10)
+        .filter(|i| body["data"][format!("p{i}")]["document"].is_object())
+        .count();
+    assert!((1..=2).contains(&fitted), "{fitted} copies fit");
 
     // The same through a list.
     for i in 0..3 {
