@@ -1,5 +1,6 @@
-//! The foundation: health, the first query end to end, migrations that really revert, the
-//! connection pool's age and recovery, configuration errors, and the checked-in schema.
+//! The foundation: health, the first query end to end, the recommended indexes, the
+//! connection pool's age and recovery, configuration errors, and the checked-in schema
+//! (migrations themselves are checked in `tests/migrations.rs`).
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
@@ -9,7 +10,6 @@ use common::{Backend, TestServer};
 use diesel::sql_types::{Integer, Text};
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
-use mapagov::db::migrate::{self, Direction};
 use mapagov::db::{Conn, Db};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -78,113 +78,6 @@ struct Name {
     name: String,
 }
 
-async fn table_names(db: &Db) -> Vec<String> {
-    let mut pooled = db.get().await.unwrap();
-    let mut names: Vec<String> = match pooled.conn() {
-        Conn::Pg(c) => diesel::sql_query(
-            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'",
-        )
-        .load::<Name>(c)
-        .await
-        .unwrap(),
-        Conn::Sqlite(c) => diesel::sql_query(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%'",
-        )
-        .load::<Name>(c)
-        .await
-        .unwrap(),
-    }
-    .into_iter()
-    .map(|n| n.name)
-    .filter(|n| n != "__diesel_schema_migrations")
-    .collect();
-    names.sort();
-    names
-}
-
-/// The versions in one migration folder, sorted.
-fn migration_versions(backend: &str) -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(backend);
-    let mut versions: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.starts_with('.'))
-        .collect();
-    versions.sort();
-    versions
-}
-
-/// Both backends are migrated through the same versions, each with an `up.sql` and a `down.sql`:
-/// a migration added for one backend only fails here, not in production.
-#[test]
-fn the_migration_folders_hold_the_same_versions() {
-    let postgres = migration_versions("postgres");
-    let sqlite = migration_versions("sqlite");
-    assert!(!postgres.is_empty());
-    assert_eq!(
-        postgres, sqlite,
-        "migrations/postgres and migrations/sqlite differ"
-    );
-    for backend in ["postgres", "sqlite"] {
-        for version in &postgres {
-            for file in ["up.sql", "down.sql"] {
-                let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("migrations")
-                    .join(backend)
-                    .join(version)
-                    .join(file);
-                assert!(path.is_file(), "{} is missing", path.display());
-            }
-        }
-    }
-}
-
-async fn migrations_apply_and_really_revert(backend: Backend) {
-    let (url, _dir) = common::fresh_database(backend).await;
-    let config = common::database_config(&url, &[]);
-    let db = Db::connect(&config).await.unwrap();
-    let before = table_names(&db).await;
-    assert!(before.is_empty(), "{before:?}");
-
-    let applied = migrate::run(&config, Direction::Up).await.unwrap();
-    assert!(!applied.is_empty());
-    let tables = table_names(&db).await;
-    for table in [
-        "users",
-        "pops",
-        "pop_snapshots",
-        "pop_change_log",
-        "idempotency_keys",
-    ] {
-        assert!(
-            tables.contains(&table.to_owned()),
-            "{table} missing from {tables:?}"
-        );
-    }
-    let status = migrate::status(&config).await.unwrap();
-    assert!(status.pending.is_empty());
-    assert_eq!(status.applied.len(), applied.len());
-
-    // Running again applies nothing.
-    assert!(migrate::run(&config, Direction::Up)
-        .await
-        .unwrap()
-        .is_empty());
-
-    let reverted = migrate::run(&config, Direction::DownAll).await.unwrap();
-    assert_eq!(reverted.len(), applied.len());
-    assert_eq!(table_names(&db).await, Vec::<String>::new());
-    assert_eq!(
-        migrate::status(&config).await.unwrap().pending.len(),
-        applied.len()
-    );
-
-    migrate::run(&config, Direction::Up).await.unwrap();
-    assert_eq!(table_names(&db).await, tables);
-}
-
 async fn the_recommended_indexes_exist(backend: Backend) {
     let server = TestServer::start(backend).await;
     let db = server.db().await;
@@ -216,7 +109,6 @@ async fn the_recommended_indexes_exist(backend: Backend) {
 both_backends!(
     healthz_reports_ok,
     pop_query_works_end_to_end,
-    migrations_apply_and_really_revert,
     the_recommended_indexes_exist,
 );
 

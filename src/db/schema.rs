@@ -5,9 +5,10 @@
 //! backend-specific types as parameters and expands to the same `table!` definitions in [`pg`] and
 //! [`sqlite`], so a query written once type-checks against whichever backend runs it (see
 //! [`crate::with_backend!`]). The column lists must match `migrations/*/up.sql`: every integration
-//! test reads and writes through these definitions on both backends, and `tests/foundation.rs`
-//! checks that both migration folders hold the same versions and that each applies and reverts. Each
-//! module also re-exports its backend's search SQL as `schema::search` ([`super::search`]).
+//! test reads and writes through these definitions on both backends, and `tests/migrations.rs`
+//! checks that both migration folders hold the same versions and that each one's `down.sql` puts
+//! the whole schema back. Each module also re-exports its backend's search SQL as
+//! `schema::search` ([`super::search`]).
 
 macro_rules! define_tables {
     ($Json:ident, $Timestamp:ident, $UuidType:ident) => {

@@ -1,0 +1,241 @@
+//! The migrations: both folders hold the same versions, and every migration's `down.sql` puts the
+//! whole schema back as it was before its `up.sql` (columns, defaults, constraints, indexes,
+//! triggers, functions, types, views), checked one migration at a time on both backends.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::Backend;
+use diesel::sql_types::Text;
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::MigrationHarness;
+use mapagov::db::migrate::{self, Direction};
+use mapagov::db::{Conn, Db, SqliteConn};
+use std::collections::BTreeSet;
+
+/// The versions in one migration folder, sorted.
+fn migration_versions(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut versions: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    versions.sort();
+    versions
+}
+
+/// Both backends are migrated through the same versions, each with an `up.sql` and a `down.sql`:
+/// a migration added for one backend only fails here, not in production.
+#[test]
+fn the_migration_folders_hold_the_same_versions() {
+    let postgres = migration_versions("postgres");
+    let sqlite = migration_versions("sqlite");
+    assert!(!postgres.is_empty());
+    assert_eq!(
+        postgres, sqlite,
+        "migrations/postgres and migrations/sqlite differ"
+    );
+    for backend in ["postgres", "sqlite"] {
+        for version in &postgres {
+            for file in ["up.sql", "down.sql"] {
+                let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("migrations")
+                    .join(backend)
+                    .join(version)
+                    .join(file);
+                assert!(path.is_file(), "{} is missing", path.display());
+            }
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Line {
+    #[diesel(sql_type = Text)]
+    line: String,
+}
+
+/// Everything in PostgreSQL's `public` schema that a migration can create, one line per object,
+/// written by PostgreSQL's own `pg_get_*def` functions. The migration bookkeeping table is left out,
+/// and so are the members of extensions: the search migration's `down.sql` keeps `unaccent` on
+/// purpose, since other objects of the database may use it.
+const PG_SCHEMA: &str = r#"
+SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' '
+       || is_nullable || ' default ' || coalesce(column_default, '-') AS line
+  FROM information_schema.columns
+ WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'
+UNION ALL
+SELECT 'index ' || indexdef FROM pg_indexes
+ WHERE schemaname = 'public' AND tablename <> '__diesel_schema_migrations'
+UNION ALL
+SELECT 'constraint ' || c.conrelid::regclass::text || ' ' || c.conname || ' '
+       || pg_get_constraintdef(c.oid)
+  FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+ WHERE n.nspname = 'public' AND c.conrelid::regclass::text <> '__diesel_schema_migrations'
+UNION ALL
+SELECT 'trigger ' || pg_get_triggerdef(t.oid)
+  FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid
+  JOIN pg_namespace n ON n.oid = r.relnamespace
+ WHERE n.nspname = 'public' AND NOT t.tgisinternal
+UNION ALL
+SELECT 'function ' || pg_get_functiondef(p.oid)
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'public' AND p.prokind IN ('f', 'p')
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'type ' || t.typname || ' ' || t.typtype::text
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'r', 'm')
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'sequence ' || sequence_name || ' ' || data_type FROM information_schema.sequences
+ WHERE sequence_schema = 'public'
+UNION ALL
+SELECT 'view ' || viewname || ' ' || definition FROM pg_views WHERE schemaname = 'public'
+"#;
+
+/// Everything in a SQLite file's schema: each object's own SQL (tables, indexes, triggers,
+/// views), plus each table's columns as SQLite reads them, so a rebuilt table must come back
+/// with the same columns, types, defaults and keys, not just the same name.
+const SQLITE_SCHEMA: &str = r#"
+SELECT m.type || ' ' || m.name || ' ' || coalesce(m.sql, '-') AS line
+  FROM sqlite_master m
+ WHERE m.name NOT LIKE 'sqlite_%' AND m.tbl_name <> '__diesel_schema_migrations'
+UNION ALL
+SELECT 'column ' || m.name || '.' || c.name || ' ' || c.type || ' notnull=' || c."notnull"
+       || ' default ' || coalesce(c.dflt_value, '-') || ' pk=' || c.pk
+  FROM sqlite_master m JOIN pragma_table_xinfo(m.name) c
+ WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'
+UNION ALL
+SELECT 'foreign key ' || m.name || '.' || f."from" || ' -> ' || f."table" || '.'
+       || coalesce(f."to", '-') || ' on delete ' || f.on_delete
+  FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f
+ WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'
+"#;
+
+/// The whole schema, one normalised line per object or column (blanks collapsed, so a table
+/// SQLite rewrote on `ALTER TABLE` compares by content, not layout).
+async fn schema(db: &Db) -> BTreeSet<String> {
+    let mut pooled = db.get().await.unwrap();
+    let lines = match pooled.conn() {
+        Conn::Pg(c) => diesel::sql_query(PG_SCHEMA).load::<Line>(c).await.unwrap(),
+        Conn::Sqlite(c) => diesel::sql_query(SQLITE_SCHEMA)
+            .load::<Line>(c)
+            .await
+            .unwrap(),
+    };
+    lines
+        .into_iter()
+        .map(|l| l.line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// What differs between two schemas, for the failure message.
+fn difference(expected: &BTreeSet<String>, actual: &BTreeSet<String>) -> String {
+    let missing: Vec<_> = expected.difference(actual).collect();
+    let extra: Vec<_> = actual.difference(expected).collect();
+    format!("missing {missing:#?}\nleft behind {extra:#?}")
+}
+
+/// Applies the next pending migration, as `mapagov migrate` would but one at a time; returns
+/// its version, or `None` when none is pending.
+async fn apply_next(backend: Backend, url: &str) -> Option<String> {
+    match backend {
+        Backend::Postgres => {
+            let conn = AsyncPgConnection::establish(url).await.unwrap();
+            next(AsyncMigrationHarness::new(conn), migrate::POSTGRES)
+        }
+        Backend::Sqlite => {
+            let path = url.strip_prefix("sqlite://").unwrap();
+            let conn = SqliteConn::establish(path).await.unwrap();
+            next(AsyncMigrationHarness::new(conn), migrate::SQLITE)
+        }
+    }
+}
+
+fn next<DB: diesel::backend::Backend>(
+    mut harness: impl MigrationHarness<DB>,
+    source: diesel_migrations::EmbeddedMigrations,
+) -> Option<String>
+where
+    diesel_migrations::EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+{
+    let pending = harness.pending_migrations(source).unwrap();
+    let first = pending.into_iter().next()?;
+    Some(harness.run_migration(&*first).unwrap().to_string())
+}
+
+/// Up one migration at a time, recording the schema after each; then down one at a time, and
+/// after each revert the schema must be exactly the one recorded before that migration ran. A
+/// `down.sql` that leaves an index, a trigger or a column default behind fails here, naming the
+/// migration and what it left.
+async fn every_migration_reverts_the_whole_schema(backend: Backend) {
+    let (url, _dir) = common::fresh_database(backend).await;
+    let config = common::database_config(&url, &[]);
+    let db = Db::connect(&config).await.unwrap();
+    let empty = schema(&db).await;
+    assert!(empty.is_empty(), "{empty:#?}");
+
+    let mut before = vec![empty];
+    let mut versions = Vec::new();
+    while let Some(version) = apply_next(backend, &url).await {
+        versions.push(version);
+        before.push(schema(&db).await);
+    }
+    assert_eq!(
+        versions.len(),
+        migration_versions(match backend {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        })
+        .len()
+    );
+    let full = before.pop().unwrap();
+    for (table, needle) in [
+        ("pops", "column pops.integrity_hash"),
+        ("pop_snapshots", "column pop_snapshots.sequence"),
+        ("pop_change_log", "column pop_change_log.action"),
+    ] {
+        assert!(
+            full.iter().any(|l| l.starts_with(needle)),
+            "{table} missing from {full:#?}"
+        );
+    }
+    let status = migrate::status(&config).await.unwrap();
+    assert!(status.pending.is_empty());
+    assert_eq!(status.applied.len(), versions.len());
+    // Running again applies nothing.
+    assert!(migrate::run(&config, Direction::Up)
+        .await
+        .unwrap()
+        .is_empty());
+
+    while let Some(expected) = before.pop() {
+        let reverted = migrate::run(&config, Direction::DownOne).await.unwrap();
+        let version = versions.pop().unwrap();
+        assert_eq!(reverted, vec![version.clone()]);
+        let actual = schema(&db).await;
+        assert!(
+            actual == expected,
+            "the down.sql of {version} does not put the schema back:\n{}",
+            difference(&expected, &actual)
+        );
+    }
+    assert_eq!(
+        migrate::status(&config).await.unwrap().applied.len(),
+        0,
+        "every migration reverted"
+    );
+
+    // And all of them again, in one run, give the same schema as one at a time.
+    migrate::run(&config, Direction::Up).await.unwrap();
+    let again = schema(&db).await;
+    assert!(again == full, "{}", difference(&full, &again));
+}
+
+both_backends!(every_migration_reverts_the_whole_schema);
