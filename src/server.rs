@@ -78,6 +78,7 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
         http: std::sync::Arc::new(config.http.clone()),
         database: std::sync::Arc::new(config.database.clone()),
         pdf: std::sync::Arc::new(http::pdf::PdfService::new(&config.pdf)),
+        closing: std::sync::Arc::new(tokio::sync::watch::Sender::new(false)),
     })
 }
 

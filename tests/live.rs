@@ -1,11 +1,12 @@
-//! `popChanged` over a real WebSocket (`graphql-transport-ws`) against the real server, on both
-//! backends: every write in order and without gaps, replay with `afterSequence`, the token and
-//! the POP re-checked, limits, keep-alives and metrics.
+//! `popChanged` over a real WebSocket (`graphql-transport-ws`) and over Server-Sent Events
+//! against the real server, on both backends: every write in order and without gaps, replay with
+//! `afterSequence`, the token and the POP re-checked, limits, keep-alives and metrics.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::prom;
+use common::sse;
 use common::ws::{self, Received};
 use common::{Backend, Client, TestServer};
 use serde_json::{json, Value};
@@ -300,7 +301,103 @@ async fn operations_on_the_socket_are_bounded_by_the_request_timeout(backend: Ba
     }
 }
 
+/// The same events over Server-Sent Events: a `POST` that prefers `text/event-stream` gets every
+/// write in order (replayed from `afterSequence`), keep-alive comments, one `complete` after a
+/// query's result, the usual error codes in a `next` event, and a batch refused before a stream
+/// starts. The subscription counts as one, and is given back when the client goes away.
+async fn events_also_stream_over_server_sent_events(backend: Backend) {
+    let server = TestServer::start_with(backend, &[("SUBSCRIPTION_KEEPALIVE", "1")]).await;
+    let (pop, created) = create_pop(&server).await;
+    let token = server.token.clone().unwrap();
+    let missed = save(&server, &pop, json!({"nomeProcesso": "antes"})).await;
+    let mut stream = sse::subscribe(&server.base, &token, &pop, Some(created)).await;
+    assert_eq!(stream.headers()["x-accel-buffering"], "no");
+    assert_eq!(stream.headers()["cache-control"], "no-cache");
+    wait_for_open_subscriptions(&server, 1).await;
+    let mut expected = vec![missed];
+    for i in 0..3 {
+        expected.push(save(&server, &pop, json!({"nomeProcesso": format!("SSE {i}")})).await);
+    }
+    let mut got = Vec::new();
+    for _ in 0..expected.len() {
+        let event = stream.event().await;
+        assert_eq!(event["kind"], "CHANGE");
+        assert_eq!(event["actor"]["username"], "tester");
+        got.push((
+            event["sequence"].as_i64().unwrap(),
+            event["integrityHash"].as_str().unwrap().to_owned(),
+        ));
+    }
+    assert_eq!(
+        got, expected,
+        "the missed write, then every write, in order"
+    );
+    stream.assert_silent(Duration::from_millis(2500)).await;
+    assert!(stream.comments >= 1, "no keep-alive comment in 2.5 s");
+    drop(stream);
+    wait_for_open_subscriptions(&server, 0).await;
+
+    // A query: one result, then `complete`, then the stream ends.
+    let mut query = sse::open(
+        &server.base,
+        Some(&token),
+        json!({"query": "query($id: ID!) { pop(id: $id) { autosaveSequence } }",
+            "variables": {"id": pop}}),
+    )
+    .await;
+    let result = query.next().await.unwrap();
+    assert_eq!(result.event, "next");
+    assert_eq!(
+        result.data,
+        json!({"data": {"pop": {"autosaveSequence": expected[3].0}}})
+    );
+    let complete = query.next().await.unwrap();
+    assert_eq!(
+        (complete.event.as_str(), &complete.data),
+        ("complete", &Value::Null)
+    );
+    assert_eq!(query.next().await, None);
+
+    // Without a token, and with a document that does not validate: coded errors, then complete.
+    for (token, query, code) in [
+        (None, ws::POP_CHANGED, "UNAUTHENTICATED"),
+        (
+            Some(token.as_str()),
+            "subscription { nope }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ] {
+        let mut refused = sse::open(
+            &server.base,
+            token,
+            json!({"query": query, "variables": {"popId": pop}}),
+        )
+        .await;
+        let result = refused.next().await.unwrap();
+        assert_eq!(
+            result.data["errors"][0]["extensions"]["code"], code,
+            "{result:?}"
+        );
+        assert_eq!(refused.next().await.unwrap().event, "complete");
+    }
+
+    // A batch cannot be one stream: refused before any stream starts.
+    let batch = server
+        .http()
+        .post(server.url("/graphql"))
+        .header("accept", "text/event-stream")
+        .bearer_auth(&token)
+        .json(&json!([{"query": "{ __typename }"}, {"query": "{ __typename }"}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.status(), 400);
+    let body: Value = batch.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+}
+
 both_backends!(
+    events_also_stream_over_server_sent_events,
     every_write_reaches_the_subscriber_in_order,
     after_sequence_replays_what_the_subscriber_missed,
     the_token_and_the_pop_are_checked_and_rechecked,

@@ -2,13 +2,17 @@
 //! subscriber connected to one receives, in order and without gaps, every write made through the
 //! other, also while the listener's backend is terminated and while PostgreSQL restarts; a
 //! client that resubscribes with `afterSequence` loses nothing. Presence beaten through one
-//! process is seen through the other.
+//! process is seen through the other. Behind nginx (`deploy/nginx.conf`, round robin), the
+//! `graphql-ws` and `graphql-sse` npm clients and the suite's own WebSocket and SSE clients all
+//! receive every write, whichever process took it.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::binary::{self, Served};
+use common::nginx::Nginx;
 use common::ws::{self, WsClient};
+use common::{node, prom, sse};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -237,6 +241,119 @@ async fn a_subscriber_on_one_process_gets_every_write_made_through_another() {
         expect_events(&mut back, "2", &restarted).await;
     }
     back.assert_silent(Duration::from_millis(300)).await;
+    for served in [a, b] {
+        let finished = served.terminate();
+        assert!(finished.status.success(), "{}", finished.stderr);
+    }
+}
+
+/// Two processes behind nginx, no sticky sessions: writes spread over both; subscribers through
+/// nginx (the npm `graphql-ws` and `graphql-sse` clients, and the suite's own WebSocket and
+/// event-stream clients) each get every write in order without gaps; keep-alives pass through
+/// nginx on an idle stream; an event-stream client that reconnects with `afterSequence` gets
+/// exactly what it missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_nginx_every_subscriber_gets_every_write_whichever_process_took_it() {
+    let url = common::fresh_pg_database().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let settings = [
+        ("SUBSCRIPTION_RECHECK", "3600"),
+        ("SUBSCRIPTION_KEEPALIVE", "1"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ];
+    let a = Served::start(&url, dir.path(), &settings).await;
+    let b = Served::start(&url, dir.path(), &settings).await;
+    let nginx = Nginx::start(&[&a.base, &b.base]).await;
+    let token = binary::create_user(&url, dir.path(), "editor");
+    for base in [&a.base, &b.base] {
+        for _ in 0..100 {
+            if metric(base, "mapagov_live_listener_up").await == Some(1.0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let (pop, created, _) = save(&nginx.base, &token, None, "balanced").await;
+    const WRITES: usize = 24;
+
+    // The npm clients, in a Node process of their own, from the POP's creation on.
+    let node_clients = {
+        let (base, token, pop) = (nginx.base.clone(), token.clone(), pop.clone());
+        tokio::spawn(async move {
+            node::run(
+                "subscribe.mjs",
+                &[
+                    &base,
+                    &token,
+                    &pop,
+                    &created.to_string(),
+                    &WRITES.to_string(),
+                ],
+            )
+            .await
+        })
+    };
+    let mut socket = ws::connect_ok(&nginx.base, &token).await;
+    socket.subscribe("1", &pop, Some(created)).await;
+    let mut stream = sse::subscribe(&nginx.base, &token, &pop, Some(created)).await;
+
+    let written = write_concurrently(&nginx.base, &token, &pop, 4, WRITES / 4, "lb").await;
+    let sequences: Vec<i64> = written.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        sequences,
+        ((created + 1)..=(created + WRITES as i64)).collect::<Vec<_>>()
+    );
+    for base in [&a.base, &b.base] {
+        let samples = prom::scrape(&reqwest::Client::new(), base).await;
+        let posts = prom::value(
+            &samples,
+            "mapagov_http_requests_total",
+            &[("method", "POST"), ("route", "/graphql"), ("status", "200")],
+        );
+        assert!(
+            posts >= 5.0,
+            "{base} took {posts} of the writes: not balanced"
+        );
+    }
+
+    expect_events(&mut socket, "1", &written).await;
+    for (sequence, hash) in &written {
+        let event = stream.event().await;
+        assert_eq!(
+            (&event["sequence"], &event["integrityHash"]),
+            (&json!(sequence), &json!(hash))
+        );
+    }
+    let out = node_clients.await.expect("node task");
+    assert!(out.status.success(), "{}", node::text(&out));
+    let received: Value = serde_json::from_slice(&out.stdout).expect("JSON line");
+    let expected = json!(written);
+    assert_eq!(received["ws"], expected, "graphql-ws through nginx");
+    assert_eq!(received["sse"], expected, "graphql-sse through nginx");
+
+    // Idle: keep-alive comments come through nginx.
+    stream.assert_silent(Duration::from_millis(2500)).await;
+    assert!(stream.comments >= 1, "no keep-alive through nginx in 2.5 s");
+
+    // An event-stream client that drops and comes back with afterSequence misses nothing.
+    let last = written.last().expect("writes").0;
+    drop(stream);
+    let missed = write_concurrently(&nginx.base, &token, &pop, 2, 3, "missed").await;
+    let mut back = sse::subscribe(&nginx.base, &token, &pop, Some(last)).await;
+    for (sequence, hash) in &missed {
+        let event = back.event().await;
+        assert_eq!(
+            (&event["sequence"], &event["integrityHash"]),
+            (&json!(sequence), &json!(hash))
+        );
+    }
+    expect_events(&mut socket, "1", &missed).await;
+    assert!(
+        nginx.error_log().lines().all(|l| !l.contains("[error]")),
+        "{}",
+        nginx.error_log()
+    );
+    drop(nginx);
     for served in [a, b] {
         let finished = served.terminate();
         assert!(finished.status.success(), "{}", finished.stderr);

@@ -3,7 +3,8 @@
 //! complete, and the database is consistent afterwards: each POP's sequence is at least the last
 //! one acknowledged and matches its change log, and `mapagov verify` passes. A burst of requests
 //! around the signal, many times over: every request is either answered completely or refused
-//! at connect (none reset or cut short).
+//! at connect (none reset or cut short). Open subscriptions (an event stream, a WebSocket) do
+//! not hold the exit up: their streams end without `complete`, so clients reconnect elsewhere.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
@@ -19,7 +20,8 @@ use std::time::Duration;
 
 both_backends!(
     sigterm_lets_inflight_autosaves_finish,
-    sigterm_answers_every_request_it_accepted
+    sigterm_answers_every_request_it_accepted,
+    open_subscriptions_do_not_hold_the_exit_up
 );
 
 const WRITERS: usize = 8;
@@ -257,4 +259,55 @@ async fn sigterm_answers_every_request_it_accepted(backend: Backend) {
     println!(
         "{ROUNDS} signals: {answered_after_sigterm} requests answered after SIGTERM, none broken"
     );
+}
+
+/// A subscriber on an event stream and one on a WebSocket stay connected until SIGTERM; the
+/// server then ends both streams (the event stream without `complete`, so a `graphql-sse` client
+/// reconnects and resubscribes) and exits 0 promptly, instead of waiting for them forever.
+async fn open_subscriptions_do_not_hold_the_exit_up(backend: Backend) {
+    let (database_url, sqlite_dir) = common::fresh_database(backend).await;
+    let dir = sqlite_dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
+    binary::run_ok({
+        let mut cmd = binary::command(&database_url, dir.path(), &[]);
+        cmd.arg("migrate");
+        cmd
+    });
+    let token = binary::create_user(&database_url, dir.path(), "maria");
+    let served = Served::start(&database_url, dir.path(), &[]).await;
+    let saved: Value = reqwest::Client::new()
+        .post(format!("{}/graphql", served.base))
+        .bearer_auth(&token)
+        .json(&json!({"query": SAVE, "variables": {"s": "sub", "c": "aberto"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pop = saved["data"]["autosavePop"]["pop"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut stream = common::sse::subscribe(&served.base, &token, &pop, None).await;
+    let mut socket = common::ws::connect_ok(&served.base, &token).await;
+    socket.subscribe("1", &pop, None).await;
+    stream.assert_silent(Duration::from_millis(300)).await;
+
+    served.sigterm();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        stream.next().await,
+        None,
+        "the event stream ends, without complete"
+    );
+    let finished = tokio::task::spawn_blocking(move || served.wait())
+        .await
+        .unwrap();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "exited after {:?}",
+        started.elapsed()
+    );
+    drop(socket);
 }

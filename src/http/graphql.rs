@@ -1,7 +1,8 @@
 //! `/graphql`, GraphQL over HTTP: limits, authentication, execution, and a stable
 //! `extensions.code` on every error.
 //!
-//! The response's media type is negotiated on `Accept` ([`negotiate`]): with
+//! The response's media type is negotiated on `Accept` ([`negotiate`]); a client that prefers
+//! `text/event-stream` gets its results as Server-Sent Events ([`super::sse`]). With
 //! `application/graphql-response+json` a request error (the document does not parse or validate,
 //! a variable does not coerce, a limit refuses it) is 400 without `data`; with `application/json`
 //! it is 200, as the specification asks of that older type. `GET` runs queries from the URL
@@ -46,7 +47,7 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(format) = negotiate::choose(&headers, false) else {
+    let Some((format, stream)) = negotiate::choose(&headers, false).map(streamed) else {
         return not_acceptable();
     };
     if !is_json(&headers) {
@@ -82,7 +83,16 @@ pub async fn handle(
             )
         }
     };
-    run(&state, peer, &headers, batch, format).await
+    run(&state, peer, &headers, batch, format, stream).await
+}
+
+/// A stream's request errors are answered before it starts, as
+/// `application/graphql-response+json`; the `bool` says whether results are streamed.
+fn streamed(format: Format) -> (Format, bool) {
+    match format {
+        Format::EventStream => (Format::GraphqlResponse, true),
+        other => (other, false),
+    }
 }
 
 /// Handles `GET /graphql`: GraphiQL for a browser that asks for HTML (when it is on), otherwise
@@ -94,15 +104,15 @@ pub async fn handle_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let format = match negotiate::choose(&headers, state.http.graphiql) {
-        Some(Format::Html) => {
+    let (format, stream) = match negotiate::choose(&headers, state.http.graphiql).map(streamed) {
+        Some((Format::Html, _)) => {
             return (
                 [(header::CONTENT_TYPE, Format::Html.content_type())],
                 super::graphiql::page(super::GRAPHQL_PATH).0,
             )
                 .into_response()
         }
-        Some(format) => format,
+        Some(chosen) => chosen,
         None => return not_acceptable(),
     };
     let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
@@ -117,17 +127,18 @@ pub async fn handle_get(
         }
     };
     let batch = BatchRequest::Single(request.data(ReadOnly));
-    run(&state, peer, &headers, batch, format).await
+    run(&state, peer, &headers, batch, format, stream).await
 }
 
 /// Checks the shape of a parsed request, authenticates it, runs it within the time limit, and
-/// answers in `format`.
+/// answers in `format`, or as an event stream when `stream` ([`super::sse`]).
 async fn run(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
     batch: BatchRequest,
     format: Format,
+    stream: bool,
 ) -> Response {
     if let Some(problem) = shape_problem(&batch) {
         return failure(format, StatusCode::BAD_REQUEST, "BAD_REQUEST", problem);
@@ -162,6 +173,17 @@ async fn run(
         }
     };
     let client = state.http.trusted_proxies.client(peer.ip(), headers);
+    if stream {
+        let BatchRequest::Single(request) = batch else {
+            return failure(
+                format,
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "an event stream carries one operation: send it alone, not in a batch",
+            );
+        };
+        return super::sse::respond(state, request, user, ClientAddr(client), code_errors);
+    }
     let (batch, operations) = attach(batch, user, ClientAddr(client));
     let execution = state.schema.execute_batch(batch);
     let (mut response, errors) =
@@ -200,7 +222,7 @@ fn is_request_error(response: &GqlResponse) -> bool {
 /// One response as it goes on the wire: async-graphql's own fields, written straight to bytes
 /// (no intermediate `serde_json::Value`), with no `data` entry for a request error.
 #[derive(serde::Serialize)]
-struct WireResponse<'a> {
+pub(super) struct WireResponse<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<&'a async_graphql::Value>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -210,7 +232,8 @@ struct WireResponse<'a> {
 }
 
 impl<'a> WireResponse<'a> {
-    fn of(response: &'a GqlResponse) -> Self {
+    /// `response` as it goes on the wire.
+    pub(super) fn of(response: &'a GqlResponse) -> Self {
         WireResponse {
             data: (!is_request_error(response)).then_some(&response.data),
             errors: &response.errors,
@@ -404,16 +427,18 @@ fn attach(
 
 /// Gives every error a code: async-graphql's own errors have none.
 fn with_codes(response: BatchResponse) -> BatchResponse {
-    let fix = |mut response: GqlResponse| {
-        for error in &mut response.errors {
-            add_code(error);
-        }
-        response
-    };
     match response {
-        BatchResponse::Single(r) => BatchResponse::Single(fix(r)),
-        BatchResponse::Batch(rs) => BatchResponse::Batch(rs.into_iter().map(fix).collect()),
+        BatchResponse::Single(r) => BatchResponse::Single(code_errors(r)),
+        BatchResponse::Batch(rs) => BatchResponse::Batch(rs.into_iter().map(code_errors).collect()),
     }
+}
+
+/// Gives every error of one response a code.
+fn code_errors(mut response: GqlResponse) -> GqlResponse {
+    for error in &mut response.errors {
+        add_code(error);
+    }
+    response
 }
 
 /// Codes an error raised without one: every error of our own and of the guard has its code;
@@ -461,13 +486,13 @@ fn timed_out(format: Format) -> Response {
     )
 }
 
-/// 406: the client accepts neither JSON type (answered as `application/json`).
+/// 406: the client accepts neither JSON type nor a stream (answered as `application/json`).
 fn not_acceptable() -> Response {
     failure(
         Format::Json,
         StatusCode::NOT_ACCEPTABLE,
         "NOT_ACCEPTABLE",
-        "accept `application/graphql-response+json` or `application/json`",
+        "accept `application/graphql-response+json`, `application/json` or `text/event-stream`",
     )
 }
 

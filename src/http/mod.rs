@@ -1,4 +1,5 @@
-//! The HTTP surface: `/graphql` (GraphQL over HTTP, subscriptions over WebSocket, and GraphiQL),
+//! The HTTP surface: `/graphql` (GraphQL over HTTP, subscriptions over WebSocket or Server-Sent
+//! Events, and GraphiQL),
 //! `/healthz`, `/readyz`, `/metrics`, `/pops/{id}/pdf` (a POP's document), GraphiQL's assets;
 //! every route is wrapped by [`observe`].
 
@@ -12,6 +13,7 @@ pub mod negotiate;
 pub mod observe;
 pub mod pdf;
 pub mod serve;
+pub mod sse;
 pub mod ws;
 
 use crate::config::{DatabaseConfig, HttpConfig, LiveConfig};
@@ -45,6 +47,9 @@ pub struct AppState {
     pub live: LiveConfig,
     /// Renders POPs as PDF (`GET /pops/{id}/pdf`).
     pub pdf: Arc<pdf::PdfService>,
+    /// Set to `true` when the server starts shutting down: open event streams end then
+    /// ([`sse`]), so that draining does not wait for them.
+    pub closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// Path of the GraphQL endpoint (and of GraphiQL).
@@ -91,6 +96,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = Arc::clone(&state.closing);
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     serve::serve(listener, router(state), shutdown).await
 }
 

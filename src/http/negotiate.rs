@@ -2,12 +2,13 @@
 //!
 //! The offers are `application/graphql-response+json` (whose status codes tell request errors
 //! apart: 400 for a document that does not parse or validate), `application/json` (the older
-//! media type: 200 for every well-formed request) and, on `GET` with GraphiQL on, `text/html`
-//! (the GraphiQL page). Each offer gets the quality of the most specific range of `Accept` that
+//! media type: 200 for every well-formed request), `text/event-stream` (GraphQL over Server-Sent
+//! Events, [`super::sse`]) and, on `GET` with GraphiQL on, `text/html` (the GraphiQL page). Each offer gets the quality of the most specific range of `Accept` that
 //! matches it; the highest positive quality wins. On a tie, a media type the client named
 //! outright beats one it reached through a wildcard, and between two named JSON types
-//! `application/graphql-response+json` wins; through wildcards only (`*/*`, `application/*`)
-//! `application/json` does. No `Accept` at all means `application/json`, as the GraphQL-over-HTTP
+//! `application/graphql-response+json` wins, and any JSON type beats `text/event-stream` (urql
+//! lists all three for plain queries); through wildcards only (`*/*`, `application/*`)
+//! `application/json` does. A stream is answered only to a client that prefers it. No `Accept` at all means `application/json`, as the GraphQL-over-HTTP
 //! specification asks. When nothing offered is acceptable the answer is 406.
 
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -21,6 +22,8 @@ pub enum Format {
     Json,
     /// The GraphiQL page.
     Html,
+    /// `text/event-stream`: the operation's results as Server-Sent Events.
+    EventStream,
 }
 
 impl Format {
@@ -30,6 +33,7 @@ impl Format {
             Format::GraphqlResponse => "application/graphql-response+json",
             Format::Json => "application/json",
             Format::Html => "text/html",
+            Format::EventStream => "text/event-stream",
         }
     }
 
@@ -39,6 +43,7 @@ impl Format {
             Format::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
             Format::Json => "application/json; charset=utf-8",
             Format::Html => "text/html; charset=utf-8",
+            Format::EventStream => "text/event-stream",
         })
     }
 }
@@ -86,8 +91,8 @@ fn ranges(accept: &str) -> Vec<Range<'_>> {
         .collect()
 }
 
-/// The format to answer in, among the JSON types and, when `html` is true, GraphiQL's page;
-/// `None` when the client accepts none of them.
+/// The format to answer in, among the JSON types, the event stream and, when `html` is true,
+/// GraphiQL's page; `None` when the client accepts none of them.
 pub fn choose(headers: &HeaderMap, html: bool) -> Option<Format> {
     let accept: Vec<&str> = headers
         .get_all(header::ACCEPT)
@@ -100,9 +105,14 @@ pub fn choose(headers: &HeaderMap, html: bool) -> Option<Format> {
     }
     let ranges = ranges(&accept);
     let offers: &[Format] = if html {
-        &[Format::GraphqlResponse, Format::Json, Format::Html]
+        &[
+            Format::GraphqlResponse,
+            Format::Json,
+            Format::EventStream,
+            Format::Html,
+        ]
     } else {
-        &[Format::GraphqlResponse, Format::Json]
+        &[Format::GraphqlResponse, Format::Json, Format::EventStream]
     };
     let mut best: Option<(f32, u8, u8, Format)> = None;
     for &offer in offers {
@@ -116,11 +126,13 @@ pub fn choose(headers: &HeaderMap, html: bool) -> Option<Format> {
         if quality <= 0.0 {
             continue;
         }
-        // Tie-break: graphql-response+json when named outright, application/json otherwise.
+        // Tie-break: graphql-response+json when named outright, application/json otherwise,
+        // and a stream last.
         let preference = match (offer, specificity) {
-            (Format::GraphqlResponse, 2) => 2,
-            (Format::Json, _) => 1,
-            _ => 0,
+            (Format::GraphqlResponse, 2) => 3,
+            (Format::Json, _) => 2,
+            (Format::EventStream, _) => 0,
+            _ => 1,
         };
         let key = (quality, specificity, preference, offer);
         if best.is_none_or(|(q, s, p, _)| (quality, specificity, preference) > (q, s, p)) {
@@ -173,7 +185,25 @@ mod tests {
         );
         assert_eq!(pick(Some("application/json, */*;q=0.1"), false), Some(Json));
         assert_eq!(pick(Some("text/plain"), false), None);
+        assert_eq!(pick(Some("text/*"), false), Some(EventStream));
         assert_eq!(pick(Some("application/json;q=0"), false), None);
+    }
+
+    #[test]
+    fn a_stream_is_answered_to_clients_that_prefer_it() {
+        use Format::*;
+        // graphql-sse and EventSource send this alone.
+        assert_eq!(pick(Some("text/event-stream"), false), Some(EventStream));
+        assert_eq!(pick(Some("text/event-stream"), true), Some(EventStream));
+        assert_eq!(
+            pick(Some("application/json;q=0.5, text/event-stream"), false),
+            Some(EventStream)
+        );
+        assert_eq!(
+            pick(Some("text/event-stream, application/json"), false),
+            Some(Json)
+        );
+        assert_eq!(pick(Some("*/*"), false), Some(Json));
     }
 
     #[test]

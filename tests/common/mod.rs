@@ -11,10 +11,12 @@
 pub mod areas;
 pub mod binary;
 pub mod later_legacy;
+pub mod nginx;
 pub mod node;
 pub mod pg_cluster;
 pub mod pops;
 pub mod prom;
+pub mod sse;
 pub mod write_lock;
 pub mod writers;
 pub mod ws;
