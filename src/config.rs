@@ -45,7 +45,7 @@
 //! | `BACKUP_DIR` | unset | Directory `mapagov backup` writes to by default and `mapagov check --deploy` looks in for a recent backup. |
 //! | `SUBSCRIPTIONS_PER_CONNECTION` | `20` | Most subscriptions open at once on one WebSocket connection (`TOO_MANY_SUBSCRIPTIONS`). |
 //! | `SUBSCRIPTIONS_PER_USER` | `100` | Most subscriptions one user may have open at once on this server process (`TOO_MANY_SUBSCRIPTIONS`). |
-//! | `SUBSCRIPTION_KEEPALIVE` | `15` | Seconds between the WebSocket pings the server sends on an open connection (keeps proxies and load balancers from closing it). |
+//! | `SUBSCRIPTION_KEEPALIVE` | `15` | Seconds between the keep-alives the server sends on an open subscription: WebSocket pings, comment lines on an event stream (keeps proxies and load balancers from closing it). |
 //! | `PRESENCE_TTL` | `30` | Seconds a tab's heartbeat (`heartbeatPop`) counts: a tab silent for longer no longer appears in `popEditors`. |
 //! | `SUBSCRIPTION_RECHECK` | `30` | Most seconds between two checks of an open subscription's token and POP (a revoked token or an unreadable POP ends it); each check also reads any event a lost notification would have announced. |
 //! | `AWS_*` | unset | Read only by `mapagov backup --upload s3://…` (through `object_store`): `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (a secret), `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_SESSION_TOKEN`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`. |

@@ -337,47 +337,66 @@ async fn events_also_stream_over_server_sent_events(backend: Backend) {
     drop(stream);
     wait_for_open_subscriptions(&server, 0).await;
 
-    // A query: one result, then `complete`, then the stream ends.
+    // A subscription by GET, for tools that cannot POST (a mutation by GET is refused).
+    let get = |query: &str| {
+        let variables = json!({"popId": pop, "after": expected[3].0}).to_string();
+        server
+            .http()
+            .get(server.url("/graphql"))
+            .query(&[("query", query), ("variables", variables.as_str())])
+            .header("accept", "text/event-stream")
+            .bearer_auth(&token)
+            .send()
+    };
+    let mut by_get = sse::SseClient::from(get(ws::POP_CHANGED).await.unwrap());
+    wait_for_open_subscriptions(&server, 1).await;
+    let later = save(&server, &pop, json!({"nomeProcesso": "por GET"})).await;
+    let event = by_get.event().await;
+    assert_eq!(event["sequence"], later.0, "{event:#}");
+    drop(by_get);
+    let deletion = "mutation($popId: ID!) { deletePop(popId: $popId) { id } }";
+    let mut mutation = sse::SseClient::from(get(deletion).await.unwrap());
+    let refused = mutation.next().await.unwrap();
+    let code = &refused.data["errors"][0]["extensions"]["code"];
+    assert_eq!(code, "METHOD_NOT_ALLOWED", "{refused:?}");
+
+    // A query: one result, then `complete`, then the stream ends; it is counted as over HTTP.
     let mut query = sse::open(
         &server.base,
         Some(&token),
-        json!({"query": "query($id: ID!) { pop(id: $id) { autosaveSequence } }",
-            "variables": {"id": pop}}),
+        json!({"query": "query Streamed($id: ID!) { pop(id: $id) { autosaveSequence } }",
+            "operationName": "Streamed", "variables": {"id": pop}}),
     )
     .await;
     let result = query.next().await.unwrap();
     assert_eq!(result.event, "next");
-    assert_eq!(
-        result.data,
-        json!({"data": {"pop": {"autosaveSequence": expected[3].0}}})
-    );
+    let answer = json!({"data": {"pop": {"autosaveSequence": later.0}}});
+    assert_eq!(result.data, answer);
     let complete = query.next().await.unwrap();
-    assert_eq!(
-        (complete.event.as_str(), &complete.data),
-        ("complete", &Value::Null)
-    );
+    assert_eq!(complete.event, "complete");
+    assert_eq!(complete.data, Value::Null);
     assert_eq!(query.next().await, None);
+    let samples = prom::scrape(server.http(), &server.base).await;
+    let counted = [("operation", "Streamed")];
+    let streamed = prom::value(&samples, "mapagov_graphql_operations_total", &counted);
+    assert_eq!(streamed, 1.0);
 
-    // Without a token, and with a document that does not validate: coded errors, then complete.
+    // Without a token, with a bad one (told so, as over HTTP), and with a document that does not
+    // validate: coded errors, then complete.
+    let invalid = "GRAPHQL_VALIDATION_FAILED";
     for (token, query, code) in [
         (None, ws::POP_CHANGED, "UNAUTHENTICATED"),
-        (
-            Some(token.as_str()),
-            "subscription { nope }",
-            "GRAPHQL_VALIDATION_FAILED",
-        ),
+        (Some("not-a-token"), ws::POP_CHANGED, "UNAUTHENTICATED"),
+        (Some(token.as_str()), "subscription { nope }", invalid),
     ] {
-        let mut refused = sse::open(
-            &server.base,
-            token,
-            json!({"query": query, "variables": {"popId": pop}}),
-        )
-        .await;
+        let variables = json!({"popId": pop});
+        let body = json!({"query": query, "variables": variables});
+        let mut refused = sse::open(&server.base, token, body).await;
+        let challenged = refused.headers().get("www-authenticate").is_some();
+        assert_eq!(challenged, token == Some("not-a-token"), "{token:?}");
         let result = refused.next().await.unwrap();
-        assert_eq!(
-            result.data["errors"][0]["extensions"]["code"], code,
-            "{result:?}"
-        );
+        let got = &result.data["errors"][0]["extensions"]["code"];
+        assert_eq!(got, code, "{result:?}");
         assert_eq!(refused.next().await.unwrap().event, "complete");
     }
 

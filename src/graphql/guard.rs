@@ -195,7 +195,7 @@ impl Extension for Guard {
         }
         if request.data.contains_key(&TypeId::of::<ReadOnly>())
             && operation_type(&document, request.operation_name.as_deref())
-                != Some(OperationType::Query)
+                == Some(OperationType::Mutation)
         {
             return Err(coded(
                 METHOD_NOT_ALLOWED,
@@ -371,6 +371,15 @@ fn check_operation_name(doc: &ExecutableDocument, name: Option<&str>) -> ServerR
 }
 
 /// The type of the operation `name` selects (the only one when `name` is `None`).
+/// Whether `query` asks for a subscription (its operation `name`, or its only or first one);
+/// `false` for a document the guard would refuse as too deeply nested, or that does not parse
+/// (execution then answers why).
+pub fn is_subscription(query: &str, name: Option<&str>) -> bool {
+    nesting(query) <= MAX_NESTING
+        && parse_query(query)
+            .is_ok_and(|doc| operation_type(&doc, name) == Some(OperationType::Subscription))
+}
+
 fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
     match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),

@@ -182,7 +182,7 @@ async fn run(
                 "an event stream carries one operation: send it alone, not in a batch",
             );
         };
-        return super::sse::respond(state, request, user, ClientAddr(client), code_errors);
+        return super::sse::respond(state, request, user, ClientAddr(client), rejected);
     }
     let (batch, operations) = attach(batch, user, ClientAddr(client));
     let execution = state.schema.execute_batch(batch);
@@ -288,7 +288,7 @@ fn answer(format: Format, response: BatchResponse) -> Response {
 }
 
 /// `WWW-Authenticate` of a response to a request whose token was rejected (RFC 6750).
-const INVALID_TOKEN: &str = r#"Bearer error="invalid_token""#;
+pub(super) const INVALID_TOKEN: &str = r#"Bearer error="invalid_token""#;
 
 /// The label(s) of the GraphQL operation(s) a response answered, for the request's log line.
 #[derive(Debug, Clone)]
@@ -312,28 +312,40 @@ impl Failure {
 
 /// The errors of each operation of a (possibly batched) response.
 fn response_errors(response: &BatchResponse) -> Vec<Vec<Failure>> {
-    let of = |response: &GqlResponse| {
-        response
-            .errors
-            .iter()
-            .map(|error| Failure {
-                code: error
-                    .extensions
-                    .as_ref()
-                    .and_then(|ext| ext.get("code"))
-                    .and_then(|code| match code {
-                        async_graphql::Value::String(code) => Some(code.clone()),
-                        _ => None,
-                    })
-                    .unwrap_or_else(|| "UNKNOWN".to_owned()),
-                detail: error.source::<InternalDetail>().map(|d| d.0.clone()),
-            })
-            .collect()
-    };
     match response {
-        BatchResponse::Single(r) => vec![of(r)],
-        BatchResponse::Batch(rs) => rs.iter().map(of).collect(),
+        BatchResponse::Single(r) => vec![failures(r)],
+        BatchResponse::Batch(rs) => rs.iter().map(failures).collect(),
     }
+}
+
+/// The errors of one response.
+fn failures(response: &GqlResponse) -> Vec<Failure> {
+    response
+        .errors
+        .iter()
+        .map(|error| Failure {
+            code: error
+                .extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .and_then(|code| match code {
+                    async_graphql::Value::String(code) => Some(code.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "UNKNOWN".to_owned()),
+            detail: error.source::<InternalDetail>().map(|d| d.0.clone()),
+        })
+        .collect()
+}
+
+/// Counts one operation that answered `response` outside a plain HTTP response (a query or
+/// mutation sent as an event stream), as [`record`] does.
+pub(super) fn record_one(state: &AppState, operation: &Arc<Operation>, response: &GqlResponse) {
+    record(
+        state,
+        std::slice::from_ref(operation),
+        &[failures(response)],
+    );
 }
 
 /// Counts each operation, its latency and its errors, and reports internal errors; returns the
@@ -434,7 +446,7 @@ fn with_codes(response: BatchResponse) -> BatchResponse {
 }
 
 /// Gives every error of one response a code.
-fn code_errors(mut response: GqlResponse) -> GqlResponse {
+pub(super) fn code_errors(mut response: GqlResponse) -> GqlResponse {
     for error in &mut response.errors {
         add_code(error);
     }

@@ -8,7 +8,8 @@
 //! outright beats one it reached through a wildcard, and between two named JSON types
 //! `application/graphql-response+json` wins, and any JSON type beats `text/event-stream` (urql
 //! lists all three for plain queries); through wildcards only (`*/*`, `application/*`)
-//! `application/json` does. A stream is answered only to a client that prefers it. No `Accept` at all means `application/json`, as the GraphQL-over-HTTP
+//! `application/json` does. A stream is answered only to a client that names
+//! `text/event-stream` and prefers it. No `Accept` at all means `application/json`, as the GraphQL-over-HTTP
 //! specification asks. When nothing offered is acceptable the answer is 406.
 
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -116,9 +117,12 @@ pub fn choose(headers: &HeaderMap, html: bool) -> Option<Format> {
     };
     let mut best: Option<(f32, u8, u8, Format)> = None;
     for &offer in offers {
+        // A stream only to a client that names it: `*/*` and `text/*` keep their JSON answer.
+        let least = if offer == Format::EventStream { 2 } else { 0 };
         let Some((quality, specificity)) = ranges
             .iter()
             .filter_map(|r| r.matches(offer.media_type()).map(|s| (r.quality, s)))
+            .filter(|&(_, s)| s >= least)
             .max_by_key(|&(_, s)| s)
         else {
             continue;
@@ -185,7 +189,7 @@ mod tests {
         );
         assert_eq!(pick(Some("application/json, */*;q=0.1"), false), Some(Json));
         assert_eq!(pick(Some("text/plain"), false), None);
-        assert_eq!(pick(Some("text/*"), false), Some(EventStream));
+        assert_eq!(pick(Some("text/*"), false), None);
         assert_eq!(pick(Some("application/json;q=0"), false), None);
     }
 
@@ -204,6 +208,11 @@ mod tests {
             Some(Json)
         );
         assert_eq!(pick(Some("*/*"), false), Some(Json));
+        // Through a wildcard a stream is never chosen, whatever the qualities.
+        assert_eq!(
+            pick(Some("application/json;q=0.9, */*"), false),
+            Some(GraphqlResponse)
+        );
     }
 
     #[test]

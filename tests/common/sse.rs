@@ -18,7 +18,7 @@ pub struct SseEvent {
 /// An open event stream.
 pub struct SseClient {
     response: reqwest::Response,
-    buffer: String,
+    buffer: Vec<u8>,
     /// Comment lines received so far (the server's keep-alives).
     pub comments: usize,
 }
@@ -32,18 +32,20 @@ pub async fn open(base: &str, token: Option<&str>, body: Value) -> SseClient {
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.expect("POST /graphql");
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "text/event-stream",
-        "{:?}",
-        response.headers()
-    );
-    SseClient {
-        response,
-        buffer: String::new(),
-        comments: 0,
+    SseClient::from(request.send().await.expect("POST /graphql"))
+}
+
+impl From<reqwest::Response> for SseClient {
+    /// Reads `response`, which must be an event stream.
+    fn from(response: reqwest::Response) -> SseClient {
+        assert_eq!(response.status(), 200);
+        let media = &response.headers()["content-type"];
+        assert_eq!(media, "text/event-stream", "{:?}", response.headers());
+        SseClient {
+            response,
+            buffer: Vec::new(),
+            comments: 0,
+        }
     }
 }
 
@@ -66,8 +68,10 @@ impl SseClient {
     /// The next event, or `None` when the stream ended; keep-alive comments are counted.
     pub async fn next(&mut self) -> Option<SseEvent> {
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
+            // Decoded only once a whole event is in: a chunk may end inside a character.
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let bytes: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let block = String::from_utf8(bytes).expect("UTF-8 event");
                 let mut event = String::new();
                 let mut data = String::new();
                 for line in block.lines() {
@@ -93,8 +97,7 @@ impl SseClient {
                 .await
                 .expect("an event from the server in time")
                 .expect("read the stream")?;
-            self.buffer
-                .push_str(std::str::from_utf8(&chunk).expect("UTF-8 stream"));
+            self.buffer.extend_from_slice(&chunk);
         }
     }
 

@@ -9,6 +9,11 @@ import { createClient as createSseClient } from 'graphql-sse';
 import WebSocket from 'ws';
 
 const [base, token, popId, after, count] = process.argv.slice(2);
+// A missed event fails the test instead of hanging it.
+setTimeout(() => {
+  console.error('timed out waiting for events');
+  process.exit(1);
+}, 60_000).unref();
 const wanted = Number(count);
 const request = {
   query: `subscription($popId: ID!, $after: Int) {
