@@ -81,7 +81,7 @@ async fn write_day(db: &Db, pop_id: i64, start: i32, writes: &[Write]) {
         let row = |field: &str, old: Value, new: Value| NewChange {
             pop_id,
             user_id: Some(write.user),
-            action: write.action,
+            action: mapagov::domain::ChangeAction::parse(write.action).unwrap(),
             field_name: field.into(),
             old_value: Some(old),
             new_value: Some(new),

@@ -192,7 +192,7 @@ async fn the_indexes_serve_the_servers_reads() {
     .await;
 
     let in_review = staff(PopFilter {
-        status: Some("in_review".into()),
+        status: Some(mapagov::domain::Status::InReview),
         ..PopFilter::default()
     });
     assert_uses(
@@ -211,7 +211,7 @@ async fn the_indexes_serve_the_servers_reads() {
     .await;
 
     let session = staff(PopFilter {
-        status: Some("draft".into()),
+        status: Some(mapagov::domain::Status::Draft),
         session_id: Some(format!("session-{}", POPS / 6)),
         ..PopFilter::default()
     });

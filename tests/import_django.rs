@@ -183,7 +183,7 @@ async fn check_against_fixture(db: &Db, report: &ImportReport) {
         assert_eq!(pop.meta.uuid.0, uuid);
         assert_eq!(pop.meta.session_id.as_deref(), f["session_id"].as_str());
         assert_eq!(
-            pop.meta.status,
+            pop.meta.status.as_str(),
             legacy_status(f["status"].as_str().unwrap())
         );
         assert_eq!(
@@ -242,7 +242,7 @@ async fn check_against_fixture(db: &Db, report: &ImportReport) {
         assert_eq!(integrity_hash(&snap.payload), snap.integrity_hash);
         assert_eq!(i64::from(snap.sequence), f["sequence"].as_i64().unwrap());
         assert_eq!(snap.milestone, f["milestone"].as_bool().unwrap());
-        assert_eq!(snap.kind, "import");
+        assert_eq!(snap.kind, mapagov::domain::SnapshotKind::Import);
         assert_eq!(
             snap.created_at.timestamp_millis(),
             millis(f["created_at"].as_str().unwrap())
@@ -373,7 +373,7 @@ async fn legacy_data_holding_nul_is_refused_naming_the_row(backend: Backend) {
         versao: 1,
         mes_ano: None,
         data_aprovacao: None,
-        status: "draft".into(),
+        status: mapagov::domain::Status::Draft,
         is_completo: false,
         is_deleted: false,
         integrity_hash: None,

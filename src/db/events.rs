@@ -9,6 +9,7 @@
 //! [`super::Db::write`] hands to the in-process [`crate::live::Hub`] after the commit.
 
 use super::Conn;
+use crate::domain::ChangeAction;
 use crate::error::AppError;
 use crate::with_backend;
 use chrono::{DateTime, Utc};
@@ -43,7 +44,7 @@ pub struct PopEvent {
     /// Who wrote (`None`: the system).
     pub user_id: Option<i64>,
     /// The change-log action (`autosave`, `restore`, `status`, `delete`).
-    pub action: String,
+    pub action: ChangeAction,
     /// JSON Pointers into the POP's document of what changed (a JSON array of strings).
     pub paths: Value,
     /// When.
@@ -62,7 +63,7 @@ pub struct NewEvent<'a> {
     /// Who wrote.
     pub user_id: Option<i64>,
     /// The change-log action.
-    pub action: &'static str,
+    pub action: ChangeAction,
     /// JSON Pointers of what changed.
     pub paths: &'a [String],
     /// When.

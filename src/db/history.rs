@@ -8,6 +8,7 @@
 
 use super::models::ChangeLogEntry;
 use super::Conn;
+use crate::domain::ChangeAction;
 use crate::error::AppError;
 use crate::{change_log_columns, with_backend};
 use chrono::{DateTime, Utc};
@@ -22,8 +23,8 @@ pub struct EntryMark {
     pub id: i64,
     /// Who made the change.
     pub user_id: Option<i64>,
-    /// `create`, `autosave`, `restore`, `status`, `delete` or `import`.
-    pub action: String,
+    /// What kind of write.
+    pub action: ChangeAction,
     /// The field (legacy column name) or pseudo-field.
     pub field_name: String,
     /// The POP's autosave sequence after the write.

@@ -5,6 +5,7 @@
 //! [`crate::with_backend!`] brings into scope.
 
 use super::types::DbUuid;
+use crate::domain::{ChangeAction, SnapshotKind, Status};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::Queryable;
 use serde::{Deserialize, Serialize};
@@ -90,8 +91,8 @@ pub struct PopMeta {
     pub mes_ano: Option<String>,
     /// Approval date.
     pub data_aprovacao: Option<NaiveDate>,
-    /// `draft`, `in_review`, `published` or `archived`.
-    pub status: String,
+    /// Workflow status.
+    pub status: Status,
     /// Whether the author marked it complete.
     pub is_completo: bool,
     /// Legacy integrity hash of the current document.
@@ -211,14 +212,14 @@ pub struct Snapshot {
     pub pop_id: i64,
     /// 1, 2, 3… per POP.
     pub sequence: i32,
-    /// Why it was taken (see `SnapshotKind`).
-    pub kind: String,
+    /// Why it was taken.
+    pub kind: SnapshotKind,
     /// The POP's version then.
     pub versao: i32,
     /// The POP's autosave sequence then.
     pub autosave_sequence: i32,
     /// The POP's status then.
-    pub status: String,
+    pub status: Status,
     /// Legacy hash of `payload`.
     pub integrity_hash: String,
     /// The document.
@@ -270,8 +271,8 @@ pub struct ChangeLogEntry {
     pub pop_id: i64,
     /// Who made the change.
     pub user_id: Option<i64>,
-    /// `create`, `autosave`, `restore`, `status`, `delete` or `import`.
-    pub action: String,
+    /// What kind of write.
+    pub action: ChangeAction,
     /// The field (legacy column name) or a pseudo-field such as `status`.
     pub field_name: String,
     /// Value before.

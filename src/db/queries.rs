@@ -108,7 +108,7 @@ pub struct PopFilter {
     /// Which POPs the reader may see at all.
     pub visible: Visibility,
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<crate::domain::Status>,
     /// Only this editing session.
     pub session_id: Option<String>,
     /// Only this area code.
@@ -146,7 +146,7 @@ macro_rules! filtered_pops {
             }
         }
         if let Some(status) = &filter.status {
-            query = query.filter(schema::pops::status.eq(status.clone()));
+            query = query.filter(schema::pops::status.eq(*status));
         }
         if let Some(session) = &filter.session_id {
             query = query.filter(schema::pops::session_id.eq(session.clone()));
@@ -346,7 +346,7 @@ pub async fn insert_pop(conn: &mut Conn<'_>, new: &NewPop<'_>) -> Result<Pop, Ap
             schema::pops::uuid.eq(DbUuid(new.uuid)),
             schema::pops::session_id.eq(new.session_id),
             schema::pops::created_by_id.eq(new.created_by_id),
-            schema::pops::status.eq("draft"),
+            schema::pops::status.eq(crate::domain::Status::Draft),
             schema::pops::versao.eq(new.versao),
             schema::pops::integrity_hash.eq(new.integrity_hash),
             schema::pops::autosave_sequence.eq(new.autosave_sequence),
@@ -426,7 +426,7 @@ pub async fn latest_snapshot_hash(
 /// A POP's snapshots, of the stored `kinds` only when given.
 macro_rules! filtered_snapshots {
     ($pop_id:expr, $kinds:expr) => {{
-        let kinds: Option<&[&str]> = $kinds;
+        let kinds: Option<&[crate::domain::SnapshotKind]> = $kinds;
         let mut query = schema::pop_snapshots::table
             .filter(schema::pop_snapshots::pop_id.eq($pop_id))
             .into_boxed();
@@ -453,7 +453,7 @@ macro_rules! snapshots_page {
 pub async fn list_snapshots(
     conn: &mut Conn<'_>,
     pop_id: i64,
-    kinds: Option<&[&str]>,
+    kinds: Option<&[crate::domain::SnapshotKind]>,
     page: &Page,
 ) -> Result<Vec<Snapshot>, AppError> {
     let rows = with_backend!(conn, |c| snapshots_page!(pop_id, kinds, page)
@@ -466,7 +466,7 @@ pub async fn list_snapshots(
 pub async fn count_snapshots(
     conn: &mut Conn<'_>,
     pop_id: i64,
-    kinds: Option<&[&str]>,
+    kinds: Option<&[crate::domain::SnapshotKind]>,
 ) -> Result<i64, AppError> {
     Ok(with_backend!(conn, |c| filtered_snapshots!(pop_id, kinds)
         .count()
@@ -480,13 +480,13 @@ pub struct NewSnapshot<'a> {
     /// The POP (its row must be locked by the caller).
     pub pop_id: i64,
     /// Why it is taken.
-    pub kind: &'a str,
+    pub kind: crate::domain::SnapshotKind,
     /// The POP's version.
     pub versao: i32,
     /// The POP's autosave sequence.
     pub autosave_sequence: i32,
     /// The POP's status.
-    pub status: &'a str,
+    pub status: crate::domain::Status,
     /// Legacy hash of the payload.
     pub integrity_hash: &'a str,
     /// The document.
@@ -561,7 +561,7 @@ pub struct NewChange {
     /// Who made the change.
     pub user_id: Option<i64>,
     /// What kind of write.
-    pub action: &'static str,
+    pub action: crate::domain::ChangeAction,
     /// Field name.
     pub field_name: String,
     /// Value before.
@@ -612,8 +612,8 @@ pub struct ChangeFilter {
     pub field: Option<String>,
     /// Only entries of writes after this autosave sequence.
     pub since_sequence: Option<i32>,
-    /// Only entries of these actions (`create`, `autosave`…); `None`: all.
-    pub actions: Option<Vec<String>>,
+    /// Only entries of these actions; `None`: all.
+    pub actions: Option<Vec<crate::domain::ChangeAction>>,
 }
 
 /// A POP's change log narrowed by a [`ChangeFilter`], boxed.
@@ -681,7 +681,7 @@ pub async fn status_change_rows(
 ) -> Result<Vec<(i64, i64, String, Option<Value>)>, AppError> {
     Ok(with_backend!(conn, |c| schema::pop_change_log::table
         .filter(schema::pop_change_log::pop_id.eq_any(pop_ids))
-        .filter(schema::pop_change_log::action.eq(crate::domain::transition::STATUS))
+        .filter(schema::pop_change_log::action.eq(crate::domain::ChangeAction::Status))
         .filter(schema::pop_change_log::field_name.eq_any(["status", "status_reason"]))
         .select((
             schema::pop_change_log::pop_id,

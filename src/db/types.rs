@@ -57,3 +57,48 @@ impl FromSql<Text, Sqlite> for DbUuid {
         Ok(DbUuid(uuid::Uuid::parse_str(&text)?))
     }
 }
+
+/// Maps domain enums to `TEXT` columns on both backends, by their stored names: written with
+/// `as_str`, read with `parse`. A stored name no variant has is a deserialization error naming
+/// the column's type and the value, never a silent default.
+macro_rules! text_enum {
+    ($($ty:ty),* $(,)?) => {$(
+        impl ToSql<Text, Pg> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl FromSql<Text, Pg> for $ty {
+            fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                let text = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+                <$ty>::parse(&text).ok_or_else(|| unknown(stringify!($ty), &text))
+            }
+        }
+
+        impl ToSql<Text, Sqlite> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+                out.set_value(self.as_str());
+                Ok(IsNull::No)
+            }
+        }
+
+        impl FromSql<Text, Sqlite> for $ty {
+            fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                let text = <String as FromSql<Text, Sqlite>>::from_sql(bytes)?;
+                <$ty>::parse(&text).ok_or_else(|| unknown(stringify!($ty), &text))
+            }
+        }
+    )*};
+}
+
+text_enum!(
+    crate::domain::Status,
+    crate::domain::SnapshotKind,
+    crate::domain::ChangeAction,
+);
+
+/// The error of a stored name no variant of `what` has.
+fn unknown(what: &str, stored: &str) -> Box<dyn std::error::Error + Send + Sync> {
+    format!("unknown stored {what} {stored:?}").into()
+}

@@ -484,7 +484,7 @@ pub(super) async fn insert_draft(
         .map(|(field, old, new)| NewChange {
             pop_id: pop.meta.id,
             user_id: actor.user_id,
-            action: "create",
+            action: super::ChangeAction::Create,
             field_name: field,
             old_value: old,
             new_value: Some(new),
@@ -589,7 +589,7 @@ fn draft_meta(uuid: uuid::Uuid, now: DateTime<Utc>) -> PopMeta {
         versao: 1,
         mes_ano: None,
         data_aprovacao: None,
-        status: "draft".into(),
+        status: super::Status::Draft,
         is_completo: false,
         integrity_hash: String::new(),
         autosave_sequence: 1,

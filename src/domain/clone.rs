@@ -68,7 +68,7 @@ pub async fn clone_pop(
         async move {
             let now = Utc::now();
             let source = lock_permitted(&mut conn, PopKey::Public(request.source), "POP", |pop| {
-                let published = pop.meta.status == Status::Published.as_str();
+                let published = pop.meta.status == Status::Published;
                 if actor.can_read(pop) || (published && pop.meta.deleted_at.is_none()) {
                     Ok(())
                 } else {
@@ -76,9 +76,8 @@ pub async fn clone_pop(
                 }
             })
             .await?;
-            let status = Status::parse(&source.meta.status);
             if source.meta.deleted_at.is_some()
-                || !matches!(status, Some(Status::Published | Status::InReview))
+                || !matches!(source.meta.status, Status::Published | Status::InReview)
             {
                 return Err(AppError::bad_input(
                     "popId",

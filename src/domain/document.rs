@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 pub fn document(meta: &PopMeta, content: &PopContent) -> Value {
     document_parts(
         content,
-        &meta.status,
+        meta.status.as_str(),
         meta.versao,
         meta.created_at,
         &meta.uuid.to_string(),

@@ -158,7 +158,7 @@ pub async fn restore_paths(
                     let content = from_fields(fields)?;
                     let doc = document_parts(
                         &content,
-                        &pop.meta.status,
+                        pop.meta.status.as_str(),
                         pop.meta.versao,
                         pop.meta.created_at,
                         &pop.meta.uuid.to_string(),

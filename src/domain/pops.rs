@@ -71,9 +71,8 @@ pub async fn snapshots(
 ) -> Result<(Vec<Snapshot>, i64), AppError> {
     let mut pooled = db.get().await?;
     let mut conn = pooled.conn();
-    let names: Option<Vec<&str>> = kinds.map(|k| k.iter().map(|kind| kind.as_str()).collect());
-    let rows = queries::list_snapshots(&mut conn, pop_id, names.as_deref(), page).await?;
-    let total = queries::count_snapshots(&mut conn, pop_id, names.as_deref()).await?;
+    let rows = queries::list_snapshots(&mut conn, pop_id, kinds, page).await?;
+    let total = queries::count_snapshots(&mut conn, pop_id, kinds).await?;
     Ok((rows, total))
 }
 

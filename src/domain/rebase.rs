@@ -143,7 +143,7 @@ struct Base {
 /// Undoes `rows` (newest first) on `pop`; `None` when a row cannot be undone.
 fn rebuild(pop: &Pop, rows: &[ChangeLogEntry]) -> Option<Base> {
     let mut fields = to_fields(&pop.content);
-    let mut status = pop.meta.status.clone();
+    let mut status = pop.meta.status.as_str().to_owned();
     let mut versao = pop.meta.versao;
     for row in rows {
         match row.field_name.as_str() {

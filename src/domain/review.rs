@@ -87,7 +87,7 @@ async fn submissions(
     let rows: Vec<(i64, DateTime<Utc>, Option<i64>)> =
         with_backend!(conn, |c| schema::pop_change_log::table
             .filter(schema::pop_change_log::pop_id.eq_any(ids))
-            .filter(schema::pop_change_log::action.eq(super::transition::STATUS))
+            .filter(schema::pop_change_log::action.eq(super::ChangeAction::Status))
             .filter(schema::pop_change_log::field_name.eq("status"))
             .order(schema::pop_change_log::id)
             .select((

@@ -17,6 +17,7 @@
 //! covering index, so its cost grows with the edits it shows, not with the length of the history.
 
 use super::diff::{diff_documents, DocumentDiff};
+use super::ChangeAction;
 use crate::db::history::{self, EntryMark};
 use crate::db::models::ChangeLogEntry;
 use crate::db::Db;
@@ -34,9 +35,6 @@ pub const MAX_IDLE_MINUTES: u32 = 24 * 60;
 /// Change-log rows read per statement while grouping.
 const SCAN_CHUNK: i64 = 1000;
 
-/// Actions that continue a session; any other action is a session of its own.
-const EDITS: [&str; 3] = ["create", "autosave", "import"];
-
 /// One editing session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -44,7 +42,7 @@ pub struct Session {
     pub user_id: Option<i64>,
     /// The action of its first write (`create`, `autosave` or `import` for an edit; `restore`,
     /// `status` or `delete` for a session of its own).
-    pub action: String,
+    pub action: ChangeAction,
     /// When its first write happened.
     pub started_at: DateTime<Utc>,
     /// When its last write happened.
@@ -69,7 +67,7 @@ impl Session {
     fn start(mark: &EntryMark) -> Self {
         Session {
             user_id: mark.user_id,
-            action: mark.action.clone(),
+            action: mark.action,
             started_at: mark.created_at,
             ended_at: mark.created_at,
             entry_count: 0,
@@ -91,7 +89,7 @@ impl Session {
         self.started_at = mark.created_at;
         self.first_sequence = mark.autosave_sequence;
         self.first_entry_id = mark.id;
-        self.action.clone_from(&mark.action);
+        self.action = mark.action;
         self.fields
             .entry(mark.field_name.clone())
             .and_modify(|(oldest, _)| *oldest = mark.id)
@@ -100,7 +98,7 @@ impl Session {
 
     /// Whether the session is made of edits (`create`, `autosave`, `import`).
     pub fn is_edit(&self) -> bool {
-        EDITS.contains(&self.action.as_str())
+        self.action.is_edit()
     }
 }
 
@@ -155,10 +153,9 @@ impl Grouper {
             // Another field of the same write.
             return true;
         }
-        let is_edit = |action: &str| EDITS.contains(&action);
         session.user_id == mark.user_id
-            && is_edit(&session.action)
-            && is_edit(&mark.action)
+            && session.action.is_edit()
+            && mark.action.is_edit()
             && !self.milestones.contains(&mark.autosave_sequence)
             && session.started_at - mark.created_at <= self.idle
     }
@@ -273,7 +270,7 @@ mod tests {
         EntryMark {
             id,
             user_id: Some(user),
-            action: action.into(),
+            action: ChangeAction::parse(action).unwrap(),
             field_name: format!("field{}", id % 3),
             autosave_sequence: seq,
             created_at: start + Duration::minutes(minute),
@@ -328,9 +325,9 @@ mod tests {
                 (1, 3, 4, 3)
             ]
         );
-        assert_eq!(sessions[5].action, "create");
+        assert_eq!(sessions[5].action, ChangeAction::Create);
         assert_eq!(sessions[5].fields.len(), 3);
-        assert_eq!(sessions[0].action, "status");
+        assert_eq!(sessions[0].action, ChangeAction::Status);
     }
 
     #[test]

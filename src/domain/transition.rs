@@ -24,7 +24,7 @@ use super::codes;
 use super::document::document;
 use super::hash::integrity_hash;
 use super::paths::changed_paths;
-use super::{Actor, SnapshotKind, Status};
+use super::{Actor, ChangeAction, SnapshotKind, Status};
 use crate::db::events::{self, NewEvent};
 use crate::db::models::{Pop, PopContent, Snapshot};
 use crate::db::queries::{self, NewChange, NewSnapshot};
@@ -84,12 +84,12 @@ pub enum Change<'a> {
 
 impl Change<'_> {
     /// The change-log action of this change (also the action of its change event).
-    pub fn action(&self) -> &'static str {
+    pub fn action(&self) -> ChangeAction {
         match self {
-            Change::Autosave { .. } => AUTOSAVE,
-            Change::Restore { .. } | Change::PartialRestore { .. } => RESTORE,
-            Change::Status { .. } => STATUS,
-            Change::Delete => DELETE,
+            Change::Autosave { .. } => ChangeAction::Autosave,
+            Change::Restore { .. } | Change::PartialRestore { .. } => ChangeAction::Restore,
+            Change::Status { .. } => ChangeAction::Status,
+            Change::Delete => ChangeAction::Delete,
         }
     }
 }
@@ -103,12 +103,6 @@ pub struct Applied {
     pub snapshot: Option<Snapshot>,
 }
 
-/// The history actions this module writes, as stored in `pop_change_log.action`.
-const AUTOSAVE: &str = "autosave";
-const RESTORE: &str = "restore";
-/// The action of a status change (its rows name the fields `status`, `versao`, `status_reason`).
-pub const STATUS: &str = "status";
-const DELETE: &str = "delete";
 /// The change log's pseudo-field of a full restore that changed nothing: its value is the
 /// snapshot's row number.
 pub const RESTORED_SNAPSHOT: &str = "snapshot";
@@ -154,7 +148,7 @@ pub async fn apply(
             next.meta.raw_payload = None;
         }
         Change::Status { to, .. } => {
-            next.meta.status = to.as_str().into();
+            next.meta.status = *to;
             if *to == Status::Published {
                 // One more than the POP's version, and than any version stored for it (imported
                 // data may hold a number the POP never reached).
@@ -279,7 +273,7 @@ pub async fn apply(
 
 /// A change-log row before it knows its POP: action, `(field, old, new)`, related snapshot.
 type LogRow = (
-    &'static str,
+    ChangeAction,
     (String, Option<Value>, Option<Value>),
     Option<i64>,
 );
@@ -292,7 +286,11 @@ fn restored_fields(before: &Pop, next: &Pop, snapshot: Option<i64>) -> Vec<LogRo
         .filter(|(field, value)| old.get(field) != Some(value))
         .map(|(field, value)| {
             let previous = old.get(&field).cloned();
-            (RESTORE, (field, previous, Some(value)), snapshot)
+            (
+                ChangeAction::Restore,
+                (field, previous, Some(value)),
+                snapshot,
+            )
         })
         .collect()
 }
@@ -306,7 +304,13 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
         Change::Autosave { changes, .. } => changes
             .iter()
             .map(|(field, old, new)| {
-                row(AUTOSAVE, field, Some(old.clone()), Some(new.clone()), None)
+                row(
+                    ChangeAction::Autosave,
+                    field,
+                    Some(old.clone()),
+                    Some(new.clone()),
+                    None,
+                )
             })
             .collect(),
         Change::Restore { snapshot, .. } => {
@@ -314,7 +318,7 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
             if rows.is_empty() {
                 // Nothing differed, but the restore still happened: say so in the history.
                 rows.push(row(
-                    RESTORE,
+                    ChangeAction::Restore,
                     RESTORED_SNAPSHOT,
                     None,
                     Some(json!(snapshot.id)),
@@ -331,7 +335,7 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
             let mut rows = restored_fields(before, next, *snapshot_id);
             // Always say what was restored from where, even when nothing differed.
             rows.push(row(
-                RESTORE,
+                ChangeAction::Restore,
                 RESTORE_SOURCE,
                 None,
                 Some(source.clone()),
@@ -342,7 +346,7 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
         Change::Status { reason, .. } => {
             let taken = taken.map(|s| s.id);
             let mut rows = vec![row(
-                STATUS,
+                ChangeAction::Status,
                 "status",
                 Some(json!(before.meta.status)),
                 Some(json!(next.meta.status)),
@@ -350,7 +354,7 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
             )];
             if next.meta.versao != before.meta.versao {
                 rows.push(row(
-                    STATUS,
+                    ChangeAction::Status,
                     "versao",
                     Some(json!(before.meta.versao)),
                     Some(json!(next.meta.versao)),
@@ -359,7 +363,7 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
             }
             if let Some(reason) = reason {
                 rows.push(row(
-                    STATUS,
+                    ChangeAction::Status,
                     "status_reason",
                     Some(Value::Null),
                     Some(json!(reason)),
@@ -369,7 +373,7 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
             rows
         }
         Change::Delete => vec![row(
-            DELETE,
+            ChangeAction::Delete,
             "deleted_at",
             None,
             Some(json!(next.meta.updated_at.to_rfc3339())),
@@ -401,10 +405,10 @@ pub async fn take(
         conn,
         &NewSnapshot {
             pop_id: pop.meta.id,
-            kind: kind.as_str(),
+            kind,
             versao: pop.meta.versao,
             autosave_sequence: pop.meta.autosave_sequence,
-            status: &pop.meta.status,
+            status: pop.meta.status,
             integrity_hash: &pop.meta.integrity_hash,
             payload: doc,
             label,
@@ -442,11 +446,12 @@ pub fn ensure_editable(pop: &Pop) -> Result<(), AppError> {
             status: "deleted".into(),
         });
     }
-    match Status::parse(&pop.meta.status) {
-        Some(status) if status.is_editable() => Ok(()),
-        _ => Err(AppError::PopLocked {
-            status: pop.meta.status.clone(),
-        }),
+    if pop.meta.status.is_editable() {
+        Ok(())
+    } else {
+        Err(AppError::PopLocked {
+            status: pop.meta.status.as_str().into(),
+        })
     }
 }
 

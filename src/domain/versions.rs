@@ -99,7 +99,7 @@ pub async fn catalogue(
     };
     let filter = PopFilter {
         visible: Visibility::All,
-        status: Some(Status::Published.as_str().into()),
+        status: Some(Status::Published),
         area_in,
         search,
         ..Default::default()
@@ -139,7 +139,7 @@ pub async fn catalogue(
 #[derive(Debug, Clone, Default)]
 pub struct CatalogueStats {
     /// Live POPs per status (stored name), every status present.
-    pub by_status: Vec<(String, i64)>,
+    pub by_status: Vec<(Status, i64)>,
     /// Live published POPs per area code (POPs without an area left out).
     pub by_area: Vec<(String, i64)>,
     /// Versions published in the last 30 days.
@@ -150,7 +150,7 @@ pub struct CatalogueStats {
 pub async fn stats(db: &Db, now: DateTime<Utc>) -> Result<CatalogueStats, AppError> {
     let mut pooled = db.get().await?;
     let mut conn = pooled.conn();
-    let by_status: Vec<(String, i64)> = with_backend!(&mut conn, |c| schema::pops::table
+    let by_status: Vec<(Status, i64)> = with_backend!(&mut conn, |c| schema::pops::table
         .filter(schema::pops::deleted_at.is_null())
         .group_by(schema::pops::status)
         .select((schema::pops::status, diesel::dsl::count_star()))

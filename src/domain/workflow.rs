@@ -61,9 +61,7 @@ pub async fn change_status(
                     status: "deleted".into(),
                 });
             }
-            let from = Status::parse(&pop.meta.status).ok_or_else(|| {
-                AppError::internal(format!("unknown stored status {}", pop.meta.status))
-            })?;
+            let from = pop.meta.status;
             let needs_reason = transition(from, to).ok_or_else(|| AppError::InvalidTransition {
                 from: from.as_str().into(),
                 to: to.as_str().into(),
@@ -114,9 +112,9 @@ pub async fn delete(
             if pop.meta.deleted_at.is_some() {
                 return Ok(pop);
             }
-            if pop.meta.status == Status::Published.as_str() {
+            if pop.meta.status == Status::Published {
                 return Err(AppError::PopLocked {
-                    status: pop.meta.status.clone(),
+                    status: pop.meta.status.as_str().into(),
                 });
             }
             check_expected_hash(&mut conn, &pop, expected.hash).await?;

@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 /// What kind of write a history entry records.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::ChangeAction")]
 pub enum HistoryAction {
     /// The first autosave, which created the POP.
     Create,
@@ -28,35 +29,6 @@ pub enum HistoryAction {
     Delete,
     /// Imported from the legacy system.
     Import,
-}
-
-impl HistoryAction {
-    /// The name stored in `pop_change_log.action`.
-    fn stored(self) -> &'static str {
-        match self {
-            HistoryAction::Create => "create",
-            HistoryAction::Autosave => "autosave",
-            HistoryAction::Restore => "restore",
-            HistoryAction::Status => "status",
-            HistoryAction::Delete => "delete",
-            HistoryAction::Import => "import",
-        }
-    }
-
-    /// The action stored in `pop_change_log.action`.
-    pub fn from_stored(stored: &str) -> Result<HistoryAction> {
-        Ok(match stored {
-            "create" => HistoryAction::Create,
-            "autosave" => HistoryAction::Autosave,
-            "restore" => HistoryAction::Restore,
-            "status" => HistoryAction::Status,
-            "delete" => HistoryAction::Delete,
-            "import" => HistoryAction::Import,
-            other => {
-                return Err(AppError::internal(format!("unknown history action {other}")).into())
-            }
-        })
-    }
 }
 
 /// One changed field of one write.
@@ -95,8 +67,8 @@ impl HistoryEntry {
         super::node::GlobalId::HistoryEntry(self.0.id).encode()
     }
     /// What kind of write.
-    async fn action(&self) -> Result<HistoryAction> {
-        HistoryAction::from_stored(&self.0.action)
+    async fn action(&self) -> HistoryAction {
+        self.0.action.into()
     }
     /// The field, by its legacy column name (`etapas`, `pontos_atencao`, `status`…).
     async fn field(&self) -> &str {
@@ -192,8 +164,7 @@ impl HistoryQuery {
         let filter = ChangeFilter {
             field,
             since_sequence,
-            actions: action
-                .map(|actions| actions.into_iter().map(|a| a.stored().to_owned()).collect()),
+            actions: action.map(|actions| actions.into_iter().map(Into::into).collect()),
         };
         let (rows, total) = pops::history(db, pop.meta.id, &filter, &request.page).await?;
         Ok(request.connection(rows, total, |e| e.id, HistoryEntry))

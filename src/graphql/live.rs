@@ -5,7 +5,6 @@ use super::history::HistoryAction;
 use super::scalars::DateTime;
 use super::user::UserObject;
 use crate::domain::pops;
-use crate::error::AppError;
 use crate::live::feed::{self, Event};
 use crate::live::limits::{ConnectionCount, Limits};
 use async_graphql::{Context, Enum, Object, Result, Subscription, ID};
@@ -64,17 +63,11 @@ impl PopChange {
         }
     }
     /// What kind of write (`null` for a resync).
-    async fn action(&self) -> Result<Option<HistoryAction>> {
-        let Event::Change { event, .. } = &self.0 else {
-            return Ok(None);
-        };
-        Ok(Some(match event.action.as_str() {
-            "autosave" => HistoryAction::Autosave,
-            "restore" => HistoryAction::Restore,
-            "status" => HistoryAction::Status,
-            "delete" => HistoryAction::Delete,
-            other => return Err(AppError::internal(format!("unknown event action {other}")).into()),
-        }))
+    async fn action(&self) -> Option<HistoryAction> {
+        match &self.0 {
+            Event::Change { event, .. } => Some(event.action.into()),
+            Event::Resync { .. } => None,
+        }
     }
     /// Who wrote (`null` for a resync and for maintenance by the system).
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {

@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 
 /// Workflow status of a POP.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::Status")]
 pub enum PopStatus {
     /// Being written; autosaves are accepted.
     Draft,
@@ -29,30 +30,6 @@ pub enum PopStatus {
     Published,
     /// Withdrawn: read-only.
     Archived,
-}
-
-impl From<PopStatus> for Status {
-    fn from(s: PopStatus) -> Status {
-        match s {
-            PopStatus::Draft => Status::Draft,
-            PopStatus::InReview => Status::InReview,
-            PopStatus::Published => Status::Published,
-            PopStatus::Archived => Status::Archived,
-        }
-    }
-}
-
-impl PopStatus {
-    /// Parses a stored status (the database only holds the four known values).
-    pub fn from_stored(raw: &str) -> Result<PopStatus, AppError> {
-        match Status::parse(raw) {
-            Some(Status::Draft) => Ok(PopStatus::Draft),
-            Some(Status::InReview) => Ok(PopStatus::InReview),
-            Some(Status::Published) => Ok(PopStatus::Published),
-            Some(Status::Archived) => Ok(PopStatus::Archived),
-            None => Err(AppError::internal(format!("unknown stored status {raw}"))),
-        }
-    }
 }
 
 /// A POP (Procedimento Operacional Padrão): the current state of one mapped procedure.
@@ -82,8 +59,8 @@ impl PopObject {
         self.0.meta.session_id.as_deref()
     }
     /// Workflow status.
-    async fn status(&self) -> Result<PopStatus> {
-        Ok(PopStatus::from_stored(&self.0.meta.status)?)
+    async fn status(&self) -> PopStatus {
+        self.0.meta.status.into()
     }
     /// Why the POP has its status, when the status change that set it gave a reason (sending a POP back to DRAFT needs one: this is what the author should fix); `null` otherwise.
     async fn status_reason(&self, ctx: &Context<'_>) -> Result<Option<String>> {
@@ -550,7 +527,7 @@ impl PopQuery {
         };
         let filter = PopFilter {
             visible: actor(ctx)?.visibility(),
-            status: status.map(|s| Status::from(s).as_str().to_owned()),
+            status: status.map(Status::from),
             session_id,
             area_codigo: area,
             area_in: None,

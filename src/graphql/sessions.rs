@@ -40,8 +40,8 @@ pub struct EditSession {
 #[Object]
 impl EditSession {
     /// What kind of writes: `CREATE` or `AUTOSAVE` for edits (the action of the session's first write), `RESTORE`, `STATUS` or `DELETE` for a write of its own.
-    async fn action(&self) -> Result<HistoryAction> {
-        HistoryAction::from_stored(&self.session.action)
+    async fn action(&self) -> HistoryAction {
+        self.session.action.into()
     }
     /// Who edited (`null` for the system or anonymous legacy writes).
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {

@@ -49,12 +49,8 @@ impl SnapshotObject {
         self.0.sequence
     }
     /// Why it was taken.
-    async fn kind(&self) -> Result<SnapshotKind> {
-        crate::domain::SnapshotKind::parse(&self.0.kind)
-            .map(SnapshotKind::from)
-            .ok_or_else(|| {
-                AppError::internal(format!("unknown snapshot kind {}", self.0.kind)).into()
-            })
+    async fn kind(&self) -> SnapshotKind {
+        self.0.kind.into()
     }
     /// The POP's version then.
     async fn versao(&self) -> i32 {
@@ -65,8 +61,8 @@ impl SnapshotObject {
         self.0.autosave_sequence
     }
     /// The POP's status then.
-    async fn status(&self) -> Result<PopStatus> {
-        Ok(PopStatus::from_stored(&self.0.status)?)
+    async fn status(&self) -> PopStatus {
+        self.0.status.into()
     }
     /// SHA-256 of `document` by the legacy rule.
     async fn integrity_hash(&self) -> &str {

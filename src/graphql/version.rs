@@ -169,14 +169,12 @@ impl VersionQuery {
         let by_status = stats
             .by_status
             .into_iter()
-            .filter(|(status, _)| signed_in || status == crate::domain::Status::Published.as_str())
-            .map(|(status, count)| {
-                Ok(StatusCount {
-                    status: super::pop::PopStatus::from_stored(&status)?,
-                    count,
-                })
+            .filter(|(status, _)| signed_in || *status == crate::domain::Status::Published)
+            .map(|(status, count)| StatusCount {
+                status: status.into(),
+                count,
             })
-            .collect::<Result<Vec<_>, AppError>>()?;
+            .collect();
         Ok(CatalogueStats {
             by_status,
             by_area: stats

@@ -92,8 +92,7 @@ async fn answer(
     let pop = pops::find(&state.db, &actor, public_id)
         .await?
         .ok_or(AppError::NotFound("POP"))?;
-    let status = Status::parse(&pop.meta.status)
-        .ok_or_else(|| AppError::internal(format!("unknown stored status {}", pop.meta.status)))?;
+    let status = pop.meta.status;
     let input = match version {
         Some(versao) => published_input(state, &pop, status, versao).await?,
         None => {

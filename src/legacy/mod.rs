@@ -18,6 +18,7 @@ pub mod sqlite;
 pub mod values;
 
 use crate::db::models::PopContent;
+use crate::domain::Status;
 use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
@@ -69,7 +70,7 @@ pub struct LegacyPop {
     /// Approval date.
     pub data_aprovacao: Option<NaiveDate>,
     /// Status, already mapped to the current names.
-    pub status: String,
+    pub status: Status,
     /// Completed flag.
     pub is_completo: bool,
     /// Soft-deleted flag.
@@ -104,7 +105,7 @@ pub struct LegacySnapshot {
     /// The POP's autosave sequence then.
     pub autosave_sequence: i32,
     /// Status then, mapped to the current names.
-    pub status: String,
+    pub status: Status,
     /// The stored hash of `payload`.
     pub integrity_hash: Option<String>,
     /// The document, as stored.

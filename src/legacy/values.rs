@@ -1,5 +1,6 @@
 //! Normalizing single legacy values: datetimes, uuids, statuses, JSON columns.
 
+use crate::domain::Status;
 use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::Value;
@@ -56,21 +57,19 @@ pub fn parse_uuid(raw: &str, place: &str) -> Result<uuid::Uuid, AppError> {
 }
 
 /// Maps a legacy status to the current workflow names; `None` for an unknown status.
-pub fn map_status(raw: &str) -> Option<&'static str> {
+pub fn map_status(raw: &str) -> Option<Status> {
     match raw.trim() {
-        "draft" | "in_progress" => Some("draft"),
-        "in_review" | "review" => Some("in_review"),
-        "published" | "approved" => Some("published"),
-        "archived" => Some("archived"),
+        "draft" | "in_progress" => Some(Status::Draft),
+        "in_review" | "review" => Some(Status::InReview),
+        "published" | "approved" => Some(Status::Published),
+        "archived" => Some(Status::Archived),
         _ => None,
     }
 }
 
 /// Maps a status or fails naming the row.
-pub(crate) fn status(raw: &str, place: &str) -> Result<String, AppError> {
-    map_status(raw)
-        .map(str::to_owned)
-        .ok_or_else(|| invalid(place, "unknown status", raw))
+pub(crate) fn status(raw: &str, place: &str) -> Result<Status, AppError> {
+    map_status(raw).ok_or_else(|| invalid(place, "unknown status", raw))
 }
 
 /// Parses the JSON text of a SQLite JSON column.
@@ -137,10 +136,10 @@ mod tests {
 
     #[test]
     fn legacy_statuses_are_mapped() {
-        assert_eq!(map_status("in_progress"), Some("draft"));
-        assert_eq!(map_status("review"), Some("in_review"));
-        assert_eq!(map_status("approved"), Some("published"));
-        assert_eq!(map_status("archived"), Some("archived"));
+        assert_eq!(map_status("in_progress"), Some(Status::Draft));
+        assert_eq!(map_status("review"), Some(Status::InReview));
+        assert_eq!(map_status("approved"), Some(Status::Published));
+        assert_eq!(map_status("archived"), Some(Status::Archived));
         assert_eq!(map_status("lost"), None);
     }
 

@@ -31,7 +31,7 @@ use crate::db::queries;
 use crate::db::types::DbUuid;
 use crate::db::Conn;
 use crate::domain::transition::{self, Change};
-use crate::domain::{Actor, Status};
+use crate::domain::{Actor, SnapshotKind, Status};
 use crate::error::AppError;
 use crate::with_backend;
 use chrono::{DateTime, Duration, Utc};
@@ -115,8 +115,8 @@ pub struct SnapshotAge {
     pub sequence: i32,
     /// Milestones are always kept.
     pub milestone: bool,
-    /// Why it was taken (`autosave`, `backup`, `pre_restore`, `status_change`, `import`).
-    pub kind: String,
+    /// Why it was taken.
+    pub kind: SnapshotKind,
     /// When it was taken.
     pub created_at: DateTime<Utc>,
 }
@@ -196,8 +196,11 @@ pub fn thinned(
         };
         // Kept snapshots (newest, protected) count as their bucket's one.
         let first_in_bucket = bucket.is_none_or(|b| seen.insert(b));
-        let protected =
-            snapshot.milestone || matches!(snapshot.kind.as_str(), "status_change" | "backup");
+        let protected = snapshot.milestone
+            || matches!(
+                snapshot.kind,
+                SnapshotKind::StatusChange | SnapshotKind::Backup
+            );
         if rank > 1 && !protected && !first_in_bucket {
             expired.push(snapshot.clone());
         }
@@ -214,7 +217,7 @@ pub async fn plan(
 ) -> Result<Plan, AppError> {
     let idle_before = now - policy.draft_idle;
     let drafts: Vec<IdleDraft> = with_backend!(conn, |c| schema::pops::table
-        .filter(schema::pops::status.eq("draft"))
+        .filter(schema::pops::status.eq(Status::Draft))
         .filter(schema::pops::deleted_at.is_null())
         .filter(schema::pops::last_activity_at.lt(idle_before))
         .order(schema::pops::id)
@@ -267,7 +270,7 @@ pub async fn apply(
         let Some(pop) = queries::lock_pop_by_id(conn, draft.id).await? else {
             continue;
         };
-        let still_idle = pop.meta.status == Status::Draft.as_str()
+        let still_idle = pop.meta.status == Status::Draft
             && pop.meta.deleted_at.is_none()
             && pop.meta.last_activity_at < idle_before;
         if !still_idle {
@@ -312,7 +315,7 @@ mod tests {
             pop_id,
             sequence,
             milestone,
-            kind: "autosave".into(),
+            kind: SnapshotKind::Autosave,
             created_at: now - Duration::days(days_old),
         }
     }
@@ -365,16 +368,16 @@ mod tests {
         while at < now {
             sequence += 1;
             let kind = match sequence {
-                100 => "status_change",
-                200 => "backup",
-                _ => "autosave",
+                100 => SnapshotKind::StatusChange,
+                200 => SnapshotKind::Backup,
+                _ => SnapshotKind::Autosave,
             };
             rows.push(SnapshotAge {
                 id: i64::from(sequence),
                 pop_id: 1,
                 sequence,
                 milestone: sequence == 300,
-                kind: kind.into(),
+                kind,
                 created_at: at,
             });
             at += Duration::hours(6);
@@ -411,7 +414,7 @@ mod tests {
                 Some((1, w.year(), w.week()))
             };
             let first = bucket.is_none_or(|b| buckets.insert(b));
-            if first || s.milestone || s.kind != "autosave" {
+            if first || s.milestone || s.kind != SnapshotKind::Autosave {
                 expected.insert(s.sequence);
             }
         }

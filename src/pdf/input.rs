@@ -42,8 +42,7 @@ impl PdfInput {
         approval: Option<Approval>,
         catalogue_url: String,
     ) -> Result<PdfInput, AppError> {
-        let status = Status::parse(&meta.status)
-            .ok_or_else(|| AppError::internal(format!("unknown stored status {}", meta.status)))?;
+        let status = meta.status;
         // Only a published or archived POP shows an approval: a draft's last publication belongs
         // to an earlier version. Imported POPs keep the legacy approval date.
         let approval = matches!(status, Status::Published | Status::Archived)

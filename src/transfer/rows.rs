@@ -7,6 +7,7 @@
 
 use crate::db::types::DbUuid;
 use crate::db::Conn;
+use crate::domain::{ChangeAction, SnapshotKind, Status};
 use crate::error::AppError;
 use crate::with_backend;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -236,7 +237,7 @@ pub struct PopRow {
     pub versao: i32,
     pub mes_ano: Option<String>,
     pub data_aprovacao: Option<NaiveDate>,
-    pub status: String,
+    pub status: Status,
     pub is_completo: bool,
     pub integrity_hash: String,
     pub autosave_sequence: i32,
@@ -264,10 +265,10 @@ pub struct SnapshotRow {
     pub legacy_id: Option<i64>,
     pub pop_id: i64,
     pub sequence: i32,
-    pub kind: String,
+    pub kind: SnapshotKind,
     pub versao: i32,
     pub autosave_sequence: i32,
-    pub status: String,
+    pub status: Status,
     pub integrity_hash: String,
     pub payload: Value,
     pub milestone: bool,
@@ -287,7 +288,7 @@ pub struct ChangeRow {
     pub legacy_id: Option<i64>,
     pub pop_id: i64,
     pub user_id: Option<i64>,
-    pub action: String,
+    pub action: ChangeAction,
     pub field_name: String,
     pub old_value: Option<Value>,
     pub new_value: Option<Value>,
@@ -737,7 +738,7 @@ macro_rules! pop_values {
                 schema::pops::versao.eq(r.versao),
                 schema::pops::mes_ano.eq(&r.mes_ano),
                 schema::pops::data_aprovacao.eq(r.data_aprovacao),
-                schema::pops::status.eq(&r.status),
+                schema::pops::status.eq(r.status),
                 schema::pops::is_completo.eq(r.is_completo),
                 schema::pops::integrity_hash.eq(&r.integrity_hash),
                 schema::pops::autosave_sequence.eq(r.autosave_sequence),
@@ -761,10 +762,10 @@ macro_rules! snapshot_values {
             schema::pop_snapshots::legacy_id.eq(r.legacy_id),
             schema::pop_snapshots::pop_id.eq(r.pop_id),
             schema::pop_snapshots::sequence.eq(r.sequence),
-            schema::pop_snapshots::kind.eq(&r.kind),
+            schema::pop_snapshots::kind.eq(r.kind),
             schema::pop_snapshots::versao.eq(r.versao),
             schema::pop_snapshots::autosave_sequence.eq(r.autosave_sequence),
-            schema::pop_snapshots::status.eq(&r.status),
+            schema::pop_snapshots::status.eq(r.status),
             schema::pop_snapshots::integrity_hash.eq(&r.integrity_hash),
             schema::pop_snapshots::payload.eq(&r.payload),
             schema::pop_snapshots::milestone.eq(r.milestone),
@@ -784,7 +785,7 @@ macro_rules! change_values {
             schema::pop_change_log::legacy_id.eq(r.legacy_id),
             schema::pop_change_log::pop_id.eq(r.pop_id),
             schema::pop_change_log::user_id.eq(r.user_id),
-            schema::pop_change_log::action.eq(&r.action),
+            schema::pop_change_log::action.eq(r.action),
             schema::pop_change_log::field_name.eq(&r.field_name),
             schema::pop_change_log::old_value.eq(&r.old_value),
             schema::pop_change_log::new_value.eq(&r.new_value),

@@ -255,7 +255,7 @@ fn pop_row_hash(row: &PopRow) -> String {
     };
     integrity_hash(&document_parts(
         &content,
-        &row.status,
+        row.status.as_str(),
         row.versao,
         row.created_at,
         &row.uuid.to_string(),
