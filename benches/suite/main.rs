@@ -24,6 +24,7 @@ mod peers;
 mod pgbench;
 mod report;
 mod server;
+mod sessions;
 mod sqlite_sync;
 
 use report::{Report, Row};
@@ -70,6 +71,9 @@ pub struct Settings {
     pub api_only: bool,
     /// `--peers`: PostGraphile 4 beside MapaGov in the request-path section.
     pub peers: bool,
+    /// `--sessions`: only `popEditSessions` at `BENCH_SNAPSHOTS` change-log rows, printed, no
+    /// report written.
+    pub sessions_only: bool,
 }
 
 impl Settings {
@@ -111,6 +115,7 @@ impl Settings {
             pdf_only: args.iter().any(|a| a == "--pdf"),
             api_only: args.iter().any(|a| a == "--api"),
             peers: args.iter().any(|a| a == "--peers"),
+            sessions_only: args.iter().any(|a| a == "--sessions"),
         })
     }
 }
@@ -170,12 +175,19 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
     header(&mut report, s, &cluster);
 
     let token = server::create_staff_token(&url, "bench")?;
+    // The second person of the editing-session histories.
+    server::create_staff_token(&url, "bench-other")?;
     let pool = s.clients.to_string();
     let server =
         server::Server::start(&url, &[("SNAPSHOT_EVERY", "1"), ("DB_POOL_SIZE", &pool)]).await?;
     let api = load::Api::new(&server.base, &token)?;
     let pgbench =
         pgbench::PgBench::new(cluster.port(), pg_cluster::APP_ROLE, cluster.password(), DB);
+    if s.sessions_only {
+        sessions::section(&mut report, s, &cluster, &api, &pgbench).await?;
+        println!("{}", report.into_text());
+        return Ok(());
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_idle = server::proc_mib(server.pid(), "VmRSS").unwrap_or(0.0);
 
@@ -270,6 +282,7 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
         "\nGenerated with `generate_series` ({bulk_pops} POPs × {PER_POP}) in {:.1} s.",
         generated_in.as_secs_f64()
     ));
+    sessions::section(&mut report, s, &cluster, &api, &pgbench).await?;
 
     step("snapshotDiff");
     let diff = api::diff(&api, &pgbench, s).await?;
