@@ -267,7 +267,8 @@ async fn subscriptions_are_limited_per_connection_and_per_user(backend: Backend)
 }
 
 /// A query or mutation sent over the socket is bounded by `REQUEST_TIMEOUT` as over HTTP: a
-/// deletion stuck behind the database's write lock answers `TIMEOUT`.
+/// deletion stuck behind the database's write lock answers `TIMEOUT`. Both are counted in the
+/// operation metrics, as HTTP operations are.
 async fn operations_on_the_socket_are_bounded_by_the_request_timeout(backend: Backend) {
     let server = TestServer::start_with(
         backend,
@@ -281,7 +282,7 @@ async fn operations_on_the_socket_are_bounded_by_the_request_timeout(backend: Ba
     let started = std::time::Instant::now();
     socket
         .send(json!({"id": "m", "type": "subscribe", "payload": {
-            "query": "mutation($id: ID!) { deletePop(popId: $id) { id } }",
+            "query": "mutation SocketDelete($id: ID!) { deletePop(popId: $id) { id } }",
             "variables": {"id": pop}}}))
         .await;
     let message = socket.message().await;
@@ -299,6 +300,29 @@ async fn operations_on_the_socket_are_bounded_by_the_request_timeout(backend: Ba
     if matches!(backend, Backend::Postgres) {
         assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
     }
+    // Counted in the operation metrics as over HTTP, with its error code; a query too.
+    socket
+        .send(json!({"id": "q", "type": "subscribe", "payload": {
+            "query": "query SocketRead { me { username } }"}}))
+        .await;
+    let complete = socket.message().await;
+    assert_eq!(
+        (&complete["id"], &complete["type"]),
+        (&json!("m"), &json!("complete"))
+    );
+    let read = socket.message().await;
+    assert_eq!(
+        (&read["id"], &read["type"]),
+        (&json!("q"), &json!("next")),
+        "{read:#}"
+    );
+    let samples = prom::scrape(server.http(), &server.base).await;
+    let count = |name: &str, labels: &[(&str, &str)]| prom::value(&samples, name, labels);
+    let operations = "mapagov_graphql_operations_total";
+    assert_eq!(count(operations, &[("operation", "SocketDelete")]), 1.0);
+    assert_eq!(count(operations, &[("operation", "SocketRead")]), 1.0);
+    let errors = [("operation", "SocketDelete"), ("code", "TIMEOUT")];
+    assert_eq!(count("mapagov_graphql_errors_total", &errors), 1.0);
 }
 
 /// The same events over Server-Sent Events: a `POST` that prefers `text/event-stream` gets every
@@ -380,6 +404,9 @@ async fn events_also_stream_over_server_sent_events(backend: Backend) {
     let counted = [("operation", "Streamed")];
     let streamed = prom::value(&samples, "mapagov_graphql_operations_total", &counted);
     assert_eq!(streamed, 1.0);
+    // Timed as it ran (a streamed operation has no request around it to time).
+    let durations = "mapagov_graphql_operation_duration_seconds";
+    assert_eq!(prom::at_most(&samples, durations, &counted, 5.0), 1.0);
 
     // Without a token, with a bad one (told so, as over HTTP), and with a document that does not
     // validate: coded errors, then complete.

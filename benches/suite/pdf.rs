@@ -68,7 +68,11 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
     let mut cold_read = Vec::new();
     for _ in 0..COLD_STARTS {
         let fresh = server::Server::start(&url, &settings).await?;
-        let pdf_at = format!("{}/pops/{}/pdf", fresh.base, id.as_str().unwrap_or_default());
+        let pdf_at = format!(
+            "{}/pops/{}/pdf",
+            fresh.base,
+            id.as_str().unwrap_or_default()
+        );
         let started = Instant::now();
         let response = http.get(&pdf_at).bearer_auth(&token).send().await?;
         let ok = response.status().is_success() && response.bytes().await?.starts_with(b"%PDF-");
@@ -80,8 +84,11 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
         let fresh = server::Server::start(&url, &settings).await?;
         let api = Api::new(&fresh.base, &token)?;
         let started = Instant::now();
-        api.gql("query($id: ID!) { pop(id: $id) { document } }", json!({"id": id}))
-            .await?;
+        api.gql(
+            "query($id: ID!) { pop(id: $id) { document } }",
+            json!({"id": id}),
+        )
+        .await?;
         cold_read.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let worst = |times: &[f64]| times.iter().copied().fold(0.0, f64::max);

@@ -75,9 +75,8 @@ pub async fn section(
         ),
     );
     let generated_in = started.elapsed();
-    let lines = |sql: &str| -> Vec<String> {
-        cluster.psql(DB, sql).lines().map(str::to_owned).collect()
-    };
+    let lines =
+        |sql: &str| -> Vec<String> { cluster.psql(DB, sql).lines().map(str::to_owned).collect() };
     let uuids = Arc::new(lines(
         "SELECT uuid FROM pops WHERE session_id LIKE 'dense-%' ORDER BY id",
     ));

@@ -8,13 +8,15 @@
 //! - Every [`crate::config::LiveConfig::keepalive`] the server sends a WebSocket ping (browsers
 //!   answer it by themselves), so idle connections stay open through proxies.
 //! - Subscriptions per connection are counted ([`ConnectionCount`]) for
-//!   `SUBSCRIPTIONS_PER_CONNECTION`.
+//!   `SUBSCRIPTIONS_PER_CONNECTION`; queries and mutations sent on the socket are counted in the
+//!   operation metrics as HTTP ones are ([`SocketMetrics`]).
 
 use super::AppState;
 use crate::auth;
 use crate::graphql::auth::ClientAddr;
 use crate::graphql::deadline::SocketDeadline;
 use crate::live::limits::ConnectionCount;
+use crate::telemetry::operation::SocketMetrics;
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use async_graphql::Data;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -141,6 +143,7 @@ async fn connection_init(
             data.insert(ClientAddr(client));
             data.insert(SocketDeadline(state.http.request_timeout));
             data.insert(ConnectionCount::default());
+            data.insert(SocketMetrics(Arc::clone(&state.metrics)));
             Ok(data)
         }
         Ok(None) => refuse(

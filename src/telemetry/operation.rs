@@ -7,10 +7,15 @@
 //!
 //! [`ObserveExtension`] is installed in the schema; the HTTP handler attaches an [`Operation`]
 //! to each request, and the extension fills in the operation's name (from the request or, when
-//! the request names none, from the document's only named operation) and its duration.
+//! the request names none, from the document's only named operation) and its duration; the
+//! handler then counts it. A query or mutation sent over a WebSocket has no HTTP request around
+//! it: its connection carries [`SocketMetrics`], and the extension counts it itself, the same way
+//! (one that fails to parse or validate on a socket is not counted: it never executes).
 
+use super::metrics::Metrics;
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextRequest,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
 use async_graphql::{Request, Response, ServerResult, Variables};
@@ -107,6 +112,10 @@ impl Operation {
     }
 }
 
+/// Where a WebSocket connection's queries and mutations are counted (in the connection's data).
+#[derive(Clone)]
+pub struct SocketMetrics(pub Arc<Metrics>);
+
 /// Installs [`Observe`] on every request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ObserveExtension;
@@ -117,10 +126,20 @@ impl ExtensionFactory for ObserveExtension {
     }
 }
 
-/// Per-request extension that fills the request's [`Operation`].
+/// Per-request extension that fills the request's [`Operation`] (one of its own when the
+/// transport attached none).
 #[derive(Default)]
 struct Observe {
     operation: Mutex<Option<Arc<Operation>>>,
+    started: Mutex<Option<Instant>>,
+}
+
+/// The code of an error, as the operation metrics count it.
+fn code(error: &async_graphql::ServerError) -> &str {
+    match error.extensions.as_ref().and_then(|ext| ext.get("code")) {
+        Some(async_graphql::Value::String(code)) => code,
+        _ => "UNKNOWN",
+    }
 }
 
 impl Observe {
@@ -143,6 +162,28 @@ impl Extension for Observe {
         response
     }
 
+    /// Streamed operations (an event stream, a socket) do not pass through `request`: their
+    /// time is taken from preparation to the end of execution.
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let response = next.run(ctx, operation_name).await;
+        let started = *self.started.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Some(operation), Some(started)) = (self.operation(), started) {
+            let elapsed = started.elapsed();
+            operation.lock().elapsed = Some(elapsed);
+            // Only a socket's operations are counted here; HTTP handlers count their own.
+            if let Some(SocketMetrics(metrics)) = ctx.data_opt::<SocketMetrics>() {
+                let label = metrics.labels.label(operation.name().as_deref());
+                metrics.operation(&label, elapsed, response.errors.iter().map(code));
+            }
+        }
+        response
+    }
+
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -154,7 +195,14 @@ impl Extension for Observe {
             .get(&TypeId::of::<Arc<Operation>>())
             .and_then(|data| data.downcast_ref::<Arc<Operation>>())
             .cloned();
-        *self.operation.lock().unwrap_or_else(|p| p.into_inner()) = attached;
+        // A socket's operation: named here, counted in `request`.
+        let own = || {
+            ctx.data_opt::<SocketMetrics>()
+                .map(|_| Operation::new(request.operation_name.as_deref()))
+        };
+        let operation = attached.or_else(own);
+        *self.operation.lock().unwrap_or_else(|p| p.into_inner()) = operation;
+        *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         next.run(ctx, request).await
     }
 

@@ -55,3 +55,20 @@ pub fn label_values(samples: &[Sample], metric: &str, label: &str) -> Vec<String
     values.dedup();
     values
 }
+
+/// How many observations of the histogram `metric` (with `labels`) took at most `seconds`.
+pub fn at_most(samples: &[Sample], metric: &str, labels: &[(&str, &str)], seconds: f64) -> f64 {
+    samples
+        .iter()
+        .filter(|s| s.metric == metric)
+        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .find_map(|s| match &s.value {
+            Value::Histogram(buckets) => buckets
+                .iter()
+                .filter(|b| b.less_than >= seconds)
+                .map(|b| b.count)
+                .reduce(f64::min),
+            _ => None,
+        })
+        .unwrap_or(0.0)
+}
