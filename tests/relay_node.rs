@@ -1,5 +1,5 @@
-//! Relay object identification on both backends: `node(id:)` refetches POPs, snapshots and
-//! history entries by the ids the lists return, answers `null` for what the caller may not read,
+//! Relay object identification on both backends: `node(id:)` refetches POPs, snapshots,
+//! history entries and published versions by the ids the lists return, answers `null` for what the caller may not read,
 //! and the snapshot arguments still take the plain numbers snapshot ids were before.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -143,4 +143,57 @@ async fn node_refetches_pops_snapshots_and_history_entries(backend: Backend) {
     }
 }
 
-both_backends!(node_refetches_pops_snapshots_and_history_entries);
+/// A published version refetches itself by the id `publishedVersions` gives, for every signed-in
+/// user (published versions are not private); once its POP is deleted it is `null`, as the
+/// catalogue no longer answers it.
+async fn node_refetches_published_versions(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let created = create(&server, "versions", json!({"nomeProcesso": "Publicado"})).await;
+    let staff = server.staff().await;
+    let status = "mutation($id: ID!, $s: PopStatus!) { changePopStatus(popId: $id, status: $s) \
+                  { pop { id } } }";
+    for to in ["IN_REVIEW", "PUBLISHED"] {
+        staff
+            .data(status, json!({"id": created["id"], "s": to}))
+            .await;
+    }
+    let listed = server
+        .data(
+            "query($id: ID!) { pop(id: $id) { publishedVersions { id versao isCurrent } } }",
+            json!({"id": created["id"]}),
+        )
+        .await;
+    let version = &listed["pop"]["publishedVersions"][0];
+    assert!(matches!(
+        GlobalId::decode(version["id"].as_str().unwrap()),
+        Some(GlobalId::PublishedVersion(_))
+    ));
+    let doc = "query($id: ID!) { node(id: $id) { __typename id \
+               ... on PublishedVersion { popId versao isCurrent nomeProcesso } } }";
+    let other = server.user("reader", false, None).await;
+    for client in [&*server, &other] {
+        let refetched = client.data(doc, json!({"id": version["id"]})).await["node"].clone();
+        assert_eq!(
+            refetched,
+            json!({"__typename": "PublishedVersion", "id": version["id"],
+                   "popId": created["id"], "versao": version["versao"], "isCurrent": true,
+                   "nomeProcesso": "Publicado"})
+        );
+    }
+    staff
+        .data(status, json!({"id": created["id"], "s": "ARCHIVED"}))
+        .await;
+    staff
+        .data(
+            "mutation($id: ID!) { deletePop(popId: $id) { id } }",
+            json!({"id": created["id"]}),
+        )
+        .await;
+    let gone = server.data(doc, json!({"id": version["id"]})).await;
+    assert!(gone["node"].is_null(), "{gone}");
+}
+
+both_backends!(
+    node_refetches_pops_snapshots_and_history_entries,
+    node_refetches_published_versions
+);

@@ -129,6 +129,30 @@ pub async fn find(
     })?)
 }
 
+/// The version whose row id is `id`, with its POP's public id, when the POP is live.
+pub async fn by_id(
+    conn: &mut Conn<'_>,
+    id: i64,
+) -> Result<Option<(uuid::Uuid, PublishedVersion)>, AppError> {
+    let version = with_backend!(conn, |c| schema::pop_versions::table
+        .find(id)
+        .select(version_columns!())
+        .first::<PublishedVersion>(c)
+        .await
+        .optional())?;
+    let Some(version) = version else {
+        return Ok(None);
+    };
+    let uuid = with_backend!(conn, |c| schema::pops::table
+        .find(version.pop_id)
+        .filter(schema::pops::deleted_at.is_null())
+        .select(schema::pops::uuid)
+        .first::<DbUuid>(c)
+        .await
+        .optional())?;
+    Ok(uuid.map(|uuid| (uuid.0, version)))
+}
+
 /// The live POPs of the area whose slug is `area_slug` with process code `codigo`: the one that
 /// holds the code first (see `domain::codes`), then any marked as duplicates, newest first:
 /// `(id, uuid)`.

@@ -62,6 +62,13 @@ pub async fn by_address(
     Ok(None)
 }
 
+/// The published version with row id `id` and its POP's public id, while the POP is live (as
+/// the catalogue answers it); `None` otherwise.
+pub async fn by_id(db: &Db, id: i64) -> Result<Option<(uuid::Uuid, PublishedVersion)>, AppError> {
+    let mut pooled = db.get().await?;
+    versions::by_id(&mut pooled.conn(), id).await
+}
+
 /// Longest catalogue page.
 pub const MAX_CATALOGUE_PAGE: i64 = 100;
 

@@ -1,8 +1,9 @@
 //! Relay object identification: the `Node` interface, `node(id:)`, and the global ids of the
 //! objects that are not POPs.
 //!
-//! A POP's id is its public UUID, already unique across every type and backend. A snapshot's
-//! and a history entry's id is opaque: URL-safe base64 of `Snapshot:<n>` or `HistoryEntry:<n>`.
+//! A POP's id is its public UUID, already unique across every type and backend. A snapshot's,
+//! a history entry's and a published version's id is opaque: URL-safe base64 of `Snapshot:<n>`,
+//! `HistoryEntry:<n>` or `PublishedVersion:<n>`.
 //! The arguments that took the plain snapshot numbers before (`snapshot`, `snapshotDiff`,
 //! `restoreSnapshot`, `markMilestone`, `restorePaths`) still accept them.
 
@@ -10,8 +11,9 @@ use super::actor;
 use super::history::HistoryEntry;
 use super::pop::PopObject;
 use super::snapshot::SnapshotObject;
+use super::version::VersionObject;
 use crate::db::Db;
-use crate::domain::{pops, snapshots};
+use crate::domain::{pops, snapshots, versions};
 use crate::error::AppError;
 use async_graphql::{Context, Interface, Object, Result, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,11 +35,14 @@ pub enum Node {
     Snapshot(SnapshotObject),
     /// A history entry.
     HistoryEntry(HistoryEntry),
+    /// A published version.
+    PublishedVersion(VersionObject),
 }
 
 /// Type names of the opaque ids.
 const SNAPSHOT: &str = "Snapshot";
 const HISTORY_ENTRY: &str = "HistoryEntry";
+const PUBLISHED_VERSION: &str = "PublishedVersion";
 
 /// What a global id names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +53,8 @@ pub enum GlobalId {
     Snapshot(i64),
     /// A history entry, by row id.
     HistoryEntry(i64),
+    /// A published version, by row id.
+    PublishedVersion(i64),
 }
 
 impl GlobalId {
@@ -58,6 +65,9 @@ impl GlobalId {
             GlobalId::Snapshot(id) => ID(URL_SAFE_NO_PAD.encode(format!("{SNAPSHOT}:{id}"))),
             GlobalId::HistoryEntry(id) => {
                 ID(URL_SAFE_NO_PAD.encode(format!("{HISTORY_ENTRY}:{id}")))
+            }
+            GlobalId::PublishedVersion(id) => {
+                ID(URL_SAFE_NO_PAD.encode(format!("{PUBLISHED_VERSION}:{id}")))
             }
         }
     }
@@ -75,6 +85,7 @@ impl GlobalId {
         match kind {
             SNAPSHOT => Some(GlobalId::Snapshot(key)),
             HISTORY_ENTRY => Some(GlobalId::HistoryEntry(key)),
+            PUBLISHED_VERSION => Some(GlobalId::PublishedVersion(key)),
             _ => None,
         }
     }
@@ -100,7 +111,7 @@ pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// Any object by its global id (a POP, a snapshot, a history entry): `null` when there is none or the caller may not read it (as `pop` and `snapshot` answer; `popHistory` answers `NOT_FOUND` for such a POP). `BAD_USER_INPUT` for an id that is not one of this API's ids.
+    /// Any object by its global id (a POP, a snapshot, a history entry, a published version): `null` when there is none or the caller may not read it (as `pop` and `snapshot` answer; `popHistory` answers `NOT_FOUND` for such a POP; a published version is answered while its POP is live, to every signed-in user). `BAD_USER_INPUT` for an id that is not one of this API's ids.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let key =
             GlobalId::decode(&id).ok_or_else(|| AppError::bad_input("id", "not a node id"))?;
@@ -116,6 +127,11 @@ impl NodeQuery {
             GlobalId::HistoryEntry(id) => pops::history_entry(db, &actor, id)
                 .await?
                 .map(|entry| Node::HistoryEntry(HistoryEntry(entry))),
+            GlobalId::PublishedVersion(id) => {
+                versions::by_id(db, id).await?.map(|(pop_uuid, version)| {
+                    Node::PublishedVersion(VersionObject { pop_uuid, version })
+                })
+            }
         })
     }
 }
@@ -131,6 +147,7 @@ mod tests {
             GlobalId::Pop(uuid),
             GlobalId::Snapshot(12),
             GlobalId::HistoryEntry(12),
+            GlobalId::PublishedVersion(12),
         ] {
             assert_eq!(GlobalId::decode(&key.encode()), Some(key));
         }

@@ -27,6 +27,10 @@ impl VersionObject {
 
 #[Object(name = "PublishedVersion")]
 impl VersionObject {
+    /// Global id (opaque; see `Node`).
+    pub(crate) async fn id(&self) -> ID {
+        super::node::GlobalId::PublishedVersion(self.version.id).encode()
+    }
     /// The POP's public id (its `Pop.id`).
     async fn pop_id(&self) -> ID {
         ID(self.pop_uuid.to_string())

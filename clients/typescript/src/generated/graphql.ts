@@ -839,7 +839,7 @@ export type PopStatus =
   /** Published: read-only, `versao` was incremented. */
   | 'PUBLISHED';
 
-export type PublishedVersion = {
+export type PublishedVersion = Node & {
   __typename?: 'PublishedVersion';
   /** The process code (CAP) the POP had when this version was published. */
   codigoProcesso: Maybe<Scalars['String']['output']>;
@@ -847,6 +847,8 @@ export type PublishedVersion = {
   content: PopContent;
   /** The document as published (the legacy document, with `status` `published` and this `versao`). */
   document: Scalars['JSON']['output'];
+  /** Global id (opaque; see `Node`). */
+  id: Scalars['ID']['output'];
   /** SHA-256 of `document` by the legacy rule; `mapagov verify` checks it. */
   integrityHash: Scalars['String']['output'];
   /** Whether this is the version the catalogue answers for the POP: its newest publication, while the POP is published (an archived POP has none). */
@@ -878,7 +880,7 @@ export type Query = {
   catalogueStats: CatalogueStats;
   /** The signed-in user. */
   me: User;
-  /** Any object by its global id (a POP, a snapshot, a history entry): `null` when there is none or the caller may not read it (as `pop` and `snapshot` answer; `popHistory` answers `NOT_FOUND` for such a POP). `BAD_USER_INPUT` for an id that is not one of this API's ids. */
+  /** Any object by its global id (a POP, a snapshot, a history entry, a published version): `null` when there is none or the caller may not read it (as `pop` and `snapshot` answer; `popHistory` answers `NOT_FOUND` for such a POP; a published version is answered while its POP is live, to every signed-in user). `BAD_USER_INPUT` for an id that is not one of this API's ids. */
   node: Maybe<Node>;
   /** One POP by its public id (UUID, with or without hyphens); `null` when there is none. Soft-deleted POPs are returned too (see `deletedAt`). */
   pop: Maybe<Pop>;
