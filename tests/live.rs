@@ -323,6 +323,28 @@ async fn operations_on_the_socket_are_bounded_by_the_request_timeout(backend: Ba
     assert_eq!(count(operations, &[("operation", "SocketRead")]), 1.0);
     let errors = [("operation", "SocketDelete"), ("code", "TIMEOUT")];
     assert_eq!(count("mapagov_graphql_errors_total", &errors), 1.0);
+
+    // A subscription is not an operation to count, and neither are its events.
+    assert_eq!(socket.message().await["type"], "complete", "the query's");
+    let (followed, _) = create_pop(&server).await;
+    socket
+        .send(json!({"id": "s", "type": "subscribe", "payload": {
+            "query": "subscription SocketFollow($p: ID!) { popChanged(popId: $p) { sequence } }",
+            "variables": {"p": followed}}}))
+        .await;
+    wait_for_open_subscriptions(&server, 1).await;
+    for i in 0..2 {
+        save(
+            &server,
+            &followed,
+            json!({"nomeProcesso": format!("seguir {i}")}),
+        )
+        .await;
+        assert_eq!(socket.event("s").await["sequence"].as_i64(), Some(2 + i));
+    }
+    let samples = prom::scrape(server.http(), &server.base).await;
+    let follow = [("operation", "SocketFollow")];
+    assert_eq!(prom::value(&samples, operations, &follow), 0.0);
 }
 
 /// The same events over Server-Sent Events: a `POST` that prefers `text/event-stream` gets every

@@ -65,8 +65,10 @@ struct Line {
 /// and so are the members of extensions: the search migration's `down.sql` keeps `unaccent` on
 /// purpose, since other objects of the database may use it.
 const PG_SCHEMA: &str = r#"
-SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' '
-       || is_nullable || ' default ' || coalesce(column_default, '-') AS line
+SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || udt_name
+       || ' ' || coalesce(character_maximum_length::text, '-') || ' ' || is_nullable
+       || ' default ' || coalesce(column_default, '-') || ' generated ' || is_generated || ' '
+       || coalesce(generation_expression, '-') AS line
   FROM information_schema.columns
  WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'
 UNION ALL
@@ -88,7 +90,10 @@ SELECT 'function ' || pg_get_functiondef(p.oid)
  WHERE n.nspname = 'public' AND p.prokind IN ('f', 'p')
    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
 UNION ALL
-SELECT 'type ' || t.typname || ' ' || t.typtype::text
+SELECT 'type ' || t.typname || ' ' || t.typtype::text || ' '
+       || coalesce((SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+                      FROM pg_enum e WHERE e.enumtypid = t.oid), '-')
+       || ' ' || coalesce(format_type(t.typbasetype, t.typtypmod), '-')
   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
  WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'r', 'm')
    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')
@@ -196,6 +201,7 @@ async fn every_migration_reverts_the_whole_schema(backend: Backend) {
         .len()
     );
     let full = before.pop().unwrap();
+    let full_count = versions.len();
     for (table, needle) in [
         ("pops", "column pops.integrity_hash"),
         ("pop_snapshots", "column pop_snapshots.sequence"),
@@ -232,10 +238,15 @@ async fn every_migration_reverts_the_whole_schema(backend: Backend) {
         "every migration reverted"
     );
 
-    // And all of them again, in one run, give the same schema as one at a time.
+    // And all of them again, in one run, give the same schema as one at a time; reverting them
+    // all at once (as `mapagov drill` does) empties the database again.
     migrate::run(&config, Direction::Up).await.unwrap();
     let again = schema(&db).await;
     assert!(again == full, "{}", difference(&full, &again));
+    let reverted = migrate::run(&config, Direction::DownAll).await.unwrap();
+    assert_eq!(reverted.len(), full_count);
+    let emptied = schema(&db).await;
+    assert!(emptied.is_empty(), "{emptied:#?}");
 }
 
 both_backends!(every_migration_reverts_the_whole_schema);

@@ -3,8 +3,9 @@
 //! POP's document, in the same run. Each request renders (no `If-None-Match`), with as many
 //! clients as the server renders at once (`PDF_MAX_CONCURRENT_RENDERS`, 2), so the latency is the
 //! render's own; the server's peak memory over the run is reported too. The first request of
-//! freshly started processes (a cold render: fonts and template loaded on first use) is timed
-//! next to the first `pop(id)` of fresh processes.
+//! freshly started processes (a cold render: the template compiled and laid out with nothing
+//! memoized; the fonts are parsed at start-up, before `/healthz` answers) is timed next to the
+//! first `pop(id)` of fresh processes.
 
 use crate::load::{self, Api};
 use crate::report::{Report, Row};
@@ -60,8 +61,8 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
         .timeout(Duration::from_secs(60))
         .build()?;
 
-    // Cold: the first request of a process that just started (fonts loaded, template compiled
-    // on first use), on fresh processes, next to the first `pop(id)` of fresh processes.
+    // Cold: the first request of a process that just started (template compiled, nothing
+    // memoized; fonts are parsed at start-up), next to the first `pop(id)` of fresh processes.
     drop(server);
     let settings = [("PDF_MAX_CONCURRENT_RENDERS", "2")];
     let mut cold_pdf = Vec::new();

@@ -145,7 +145,7 @@ pub async fn catalogue(
 /// Counts for the catalogue's front page.
 #[derive(Debug, Clone, Default)]
 pub struct CatalogueStats {
-    /// Live POPs per status (stored name), every status present.
+    /// Live POPs per status, every status present.
     pub by_status: Vec<(Status, i64)>,
     /// Live published POPs per area code (POPs without an area left out).
     pub by_area: Vec<(String, i64)>,

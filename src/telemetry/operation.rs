@@ -10,15 +10,16 @@
 //! the request names none, from the document's only named operation) and its duration; the
 //! handler then counts it. A query or mutation sent over a WebSocket has no HTTP request around
 //! it: its connection carries [`SocketMetrics`], and the extension counts it itself, the same way
-//! (one that fails to parse or validate on a socket is not counted: it never executes).
+//! (one refused while parsing or validating too; a subscription, and its events, are not
+//! operations to count: `mapagov_subscriptions_open` counts subscriptions).
 
 use super::metrics::Metrics;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextRequest,
+    NextRequest, NextValidation,
 };
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
-use async_graphql::{Request, Response, ServerResult, Variables};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 use std::any::TypeId;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -126,11 +127,15 @@ impl ExtensionFactory for ObserveExtension {
     }
 }
 
-/// Per-request extension that fills the request's [`Operation`] (one of its own when the
-/// transport attached none).
+/// Per-request extension that fills the request's [`Operation`] (one of its own for a query or
+/// mutation sent on a socket, which it then counts).
 #[derive(Default)]
 struct Observe {
     operation: Mutex<Option<Arc<Operation>>>,
+    /// Whether `operation` is this extension's own (a socket's), to count here.
+    own: Mutex<bool>,
+    /// The operation the request names.
+    name: Mutex<Option<String>>,
     started: Mutex<Option<Instant>>,
 }
 
@@ -142,12 +147,33 @@ fn code(error: &async_graphql::ServerError) -> &str {
     }
 }
 
+/// Locks one of the extension's slots (a poisoned lock still holds a usable value).
+fn slot<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Observe {
     fn operation(&self) -> Option<Arc<Operation>> {
-        self.operation
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        slot(&self.operation).clone()
+    }
+
+    /// The operation ended (answered, or refused while parsing or validating): its time runs
+    /// from preparation; a socket's is counted with `errors`' codes.
+    fn finish(&self, ctx: &ExtensionContext<'_>, errors: &[ServerError]) {
+        let started = *slot(&self.started);
+        let (Some(operation), Some(started)) = (self.operation(), started) else {
+            return;
+        };
+        let elapsed = started.elapsed();
+        operation.lock().elapsed = Some(elapsed);
+        if !*slot(&self.own) {
+            // HTTP handlers (and event streams) count their own operations.
+            return;
+        }
+        if let Some(SocketMetrics(metrics)) = ctx.data_opt::<SocketMetrics>() {
+            let label = metrics.labels.label(operation.name().as_deref());
+            metrics.operation(&label, elapsed, errors.iter().map(code));
+        }
     }
 }
 
@@ -163,7 +189,8 @@ impl Extension for Observe {
     }
 
     /// Streamed operations (an event stream, a socket) do not pass through `request`: their
-    /// time is taken from preparation to the end of execution.
+    /// time is taken from preparation to the end of execution. A subscription's events pass
+    /// here too, but a subscription has no operation of this extension's own.
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -171,16 +198,7 @@ impl Extension for Observe {
         next: NextExecute<'_>,
     ) -> Response {
         let response = next.run(ctx, operation_name).await;
-        let started = *self.started.lock().unwrap_or_else(|p| p.into_inner());
-        if let (Some(operation), Some(started)) = (self.operation(), started) {
-            let elapsed = started.elapsed();
-            operation.lock().elapsed = Some(elapsed);
-            // Only a socket's operations are counted here; HTTP handlers count their own.
-            if let Some(SocketMetrics(metrics)) = ctx.data_opt::<SocketMetrics>() {
-                let label = metrics.labels.label(operation.name().as_deref());
-                metrics.operation(&label, elapsed, response.errors.iter().map(code));
-            }
-        }
+        self.finish(ctx, &response.errors);
         response
     }
 
@@ -195,14 +213,17 @@ impl Extension for Observe {
             .get(&TypeId::of::<Arc<Operation>>())
             .and_then(|data| data.downcast_ref::<Arc<Operation>>())
             .cloned();
-        // A socket's operation: named here, counted in `request`.
-        let own = || {
-            ctx.data_opt::<SocketMetrics>()
-                .map(|_| Operation::new(request.operation_name.as_deref()))
+        // A socket's operation: this extension's own, counted when it ends (see `finish`).
+        let own = attached.is_none() && ctx.data_opt::<SocketMetrics>().is_some();
+        let operation = match attached {
+            Some(attached) => Some(attached),
+            None if own => Some(Operation::new(request.operation_name.as_deref())),
+            None => None,
         };
-        let operation = attached.or_else(own);
-        *self.operation.lock().unwrap_or_else(|p| p.into_inner()) = operation;
-        *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        *slot(&self.operation) = operation;
+        *slot(&self.own) = own;
+        slot(&self.name).clone_from(&request.operation_name);
+        *slot(&self.started) = Some(Instant::now());
         next.run(ctx, request).await
     }
 
@@ -213,7 +234,13 @@ impl Extension for Observe {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+        let document = match next.run(ctx, query, variables).await {
+            Ok(document) => document,
+            Err(error) => {
+                self.finish(ctx, std::slice::from_ref(&error));
+                return Err(error);
+            }
+        };
         if let Some(operation) = self.operation() {
             let mut seen = operation.lock();
             if seen.name.is_none() {
@@ -224,7 +251,29 @@ impl Extension for Observe {
                 }
             }
         }
+        // A subscription on a socket is not an operation to count: its events are not either.
+        let name = slot(&self.name).clone();
+        let ty = match (&document.operations, name.as_deref()) {
+            (DocumentOperations::Single(op), _) => Some(op.node.ty),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+            (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|op| op.node.ty),
+        };
+        if *slot(&self.own) && ty == Some(OperationType::Subscription) {
+            *slot(&self.operation) = None;
+        }
         Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await;
+        if let Err(errors) = &result {
+            self.finish(ctx, errors);
+        }
+        result
     }
 }
 
