@@ -241,10 +241,26 @@ impl From<diesel::result::Error> for AppError {
                     tracing::warn!(error = %other, "database fault");
                     fault.into()
                 }
-                None => AppError::Internal(other.to_string()),
+                None => AppError::Internal(with_causes(&other)),
             },
         }
     }
+}
+
+/// `err` and its causes, outermost first (diesel names the field it could not read and keeps
+/// why as the cause). For the logs and operator commands: API answers never show it.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 impl From<diesel::ConnectionError> for AppError {
