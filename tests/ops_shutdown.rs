@@ -35,7 +35,8 @@ struct Acked {
     responses: usize,
 }
 
-async fn sigterm_lets_inflight_autosaves_finish(backend: Backend) {
+/// A fresh database of `backend` migrated by the binary, and a folder for the server's files.
+async fn migrated(backend: Backend) -> (String, tempfile::TempDir) {
     let (database_url, sqlite_dir) = common::fresh_database(backend).await;
     let dir = sqlite_dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
     binary::run_ok({
@@ -43,6 +44,11 @@ async fn sigterm_lets_inflight_autosaves_finish(backend: Backend) {
         cmd.arg("migrate");
         cmd
     });
+    (database_url, dir)
+}
+
+async fn sigterm_lets_inflight_autosaves_finish(backend: Backend) {
+    let (database_url, dir) = migrated(backend).await;
     let token = binary::create_user(&database_url, dir.path(), "maria");
     let served = Served::start(&database_url, dir.path(), &[]).await;
     let url = format!("{}/graphql", served.base);
@@ -165,13 +171,7 @@ const ROUNDS: usize = 6;
 const CLIENTS: usize = 16;
 
 async fn sigterm_answers_every_request_it_accepted(backend: Backend) {
-    let (database_url, sqlite_dir) = common::fresh_database(backend).await;
-    let dir = sqlite_dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
-    binary::run_ok({
-        let mut cmd = binary::command(&database_url, dir.path(), &[]);
-        cmd.arg("migrate");
-        cmd
-    });
+    let (database_url, dir) = migrated(backend).await;
     let mut broken = Vec::new();
     let mut answered_after_sigterm = 0;
     for round in 0..ROUNDS {
@@ -265,13 +265,7 @@ async fn sigterm_answers_every_request_it_accepted(backend: Backend) {
 /// server then ends both streams (the event stream without `complete`, so a `graphql-sse` client
 /// reconnects and resubscribes) and exits 0 promptly, instead of waiting for them forever.
 async fn open_subscriptions_do_not_hold_the_exit_up(backend: Backend) {
-    let (database_url, sqlite_dir) = common::fresh_database(backend).await;
-    let dir = sqlite_dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
-    binary::run_ok({
-        let mut cmd = binary::command(&database_url, dir.path(), &[]);
-        cmd.arg("migrate");
-        cmd
-    });
+    let (database_url, dir) = migrated(backend).await;
     let token = binary::create_user(&database_url, dir.path(), "maria");
     let served = Served::start(&database_url, dir.path(), &[]).await;
     let saved: Value = reqwest::Client::new()

@@ -31,11 +31,34 @@ pub mod workflow;
 
 pub use access::Actor;
 
-/// Stored names are written through `as_str` and read through `parse` (see
-/// [`crate::db::types`], which maps these enums to `TEXT` columns on both backends); serde uses
-/// the same names, for dumps and stored responses.
-macro_rules! stored_names {
-    ($ty:ident { $($variant:ident => $name:literal),* $(,)? }) => {
+/// Declares an enum stored as text: each variant with its stored name, written through `as_str`
+/// and read through `parse` ([`crate::db::types`] maps these enums to `TEXT` columns on both
+/// backends). serde uses the same names (dumps, the change log's JSON, stored responses).
+macro_rules! stored_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $ty:ident {
+            $($(#[$doc:meta])* $variant:ident => $name:literal,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            diesel::expression::AsExpression,
+            diesel::deserialize::FromSqlRow,
+            serde::Serialize,
+            serde::Deserialize,
+        )]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        pub enum $ty {
+            $($(#[$doc])* #[serde(rename = $name)] $variant,)*
+        }
+
         impl $ty {
             /// Every value, in declaration order.
             pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
@@ -64,38 +87,19 @@ macro_rules! stored_names {
     };
 }
 
-/// Workflow status of a POP.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Being written.
-    Draft,
-    /// Submitted for review.
-    InReview,
-    /// Published (read-only).
-    Published,
-    /// Withdrawn (read-only).
-    Archived,
+stored_enum! {
+    /// Workflow status of a POP.
+    pub enum Status {
+        /// Being written.
+        Draft => "draft",
+        /// Submitted for review.
+        InReview => "in_review",
+        /// Published (read-only).
+        Published => "published",
+        /// Withdrawn (read-only).
+        Archived => "archived",
+    }
 }
-
-stored_names!(Status {
-    Draft => "draft",
-    InReview => "in_review",
-    Published => "published",
-    Archived => "archived",
-});
 
 impl Status {
     /// Whether content may still change.
@@ -104,80 +108,39 @@ impl Status {
     }
 }
 
-/// Why a snapshot was taken.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-#[serde(rename_all = "snake_case")]
-pub enum SnapshotKind {
-    /// Every `SNAPSHOT_EVERY` autosaves.
-    Autosave,
-    /// `backupSession`.
-    Backup,
-    /// The safety copy taken before a restore.
-    PreRestore,
-    /// On publication.
-    StatusChange,
-    /// Brought in from the legacy system.
-    Import,
+stored_enum! {
+    /// Why a snapshot was taken.
+    pub enum SnapshotKind {
+        /// Every `SNAPSHOT_EVERY` autosaves.
+        Autosave => "autosave",
+        /// `backupSession`.
+        Backup => "backup",
+        /// The safety copy taken before a restore.
+        PreRestore => "pre_restore",
+        /// On publication.
+        StatusChange => "status_change",
+        /// Brought in from the legacy system.
+        Import => "import",
+    }
 }
 
-stored_names!(SnapshotKind {
-    Autosave => "autosave",
-    Backup => "backup",
-    PreRestore => "pre_restore",
-    StatusChange => "status_change",
-    Import => "import",
-});
-
-/// What kind of write a change-log entry (and a change event) records.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeAction {
-    /// The first autosave, which created the POP.
-    Create,
-    /// An autosave.
-    Autosave,
-    /// A snapshot restored (whole or in part).
-    Restore,
-    /// A status change.
-    Status,
-    /// A soft delete.
-    Delete,
-    /// Brought in from the legacy system.
-    Import,
+stored_enum! {
+    /// What kind of write a change-log entry (and a change event) records.
+    pub enum ChangeAction {
+        /// The first autosave, which created the POP.
+        Create => "create",
+        /// An autosave.
+        Autosave => "autosave",
+        /// A snapshot restored (whole or in part).
+        Restore => "restore",
+        /// A status change.
+        Status => "status",
+        /// A soft delete.
+        Delete => "delete",
+        /// Brought in from the legacy system.
+        Import => "import",
+    }
 }
-
-stored_names!(ChangeAction {
-    Create => "create",
-    Autosave => "autosave",
-    Restore => "restore",
-    Status => "status",
-    Delete => "delete",
-    Import => "import",
-});
 
 impl ChangeAction {
     /// Whether the action edits the document (an editing session is made of these).

@@ -380,7 +380,11 @@ pub fn is_subscription(query: &str, name: Option<&str>) -> bool {
             .is_ok_and(|doc| operation_type(&doc, name) == Some(OperationType::Subscription))
 }
 
-fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+/// The type of the operation `name` of `doc` (its only or first one when `name` is `None`).
+pub(crate) fn operation_type(
+    doc: &ExecutableDocument,
+    name: Option<&str>,
+) -> Option<OperationType> {
     match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),

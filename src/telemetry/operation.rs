@@ -252,14 +252,12 @@ impl Extension for Observe {
             }
         }
         // A subscription on a socket is not an operation to count: its events are not either.
-        let name = slot(&self.name).clone();
-        let ty = match (&document.operations, name.as_deref()) {
-            (DocumentOperations::Single(op), _) => Some(op.node.ty),
-            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-            (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|op| op.node.ty),
-        };
-        if *slot(&self.own) && ty == Some(OperationType::Subscription) {
-            *slot(&self.operation) = None;
+        if *slot(&self.own) {
+            let name = slot(&self.name).clone();
+            let ty = crate::graphql::guard::operation_type(&document, name.as_deref());
+            if ty == Some(OperationType::Subscription) {
+                *slot(&self.operation) = None;
+            }
         }
         Ok(document)
     }
