@@ -383,6 +383,7 @@ async fn legacy_data_holding_nul_is_refused_naming_the_row(backend: Backend) {
         updated_at: at,
         last_autosave_at: None,
         last_activity_at: at,
+        review: Default::default(),
     };
     let data = LegacyData {
         pops: vec![pop],
@@ -983,7 +984,97 @@ async fn a_later_dump_reads_profiles_and_versions() {
     assert_eq!(version.payload["nome_processo"], "X");
 }
 
+/// The later versions' review columns import as the workflow's own status steps: the review
+/// queue orders imported POPs by when they were submitted and names who submitted them, and a
+/// POP sent back says why, through the API on both backends.
+async fn review_state_imports_as_the_workflow_steps(backend: Backend) {
+    let later = common::later_legacy::LaterLegacy::with_sql(&format!(
+        "{AREA_TABLE} INSERT INTO processos_area VALUES \
+         (3, 'DIGEP', 'Diretoria de Gestão de Pessoas', 'DIGEP', 'digep', '05', 1, 1, '', NULL, \
+          0, '2026-01-01 10:00:00', '2026-01-01 10:00:00'); \
+         INSERT INTO auth_user (id, password, is_superuser, username, last_name, email, \
+          is_staff, is_active, date_joined, first_name) VALUES \
+         (2, '!', 0, 'revisora', '', 'r@x', 0, 1, '2026-01-01 10:00:00', ''); \
+         ALTER TABLE processos_pop ADD COLUMN submitted_for_review_at datetime NULL; \
+         ALTER TABLE processos_pop ADD COLUMN submitted_by_id integer NULL; \
+         ALTER TABLE processos_pop ADD COLUMN reviewed_by_id integer NULL; \
+         ALTER TABLE processos_pop ADD COLUMN review_notes text NOT NULL DEFAULT ''; \
+         UPDATE processos_pop SET status = 'review', area_codigo = 'DIGEP', \
+          updated_at = '2026-05-01 10:00:00', submitted_for_review_at = '2026-04-01 09:30:00', \
+          submitted_by_id = 1 WHERE id = 8; \
+         UPDATE processos_pop SET status = 'review', area_codigo = 'DIGEP', \
+          updated_at = '2026-06-01 10:00:00', submitted_for_review_at = '2026-03-15 14:00:00', \
+          submitted_by_id = 2 WHERE id = 6; \
+         UPDATE processos_pop SET area_codigo = 'DIGEP', review_notes = 'Falta a etapa de \
+          homologação', reviewed_by_id = 2, updated_at = '2026-05-20 08:00:00' WHERE id = 11;"
+    ));
+    let (url, dir) = common::fresh_database(backend).await;
+    let config = common::database_config(&url, &[]);
+    migrate::run(&config, Direction::Up).await.unwrap();
+    let data = mapagov::legacy::read(&later.path).await.unwrap();
+    let review = |id: i64| data.pops.iter().find(|p| p.id == id).unwrap();
+    assert_eq!(
+        review(11).review.notes.as_deref(),
+        Some("Falta a etapa de homologação")
+    );
+    let db = Db::connect(&config).await.unwrap();
+    import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    // A rerun adds no second submission.
+    import::import(&db, &data, &ImportOptions::default())
+        .await
+        .unwrap();
+    let server = common::TestServer::start_on(backend, url, dir, &[]).await;
+    let staff = server.staff().await;
+    let queue = staff
+        .data(
+            "query { reviewQueue(areaCodigo: \"DIGEP\") { pop { nomeProcesso } submittedAt \
+             submittedBy { username } } }",
+            serde_json::json!({}),
+        )
+        .await;
+    let entries: Vec<(String, String, String)> = queue["reviewQueue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["pop"]["nomeProcesso"].as_str().unwrap().to_owned(),
+                e["submittedAt"].as_str().unwrap().to_owned(),
+                e["submittedBy"]["username"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let name = |id: i64| review(id).content.nome_processo.clone().unwrap();
+    let at = |entry: &(String, String, String)| millis(&entry.1);
+    assert_eq!(entries.len(), 2, "{queue:#}");
+    assert_eq!(
+        (entries[0].0.clone(), at(&entries[0]), entries[0].2.as_str()),
+        (name(6), millis("2026-03-15T14:00:00Z"), "revisora")
+    );
+    assert_eq!(
+        (entries[1].0.clone(), at(&entries[1]), entries[1].2.as_str()),
+        (name(8), millis("2026-04-01T09:30:00Z"), "autora")
+    );
+    let sent_back = staff
+        .data(
+            "query($id: ID!) { pop(id: $id) { status statusReason } }",
+            serde_json::json!({ "id": review(11).uuid.to_string() }),
+        )
+        .await;
+    assert_eq!(
+        sent_back["pop"],
+        serde_json::json!({ "status": "DRAFT", "statusReason": "Falta a etapa de homologação" })
+    );
+    server.stop().await;
+}
+
 both_backends!(
+    review_state_imports_as_the_workflow_steps,
     profiles_import_as_grants_and_pending_users_wait,
     a_legacy_admin_replaces_the_unused_first_run_admin,
     the_code_migration_marks_codes_shared_before,

@@ -8,8 +8,8 @@ use super::values::{
     parse_opt_datetime, parse_uuid, status,
 };
 use super::{
-    LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacyProfile, LegacySnapshot, LegacyUser,
-    LegacyVersion,
+    LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacyProfile, LegacyReview, LegacySnapshot,
+    LegacyUser, LegacyVersion,
 };
 use crate::db::models::PopContent;
 use crate::error::AppError;
@@ -258,6 +258,12 @@ impl Fields {
             updated_at: self.datetime("updated_at")?,
             last_autosave_at: self.opt_datetime("last_autosave_at")?,
             last_activity_at: self.datetime("last_activity_at")?,
+            review: LegacyReview {
+                submitted_at: self.opt_datetime("submitted_for_review_at")?,
+                submitted_by: self.opt_int("submitted_by")?,
+                reviewed_by: self.opt_int("reviewed_by")?,
+                notes: non_empty(self.opt_text("review_notes")?),
+            },
         })
     }
 

@@ -89,6 +89,21 @@ pub struct LegacyPop {
     pub last_autosave_at: Option<DateTime<Utc>>,
     /// Last activity.
     pub last_activity_at: DateTime<Utc>,
+    /// Where the POP stood in review (columns of the later versions; empty before them).
+    pub review: LegacyReview,
+}
+
+/// The review columns the later versions added to `processos_pop`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LegacyReview {
+    /// `submitted_for_review_at`: when it was last sent for review.
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// `submitted_by_id`: Django id of who sent it.
+    pub submitted_by: Option<i64>,
+    /// `reviewed_by_id`: Django id of the reviewer who last acted on it.
+    pub reviewed_by: Option<i64>,
+    /// `review_notes`: the reason given when it was sent back (an empty text is `None`).
+    pub notes: Option<String>,
 }
 
 /// A Django snapshot (`processos_popsnapshot`).

@@ -5,8 +5,8 @@ use super::values::{
     parse_json_text, parse_opt_datetime, parse_uuid, status,
 };
 use super::{
-    LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacyProfile, LegacySnapshot, LegacyUser,
-    LegacyVersion,
+    LegacyArea, LegacyChange, LegacyData, LegacyPop, LegacyProfile, LegacyReview, LegacySnapshot,
+    LegacyUser, LegacyVersion,
 };
 use crate::db::models::PopContent;
 use crate::error::AppError;
@@ -105,6 +105,14 @@ struct PopRow {
     last_autosave_at: Option<String>,
     #[diesel(sql_type = Text)]
     last_activity_at: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    submitted_for_review_at: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    submitted_by_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    reviewed_by_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    review_notes: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -234,6 +242,16 @@ fn has_table(conn: &mut SqliteConnection, table: &str) -> Result<bool, AppError>
     Ok(rows.first().is_some_and(|r| r.n > 0))
 }
 
+/// Whether `table` has `column` (the later versions added columns to `processos_pop`).
+fn has_column(conn: &mut SqliteConnection, table: &str, column: &str) -> Result<bool, AppError> {
+    let rows = diesel::sql_query("SELECT count(*) AS n FROM pragma_table_info(?) WHERE name = ?")
+        .bind::<Text, _>(table)
+        .bind::<Text, _>(column)
+        .load::<Present>(conn)
+        .map_err(|e| AppError::internal(format!("cannot read the legacy schema: {e}")))?;
+    Ok(rows.first().is_some_and(|r| r.n > 0))
+}
+
 /// A `file:` URI that opens `path` read-only (the legacy database is never written).
 fn read_only_uri(path: &Path) -> Result<String, AppError> {
     let text = path
@@ -265,15 +283,21 @@ pub fn read(path: &Path) -> Result<LegacyData, AppError> {
     )
     .load::<UserRow>(&mut conn)
     .map_err(|e| query_err("auth_user", e))?;
-    let pops = diesel::sql_query(
+    let review = if has_column(&mut conn, "processos_pop", "submitted_for_review_at")? {
+        "submitted_for_review_at, submitted_by_id, reviewed_by_id, review_notes"
+    } else {
+        "NULL AS submitted_for_review_at, NULL AS submitted_by_id, NULL AS reviewed_by_id, \
+         NULL AS review_notes"
+    };
+    let pops = diesel::sql_query(format!(
         "SELECT id, uuid, session_id, created_by_id, nome_usuario, area_codigo, area_nome, \
          macroprocesso, codigo_processo, nome_processo, processo_especifico, entrega_esperada, \
          dispositivos_normativos, sistemas_utilizados, operadores, pontos_atencao, etapas, \
          documentos_utilizados, fluxos_entrada, fluxos_saida, versao, mes_ano, data_aprovacao, \
          status, is_completo, is_deleted, integrity_hash, autosave_sequence, raw_payload, \
-         created_at, updated_at, last_autosave_at, last_activity_at \
-         FROM processos_pop ORDER BY id",
-    )
+         created_at, updated_at, last_autosave_at, last_activity_at, {review} \
+         FROM processos_pop ORDER BY id"
+    ))
     .load::<PopRow>(&mut conn)
     .map_err(|e| query_err("processos_pop", e))?;
     let snapshots = diesel::sql_query(
@@ -430,6 +454,15 @@ fn pop(r: PopRow) -> Result<LegacyPop, AppError> {
             &place("last_autosave_at"),
         )?,
         last_activity_at: parse_datetime(&r.last_activity_at, &place("last_activity_at"))?,
+        review: LegacyReview {
+            submitted_at: parse_opt_datetime(
+                r.submitted_for_review_at.as_deref(),
+                &place("submitted_for_review_at"),
+            )?,
+            submitted_by: r.submitted_by_id,
+            reviewed_by: r.reviewed_by_id,
+            notes: non_empty(r.review_notes),
+        },
     })
 }
 

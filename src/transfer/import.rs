@@ -29,6 +29,15 @@
 //! - **Change logs** are kept as they were: action `autosave` (the only writes the old system
 //!   logged), the legacy user mapped to the new id (the old code always recorded the creator; that
 //!   is history, not corrected here), values as JSON.
+//! - **Review state** (the later versions' `submitted_for_review_at`, `submitted_by_id`,
+//!   `reviewed_by_id` and `review_notes` on `processos_pop`) becomes the status rows MapaGov's own
+//!   workflow writes, so the review queue and `statusReason` read imported POPs like any other: a
+//!   POP in review gets its submission (`draft` → `in_review` by the submitter, at the submission
+//!   time); a draft with notes was sent back, and gets that step (`in_review` → `draft` by the
+//!   reviewer, with the notes as its reason) at its last write, the old system's only trace of
+//!   when. Notes on a POP in review again are of an earlier round and stay out (nothing here
+//!   would show them). `review_snapshot` (the document when submitted) is not imported: the
+//!   snapshots already hold the POP's documents.
 //!
 //! - **Published versions** (`processos_popversion`, later versions) keep their number, payload,
 //!   stored hash, publisher (mapped), time and reason. Each is verified by the legacy rule (the
@@ -47,7 +56,7 @@
 
 use super::rows::nul_path;
 use crate::db::models::Pop;
-use crate::db::queries;
+use crate::db::queries::{self, NewChange};
 use crate::db::types::DbUuid;
 use crate::db::{Conn, Db};
 use crate::domain::codes;
@@ -55,10 +64,11 @@ use crate::domain::document::{self, document_parts, hash_of};
 use crate::domain::hash::integrity_hash;
 use crate::domain::users::{Grants, Role};
 use crate::domain::versions::version_hash;
-use crate::domain::{SnapshotKind, Status};
+use crate::domain::{ChangeAction, SnapshotKind, Status};
 use crate::error::AppError;
-use crate::legacy::{LegacyData, LegacyPop, LegacySnapshot, LegacyUser};
+use crate::legacy::{LegacyData, LegacyPop, LegacyReview, LegacySnapshot, LegacyUser};
 use crate::with_backend;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use scoped_futures::ScopedFutureExt;
@@ -162,6 +172,7 @@ async fn write(
     let (pops, new_pops) = import_pops(conn, data, &users, &mut report).await?;
     let new_snapshots = import_snapshots(conn, &data.snapshots, &pops, &mut report).await?;
     import_changes(conn, data, &pops, &users, &mut report).await?;
+    import_review_state(conn, data, &pops, &new_pops, &users).await?;
     let new_versions = import_versions(conn, data, &pops, &users, &mut report).await?;
     report.versions_frozen = crate::db::versions::freeze_unversioned(conn).await?;
     verify(conn, &new_pops, &new_snapshots, &mut report).await?;
@@ -187,6 +198,7 @@ fn refuse_nul(data: &LegacyData) -> Result<(), AppError> {
         columns.insert("status".into(), json!(p.status));
         columns.insert("integrity_hash".into(), json!(p.integrity_hash));
         columns.insert("raw_payload".into(), json!(p.raw_payload));
+        columns.insert("review_notes".into(), json!(p.review.notes));
         ("processos_pop", p.id, Value::Object(columns))
     });
     let snapshots = data.snapshots.iter().map(|s| {
@@ -836,6 +848,76 @@ async fn import_changes(
         ));
     }
     report.tables.push(counts);
+    Ok(())
+}
+
+/// Writes the review state of the POPs imported now as the status rows the workflow would have
+/// written (see the module docs).
+async fn import_review_state(
+    conn: &mut Conn<'_>,
+    data: &LegacyData,
+    pops: &HashMap<i64, i64>,
+    new_pops: &[i64],
+    users: &HashMap<i64, i64>,
+) -> Result<(), AppError> {
+    let user = |legacy: Option<i64>| legacy.and_then(|id| users.get(&id).copied());
+    for pop in &data.pops {
+        let Some(&pop_id) = pops.get(&pop.id).filter(|id| new_pops.contains(id)) else {
+            continue;
+        };
+        let step = |from: Status, to: Status, by: Option<i64>, at: DateTime<Utc>| NewChange {
+            pop_id,
+            user_id: user(by),
+            action: ChangeAction::Status,
+            field_name: "status".into(),
+            old_value: Some(json!(from)),
+            new_value: Some(json!(to)),
+            autosave_sequence: pop.autosave_sequence,
+            snapshot_id: None,
+            now: at,
+        };
+        let rows = match (pop.status, &pop.review) {
+            (
+                Status::InReview,
+                LegacyReview {
+                    submitted_at: Some(at),
+                    submitted_by,
+                    ..
+                },
+            ) => {
+                vec![step(Status::Draft, Status::InReview, *submitted_by, *at)]
+            }
+            (
+                Status::Draft,
+                LegacyReview {
+                    notes: Some(notes),
+                    reviewed_by,
+                    ..
+                },
+            ) => {
+                let mut reason = step(
+                    Status::InReview,
+                    Status::Draft,
+                    *reviewed_by,
+                    pop.updated_at,
+                );
+                reason.field_name = "status_reason".into();
+                reason.old_value = Some(Value::Null);
+                reason.new_value = Some(json!(notes));
+                vec![
+                    step(
+                        Status::InReview,
+                        Status::Draft,
+                        *reviewed_by,
+                        pop.updated_at,
+                    ),
+                    reason,
+                ]
+            }
+            _ => continue,
+        };
+        queries::insert_changes(conn, &rows).await?;
+    }
     Ok(())
 }
 
