@@ -87,7 +87,7 @@ async fn write_day(db: &Db, pop_id: i64, start: i32, writes: &[Write]) {
             new_value: Some(new),
             autosave_sequence: sequence,
             snapshot_id: None,
-            now: write.at,
+            created_at: write.at,
         };
         match write.action {
             "status" => rows.push(row("status", json!("draft"), json!("in_review"))),

@@ -17,7 +17,7 @@ use mapagov::domain::transition::ExpectedHash;
 use mapagov::domain::{workflow, Status};
 use mapagov::error::AppError;
 use mapagov::transfer::import::{self, ImportOptions, ImportReport};
-use mapagov::{pop_columns, snapshot_columns, with_backend};
+use mapagov::with_backend;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -55,7 +55,7 @@ async fn all_pops(db: &Db) -> Vec<Pop> {
     let mut conn = pooled.conn();
     with_backend!(&mut conn, |c| schema::pops::table
         .order(schema::pops::id)
-        .select(pop_columns!())
+        .select(Pop::as_select())
         .load::<Pop>(c)
         .await)
     .unwrap()
@@ -66,7 +66,7 @@ async fn all_snapshots(db: &Db) -> Vec<Snapshot> {
     let mut conn = pooled.conn();
     with_backend!(&mut conn, |c| schema::pop_snapshots::table
         .order(schema::pop_snapshots::id)
-        .select(snapshot_columns!())
+        .select(Snapshot::as_select())
         .load::<Snapshot>(c)
         .await)
     .unwrap()

@@ -30,25 +30,27 @@ tokio::task_local! {
     pub static COMMITTED: RefCell<Vec<(i64, i32)>>;
 }
 
-/// One accepted write of a POP.
-#[derive(Debug, Clone, PartialEq, Queryable)]
-pub struct PopEvent {
-    /// Row id.
-    pub id: i64,
-    /// The POP (internal id).
-    pub pop_id: i64,
-    /// The POP's autosave sequence after the write.
-    pub sequence: i32,
-    /// The POP's integrity hash after the write.
-    pub integrity_hash: String,
-    /// Who wrote (`None`: the system).
-    pub user_id: Option<i64>,
-    /// The change-log action (`autosave`, `restore`, `status`, `delete`).
-    pub action: ChangeAction,
-    /// JSON Pointers into the POP's document of what changed (a JSON array of strings).
-    pub paths: Value,
-    /// When.
-    pub created_at: DateTime<Utc>,
+crate::db_row! {
+    /// One accepted write of a POP.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct PopEvent in pop_events {
+        /// Row id.
+        pub id: i64,
+        /// The POP (internal id).
+        pub pop_id: i64,
+        /// The POP's autosave sequence after the write.
+        pub sequence: i32,
+        /// The POP's integrity hash after the write.
+        pub integrity_hash: String,
+        /// Who wrote (`None`: the system).
+        pub user_id: Option<i64>,
+        /// The change-log action (`autosave`, `restore`, `status`, `delete`).
+        pub action: ChangeAction,
+        /// JSON Pointers into the POP's document of what changed (a JSON array of strings).
+        pub paths: Value,
+        /// When.
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 /// An event to record.
@@ -129,16 +131,7 @@ pub async fn after(
         .filter(schema::pop_events::sequence.gt(after))
         .order(schema::pop_events::sequence)
         .limit(PAGE)
-        .select((
-            schema::pop_events::id,
-            schema::pop_events::pop_id,
-            schema::pop_events::sequence,
-            schema::pop_events::integrity_hash,
-            schema::pop_events::user_id,
-            schema::pop_events::action,
-            schema::pop_events::paths,
-            schema::pop_events::created_at,
-        ))
+        .select(PopEvent::as_select())
         .load::<PopEvent>(c)
         .await)?)
 }

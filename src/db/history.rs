@@ -10,27 +10,29 @@ use super::models::ChangeLogEntry;
 use super::Conn;
 use crate::domain::ChangeAction;
 use crate::error::AppError;
-use crate::{change_log_columns, with_backend};
+use crate::with_backend;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
-/// What session grouping reads of one change-log row.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
-pub struct EntryMark {
-    /// Row id.
-    pub id: i64,
-    /// Who made the change.
-    pub user_id: Option<i64>,
-    /// What kind of write.
-    pub action: ChangeAction,
-    /// The field (legacy column name) or pseudo-field.
-    pub field_name: String,
-    /// The POP's autosave sequence after the write.
-    pub autosave_sequence: i32,
-    /// When.
-    pub created_at: DateTime<Utc>,
+crate::db_row! {
+    /// What session grouping reads of one change-log row.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct EntryMark in pop_change_log {
+        /// Row id.
+        pub id: i64,
+        /// Who made the change.
+        pub user_id: Option<i64>,
+        /// What kind of write.
+        pub action: ChangeAction,
+        /// The field (legacy column name) or pseudo-field.
+        pub field_name: String,
+        /// The POP's autosave sequence after the write.
+        pub autosave_sequence: i32,
+        /// When.
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 /// Up to `limit` change-log rows of a POP with an id below `below` (all when `None`), newest first.
@@ -50,14 +52,7 @@ pub async fn entry_marks(
         query
             .order(schema::pop_change_log::id.desc())
             .limit(limit)
-            .select((
-                schema::pop_change_log::id,
-                schema::pop_change_log::user_id,
-                schema::pop_change_log::action,
-                schema::pop_change_log::field_name,
-                schema::pop_change_log::autosave_sequence,
-                schema::pop_change_log::created_at,
-            ))
+            .select(EntryMark::as_select())
             .load::<EntryMark>(c)
             .await
     })?)
@@ -77,7 +72,7 @@ pub async fn milestone_sequences(conn: &mut Conn<'_>, pop_id: i64) -> Result<Vec
 pub async fn entry_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<ChangeLogEntry>, AppError> {
     Ok(with_backend!(conn, |c| schema::pop_change_log::table
         .find(id)
-        .select(change_log_columns!())
+        .select(ChangeLogEntry::as_select())
         .first::<ChangeLogEntry>(c)
         .await
         .optional())?)
@@ -92,7 +87,7 @@ pub async fn entries_by_ids(
     Ok(with_backend!(conn, |c| schema::pop_change_log::table
         .filter(schema::pop_change_log::pop_id.eq(pop_id))
         .filter(schema::pop_change_log::id.eq_any(ids))
-        .select(change_log_columns!())
+        .select(ChangeLogEntry::as_select())
         .load::<ChangeLogEntry>(c)
         .await)?)
 }

@@ -17,6 +17,7 @@ pub mod models;
 pub mod pool;
 pub mod presence;
 pub mod queries;
+pub mod row;
 pub mod schema;
 pub mod search;
 pub mod tls;

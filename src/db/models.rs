@@ -1,8 +1,7 @@
 //! Rows as the application reads them, shared by both backends.
 //!
-//! Structs are `Queryable` (positional), so each select names its columns explicitly through the
-//! `*_columns!` macros below, written once and expanded against whichever `schema` module
-//! [`crate::with_backend!`] brings into scope.
+//! Each row is declared once with [`crate::db_row!`]: `Row::as_select()` reads its columns on
+//! either backend, and `&Row` inserts them.
 
 use super::types::DbUuid;
 use crate::domain::{ChangeAction, SnapshotKind, Status};
@@ -11,41 +10,43 @@ use diesel::Queryable;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A POP's editable content, one field per column, named as the legacy system named them.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
-pub struct PopContent {
-    /// Author name shown on the document.
-    pub nome_usuario: String,
-    /// Area code (e.g. `COATE`).
-    pub area_codigo: Option<String>,
-    /// Area name.
-    pub area_nome: Option<String>,
-    /// Macroprocess.
-    pub macroprocesso: Option<String>,
-    /// Process-architecture code such as `7.2.1.1.1`.
-    pub codigo_processo: Option<String>,
-    /// Process name.
-    pub nome_processo: Option<String>,
-    /// Specific process.
-    pub processo_especifico: Option<String>,
-    /// Expected deliverable.
-    pub entrega_esperada: Option<String>,
-    /// Legal basis, items joined by ` | `.
-    pub dispositivos_normativos: Option<String>,
-    /// Systems used (JSON list).
-    pub sistemas_utilizados: Value,
-    /// Operators, joined by `, `.
-    pub operadores: Option<String>,
-    /// Points of attention.
-    pub pontos_atencao: Option<String>,
-    /// Steps (JSON list, stored faithfully).
-    pub etapas: Value,
-    /// Documents used (JSON list; legacy rows may hold a string).
-    pub documentos_utilizados: Value,
-    /// Input flows (JSON list).
-    pub fluxos_entrada: Value,
-    /// Output flows (JSON list).
-    pub fluxos_saida: Value,
+crate::db_row! {
+    /// A POP's editable content, one field per column, named as the legacy system named them.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct PopContent in pops {
+        /// Author name shown on the document.
+        pub nome_usuario: String,
+        /// Area code (e.g. `COATE`).
+        pub area_codigo: Option<String>,
+        /// Area name.
+        pub area_nome: Option<String>,
+        /// Macroprocess.
+        pub macroprocesso: Option<String>,
+        /// Process-architecture code such as `7.2.1.1.1`.
+        pub codigo_processo: Option<String>,
+        /// Process name.
+        pub nome_processo: Option<String>,
+        /// Specific process.
+        pub processo_especifico: Option<String>,
+        /// Expected deliverable.
+        pub entrega_esperada: Option<String>,
+        /// Legal basis, items joined by ` | `.
+        pub dispositivos_normativos: Option<String>,
+        /// Systems used (JSON list).
+        pub sistemas_utilizados: Value,
+        /// Operators, joined by `, `.
+        pub operadores: Option<String>,
+        /// Points of attention.
+        pub pontos_atencao: Option<String>,
+        /// Steps (JSON list, stored faithfully).
+        pub etapas: Value,
+        /// Documents used (JSON list; legacy rows may hold a string).
+        pub documentos_utilizados: Value,
+        /// Input flows (JSON list).
+        pub fluxos_entrada: Value,
+        /// Output flows (JSON list).
+        pub fluxos_saida: Value,
+    }
 }
 
 impl Default for PopContent {
@@ -72,49 +73,51 @@ impl Default for PopContent {
     }
 }
 
-/// A POP's identity and control fields.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
-pub struct PopMeta {
-    /// Internal key.
-    pub id: i64,
-    /// Public id.
-    pub uuid: DbUuid,
-    /// Id in the legacy Django database, for imported rows.
-    pub legacy_id: Option<i64>,
-    /// The front end's editing session.
-    pub session_id: Option<String>,
-    /// Owner.
-    pub created_by_id: Option<i64>,
-    /// Published version number.
-    pub versao: i32,
-    /// `MM/YYYY`.
-    pub mes_ano: Option<String>,
-    /// Approval date.
-    pub data_aprovacao: Option<NaiveDate>,
-    /// Workflow status.
-    pub status: Status,
-    /// Whether the author marked it complete.
-    pub is_completo: bool,
-    /// Legacy integrity hash of the current document.
-    pub integrity_hash: String,
-    /// Autosaves so far.
-    pub autosave_sequence: i32,
-    /// The front end's whole form state, as sent.
-    pub raw_payload: Option<Value>,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last write.
-    pub updated_at: DateTime<Utc>,
-    /// Last autosave.
-    pub last_autosave_at: Option<DateTime<Utc>>,
-    /// Last activity of any kind.
-    pub last_activity_at: DateTime<Utc>,
-    /// Soft-delete time.
-    pub deleted_at: Option<DateTime<Utc>>,
-    /// Its process code (CAP) is held by another live POP that had it first (imported or
-    /// migrated data): the code stays in the document but is not this POP's until it changes.
-    #[serde(default)]
-    pub cap_duplicate: bool,
+crate::db_row! {
+    /// A POP's identity and control fields.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct PopMeta in pops {
+        /// Internal key.
+        pub id: i64,
+        /// Public id.
+        pub uuid: DbUuid,
+        /// Id in the legacy Django database, for imported rows.
+        pub legacy_id: Option<i64>,
+        /// The front end's editing session.
+        pub session_id: Option<String>,
+        /// Owner.
+        pub created_by_id: Option<i64>,
+        /// Published version number.
+        pub versao: i32,
+        /// `MM/YYYY`.
+        pub mes_ano: Option<String>,
+        /// Approval date.
+        pub data_aprovacao: Option<NaiveDate>,
+        /// Workflow status.
+        pub status: Status,
+        /// Whether the author marked it complete.
+        pub is_completo: bool,
+        /// Legacy integrity hash of the current document.
+        pub integrity_hash: String,
+        /// Autosaves so far.
+        pub autosave_sequence: i32,
+        /// The front end's whole form state, as sent.
+        pub raw_payload: Option<Value>,
+        /// Creation time.
+        pub created_at: DateTime<Utc>,
+        /// Last write.
+        pub updated_at: DateTime<Utc>,
+        /// Last autosave.
+        pub last_autosave_at: Option<DateTime<Utc>>,
+        /// Last activity of any kind.
+        pub last_activity_at: DateTime<Utc>,
+        /// Soft-delete time.
+        pub deleted_at: Option<DateTime<Utc>>,
+        /// Its process code (CAP) is held by another live POP that had it first (imported or
+        /// migrated data): the code stays in the document but is not this POP's until it changes.
+        #[serde(default)]
+        pub cap_duplicate: bool,
+    }
 }
 
 /// A POP row: control fields and content.
@@ -126,317 +129,172 @@ pub struct Pop {
     pub content: PopContent,
 }
 
-/// Selects every column of `pops` in the order [`Pop`] reads them.
-#[macro_export]
-macro_rules! pop_columns {
-    () => {
-        (
-            (
-                schema::pops::id,
-                schema::pops::uuid,
-                schema::pops::legacy_id,
-                schema::pops::session_id,
-                schema::pops::created_by_id,
-                schema::pops::versao,
-                schema::pops::mes_ano,
-                schema::pops::data_aprovacao,
-                schema::pops::status,
-                schema::pops::is_completo,
-                schema::pops::integrity_hash,
-                schema::pops::autosave_sequence,
-                schema::pops::raw_payload,
-                schema::pops::created_at,
-                schema::pops::updated_at,
-                schema::pops::last_autosave_at,
-                schema::pops::last_activity_at,
-                schema::pops::deleted_at,
-                schema::pops::cap_duplicate,
-            ),
-            (
-                schema::pops::nome_usuario,
-                schema::pops::area_codigo,
-                schema::pops::area_nome,
-                schema::pops::macroprocesso,
-                schema::pops::codigo_processo,
-                schema::pops::nome_processo,
-                schema::pops::processo_especifico,
-                schema::pops::entrega_esperada,
-                schema::pops::dispositivos_normativos,
-                schema::pops::sistemas_utilizados,
-                schema::pops::operadores,
-                schema::pops::pontos_atencao,
-                schema::pops::etapas,
-                schema::pops::documentos_utilizados,
-                schema::pops::fluxos_entrada,
-                schema::pops::fluxos_saida,
-            ),
-        )
+/// `Pop::as_select()`: the columns of [`PopMeta`], then those of [`PopContent`].
+macro_rules! select_pop {
+    ($db:ty) => {
+        impl diesel::Selectable<$db> for Pop {
+            type SelectExpression = (
+                <PopMeta as diesel::Selectable<$db>>::SelectExpression,
+                <PopContent as diesel::Selectable<$db>>::SelectExpression,
+            );
+
+            fn construct_selection() -> Self::SelectExpression {
+                (
+                    <PopMeta as diesel::Selectable<$db>>::construct_selection(),
+                    <PopContent as diesel::Selectable<$db>>::construct_selection(),
+                )
+            }
+        }
     };
 }
+select_pop!(diesel::pg::Pg);
+select_pop!(diesel::sqlite::Sqlite);
 
-/// Assignments of every content column from a [`PopContent`], for inserts and updates.
-#[macro_export]
-macro_rules! pop_content_values {
-    ($content:expr) => {{
-        use diesel::ExpressionMethods as _;
-        let c: &$crate::db::models::PopContent = $content;
-        (
-            schema::pops::nome_usuario.eq(&c.nome_usuario),
-            schema::pops::area_codigo.eq(&c.area_codigo),
-            schema::pops::area_nome.eq(&c.area_nome),
-            schema::pops::macroprocesso.eq(&c.macroprocesso),
-            schema::pops::codigo_processo.eq(&c.codigo_processo),
-            schema::pops::nome_processo.eq(&c.nome_processo),
-            schema::pops::processo_especifico.eq(&c.processo_especifico),
-            schema::pops::entrega_esperada.eq(&c.entrega_esperada),
-            schema::pops::dispositivos_normativos.eq(&c.dispositivos_normativos),
-            schema::pops::sistemas_utilizados.eq(&c.sistemas_utilizados),
-            schema::pops::operadores.eq(&c.operadores),
-            schema::pops::pontos_atencao.eq(&c.pontos_atencao),
-            schema::pops::etapas.eq(&c.etapas),
-            schema::pops::documentos_utilizados.eq(&c.documentos_utilizados),
-            schema::pops::fluxos_entrada.eq(&c.fluxos_entrada),
-            schema::pops::fluxos_saida.eq(&c.fluxos_saida),
-        )
-    }};
+crate::db_row! {
+    /// An immutable copy of a POP's document.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct Snapshot in pop_snapshots {
+        /// Internal key, also the public id.
+        pub id: i64,
+        /// Id in the legacy Django database, for imported rows.
+        pub legacy_id: Option<i64>,
+        /// The POP.
+        pub pop_id: i64,
+        /// 1, 2, 3… per POP.
+        pub sequence: i32,
+        /// Why it was taken.
+        pub kind: SnapshotKind,
+        /// The POP's version then.
+        pub versao: i32,
+        /// The POP's autosave sequence then.
+        pub autosave_sequence: i32,
+        /// The POP's status then.
+        pub status: Status,
+        /// Legacy hash of `payload`.
+        pub integrity_hash: String,
+        /// The document.
+        pub payload: Value,
+        /// Kept forever by retention.
+        pub milestone: bool,
+        /// The milestone's label.
+        pub milestone_label: Option<String>,
+        /// Free label given when it was taken (backups).
+        pub label: Option<String>,
+        /// Who caused it.
+        pub created_by_id: Option<i64>,
+        /// When.
+        pub created_at: DateTime<Utc>,
+    }
 }
 
-/// An immutable copy of a POP's document.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize)]
-pub struct Snapshot {
-    /// Internal key, also the public id.
-    pub id: i64,
-    /// Id in the legacy Django database, for imported rows.
-    pub legacy_id: Option<i64>,
-    /// The POP.
-    pub pop_id: i64,
-    /// 1, 2, 3… per POP.
-    pub sequence: i32,
-    /// Why it was taken.
-    pub kind: SnapshotKind,
-    /// The POP's version then.
-    pub versao: i32,
-    /// The POP's autosave sequence then.
-    pub autosave_sequence: i32,
-    /// The POP's status then.
-    pub status: Status,
-    /// Legacy hash of `payload`.
-    pub integrity_hash: String,
-    /// The document.
-    pub payload: Value,
-    /// Kept forever by retention.
-    pub milestone: bool,
-    /// The milestone's label.
-    pub milestone_label: Option<String>,
-    /// Free label given when it was taken (backups).
-    pub label: Option<String>,
-    /// Who caused it.
-    pub created_by_id: Option<i64>,
-    /// When.
-    pub created_at: DateTime<Utc>,
+crate::db_row! {
+    /// One changed field of one write.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct ChangeLogEntry in pop_change_log {
+        /// Internal key.
+        pub id: i64,
+        /// Id in the legacy Django database, for imported rows.
+        pub legacy_id: Option<i64>,
+        /// The POP.
+        pub pop_id: i64,
+        /// Who made the change.
+        pub user_id: Option<i64>,
+        /// What kind of write.
+        pub action: ChangeAction,
+        /// The field (legacy column name) or a pseudo-field such as `status`.
+        pub field_name: String,
+        /// Value before.
+        pub old_value: Option<Value>,
+        /// Value after.
+        pub new_value: Option<Value>,
+        /// The POP's autosave sequence after the write.
+        pub autosave_sequence: i32,
+        /// The snapshot restored or taken, when there is one.
+        pub snapshot_id: Option<i64>,
+        /// When.
+        pub created_at: DateTime<Utc>,
+    }
 }
 
-/// Selects every column of `pop_snapshots` in the order [`Snapshot`] reads them.
-#[macro_export]
-macro_rules! snapshot_columns {
-    () => {
-        (
-            schema::pop_snapshots::id,
-            schema::pop_snapshots::legacy_id,
-            schema::pop_snapshots::pop_id,
-            schema::pop_snapshots::sequence,
-            schema::pop_snapshots::kind,
-            schema::pop_snapshots::versao,
-            schema::pop_snapshots::autosave_sequence,
-            schema::pop_snapshots::status,
-            schema::pop_snapshots::integrity_hash,
-            schema::pop_snapshots::payload,
-            schema::pop_snapshots::milestone,
-            schema::pop_snapshots::milestone_label,
-            schema::pop_snapshots::label,
-            schema::pop_snapshots::created_by_id,
-            schema::pop_snapshots::created_at,
-        )
-    };
+crate::db_row! {
+    /// A person who can sign in.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct User in users {
+        /// Internal key.
+        pub id: i64,
+        /// Id in the legacy Django database, for imported rows.
+        pub legacy_id: Option<i64>,
+        /// Unique login name.
+        pub username: String,
+        /// E-mail address (may be empty).
+        pub email: String,
+        /// Staff see and act on every POP.
+        pub is_staff: bool,
+        /// Area the user reviews, if any.
+        pub area_codigo: Option<String>,
+        /// When the account was created.
+        pub created_at: DateTime<Utc>,
+    }
 }
 
-/// One changed field of one write.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize)]
-pub struct ChangeLogEntry {
-    /// Internal key.
-    pub id: i64,
-    /// Id in the legacy Django database, for imported rows.
-    pub legacy_id: Option<i64>,
-    /// The POP.
-    pub pop_id: i64,
-    /// Who made the change.
-    pub user_id: Option<i64>,
-    /// What kind of write.
-    pub action: ChangeAction,
-    /// The field (legacy column name) or a pseudo-field such as `status`.
-    pub field_name: String,
-    /// Value before.
-    pub old_value: Option<Value>,
-    /// Value after.
-    pub new_value: Option<Value>,
-    /// The POP's autosave sequence after the write.
-    pub autosave_sequence: i32,
-    /// The snapshot restored or taken, when there is one.
-    pub snapshot_id: Option<i64>,
-    /// When.
-    pub created_at: DateTime<Utc>,
+crate::db_row! {
+    /// An area or sub-area (the legacy `processos_area`).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Area in areas {
+        /// Internal key.
+        pub id: i64,
+        /// Id in the legacy Django database, for imported rows.
+        pub legacy_id: Option<i64>,
+        /// Unique code (`DIGEP`, `DIGEP-RO`), as POPs and reviewers name their area.
+        pub codigo: String,
+        /// Full name.
+        pub nome: String,
+        /// Short name.
+        pub nome_curto: String,
+        /// Unique slug of the catalogue's addresses.
+        pub slug: String,
+        /// The two-digit CAP prefix (sub-areas usually have none and use their parent's).
+        pub prefixo: Option<String>,
+        /// Position in lists.
+        pub ordem: i32,
+        /// Inactive areas are kept for their POPs but offered for nothing new.
+        pub ativo: bool,
+        /// Free description.
+        pub descricao: String,
+        /// The parent area of a sub-area.
+        pub parent_id: Option<i64>,
+        /// Creation time.
+        pub created_at: DateTime<Utc>,
+        /// Last change.
+        pub updated_at: DateTime<Utc>,
+    }
 }
 
-/// Selects every column of `pop_change_log` in the order [`ChangeLogEntry`] reads them.
-#[macro_export]
-macro_rules! change_log_columns {
-    () => {
-        (
-            schema::pop_change_log::id,
-            schema::pop_change_log::legacy_id,
-            schema::pop_change_log::pop_id,
-            schema::pop_change_log::user_id,
-            schema::pop_change_log::action,
-            schema::pop_change_log::field_name,
-            schema::pop_change_log::old_value,
-            schema::pop_change_log::new_value,
-            schema::pop_change_log::autosave_sequence,
-            schema::pop_change_log::snapshot_id,
-            schema::pop_change_log::created_at,
-        )
-    };
-}
-
-/// A person who can sign in.
-#[derive(Debug, Clone, PartialEq, Queryable)]
-pub struct User {
-    /// Internal key.
-    pub id: i64,
-    /// Id in the legacy Django database, for imported rows.
-    pub legacy_id: Option<i64>,
-    /// Unique login name.
-    pub username: String,
-    /// E-mail address (may be empty).
-    pub email: String,
-    /// Staff see and act on every POP.
-    pub is_staff: bool,
-    /// Area the user reviews, if any.
-    pub area_codigo: Option<String>,
-    /// When the account was created.
-    pub created_at: DateTime<Utc>,
-}
-
-/// Selects the public columns of `users` (never the password hash) in [`User`]'s order.
-#[macro_export]
-macro_rules! user_columns {
-    () => {
-        (
-            schema::users::id,
-            schema::users::legacy_id,
-            schema::users::username,
-            schema::users::email,
-            schema::users::is_staff,
-            schema::users::area_codigo,
-            schema::users::created_at,
-        )
-    };
-}
-
-/// An area or sub-area (the legacy `processos_area`).
-#[derive(Debug, Clone, PartialEq, Queryable)]
-pub struct Area {
-    /// Internal key.
-    pub id: i64,
-    /// Id in the legacy Django database, for imported rows.
-    pub legacy_id: Option<i64>,
-    /// Unique code (`DIGEP`, `DIGEP-RO`), as POPs and reviewers name their area.
-    pub codigo: String,
-    /// Full name.
-    pub nome: String,
-    /// Short name.
-    pub nome_curto: String,
-    /// Unique slug of the catalogue's addresses.
-    pub slug: String,
-    /// The two-digit CAP prefix (sub-areas usually have none and use their parent's).
-    pub prefixo: Option<String>,
-    /// Position in lists.
-    pub ordem: i32,
-    /// Inactive areas are kept for their POPs but offered for nothing new.
-    pub ativo: bool,
-    /// Free description.
-    pub descricao: String,
-    /// The parent area of a sub-area.
-    pub parent_id: Option<i64>,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Selects the columns of `areas` in [`Area`]'s order.
-#[macro_export]
-macro_rules! area_columns {
-    () => {
-        (
-            schema::areas::id,
-            schema::areas::legacy_id,
-            schema::areas::codigo,
-            schema::areas::nome,
-            schema::areas::nome_curto,
-            schema::areas::slug,
-            schema::areas::prefixo,
-            schema::areas::ordem,
-            schema::areas::ativo,
-            schema::areas::descricao,
-            schema::areas::parent_id,
-            schema::areas::created_at,
-            schema::areas::updated_at,
-        )
-    };
-}
-
-/// A published version: the document of a POP frozen when it was published (the legacy
-/// `processos_popversion`).
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize)]
-pub struct PublishedVersion {
-    /// Internal key.
-    pub id: i64,
-    /// Id in the legacy Django database, for imported rows.
-    pub legacy_id: Option<i64>,
-    /// The POP.
-    pub pop_id: i64,
-    /// The version number (1, 2, 3… per POP).
-    pub versao: i32,
-    /// The document as published. Versions imported from the legacy system hold it without
-    /// `status` and `versao` (see [`crate::domain::versions::version_hash`]).
-    pub payload: Value,
-    /// Legacy hash of the document as published.
-    pub integrity_hash: String,
-    /// Who published it.
-    pub published_by_id: Option<i64>,
-    /// When.
-    pub published_at: DateTime<Utc>,
-    /// Why (empty when no reason was given).
-    pub motivo: String,
-    /// The version the catalogue answers for its POP (at most one per POP).
-    pub is_current: bool,
-}
-
-/// Selects the columns of `pop_versions` in [`PublishedVersion`]'s order.
-#[macro_export]
-macro_rules! version_columns {
-    () => {
-        (
-            schema::pop_versions::id,
-            schema::pop_versions::legacy_id,
-            schema::pop_versions::pop_id,
-            schema::pop_versions::versao,
-            schema::pop_versions::payload,
-            schema::pop_versions::integrity_hash,
-            schema::pop_versions::published_by_id,
-            schema::pop_versions::published_at,
-            schema::pop_versions::motivo,
-            schema::pop_versions::is_current,
-        )
-    };
+crate::db_row! {
+    /// A published version: the document of a POP frozen when it was published (the legacy
+    /// `processos_popversion`).
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct PublishedVersion in pop_versions {
+        /// Internal key.
+        pub id: i64,
+        /// Id in the legacy Django database, for imported rows.
+        pub legacy_id: Option<i64>,
+        /// The POP.
+        pub pop_id: i64,
+        /// The version number (1, 2, 3… per POP).
+        pub versao: i32,
+        /// The document as published. Versions imported from the legacy system hold it without
+        /// `status` and `versao` (see [`crate::domain::versions::version_hash`]).
+        pub payload: Value,
+        /// Legacy hash of the document as published.
+        pub integrity_hash: String,
+        /// Who published it.
+        pub published_by_id: Option<i64>,
+        /// When.
+        pub published_at: DateTime<Utc>,
+        /// Why (empty when no reason was given).
+        pub motivo: String,
+        /// The version the catalogue answers for its POP (at most one per POP).
+        pub is_current: bool,
+    }
 }

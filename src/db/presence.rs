@@ -10,15 +10,17 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-/// One open tab of a POP.
-#[derive(Debug, Clone, PartialEq, Queryable)]
-pub struct Presence {
-    /// The person.
-    pub user_id: i64,
-    /// The tab (a string the client chose).
-    pub client_id: String,
-    /// Its last heartbeat.
-    pub seen_at: DateTime<Utc>,
+crate::db_row! {
+    /// One open tab of a POP.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Presence in pop_presence {
+        /// The person.
+        pub user_id: i64,
+        /// The tab (a string the client chose).
+        pub client_id: String,
+        /// Its last heartbeat.
+        pub seen_at: DateTime<Utc>,
+    }
 }
 
 /// Records a heartbeat of `client_id` of `user_id` on POP `pop_id` at `now`.
@@ -95,11 +97,7 @@ pub async fn open_tabs(
             schema::pop_presence::user_id,
             schema::pop_presence::client_id,
         ))
-        .select((
-            schema::pop_presence::user_id,
-            schema::pop_presence::client_id,
-            schema::pop_presence::seen_at,
-        ))
+        .select(Presence::as_select())
         .load::<Presence>(c)
         .await)?)
 }

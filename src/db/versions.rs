@@ -5,7 +5,7 @@ use super::models::PublishedVersion;
 use super::types::DbUuid;
 use super::Conn;
 use crate::error::AppError;
-use crate::{version_columns, with_backend};
+use crate::with_backend;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -49,7 +49,7 @@ pub async fn insert_current(
         schema::pop_versions::motivo.eq(new.motivo),
         schema::pop_versions::is_current.eq(true),
     ))
-    .returning(version_columns!())
+    .returning(PublishedVersion::as_select())
     .get_result::<PublishedVersion>(c)
     .await)?)
 }
@@ -102,7 +102,7 @@ pub async fn of_pops(
             schema::pop_versions::pop_id,
             schema::pop_versions::versao.desc()
         ))
-        .select(version_columns!())
+        .select(PublishedVersion::as_select())
         .load::<PublishedVersion>(c)
         .await)?)
 }
@@ -122,7 +122,7 @@ pub async fn find(
             None => query.filter(schema::pop_versions::is_current.eq(true)),
         };
         query
-            .select(version_columns!())
+            .select(PublishedVersion::as_select())
             .first::<PublishedVersion>(c)
             .await
             .optional()
@@ -136,7 +136,7 @@ pub async fn by_id(
 ) -> Result<Option<(uuid::Uuid, PublishedVersion)>, AppError> {
     let version = with_backend!(conn, |c| schema::pop_versions::table
         .find(id)
-        .select(version_columns!())
+        .select(PublishedVersion::as_select())
         .first::<PublishedVersion>(c)
         .await
         .optional())?;

@@ -9,7 +9,7 @@ use super::{Actor, Status};
 use crate::db::models::Area;
 use crate::db::{Conn, Db};
 use crate::error::AppError;
-use crate::{area_columns, with_backend};
+use crate::with_backend;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -149,7 +149,7 @@ pub fn validate(input: &AreaInput) -> Result<AreaInput, AppError> {
 pub async fn all(conn: &mut Conn<'_>) -> Result<Vec<Area>, AppError> {
     Ok(with_backend!(conn, |c| schema::areas::table
         .order((schema::areas::ordem, schema::areas::nome, schema::areas::id))
-        .select(area_columns!())
+        .select(Area::as_select())
         .load::<Area>(c)
         .await)?)
 }
@@ -244,7 +244,7 @@ pub fn with_descendants(areas: &[Area], codigo: &str) -> Vec<String> {
 async fn by_codigo(conn: &mut Conn<'_>, codigo: &str) -> Result<Option<Area>, AppError> {
     Ok(with_backend!(conn, |c| schema::areas::table
         .filter(schema::areas::codigo.eq(codigo))
-        .select(area_columns!())
+        .select(Area::as_select())
         .first::<Area>(c)
         .await
         .optional())?)

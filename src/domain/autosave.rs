@@ -490,7 +490,7 @@ pub(super) async fn insert_draft(
             new_value: Some(new),
             autosave_sequence: pop.meta.autosave_sequence,
             snapshot_id: None,
-            now: draft.now,
+            created_at: draft.now,
         })
         .collect();
     queries::insert_changes(conn, &log).await?;

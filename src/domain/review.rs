@@ -8,7 +8,7 @@ use super::{areas, Actor, Status};
 use crate::db::models::Pop;
 use crate::db::{Conn, Db};
 use crate::error::AppError;
-use crate::{pop_columns, with_backend};
+use crate::with_backend;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -74,7 +74,7 @@ async fn in_review(conn: &mut Conn<'_>, codes: &[String]) -> Result<Vec<Pop>, Ap
         .filter(schema::pops::deleted_at.is_null())
         .filter(schema::pops::area_codigo.eq_any(codes))
         .order(schema::pops::id)
-        .select(pop_columns!())
+        .select(Pop::as_select())
         .load::<Pop>(c)
         .await)?)
 }

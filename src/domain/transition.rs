@@ -261,7 +261,7 @@ pub async fn apply(
             new_value: new,
             autosave_sequence: next.meta.autosave_sequence,
             snapshot_id,
-            now,
+            created_at: now,
         })
         .collect();
     queries::insert_changes(conn, &rows).await?;

@@ -91,34 +91,38 @@ impl Default for Policy {
     }
 }
 
-/// A draft to soft-delete.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
-pub struct IdleDraft {
-    /// Row id.
-    pub id: i64,
-    /// Public id.
-    pub uuid: DbUuid,
-    /// Process name, for the report.
-    pub nome_processo: Option<String>,
-    /// Last activity.
-    pub last_activity_at: DateTime<Utc>,
+crate::db_row! {
+    /// A draft to soft-delete.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct IdleDraft in pops {
+        /// Row id.
+        pub id: i64,
+        /// Public id.
+        pub uuid: DbUuid,
+        /// Process name, for the report.
+        pub nome_processo: Option<String>,
+        /// Last activity.
+        pub last_activity_at: DateTime<Utc>,
+    }
 }
 
-/// What retention looks at in a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
-pub struct SnapshotAge {
-    /// Row id.
-    pub id: i64,
-    /// Its POP.
-    pub pop_id: i64,
-    /// Sequence within the POP.
-    pub sequence: i32,
-    /// Milestones are always kept.
-    pub milestone: bool,
-    /// Why it was taken.
-    pub kind: SnapshotKind,
-    /// When it was taken.
-    pub created_at: DateTime<Utc>,
+crate::db_row! {
+    /// What retention looks at in a snapshot.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SnapshotAge in pop_snapshots {
+        /// Row id.
+        pub id: i64,
+        /// Its POP.
+        pub pop_id: i64,
+        /// Sequence within the POP.
+        pub sequence: i32,
+        /// Milestones are always kept.
+        pub milestone: bool,
+        /// Why it was taken.
+        pub kind: SnapshotKind,
+        /// When it was taken.
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 /// What a cleanup does (or, for a dry run, would do).
@@ -221,12 +225,7 @@ pub async fn plan(
         .filter(schema::pops::deleted_at.is_null())
         .filter(schema::pops::last_activity_at.lt(idle_before))
         .order(schema::pops::id)
-        .select((
-            schema::pops::id,
-            schema::pops::uuid,
-            schema::pops::nome_processo,
-            schema::pops::last_activity_at,
-        ))
+        .select(IdleDraft::as_select())
         .load(c)
         .await)?;
     let snapshots: Vec<SnapshotAge> = with_backend!(conn, |c| schema::pop_snapshots::table
@@ -234,14 +233,7 @@ pub async fn plan(
             schema::pop_snapshots::pop_id,
             schema::pop_snapshots::sequence.desc(),
         ))
-        .select((
-            schema::pop_snapshots::id,
-            schema::pop_snapshots::pop_id,
-            schema::pop_snapshots::sequence,
-            schema::pop_snapshots::milestone,
-            schema::pop_snapshots::kind,
-            schema::pop_snapshots::created_at,
-        ))
+        .select(SnapshotAge::as_select())
         .load(c)
         .await)?;
     let idempotency_before = now - policy.keep_idempotency;

@@ -703,7 +703,7 @@ async fn import_pops(
                     schema::pops::deleted_at.eq(deleted_at),
                     schema::pops::cap_duplicate.eq(cap_duplicate),
                 ),
-                crate::pop_content_values!(&pop.content),
+                &pop.content,
             ))
             .returning(schema::pops::id)
             .get_result(c)
@@ -874,7 +874,7 @@ async fn import_review_state(
             new_value: Some(json!(to)),
             autosave_sequence: pop.autosave_sequence,
             snapshot_id: None,
-            now: at,
+            created_at: at,
         };
         let rows = match (pop.status, &pop.review) {
             (

@@ -148,184 +148,200 @@ mod uuid_text {
     }
 }
 
-/// An `areas` row.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct AreaRow {
-    pub id: i64,
-    pub legacy_id: Option<i64>,
-    pub codigo: String,
-    pub nome: String,
-    pub nome_curto: String,
-    pub slug: String,
-    pub prefixo: Option<String>,
-    pub ordem: i32,
-    pub ativo: bool,
-    pub descricao: String,
-    pub parent_id: Option<i64>,
-    #[serde(with = "timestamp")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "timestamp")]
-    pub updated_at: DateTime<Utc>,
+crate::db_row! {
+    /// An `areas` row.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(missing_docs)]
+    pub struct AreaRow in areas {
+        pub id: i64,
+        pub legacy_id: Option<i64>,
+        pub codigo: String,
+        pub nome: String,
+        pub nome_curto: String,
+        pub slug: String,
+        pub prefixo: Option<String>,
+        pub ordem: i32,
+        pub ativo: bool,
+        pub descricao: String,
+        pub parent_id: Option<i64>,
+        #[serde(with = "timestamp")]
+        pub created_at: DateTime<Utc>,
+        #[serde(with = "timestamp")]
+        pub updated_at: DateTime<Utc>,
+    }
 }
 
-/// A `users` row, password hash included.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct UserRow {
-    pub id: i64,
-    pub legacy_id: Option<i64>,
-    pub username: String,
-    pub email: String,
-    pub password_hash: String,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-    pub is_active: bool,
-    pub area_codigo: Option<String>,
-    #[serde(with = "timestamp")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "timestamp::option")]
-    pub last_login_at: Option<DateTime<Utc>>,
+crate::db_row! {
+    /// A `users` row, password hash included.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(missing_docs)]
+    pub struct UserRow in users {
+        pub id: i64,
+        pub legacy_id: Option<i64>,
+        pub username: String,
+        pub email: String,
+        pub password_hash: String,
+        pub is_staff: bool,
+        pub is_superuser: bool,
+        pub is_active: bool,
+        pub area_codigo: Option<String>,
+        #[serde(with = "timestamp")]
+        pub created_at: DateTime<Utc>,
+        #[serde(with = "timestamp::option")]
+        pub last_login_at: Option<DateTime<Utc>>,
+    }
 }
 
-/// An `api_tokens` row: the token's SHA-256 digest, never the token itself.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct ApiTokenRow {
-    pub id: i64,
-    pub user_id: i64,
-    pub token_hash: String,
-    pub label: String,
-    #[serde(with = "timestamp")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "timestamp::option")]
-    pub last_used_at: Option<DateTime<Utc>>,
-    #[serde(with = "timestamp::option")]
-    pub revoked_at: Option<DateTime<Utc>>,
+crate::db_row! {
+    /// An `api_tokens` row: the token's SHA-256 digest, never the token itself.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(missing_docs)]
+    pub struct ApiTokenRow in api_tokens {
+        pub id: i64,
+        pub user_id: i64,
+        pub token_hash: String,
+        pub label: String,
+        #[serde(with = "timestamp")]
+        pub created_at: DateTime<Utc>,
+        #[serde(with = "timestamp::option")]
+        pub last_used_at: Option<DateTime<Utc>>,
+        #[serde(with = "timestamp::option")]
+        pub revoked_at: Option<DateTime<Utc>>,
+    }
 }
 
-/// A `pops` row.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct PopRow {
-    pub id: i64,
-    #[serde(with = "uuid_text")]
-    pub uuid: DbUuid,
-    pub legacy_id: Option<i64>,
-    pub session_id: Option<String>,
-    pub created_by_id: Option<i64>,
-    pub nome_usuario: String,
-    pub area_codigo: Option<String>,
-    pub area_nome: Option<String>,
-    pub macroprocesso: Option<String>,
-    pub codigo_processo: Option<String>,
-    pub nome_processo: Option<String>,
-    pub processo_especifico: Option<String>,
-    pub entrega_esperada: Option<String>,
-    pub dispositivos_normativos: Option<String>,
-    pub sistemas_utilizados: Value,
-    pub operadores: Option<String>,
-    pub pontos_atencao: Option<String>,
-    pub etapas: Value,
-    pub documentos_utilizados: Value,
-    pub fluxos_entrada: Value,
-    pub fluxos_saida: Value,
-    pub versao: i32,
-    pub mes_ano: Option<String>,
-    pub data_aprovacao: Option<NaiveDate>,
-    pub status: Status,
-    pub is_completo: bool,
-    pub integrity_hash: String,
-    pub autosave_sequence: i32,
-    pub raw_payload: Option<Value>,
-    #[serde(with = "timestamp")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "timestamp")]
-    pub updated_at: DateTime<Utc>,
-    #[serde(with = "timestamp::option")]
-    pub last_autosave_at: Option<DateTime<Utc>>,
-    #[serde(with = "timestamp")]
-    pub last_activity_at: DateTime<Utc>,
-    #[serde(with = "timestamp::option")]
-    pub deleted_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub cap_duplicate: bool,
+crate::db_row! {
+    /// A `pops` row.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(missing_docs)]
+    pub struct PopRow in pops {
+        pub id: i64,
+        #[serde(with = "uuid_text")]
+        pub uuid: DbUuid,
+        pub legacy_id: Option<i64>,
+        pub session_id: Option<String>,
+        pub created_by_id: Option<i64>,
+        pub nome_usuario: String,
+        pub area_codigo: Option<String>,
+        pub area_nome: Option<String>,
+        pub macroprocesso: Option<String>,
+        pub codigo_processo: Option<String>,
+        pub nome_processo: Option<String>,
+        pub processo_especifico: Option<String>,
+        pub entrega_esperada: Option<String>,
+        pub dispositivos_normativos: Option<String>,
+        pub sistemas_utilizados: Value,
+        pub operadores: Option<String>,
+        pub pontos_atencao: Option<String>,
+        pub etapas: Value,
+        pub documentos_utilizados: Value,
+        pub fluxos_entrada: Value,
+        pub fluxos_saida: Value,
+        pub versao: i32,
+        pub mes_ano: Option<String>,
+        pub data_aprovacao: Option<NaiveDate>,
+        pub status: Status,
+        pub is_completo: bool,
+        pub integrity_hash: String,
+        pub autosave_sequence: i32,
+        pub raw_payload: Option<Value>,
+        #[serde(with = "timestamp")]
+        pub created_at: DateTime<Utc>,
+        #[serde(with = "timestamp")]
+        pub updated_at: DateTime<Utc>,
+        #[serde(with = "timestamp::option")]
+        pub last_autosave_at: Option<DateTime<Utc>>,
+        #[serde(with = "timestamp")]
+        pub last_activity_at: DateTime<Utc>,
+        #[serde(with = "timestamp::option")]
+        pub deleted_at: Option<DateTime<Utc>>,
+        #[serde(default)]
+        pub cap_duplicate: bool,
+    }
 }
 
-/// A `pop_snapshots` row.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct SnapshotRow {
-    pub id: i64,
-    pub legacy_id: Option<i64>,
-    pub pop_id: i64,
-    pub sequence: i32,
-    pub kind: SnapshotKind,
-    pub versao: i32,
-    pub autosave_sequence: i32,
-    pub status: Status,
-    pub integrity_hash: String,
-    pub payload: Value,
-    pub milestone: bool,
-    pub milestone_label: Option<String>,
-    pub label: Option<String>,
-    pub created_by_id: Option<i64>,
-    #[serde(with = "timestamp")]
-    pub created_at: DateTime<Utc>,
+crate::db_row! {
+    /// A `pop_snapshots` row.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(missing_docs)]
+    pub struct SnapshotRow in pop_snapshots {
+        pub id: i64,
+        pub legacy_id: Option<i64>,
+        pub pop_id: i64,
+        pub sequence: i32,
+        pub kind: SnapshotKind,
+        pub versao: i32,
+        pub autosave_sequence: i32,
+        pub status: Status,
+        pub integrity_hash: String,
+        pub payload: Value,
+        pub milestone: bool,
+        pub milestone_label: Option<String>,
+        pub label: Option<String>,
+        pub created_by_id: Option<i64>,
+        #[serde(with = "timestamp")]
+        pub created_at: DateTime<Utc>,
+    }
 }
 
-/// A `pop_change_log` row.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct ChangeRow {
-    pub id: i64,
-    pub legacy_id: Option<i64>,
-    pub pop_id: i64,
-    pub user_id: Option<i64>,
-    pub action: ChangeAction,
-    pub field_name: String,
-    pub old_value: Option<Value>,
-    pub new_value: Option<Value>,
-    pub autosave_sequence: i32,
-    pub snapshot_id: Option<i64>,
-    #[serde(with = "timestamp")]
-    pub created_at: DateTime<Utc>,
+crate::db_row! {
+    /// A `pop_change_log` row.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(missing_docs)]
+    pub struct ChangeRow in pop_change_log {
+        pub id: i64,
+        pub legacy_id: Option<i64>,
+        pub pop_id: i64,
+        pub user_id: Option<i64>,
+        pub action: ChangeAction,
+        pub field_name: String,
+        pub old_value: Option<Value>,
+        pub new_value: Option<Value>,
+        pub autosave_sequence: i32,
+        pub snapshot_id: Option<i64>,
+        #[serde(with = "timestamp")]
+        pub created_at: DateTime<Utc>,
+    }
 }
 
-/// A `pop_versions` row.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct VersionRow {
-    pub id: i64,
-    pub legacy_id: Option<i64>,
-    pub pop_id: i64,
-    pub versao: i32,
-    pub payload: Value,
-    pub integrity_hash: String,
-    pub published_by_id: Option<i64>,
-    #[serde(with = "timestamp")]
-    pub published_at: DateTime<Utc>,
-    pub motivo: String,
-    pub is_current: bool,
+crate::db_row! {
+    /// A `pop_versions` row.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(missing_docs)]
+    pub struct VersionRow in pop_versions {
+        pub id: i64,
+        pub legacy_id: Option<i64>,
+        pub pop_id: i64,
+        pub versao: i32,
+        pub payload: Value,
+        pub integrity_hash: String,
+        pub published_by_id: Option<i64>,
+        #[serde(with = "timestamp")]
+        pub published_at: DateTime<Utc>,
+        pub motivo: String,
+        pub is_current: bool,
+    }
 }
 
-/// An `idempotency_keys` row.
-#[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct IdempotencyRow {
-    pub key: String,
-    pub request_hash: String,
-    pub response: Value,
-    #[serde(with = "timestamp")]
-    pub created_at: DateTime<Utc>,
+crate::db_row! {
+    /// An `idempotency_keys` row.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(missing_docs)]
+    pub struct IdempotencyRow in idempotency_keys {
+        pub key: String,
+        pub request_hash: String,
+        pub response: Value,
+        #[serde(with = "timestamp")]
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 /// One batch of rows of one table, in key order.
@@ -501,98 +517,28 @@ pub async fn read_batch(
             .filter(schema::areas::id.gt(after))
             .order(schema::areas::id)
             .limit(limit)
-            .select((
-                schema::areas::id,
-                schema::areas::legacy_id,
-                schema::areas::codigo,
-                schema::areas::nome,
-                schema::areas::nome_curto,
-                schema::areas::slug,
-                schema::areas::prefixo,
-                schema::areas::ordem,
-                schema::areas::ativo,
-                schema::areas::descricao,
-                schema::areas::parent_id,
-                schema::areas::created_at,
-                schema::areas::updated_at,
-            ))
+            .select(AreaRow::as_select())
             .load::<AreaRow>(c)
             .await)?),
         Table::Users => Batch::Users(with_backend!(conn, |c| schema::users::table
             .filter(schema::users::id.gt(after))
             .order(schema::users::id)
             .limit(limit)
-            .select((
-                schema::users::id,
-                schema::users::legacy_id,
-                schema::users::username,
-                schema::users::email,
-                schema::users::password_hash,
-                schema::users::is_staff,
-                schema::users::is_superuser,
-                schema::users::is_active,
-                schema::users::area_codigo,
-                schema::users::created_at,
-                schema::users::last_login_at,
-            ))
+            .select(UserRow::as_select())
             .load::<UserRow>(c)
             .await)?),
         Table::ApiTokens => Batch::ApiTokens(with_backend!(conn, |c| schema::api_tokens::table
             .filter(schema::api_tokens::id.gt(after))
             .order(schema::api_tokens::id)
             .limit(limit)
-            .select((
-                schema::api_tokens::id,
-                schema::api_tokens::user_id,
-                schema::api_tokens::token_hash,
-                schema::api_tokens::label,
-                schema::api_tokens::created_at,
-                schema::api_tokens::last_used_at,
-                schema::api_tokens::revoked_at,
-            ))
+            .select(ApiTokenRow::as_select())
             .load::<ApiTokenRow>(c)
             .await)?),
         Table::Pops => Batch::Pops(with_backend!(conn, |c| schema::pops::table
             .filter(schema::pops::id.gt(after))
             .order(schema::pops::id)
             .limit(limit)
-            .select((
-                schema::pops::id,
-                schema::pops::uuid,
-                schema::pops::legacy_id,
-                schema::pops::session_id,
-                schema::pops::created_by_id,
-                schema::pops::nome_usuario,
-                schema::pops::area_codigo,
-                schema::pops::area_nome,
-                schema::pops::macroprocesso,
-                schema::pops::codigo_processo,
-                schema::pops::nome_processo,
-                schema::pops::processo_especifico,
-                schema::pops::entrega_esperada,
-                schema::pops::dispositivos_normativos,
-                schema::pops::sistemas_utilizados,
-                schema::pops::operadores,
-                schema::pops::pontos_atencao,
-                schema::pops::etapas,
-                schema::pops::documentos_utilizados,
-                schema::pops::fluxos_entrada,
-                schema::pops::fluxos_saida,
-                schema::pops::versao,
-                schema::pops::mes_ano,
-                schema::pops::data_aprovacao,
-                schema::pops::status,
-                schema::pops::is_completo,
-                schema::pops::integrity_hash,
-                schema::pops::autosave_sequence,
-                schema::pops::raw_payload,
-                schema::pops::created_at,
-                schema::pops::updated_at,
-                schema::pops::last_autosave_at,
-                schema::pops::last_activity_at,
-                schema::pops::deleted_at,
-                schema::pops::cap_duplicate,
-            ))
+            .select(PopRow::as_select())
             .load::<PopRow>(c)
             .await)?),
         Table::PopSnapshots => {
@@ -600,7 +546,7 @@ pub async fn read_batch(
                 .filter(schema::pop_snapshots::id.gt(after))
                 .order(schema::pop_snapshots::id)
                 .limit(limit)
-                .select(crate::snapshot_columns!())
+                .select(SnapshotRow::as_select())
                 .load::<SnapshotRow>(c)
                 .await)?)
         }
@@ -609,7 +555,7 @@ pub async fn read_batch(
                 .filter(schema::pop_change_log::id.gt(after))
                 .order(schema::pop_change_log::id)
                 .limit(limit)
-                .select(crate::change_log_columns!())
+                .select(ChangeRow::as_select())
                 .load::<ChangeRow>(c)
                 .await)?)
         }
@@ -618,7 +564,7 @@ pub async fn read_batch(
                 .filter(schema::pop_versions::id.gt(after))
                 .order(schema::pop_versions::id)
                 .limit(limit)
-                .select(crate::version_columns!())
+                .select(VersionRow::as_select())
                 .load::<VersionRow>(c)
                 .await)?)
         }
@@ -639,12 +585,7 @@ pub async fn read_batch(
                 query
                     .order(diesel::dsl::sql::<diesel::sql_types::Text>(order))
                     .limit(limit)
-                    .select((
-                        schema::idempotency_keys::key,
-                        schema::idempotency_keys::request_hash,
-                        schema::idempotency_keys::response,
-                        schema::idempotency_keys::created_at,
-                    ))
+                    .select(IdempotencyRow::as_select())
                     .load::<IdempotencyRow>(c)
                     .await
             })?)
@@ -652,204 +593,15 @@ pub async fn read_batch(
     })
 }
 
-macro_rules! user_values {
-    ($r:expr) => {{
-        let r: &UserRow = $r;
-        (
-            schema::users::id.eq(r.id),
-            schema::users::legacy_id.eq(r.legacy_id),
-            schema::users::username.eq(&r.username),
-            schema::users::email.eq(&r.email),
-            schema::users::password_hash.eq(&r.password_hash),
-            schema::users::is_staff.eq(r.is_staff),
-            schema::users::is_superuser.eq(r.is_superuser),
-            schema::users::is_active.eq(r.is_active),
-            schema::users::area_codigo.eq(&r.area_codigo),
-            schema::users::created_at.eq(r.created_at),
-            schema::users::last_login_at.eq(r.last_login_at),
-        )
-    }};
-}
-
-macro_rules! area_values {
-    ($r:expr) => {{
-        let r: &AreaRow = $r;
-        (
-            schema::areas::id.eq(r.id),
-            schema::areas::legacy_id.eq(r.legacy_id),
-            schema::areas::codigo.eq(&r.codigo),
-            schema::areas::nome.eq(&r.nome),
-            schema::areas::nome_curto.eq(&r.nome_curto),
-            schema::areas::slug.eq(&r.slug),
-            schema::areas::prefixo.eq(&r.prefixo),
-            schema::areas::ordem.eq(r.ordem),
-            schema::areas::ativo.eq(r.ativo),
-            schema::areas::descricao.eq(&r.descricao),
-            schema::areas::parent_id.eq(r.parent_id),
-            schema::areas::created_at.eq(r.created_at),
-            schema::areas::updated_at.eq(r.updated_at),
-        )
-    }};
-}
-
-macro_rules! api_token_values {
-    ($r:expr) => {{
-        let r: &ApiTokenRow = $r;
-        (
-            schema::api_tokens::id.eq(r.id),
-            schema::api_tokens::user_id.eq(r.user_id),
-            schema::api_tokens::token_hash.eq(&r.token_hash),
-            schema::api_tokens::label.eq(&r.label),
-            schema::api_tokens::created_at.eq(r.created_at),
-            schema::api_tokens::last_used_at.eq(r.last_used_at),
-            schema::api_tokens::revoked_at.eq(r.revoked_at),
-        )
-    }};
-}
-
-macro_rules! pop_values {
-    ($r:expr) => {{
-        let r: &PopRow = $r;
-        (
-            (
-                schema::pops::id.eq(r.id),
-                schema::pops::uuid.eq(r.uuid),
-                schema::pops::legacy_id.eq(r.legacy_id),
-                schema::pops::session_id.eq(&r.session_id),
-                schema::pops::created_by_id.eq(r.created_by_id),
-                schema::pops::nome_usuario.eq(&r.nome_usuario),
-                schema::pops::area_codigo.eq(&r.area_codigo),
-                schema::pops::area_nome.eq(&r.area_nome),
-                schema::pops::macroprocesso.eq(&r.macroprocesso),
-                schema::pops::codigo_processo.eq(&r.codigo_processo),
-                schema::pops::nome_processo.eq(&r.nome_processo),
-                schema::pops::processo_especifico.eq(&r.processo_especifico),
-                schema::pops::entrega_esperada.eq(&r.entrega_esperada),
-                schema::pops::dispositivos_normativos.eq(&r.dispositivos_normativos),
-                schema::pops::sistemas_utilizados.eq(&r.sistemas_utilizados),
-                schema::pops::operadores.eq(&r.operadores),
-                schema::pops::pontos_atencao.eq(&r.pontos_atencao),
-            ),
-            (
-                schema::pops::etapas.eq(&r.etapas),
-                schema::pops::documentos_utilizados.eq(&r.documentos_utilizados),
-                schema::pops::fluxos_entrada.eq(&r.fluxos_entrada),
-                schema::pops::fluxos_saida.eq(&r.fluxos_saida),
-                schema::pops::versao.eq(r.versao),
-                schema::pops::mes_ano.eq(&r.mes_ano),
-                schema::pops::data_aprovacao.eq(r.data_aprovacao),
-                schema::pops::status.eq(r.status),
-                schema::pops::is_completo.eq(r.is_completo),
-                schema::pops::integrity_hash.eq(&r.integrity_hash),
-                schema::pops::autosave_sequence.eq(r.autosave_sequence),
-                schema::pops::raw_payload.eq(&r.raw_payload),
-                schema::pops::created_at.eq(r.created_at),
-                schema::pops::updated_at.eq(r.updated_at),
-                schema::pops::last_autosave_at.eq(r.last_autosave_at),
-                schema::pops::last_activity_at.eq(r.last_activity_at),
-                schema::pops::deleted_at.eq(r.deleted_at),
-                schema::pops::cap_duplicate.eq(r.cap_duplicate),
-            ),
-        )
-    }};
-}
-
-macro_rules! snapshot_values {
-    ($r:expr) => {{
-        let r: &SnapshotRow = $r;
-        (
-            schema::pop_snapshots::id.eq(r.id),
-            schema::pop_snapshots::legacy_id.eq(r.legacy_id),
-            schema::pop_snapshots::pop_id.eq(r.pop_id),
-            schema::pop_snapshots::sequence.eq(r.sequence),
-            schema::pop_snapshots::kind.eq(r.kind),
-            schema::pop_snapshots::versao.eq(r.versao),
-            schema::pop_snapshots::autosave_sequence.eq(r.autosave_sequence),
-            schema::pop_snapshots::status.eq(r.status),
-            schema::pop_snapshots::integrity_hash.eq(&r.integrity_hash),
-            schema::pop_snapshots::payload.eq(&r.payload),
-            schema::pop_snapshots::milestone.eq(r.milestone),
-            schema::pop_snapshots::milestone_label.eq(&r.milestone_label),
-            schema::pop_snapshots::label.eq(&r.label),
-            schema::pop_snapshots::created_by_id.eq(r.created_by_id),
-            schema::pop_snapshots::created_at.eq(r.created_at),
-        )
-    }};
-}
-
-macro_rules! change_values {
-    ($r:expr) => {{
-        let r: &ChangeRow = $r;
-        (
-            schema::pop_change_log::id.eq(r.id),
-            schema::pop_change_log::legacy_id.eq(r.legacy_id),
-            schema::pop_change_log::pop_id.eq(r.pop_id),
-            schema::pop_change_log::user_id.eq(r.user_id),
-            schema::pop_change_log::action.eq(r.action),
-            schema::pop_change_log::field_name.eq(&r.field_name),
-            schema::pop_change_log::old_value.eq(&r.old_value),
-            schema::pop_change_log::new_value.eq(&r.new_value),
-            schema::pop_change_log::autosave_sequence.eq(r.autosave_sequence),
-            schema::pop_change_log::snapshot_id.eq(r.snapshot_id),
-            schema::pop_change_log::created_at.eq(r.created_at),
-        )
-    }};
-}
-
-macro_rules! version_values {
-    ($r:expr) => {{
-        let r: &VersionRow = $r;
-        (
-            schema::pop_versions::id.eq(r.id),
-            schema::pop_versions::legacy_id.eq(r.legacy_id),
-            schema::pop_versions::pop_id.eq(r.pop_id),
-            schema::pop_versions::versao.eq(r.versao),
-            schema::pop_versions::payload.eq(&r.payload),
-            schema::pop_versions::integrity_hash.eq(&r.integrity_hash),
-            schema::pop_versions::published_by_id.eq(r.published_by_id),
-            schema::pop_versions::published_at.eq(r.published_at),
-            schema::pop_versions::motivo.eq(&r.motivo),
-            schema::pop_versions::is_current.eq(r.is_current),
-        )
-    }};
-}
-
-macro_rules! idempotency_values {
-    ($r:expr) => {{
-        let r: &IdempotencyRow = $r;
-        (
-            schema::idempotency_keys::key.eq(&r.key),
-            schema::idempotency_keys::request_hash.eq(&r.request_hash),
-            schema::idempotency_keys::response.eq(&r.response),
-            schema::idempotency_keys::created_at.eq(r.created_at),
-        )
-    }};
-}
-
-/// Inserts rows with their ids: one multi-row statement on PostgreSQL, row by row on SQLite
-/// (in-process; its multi-row insert cannot express the nullable columns).
-macro_rules! insert_all {
-    ($conn:expr, $table:ident, $rows:expr, $values:ident) => {{
-        match $conn {
-            Conn::Pg(c) => {
-                use crate::db::schema::pg as schema;
-                let values: Vec<_> = $rows.iter().map(|r| $values!(r)).collect();
-                diesel::insert_into(schema::$table::table)
-                    .values(values)
-                    .execute(&mut **c)
-                    .await?;
-            }
-            Conn::Sqlite(c) => {
-                use crate::db::schema::sqlite as schema;
-                for r in $rows.iter() {
-                    diesel::insert_into(schema::$table::table)
-                        .values($values!(r))
-                        .execute(&mut **c)
-                        .await?;
-                }
-            }
-        }
-    }};
+/// Inserts `rows` of `table` with their ids: one statement on PostgreSQL, one per row on SQLite.
+macro_rules! insert_rows_of {
+    ($conn:expr, $table:ident, $rows:expr) => {
+        with_backend!($conn, |c| insert_rows!(
+            c,
+            schema::$table::table,
+            $rows.as_slice()
+        ))?
+    };
 }
 
 /// Inserts a batch, keeping every id and key.
@@ -866,17 +618,15 @@ pub async fn insert_batch(conn: &mut Conn<'_>, batch: &Batch) -> Result<(), AppE
     match batch {
         // `parent_id` may name a later row (a sub-area moved under a newer area): the foreign key
         // is checked at commit (DEFERRABLE INITIALLY DEFERRED).
-        Batch::Areas(rows) => insert_all!(conn, areas, rows, area_values),
-        Batch::Users(rows) => insert_all!(conn, users, rows, user_values),
-        Batch::ApiTokens(rows) => insert_all!(conn, api_tokens, rows, api_token_values),
-        Batch::Pops(rows) => insert_all!(conn, pops, rows, pop_values),
-        Batch::PopSnapshots(rows) => insert_all!(conn, pop_snapshots, rows, snapshot_values),
-        Batch::PopChangeLog(rows) => insert_all!(conn, pop_change_log, rows, change_values),
-        Batch::PopVersions(rows) => insert_all!(conn, pop_versions, rows, version_values),
-        Batch::IdempotencyKeys(rows) => {
-            insert_all!(conn, idempotency_keys, rows, idempotency_values)
-        }
-    }
+        Batch::Areas(rows) => insert_rows_of!(conn, areas, rows),
+        Batch::Users(rows) => insert_rows_of!(conn, users, rows),
+        Batch::ApiTokens(rows) => insert_rows_of!(conn, api_tokens, rows),
+        Batch::Pops(rows) => insert_rows_of!(conn, pops, rows),
+        Batch::PopSnapshots(rows) => insert_rows_of!(conn, pop_snapshots, rows),
+        Batch::PopChangeLog(rows) => insert_rows_of!(conn, pop_change_log, rows),
+        Batch::PopVersions(rows) => insert_rows_of!(conn, pop_versions, rows),
+        Batch::IdempotencyKeys(rows) => insert_rows_of!(conn, idempotency_keys, rows),
+    };
     Ok(())
 }
 

@@ -3,44 +3,29 @@
 
 use super::*;
 
-/// A change-log row to insert.
-#[derive(Debug, Clone)]
-pub struct NewChange {
-    /// The POP.
-    pub pop_id: i64,
-    /// Who made the change.
-    pub user_id: Option<i64>,
-    /// What kind of write.
-    pub action: crate::domain::ChangeAction,
-    /// Field name.
-    pub field_name: String,
-    /// Value before.
-    pub old_value: Option<Value>,
-    /// Value after.
-    pub new_value: Option<Value>,
-    /// The POP's autosave sequence after the write.
-    pub autosave_sequence: i32,
-    /// Related snapshot.
-    pub snapshot_id: Option<i64>,
-    /// When.
-    pub now: DateTime<Utc>,
-}
-
-macro_rules! change_row {
-    ($ch:expr) => {{
-        let ch: &NewChange = $ch;
-        (
-            schema::pop_change_log::pop_id.eq(ch.pop_id),
-            schema::pop_change_log::user_id.eq(ch.user_id),
-            schema::pop_change_log::action.eq(ch.action),
-            schema::pop_change_log::field_name.eq(&ch.field_name),
-            schema::pop_change_log::old_value.eq(&ch.old_value),
-            schema::pop_change_log::new_value.eq(&ch.new_value),
-            schema::pop_change_log::autosave_sequence.eq(ch.autosave_sequence),
-            schema::pop_change_log::snapshot_id.eq(ch.snapshot_id),
-            schema::pop_change_log::created_at.eq(ch.now),
-        )
-    }};
+crate::db_row! {
+    /// A change-log row to insert.
+    #[derive(Debug, Clone)]
+    pub struct NewChange in pop_change_log {
+        /// The POP.
+        pub pop_id: i64,
+        /// Who made the change.
+        pub user_id: Option<i64>,
+        /// What kind of write.
+        pub action: crate::domain::ChangeAction,
+        /// Field name.
+        pub field_name: String,
+        /// Value before.
+        pub old_value: Option<Value>,
+        /// Value after.
+        pub new_value: Option<Value>,
+        /// The POP's autosave sequence after the write.
+        pub autosave_sequence: i32,
+        /// Related snapshot.
+        pub snapshot_id: Option<i64>,
+        /// When.
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 /// Inserts change-log rows (see `insert_rows!` in [`crate::with_backend!`]).
@@ -48,10 +33,11 @@ pub async fn insert_changes(conn: &mut Conn<'_>, changes: &[NewChange]) -> Resul
     if changes.is_empty() {
         return Ok(());
     }
-    with_backend!(conn, |c| {
-        let rows: Vec<_> = changes.iter().map(|ch| change_row!(ch)).collect();
-        insert_rows!(c, schema::pop_change_log::table, rows)
-    })?;
+    with_backend!(conn, |c| insert_rows!(
+        c,
+        schema::pop_change_log::table,
+        changes
+    ))?;
     Ok(())
 }
 
@@ -94,7 +80,7 @@ macro_rules! changes_page {
             schema::pop_change_log::id,
             $page
         )
-        .select(change_log_columns!())
+        .select(ChangeLogEntry::as_select())
     };
 }
 
@@ -184,7 +170,7 @@ pub async fn changes_after(
             schema::pop_change_log::id.desc(),
         ))
         .limit(limit)
-        .select(change_log_columns!())
+        .select(ChangeLogEntry::as_select())
         .load::<ChangeLogEntry>(c)
         .await)?)
 }

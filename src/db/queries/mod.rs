@@ -8,14 +8,12 @@
 //! writers are serialized by `BEGIN IMMEDIATE`).
 
 use super::models::{ChangeLogEntry, Pop, PopContent, Snapshot, User};
+use super::row::Assignments;
 use super::types::DbUuid;
 use super::Conn;
 use crate::domain::search::SearchQuery;
 use crate::error::AppError;
-use crate::{
-    change_log_columns, pop_columns, pop_content_values, snapshot_columns, user_columns,
-    with_backend,
-};
+use crate::with_backend;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;

@@ -94,7 +94,7 @@ macro_rules! filtered_pops {
 /// The page of POPs [`list_pops`] reads, newest first.
 macro_rules! pops_page {
     ($filter:expr, $page:expr) => {
-        paginate!(filtered_pops!($filter), schema::pops::id, $page).select(pop_columns!())
+        paginate!(filtered_pops!($filter), schema::pops::id, $page).select(Pop::as_select())
     };
 }
 
@@ -107,7 +107,7 @@ macro_rules! ranked_pops_page {
             schema::pops::id,
             $page
         )
-        .select((pop_columns!(), schema::search::score($search)))
+        .select((Pop::as_select(), schema::search::score($search)))
     };
 }
 
@@ -115,7 +115,7 @@ macro_rules! ranked_pops_page {
 pub async fn pop_by_uuid(conn: &mut Conn<'_>, uuid: uuid::Uuid) -> Result<Option<Pop>, AppError> {
     Ok(with_backend!(conn, |c| schema::pops::table
         .filter(schema::pops::uuid.eq(DbUuid(uuid)))
-        .select(pop_columns!())
+        .select(Pop::as_select())
         .first::<Pop>(c)
         .await
         .optional())?)
@@ -125,7 +125,7 @@ pub async fn pop_by_uuid(conn: &mut Conn<'_>, uuid: uuid::Uuid) -> Result<Option
 pub async fn pops_by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Pop>, AppError> {
     Ok(with_backend!(conn, |c| schema::pops::table
         .filter(schema::pops::id.eq_any(ids))
-        .select(pop_columns!())
+        .select(Pop::as_select())
         .load::<Pop>(c)
         .await)?)
 }
@@ -137,7 +137,7 @@ pub async fn lock_pop_by_uuid(
 ) -> Result<Option<Pop>, AppError> {
     Ok(with_backend!(conn, |c| for_update!(schema::pops::table
         .filter(schema::pops::uuid.eq(DbUuid(uuid)))
-        .select(pop_columns!()))
+        .select(Pop::as_select()))
     .first::<Pop>(c)
     .await
     .optional())?)
@@ -147,7 +147,7 @@ pub async fn lock_pop_by_uuid(
 pub async fn lock_pop_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Pop>, AppError> {
     Ok(with_backend!(conn, |c| for_update!(schema::pops::table
         .find(id)
-        .select(pop_columns!()))
+        .select(Pop::as_select()))
     .first::<Pop>(c)
     .await
     .optional())?)
@@ -180,7 +180,7 @@ pub async fn lock_session_pops(
         .filter(schema::pops::deleted_at.is_null())
         .order((schema::pops::updated_at.desc(), schema::pops::id.desc()))
         .limit(limit)
-        .select(pop_columns!()))
+        .select(Pop::as_select()))
     .load::<Pop>(c)
     .await)?)
 }
@@ -191,7 +191,7 @@ pub async fn session_pops(conn: &mut Conn<'_>, session_id: &str) -> Result<Vec<P
         .filter(schema::pops::session_id.eq(session_id))
         .filter(schema::pops::deleted_at.is_null())
         .order(schema::pops::id.asc())
-        .select(pop_columns!())
+        .select(Pop::as_select())
         .load::<Pop>(c)
         .await)?)
 }
@@ -274,9 +274,9 @@ pub async fn insert_pop(conn: &mut Conn<'_>, new: &NewPop<'_>) -> Result<Pop, Ap
             schema::pops::last_autosave_at.eq(Some(new.now)),
             schema::pops::last_activity_at.eq(new.now),
         ),
-        pop_content_values!(new.content),
+        new.content,
     ))
-    .returning(pop_columns!())
+    .returning(Pop::as_select())
     .get_result::<Pop>(c)
     .await)?)
 }
@@ -299,7 +299,7 @@ pub async fn update_pop(conn: &mut Conn<'_>, pop: &Pop) -> Result<(), AppError> 
                 schema::pops::deleted_at.eq(meta.deleted_at),
                 schema::pops::cap_duplicate.eq(meta.cap_duplicate),
             ),
-            pop_content_values!(&pop.content),
+            Assignments::<schema::pops::table>::assignments(&pop.content),
         ))
         .execute(c)
         .await)?;

@@ -6,7 +6,7 @@ use super::*;
 pub async fn snapshot_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Snapshot>, AppError> {
     Ok(with_backend!(conn, |c| schema::pop_snapshots::table
         .find(id)
-        .select(snapshot_columns!())
+        .select(Snapshot::as_select())
         .first::<Snapshot>(c)
         .await
         .optional())?)
@@ -52,7 +52,7 @@ macro_rules! snapshots_page {
             schema::pop_snapshots::id,
             $page
         )
-        .select(snapshot_columns!())
+        .select(Snapshot::as_select())
     };
 }
 
@@ -132,7 +132,7 @@ pub async fn insert_snapshot(
                 schema::pop_snapshots::created_by_id.eq(new.created_by_id),
                 schema::pop_snapshots::created_at.eq(new.now),
             ))
-            .returning(snapshot_columns!())
+            .returning(Snapshot::as_select())
             .get_result::<Snapshot>(c)
             .await
     })?)
@@ -151,7 +151,7 @@ pub async fn set_milestone(
         schema::pop_snapshots::milestone.eq(true),
         schema::pop_snapshots::milestone_label.eq(label),
     ))
-    .returning(snapshot_columns!())
+    .returning(Snapshot::as_select())
     .get_result::<Snapshot>(c)
     .await
     .optional())?)

@@ -18,7 +18,7 @@ pub async fn username_of(conn: &mut Conn<'_>, id: Option<i64>) -> Result<Option<
 pub async fn users_by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<User>, AppError> {
     Ok(with_backend!(conn, |c| schema::users::table
         .filter(schema::users::id.eq_any(ids))
-        .select(user_columns!())
+        .select(User::as_select())
         .load::<User>(c)
         .await)?)
 }
@@ -30,7 +30,7 @@ pub async fn user_by_username(
 ) -> Result<Option<User>, AppError> {
     Ok(with_backend!(conn, |c| schema::users::table
         .filter(schema::users::username.eq(username))
-        .select(user_columns!())
+        .select(User::as_select())
         .first::<User>(c)
         .await
         .optional())?)
@@ -48,7 +48,7 @@ pub async fn count_users(conn: &mut Conn<'_>) -> Result<i64, AppError> {
 pub async fn list_users(conn: &mut Conn<'_>) -> Result<Vec<User>, AppError> {
     Ok(with_backend!(conn, |c| schema::users::table
         .order(schema::users::username.asc())
-        .select(user_columns!())
+        .select(User::as_select())
         .load::<User>(c)
         .await)?)
 }
@@ -80,7 +80,7 @@ pub async fn insert_user(conn: &mut Conn<'_>, new: &NewUser<'_>) -> Result<User,
         schema::users::area_codigo.eq(new.area_codigo),
         schema::users::created_at.eq(new.now),
     ))
-    .returning(user_columns!())
+    .returning(User::as_select())
     .get_result::<User>(c)
     .await)?)
 }
@@ -93,7 +93,7 @@ pub async fn user_credentials(
     Ok(with_backend!(conn, |c| schema::users::table
         .filter(schema::users::username.eq(username))
         .filter(schema::users::is_active.eq(true))
-        .select((user_columns!(), schema::users::password_hash))
+        .select((User::as_select(), schema::users::password_hash))
         .first::<(User, String)>(c)
         .await
         .optional())?)
@@ -161,7 +161,7 @@ pub async fn user_by_token(
         .filter(schema::api_tokens::revoked_at.is_null())
         .filter(schema::users::is_active.eq(true))
         .select((
-            user_columns!(),
+            User::as_select(),
             schema::api_tokens::created_at,
             schema::api_tokens::last_used_at,
         ))
