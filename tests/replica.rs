@@ -88,18 +88,33 @@ fn create_staff(url: &str, dir: &Path, username: &str) -> String {
 
 /// POSTs a GraphQL document; returns `data`, which must come without errors.
 async fn gql(base: &str, token: &str, query: &str, variables: Value) -> Value {
-    let body: Value = reqwest::Client::new()
+    gql_at(base, token, None, query, variables).await.0
+}
+
+/// POSTs a GraphQL document with `MapaGov-Read-After: read_after` when given; returns `data`,
+/// which must come without errors, and the answer's `MapaGov-Write-Position`.
+async fn gql_at(
+    base: &str,
+    token: &str,
+    read_after: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> (Value, Option<String>) {
+    let mut request = reqwest::Client::new()
         .post(format!("{base}/graphql"))
         .bearer_auth(token)
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await
-        .expect("POST /graphql")
-        .json()
-        .await
-        .expect("JSON");
+        .json(&json!({"query": query, "variables": variables}));
+    if let Some(position) = read_after {
+        request = request.header("MapaGov-Read-After", position);
+    }
+    let response = request.send().await.expect("POST /graphql");
+    let position = response
+        .headers()
+        .get("mapagov-write-position")
+        .map(|value| value.to_str().expect("ascii").to_owned());
+    let body: Value = response.json().await.expect("JSON");
     assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
-    body["data"].clone()
+    (body["data"].clone(), position)
 }
 
 const SAVE: &str = "mutation($input: AutosavePopInput!) { autosavePop(input: $input) { \
@@ -125,13 +140,23 @@ async fn save(base: &str, token: &str, pop: Option<&str>, name: &str) -> (String
 
 /// The POP's sequence as `token` reads it through `base`.
 async fn sequence(base: &str, token: &str, pop: &str) -> i64 {
-    let data = gql(
+    sequence_after(base, token, None, pop).await
+}
+
+/// The POP's sequence as `token` reads it through `base`, asking to read at least `read_after`.
+async fn sequence_after(base: &str, token: &str, read_after: Option<&str>, pop: &str) -> i64 {
+    let (data, position) = gql_at(
         base,
         token,
+        read_after,
         "query($id: ID!) { pop(id: $id) { autosaveSequence } }",
         json!({"id": pop}),
     )
     .await;
+    assert_eq!(
+        position, None,
+        "only a mutation's answer carries a position"
+    );
     data["pop"]["autosaveSequence"]
         .as_i64()
         .unwrap_or_else(|| panic!("no POP: {data:#}"))
@@ -179,10 +204,21 @@ async fn others_read_the_replica_while_a_writer_reads_their_own_writes_through_a
     set.standby.wait_for_replay(&set.primary);
     assert_eq!(sequence(&one.base, bia, &pop).await, first);
 
-    // The replica stops showing anything new; Ana writes through process one.
+    // The replica stops showing anything new; Ana writes through process one, whose answer
+    // carries the primary's position after the write.
     set.standby.pause_replay();
-    let (_, second) = save(&one.base, ana, Some(&pop), "second").await;
+    let (data, position) = gql_at(
+        &one.base,
+        ana,
+        None,
+        SAVE,
+        json!({"input": {"sessionId": "replica", "popId": pop,
+            "content": {"nomeProcesso": "second"}}}),
+    )
+    .await;
+    let second = data["autosavePop"]["autosaveSequence"].as_i64().unwrap();
     assert!(second > first);
+    let position = position.expect("a mutation's answer carries MapaGov-Write-Position");
 
     // Bia, who wrote nothing, reads the replica through either process: the old state.
     let before_one = reads(&one.base).await;
@@ -214,6 +250,19 @@ async fn others_read_the_replica_while_a_writer_reads_their_own_writes_through_a
         assert_eq!(after.0 - before.0, 1.0, "Bia's read: the replica");
         assert_eq!(after.1 - before.1, 1.0, "Ana's read: the primary");
     }
+
+    // A client that echoes the position reads at least that far, whoever it is, whichever
+    // process it reaches, without relying on the notification.
+    assert_eq!(
+        sequence_after(&two.base, bia, Some(&position), &pop).await,
+        second,
+        "MapaGov-Read-After: the paused replica is not far enough"
+    );
+    assert_eq!(
+        sequence_after(&two.base, bia, Some("not a position"), &pop).await,
+        first,
+        "an unreadable position is ignored"
+    );
 
     // A write through process two, read back at once through process one.
     let (_, third) = save(&two.base, ana, Some(&pop), "third").await;

@@ -297,36 +297,50 @@ impl Db {
     }
 
     /// Records that `user` wrote, in this process and, through `NOTIFY` on the primary, in every
-    /// process listening ([`replica::CHANNEL`]). A failed announcement is logged, never reported
-    /// to the writer: its write is done.
-    pub async fn announce_write(&self, user: i64) {
-        let Some(replica) = &self.replica else {
-            return;
-        };
+    /// process listening ([`replica::CHANNEL`]); returns the primary's WAL position after the
+    /// announcement (so after the write). A failed announcement is logged, never reported to the
+    /// writer: its write is done.
+    pub async fn announce_write(&self, user: i64) -> Option<replica::Position> {
+        let replica = self.replica.as_ref()?;
         replica.wrote(user);
         let notify = async {
-            let mut pooled = self.get().await?;
-            if let Conn::Pg(conn) = pooled.conn() {
-                use diesel_async::RunQueryDsl;
-                diesel::sql_query("SELECT pg_notify($1, $2)")
-                    .bind::<diesel::sql_types::Text, _>(replica::CHANNEL)
-                    .bind::<diesel::sql_types::Text, _>(user.to_string())
-                    .execute(conn)
-                    .await?;
+            use diesel_async::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct Announced {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                position: String,
             }
-            Ok::<(), AppError>(())
+            let mut pooled = self.get().await?;
+            let Conn::Pg(conn) = pooled.conn() else {
+                return Err(AppError::internal("a replica beside SQLite"));
+            };
+            let announced: Announced = diesel::sql_query(
+                "SELECT pg_current_wal_insert_lsn()::text AS position \
+                 FROM (SELECT pg_notify($1, $2)) AS notified",
+            )
+            .bind::<diesel::sql_types::Text, _>(replica::CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(user.to_string())
+            .get_result(conn)
+            .await?;
+            Ok::<_, AppError>(announced.position.parse().ok())
         };
         match tokio::time::timeout(replica::POLL_TIMEOUT, notify).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!(
-                code = err.code(),
-                "could not announce a write to the other processes; their reads of this user may \
-                 come from the replica for up to REPLICA_READ_YOUR_WRITES"
-            ),
-            Err(_) => tracing::warn!(
-                "announcing a write to the other processes timed out; their reads of this user \
-                 may come from the replica for up to REPLICA_READ_YOUR_WRITES"
-            ),
+            Ok(Ok(position)) => position,
+            Ok(Err(err)) => {
+                tracing::warn!(
+                    code = err.code(),
+                    "could not announce a write to the other processes; their reads of this \
+                     user may come from the replica for up to REPLICA_READ_YOUR_WRITES"
+                );
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "announcing a write to the other processes timed out; their reads of this \
+                     user may come from the replica for up to REPLICA_READ_YOUR_WRITES"
+                );
+                None
+            }
         }
     }
 

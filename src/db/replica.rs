@@ -19,13 +19,17 @@
 //!    listener ([`crate::live::listener`]) records;
 //! 3. for a signed-in reader: this process's listener is connected and confirmed its connection
 //!    within [`crate::auth::cache::FRESH_FOR`] (otherwise other processes' writes may go unheard);
-//! 4. a connection of the replica pool is free within [`CHECKOUT_WAIT`]; otherwise (the replica
+//! 4. if the request carries a [`Position`] (`MapaGov-Read-After`, echoed from the
+//!    `MapaGov-Write-Position` of an earlier mutation's answer): the lag guard's last check saw
+//!    the replica replayed at least that far;
+//! 5. a connection of the replica pool is free within [`CHECKOUT_WAIT`]; otherwise (the replica
 //!    is down, or its pool is busy) the read takes a primary connection, and the replica is not
 //!    used again until the lag guard has seen it caught up.
 //!
 //! Together: a user's query sees every write their own mutations made, through any process,
 //! provided the `NOTIFY` of a mutation reached the reading process before the query did (see the
-//! README for that gap); anyone's query sees every write committed more than `W` ago.
+//! README for that gap) or the client echoed the mutation's position; anyone's query sees every
+//! write committed more than `W` ago.
 //!
 //! A replica fault never fails a read the primary could answer at check-out; a replica
 //! connection that breaks in the middle of a query fails that query with the retryable
@@ -34,7 +38,7 @@
 
 use super::pool::AgedManager;
 use super::{Db, PgPool};
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{Nullable, Text};
 use diesel::QueryableByName;
 use diesel_async::AsyncPgConnection;
 use std::collections::HashMap;
@@ -51,6 +55,13 @@ pub const POLL_EVERY: Duration = Duration::from_millis(500);
 
 /// How long one comparison, or one announcement of a write, may take.
 pub const POLL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The response header of a signed-in user's mutation: the primary's WAL position after it.
+pub const WRITE_POSITION: &str = "mapagov-write-position";
+
+/// The request header a client echoes [`WRITE_POSITION`] in: its queries then read a replica
+/// only once it has replayed that far.
+pub const READ_AFTER: &str = "mapagov-read-after";
 
 /// The longest a read waits for a replica connection before it takes a primary one.
 pub const CHECKOUT_WAIT: Duration = Duration::from_secs(1);
@@ -69,11 +80,40 @@ tokio::task_local! {
 pub struct Reader {
     /// The signed-in user, if any.
     pub user: Option<i64>,
+    /// The position the client asked to read at least (`MapaGov-Read-After`), if any.
+    pub after: Option<Position>,
 }
 
-/// Runs `query` with its reads allowed on the replica, on behalf of `user`.
-pub async fn reading_as<F: Future>(user: Option<i64>, query: F) -> F::Output {
-    READER.scope(Reader { user }, query).await
+/// Runs `query` with its reads allowed on the replica, on behalf of `reader`.
+pub async fn reading_as<F: Future>(reader: Reader, query: F) -> F::Output {
+    READER.scope(reader, query).await
+}
+
+/// A position in the primary's write-ahead log (PostgreSQL's `pg_lsn`, written `X/Y` in hex).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position(u64);
+
+impl std::str::FromStr for Position {
+    type Err = ();
+
+    fn from_str(raw: &str) -> Result<Position, ()> {
+        let (high, low) = raw.trim().split_once('/').ok_or(())?;
+        let part = |hex: &str| {
+            if hex.is_empty() || hex.len() > 8 {
+                return Err(());
+            }
+            u32::from_str_radix(hex, 16).map_err(|_| ())
+        };
+        Ok(Position(
+            (u64::from(part(high)?) << 32) | u64::from(part(low)?),
+        ))
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:X}/{:X}", self.0 >> 32, self.0 & 0xFFFF_FFFF)
+    }
 }
 
 /// The reader of the running query, if a query is running in this task.
@@ -90,6 +130,8 @@ pub enum Route {
     PrimaryLagging,
     /// The reader wrote within the window.
     PrimaryOwnWrite,
+    /// The replica was not seen replayed as far as the reader asked.
+    PrimaryBehindReader,
     /// This process may be missing other processes' writes (listener down).
     PrimaryDeaf,
 }
@@ -112,6 +154,8 @@ struct State {
     confirmed_at: Option<Instant>,
     /// When the last check began that found the replica caught up with the primary.
     fresh_as_of: Option<Instant>,
+    /// How far the replica had replayed at the last check (`None`: it did not answer).
+    replayed: Option<Position>,
 }
 
 /// A snapshot of the replica's use, for `/metrics`.
@@ -179,6 +223,9 @@ impl Replica {
         if !within(state.fresh_as_of, self.window) {
             return Route::PrimaryLagging;
         }
+        if reader.after.is_some() && state.replayed < reader.after {
+            return Route::PrimaryBehindReader;
+        }
         let Some(user) = reader.user else {
             return Route::Replica;
         };
@@ -243,37 +290,41 @@ impl Replica {
         let Ok(Ok(position)) = position else {
             return;
         };
-        let replayed = tokio::time::timeout(POLL_TIMEOUT, self.replayed(&position)).await;
+        let replayed = tokio::time::timeout(POLL_TIMEOUT, self.replayed()).await;
         let mut state = self.state();
         match replayed {
-            Ok(Ok(true)) => state.fresh_as_of = Some(began),
-            Ok(Ok(false)) => {}
-            Ok(Err(_)) | Err(_) => state.fresh_as_of = None,
+            Ok(Ok(replayed)) => {
+                if replayed.is_some_and(|replayed| replayed >= position) {
+                    state.fresh_as_of = Some(began);
+                }
+                state.replayed = replayed;
+            }
+            Ok(Err(_)) | Err(_) => {
+                state.fresh_as_of = None;
+                state.replayed = None;
+            }
         }
     }
 
-    /// Whether the replica has replayed the primary's WAL up to `position`.
-    async fn replayed(&self, position: &str) -> Result<bool, ()> {
+    /// How far the replica has replayed the primary's WAL (`None`: it is not in recovery).
+    async fn replayed(&self) -> Result<Option<Position>, ()> {
         use diesel_async::RunQueryDsl;
         #[derive(QueryableByName)]
         struct Replayed {
-            #[diesel(sql_type = Bool)]
-            replayed: bool,
+            #[diesel(sql_type = Nullable<Text>)]
+            replayed: Option<String>,
         }
         let mut conn = self.pool.get().await.map_err(|_| ())?;
-        let row: Replayed = diesel::sql_query(
-            "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false) AS replayed",
-        )
-        .bind::<Text, _>(position)
-        .get_result(&mut **conn)
-        .await
-        .map_err(|_| ())?;
-        Ok(row.replayed)
+        let row: Replayed = diesel::sql_query("SELECT pg_last_wal_replay_lsn()::text AS replayed")
+            .get_result(&mut **conn)
+            .await
+            .map_err(|_| ())?;
+        row.replayed.map(|raw| raw.parse()).transpose()
     }
 }
 
-/// The primary's current WAL insert position (every commit so far is before it).
-async fn primary_position(primary: &Db) -> Result<String, ()> {
+/// The primary's current WAL insert position: every commit so far is before it.
+async fn primary_position(primary: &Db) -> Result<Position, ()> {
     use diesel_async::RunQueryDsl;
     #[derive(QueryableByName)]
     struct Position {
@@ -288,7 +339,7 @@ async fn primary_position(primary: &Db) -> Result<String, ()> {
         .get_result(conn)
         .await
         .map_err(|_| ())?;
-    Ok(row.position)
+    row.position.parse()
 }
 
 /// Starts the lag guard of `db`'s replica, if it has one, for as long as the process runs.
@@ -326,10 +377,12 @@ impl WriteMark {
         }
     }
 
-    /// The mutation ended: record and announce its write before its answer is sent.
-    pub async fn done(mut self) {
+    /// The mutation ended: record and announce its write before its answer is sent; returns
+    /// the primary's position after it, for [`WRITE_POSITION`] (`None` if the primary did not
+    /// answer).
+    pub async fn done(mut self) -> Option<Position> {
         self.armed = false;
-        self.db.announce_write(self.user).await;
+        self.db.announce_write(self.user).await
     }
 }
 
@@ -340,7 +393,9 @@ impl Drop for WriteMark {
         }
         let (db, user) = (self.db.clone(), self.user);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { db.announce_write(user).await });
+            runtime.spawn(async move {
+                db.announce_write(user).await;
+            });
         }
     }
 }
@@ -369,11 +424,8 @@ mod tests {
     #[tokio::test]
     async fn the_rule_sends_own_writes_lag_and_deafness_to_the_primary() {
         let r = replica(Duration::from_millis(200));
-        let (ana, bia, anonymous) = (
-            Reader { user: Some(1) },
-            Reader { user: Some(2) },
-            Reader { user: None },
-        );
+        let reader = |user| Reader { user, after: None };
+        let (ana, bia, anonymous) = (reader(Some(1)), reader(Some(2)), reader(None));
         assert_eq!(r.route(anonymous), Route::PrimaryLagging, "never seen");
         r.state().fresh_as_of = Some(Instant::now());
         assert_eq!(r.route(anonymous), Route::Replica);
@@ -394,6 +446,33 @@ mod tests {
             "not seen caught up lately"
         );
         assert!(!r.stats().usable);
+    }
+
+    #[tokio::test]
+    async fn a_reader_ahead_of_the_replica_reads_the_primary() {
+        let r = replica(Duration::from_secs(60));
+        r.state().fresh_as_of = Some(Instant::now());
+        r.state().replayed = "0/16B3748".parse().ok();
+        let after = |raw: &str| Reader {
+            user: None,
+            after: raw.parse().ok(),
+        };
+        assert_eq!(r.route(after("0/16B3748")), Route::Replica);
+        assert_eq!(r.route(after("0/16B3700")), Route::Replica);
+        assert_eq!(r.route(after("0/16B3749")), Route::PrimaryBehindReader);
+        assert_eq!(r.route(after("1/0")), Route::PrimaryBehindReader);
+        r.state().replayed = None;
+        assert_eq!(r.route(after("0/1")), Route::PrimaryBehindReader);
+    }
+
+    #[test]
+    fn positions_read_and_print_as_postgresql_writes_them() {
+        let position: Position = "1A/2B3C4D".parse().unwrap();
+        assert_eq!(position.to_string(), "1A/2B3C4D");
+        assert!(position > "19/FFFFFFFF".parse().unwrap());
+        for bad in ["", "1A", "x/1", "1/", "123456789/0", "1/-2"] {
+            assert!(bad.parse::<Position>().is_err(), "{bad}");
+        }
     }
 
     #[test]

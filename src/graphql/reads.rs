@@ -1,17 +1,39 @@
 //! Where an operation reads ([`crate::db::replica`]): a query runs with its reads allowed on the
-//! read replica, on behalf of its reader; a mutation of a signed-in user is recorded and announced
-//! to every server process when it ends, so that user's next queries read from the primary.
-//! Subscriptions are left alone (they read from the primary). Without a replica this extension
-//! does nothing.
+//! read replica, on behalf of its reader (and of the position the request asked to read at least,
+//! [`ReadAfter`]); a mutation of a signed-in user is recorded and announced to every server
+//! process when it ends, so that user's next queries read from the primary, and its answer carries
+//! the primary's position after it (`MapaGov-Write-Position`). Subscriptions are left alone (they
+//! read from the primary). Without a replica this extension does nothing.
 
 use crate::auth::AuthUser;
+use crate::db::replica::{self, Position, Reader};
 use crate::db::Db;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
 };
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{Request, Response, ServerResult, Variables};
+use async_graphql::{BatchResponse, Request, Response, ServerResult, Variables};
+use axum::http::HeaderValue;
 use std::sync::{Arc, Mutex, PoisonError};
+
+/// The position a request asked to read at least (its `MapaGov-Read-After` header), as request
+/// data.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadAfter(pub Position);
+
+/// The furthest `MapaGov-Write-Position` among a batch's answers, for the HTTP response.
+pub fn write_position(batch: &BatchResponse) -> Option<HeaderValue> {
+    let responses: &[Response] = match batch {
+        BatchResponse::Single(single) => std::slice::from_ref(single),
+        BatchResponse::Batch(all) => all,
+    };
+    let furthest = responses
+        .iter()
+        .filter_map(|response| response.http_headers.get(replica::WRITE_POSITION))
+        .filter_map(|value| value.to_str().ok()?.parse::<Position>().ok())
+        .max()?;
+    HeaderValue::from_str(&furthest.to_string()).ok()
+}
 
 /// Installs the routing of reads on every operation.
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,13 +97,20 @@ impl Extension for Routing {
         let kind = *self.kind.lock().unwrap_or_else(PoisonError::into_inner);
         match (kind, user) {
             (Some(OperationType::Query), _) => {
-                crate::db::replica::reading_as(user, next.run(ctx, operation_name)).await
+                let after = ctx.data_opt::<ReadAfter>().map(|after| after.0);
+                replica::reading_as(Reader { user, after }, next.run(ctx, operation_name)).await
             }
             (Some(OperationType::Mutation), Some(user)) => {
                 let mark = db.writing(user);
-                let response = next.run(ctx, operation_name).await;
-                if let Some(mark) = mark {
-                    mark.done().await;
+                let mut response = next.run(ctx, operation_name).await;
+                let position = match mark {
+                    Some(mark) => mark.done().await,
+                    None => None,
+                };
+                if let Some(value) =
+                    position.and_then(|position| HeaderValue::from_str(&position.to_string()).ok())
+                {
+                    response.http_headers.insert(replica::WRITE_POSITION, value);
                 }
                 response
             }
