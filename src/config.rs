@@ -3,6 +3,8 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `DATABASE_URL` | unset | `postgres://user:pass@host:5432/db` for PostgreSQL; `sqlite://path` for another SQLite file. Unset: the SQLite file `db.sqlite3` in the working directory. |
+//! | `DATABASE_REPLICA_URL` | unset | PostgreSQL only: `postgres://…` of a streaming replica of `DATABASE_URL`. GraphQL queries read from it (with its own pool, under the same `DB_*` settings) unless the reader wrote within `REPLICA_READ_YOUR_WRITES`, the replica lags by that much or is unreachable, or the request's `MapaGov-Read-After` is further than the replica has replayed; everything else uses `DATABASE_URL`. Unset: everything uses `DATABASE_URL`. Treated as a secret like `DATABASE_URL`. |
+//! | `REPLICA_READ_YOUR_WRITES` | `5` | Seconds, 1 to 3600, with `DATABASE_REPLICA_URL`: a signed-in user's queries read from the primary for this long after a mutation of theirs, through any server process; the replica is also used only while it has replayed everything the primary had committed this long ago. |
 //! | `DB_CONN_MAX_AGE` | `60` | Seconds a pooled connection may live before it is replaced. `0`: a fresh connection for every use (nothing is kept open between requests). `none`: connections live until they break. |
 //! | `DB_CONN_CHECK_IDLE` | `10` | Seconds a pooled connection may sit idle before it is verified with `SELECT 1` when next checked out. Connections the driver knows are closed are always discarded without a query; `0`: verify at every check-out (one extra round trip per use). |
 //! | `AUTH_CACHE_SECONDS` | `60` | PostgreSQL only: seconds a server process remembers an authenticated token instead of looking it up on every request. Every revocation, deleted token or changed user empties the caches of all processes at once (database triggers and `LISTEN`); while a process's database listener is disconnected, or has not confirmed its connection for 10 seconds, its cache is off. `0`: look every token up. |
@@ -84,6 +86,10 @@ pub const DEFAULT_POOL_SIZE: u32 = 10;
 pub const DEFAULT_POOL_TIMEOUT_SECS: u64 = 5;
 /// Default `DB_STATEMENT_TIMEOUT`, in seconds.
 pub const DEFAULT_STATEMENT_TIMEOUT_SECS: u64 = 30;
+/// Default `REPLICA_READ_YOUR_WRITES`, in seconds.
+pub const DEFAULT_REPLICA_READ_YOUR_WRITES_SECS: u64 = 5;
+/// Most `REPLICA_READ_YOUR_WRITES` seconds: longer, and the replica would hardly ever be used.
+pub const MAX_REPLICA_READ_YOUR_WRITES_SECS: u64 = 3600;
 /// Default `BIND`.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 /// Default `SNAPSHOT_EVERY`.
@@ -243,6 +249,18 @@ pub struct DatabaseConfig {
     pub sqlite_synchronous: SqliteSynchronous,
     /// TLS to PostgreSQL.
     pub tls: TlsSettings,
+    /// `DATABASE_REPLICA_URL` and `REPLICA_READ_YOUR_WRITES`: where queries may read.
+    pub replica: Option<ReplicaConfig>,
+}
+
+/// A streaming replica that serves queries ([`crate::db::replica`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaConfig {
+    /// `DATABASE_REPLICA_URL`, always [`DatabaseUrl::Postgres`] (redacted when printed).
+    pub url: DatabaseUrl,
+    /// `REPLICA_READ_YOUR_WRITES`: how long a user's queries read from the primary after their
+    /// write, and the most lag at which the replica is still used.
+    pub read_your_writes: Duration,
 }
 
 /// Request limits and API exposure.
@@ -568,6 +586,7 @@ impl Config {
                 ));
             }
         }
+        let replica = replica_config(&get, &url)?;
         let bind = get("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
         let bind = SocketAddr::from_str(bind.trim()).map_err(|_| {
             ConfigError::new(
@@ -653,6 +672,7 @@ impl Config {
                 statement_timeout,
                 sqlite_synchronous,
                 tls,
+                replica,
             },
             bind,
             snapshot_every,
@@ -680,6 +700,61 @@ fn live_config(get: &impl Fn(&str) -> Option<String>) -> Result<LiveConfig, Conf
         recheck: positive_secs("SUBSCRIPTION_RECHECK", get("SUBSCRIPTION_RECHECK"), 30)?,
         presence_ttl: positive_secs("PRESENCE_TTL", get("PRESENCE_TTL"), 30)?,
     })
+}
+
+/// `DATABASE_REPLICA_URL` (a PostgreSQL URL, only beside a PostgreSQL `DATABASE_URL`) and
+/// `REPLICA_READ_YOUR_WRITES`.
+fn replica_config(
+    get: &impl Fn(&str) -> Option<String>,
+    primary: &DatabaseUrl,
+) -> Result<Option<ReplicaConfig>, ConfigError> {
+    const VARIABLE: &str = "DATABASE_REPLICA_URL";
+    let window = positive_secs(
+        "REPLICA_READ_YOUR_WRITES",
+        get("REPLICA_READ_YOUR_WRITES"),
+        DEFAULT_REPLICA_READ_YOUR_WRITES_SECS,
+    )?;
+    if window.as_secs() > MAX_REPLICA_READ_YOUR_WRITES_SECS {
+        return Err(ConfigError::new(
+            "REPLICA_READ_YOUR_WRITES",
+            format!("must be at most {MAX_REPLICA_READ_YOUR_WRITES_SECS} seconds"),
+        ));
+    }
+    let Some(raw) = get(VARIABLE) else {
+        return Ok(None);
+    };
+    // The reasons below never repeat the value: it may hold the password.
+    let url = match DatabaseUrl::parse(raw.trim()) {
+        Ok(url @ DatabaseUrl::Postgres(_)) => url,
+        Ok(DatabaseUrl::Sqlite(_)) => {
+            return Err(ConfigError::new(
+                VARIABLE,
+                "must be a postgres:// URL: SQLite has no replicas",
+            ))
+        }
+        Err(_) => {
+            return Err(ConfigError::new(
+                VARIABLE,
+                "must look like postgres://user:password@host:5432/database",
+            ))
+        }
+    };
+    if !primary.is_postgres() {
+        return Err(ConfigError::new(
+            VARIABLE,
+            "needs DATABASE_URL to be PostgreSQL (a replica of it); SQLite has no replicas",
+        ));
+    }
+    if &url == primary {
+        return Err(ConfigError::new(
+            VARIABLE,
+            "is the same as DATABASE_URL; point it at the replica, or leave it unset",
+        ));
+    }
+    Ok(Some(ReplicaConfig {
+        url,
+        read_your_writes: window,
+    }))
 }
 
 fn tls_settings(
@@ -918,6 +993,8 @@ mod tests {
             ("PDF_MAX_CONCURRENT_RENDERS", "0"),
             ("SMTP_URL", "mail.example.gov.br"),
             ("MAIL_FROM", "MapaGov"),
+            ("REPLICA_READ_YOUR_WRITES", "0"),
+            ("REPLICA_READ_YOUR_WRITES", "3601"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");
@@ -1030,5 +1107,39 @@ mod tests {
         let err = config(&[("SENTRY_DSN", "errors.example.org")]).unwrap_err();
         assert_eq!(err.variable, "SENTRY_DSN");
         assert!(config(&[]).unwrap().sentry_dsn.is_none());
+    }
+
+    #[test]
+    fn a_replica_needs_postgres_and_a_postgres_url_and_never_shows_its_password() {
+        let secret = "replica-secret-9";
+        let pg = ("DATABASE_URL", "postgres://app:p@primary.internal/mapagov");
+        let replica_url = format!("postgres://app:{secret}@replica.internal/mapagov");
+        let replica = ("DATABASE_REPLICA_URL", replica_url.as_str());
+        let c = config(&[pg, replica]).unwrap();
+        let configured = c.database.replica.clone().unwrap();
+        assert_eq!(configured.read_your_writes, Duration::from_secs(5));
+        assert!(!format!("{c:?}").contains(secret));
+        assert!(config(&[pg]).unwrap().database.replica.is_none());
+        for vars in [
+            vec![replica],
+            vec![("DATABASE_URL", "sqlite://other.sqlite3"), replica],
+            vec![pg, ("DATABASE_REPLICA_URL", "sqlite://replica.sqlite3")],
+            vec![pg, ("DATABASE_REPLICA_URL", "replica.internal:5432")],
+            vec![pg, ("DATABASE_REPLICA_URL", "mysql://app@replica/mapagov")],
+            vec![pg, ("DATABASE_REPLICA_URL", pg.1)],
+        ] {
+            let err = config(&vars).unwrap_err();
+            assert_eq!(err.variable, "DATABASE_REPLICA_URL", "{vars:?}");
+            assert!(err.to_string().contains("DATABASE_REPLICA_URL"));
+            assert!(!err.to_string().contains(secret));
+        }
+        let bad = format!("postgres://app:{secret}@");
+        let err = config(&[pg, ("DATABASE_REPLICA_URL", &bad)]).unwrap_err();
+        assert!(!err.to_string().contains(secret), "{err}");
+        let window = config(&[pg, replica, ("REPLICA_READ_YOUR_WRITES", "12")]).unwrap();
+        assert_eq!(
+            window.database.replica.unwrap().read_your_writes,
+            Duration::from_secs(12)
+        );
     }
 }

@@ -28,10 +28,14 @@ pub async fn prepare(config: &Config) -> Result<AppState, AppError> {
         live::listener::spawn(
             url.clone(),
             config.database.tls.clone(),
-            Arc::clone(db.hub()),
-            Arc::clone(db.token_cache()),
-            stats.clone(),
+            live::listener::Ears {
+                hub: Arc::clone(db.hub()),
+                tokens: Arc::clone(db.token_cache()),
+                replica: db.replica().cloned(),
+                stats: stats.clone(),
+            },
         );
+        crate::db::replica::spawn_lag_guard(db.clone());
     }
     let live = graphql::live::Live {
         feed: live::feed::Context {
@@ -119,6 +123,13 @@ pub async fn run(
         tracing::warn!(
             "APP_ENV=production on SQLite: one server process only, and no replicas or \
              point-in-time recovery; set DATABASE_URL to PostgreSQL for a production deployment"
+        );
+    }
+    if let Some(replica) = &config.database.replica {
+        tracing::info!(
+            replica = %replica.url,
+            read_your_writes_seconds = replica.read_your_writes.as_secs(),
+            "queries read from the replica under the read-your-writes rule"
         );
     }
     match &graphiql {

@@ -30,6 +30,8 @@ pub fn database_at(config: &Config, raw: &str, flag: &str) -> Result<DatabaseCon
     let url = DatabaseUrl::parse(raw).map_err(|e| AppError::bad_input(flag, e))?;
     Ok(DatabaseConfig {
         url,
+        // DATABASE_REPLICA_URL is a replica of DATABASE_URL, not of this database.
+        replica: None,
         ..config.database.clone()
     })
 }

@@ -17,6 +17,7 @@ pub mod models;
 pub mod pool;
 pub mod presence;
 pub mod queries;
+pub mod replica;
 pub mod row;
 pub mod schema;
 pub mod search;
@@ -42,7 +43,7 @@ use std::time::Duration;
 
 /// The SQLite connection type.
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
-type PgPool = bb8::Pool<AgedManager<AsyncPgConnection>>;
+pub(crate) type PgPool = bb8::Pool<AgedManager<AsyncPgConnection>>;
 type SqlitePool = bb8::Pool<AgedManager<SqliteConn>>;
 
 /// Which database engine a [`Db`] talks to.
@@ -154,6 +155,8 @@ pub struct Db {
     hub: Arc<crate::live::Hub>,
     /// Recently authenticated tokens ([`crate::auth::cache`]).
     tokens: Arc<crate::auth::cache::TokenCache>,
+    /// `DATABASE_REPLICA_URL`: where queries may read ([`replica`]).
+    replica: Option<Arc<replica::Replica>>,
 }
 
 /// A connection checked out of the pool; returns to it when dropped.
@@ -210,7 +213,18 @@ impl Db {
                 Some(path.as_path()),
             ),
         };
+        let replica = match (&config.replica, &pools) {
+            (Some(settings), Pools::Pg(_)) => match &settings.url {
+                DatabaseUrl::Postgres(url) => Some(Arc::new(replica::Replica::new(
+                    pg_pool(url, config, max_age)?,
+                    settings.read_your_writes,
+                ))),
+                DatabaseUrl::Sqlite(_) => None,
+            },
+            _ => None,
+        };
         Ok(Db {
+            replica,
             pools: Arc::new(pools),
             pool_timeout: config.pool_timeout,
             statement_timeout: config.statement_timeout,
@@ -228,6 +242,11 @@ impl Db {
     /// The tokens this process has authenticated recently ([`crate::auth::cache`]).
     pub fn token_cache(&self) -> &Arc<crate::auth::cache::TokenCache> {
         &self.tokens
+    }
+
+    /// The read replica, if `DATABASE_REPLICA_URL` configured one.
+    pub fn replica(&self) -> Option<&Arc<replica::Replica>> {
+        self.replica.as_ref()
     }
 
     /// The backend in use.
@@ -251,6 +270,78 @@ impl Db {
                 .await
                 .map(PooledConn::Sqlite)
                 .map_err(AppError::from_pool),
+        }
+    }
+
+    /// Checks a connection out for read-only work: from the replica when [`replica`]'s rule
+    /// allows it (inside a query, [`replica::reading_as`]), otherwise from the primary, exactly as
+    /// [`Db::get`]. Never use it for a read that a write depends on.
+    pub async fn read(&self) -> Result<PooledConn<'_>, AppError> {
+        if let (Some(replica), Some(reader)) = (&self.replica, replica::current_reader()) {
+            let by_replica = replica.route(reader) == replica::Route::Replica;
+            if by_replica {
+                if let Some(conn) = replica.checkout().await {
+                    replica.served(true);
+                    return Ok(PooledConn::Pg(conn));
+                }
+            }
+            replica.served(false);
+        }
+        self.get().await
+    }
+
+    /// A mutation of `user` begins: with a replica, the returned mark records and announces the
+    /// write when the mutation ends ([`replica::WriteMark`]); without one, nothing to do.
+    pub fn writing(&self, user: i64) -> Option<replica::WriteMark> {
+        self.replica.as_ref()?;
+        Some(replica::WriteMark::new(self.clone(), user))
+    }
+
+    /// Records that `user` wrote, in this process and, through `NOTIFY` on the primary, in every
+    /// process listening ([`replica::CHANNEL`]); returns the primary's WAL position after the
+    /// announcement (so after the write). A failed announcement is logged, never reported to the
+    /// writer: its write is done.
+    pub async fn announce_write(&self, user: i64) -> Option<replica::Position> {
+        let replica = self.replica.as_ref()?;
+        replica.wrote(user);
+        let notify = async {
+            use diesel_async::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct Announced {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                position: String,
+            }
+            let mut pooled = self.get().await?;
+            let Conn::Pg(conn) = pooled.conn() else {
+                return Err(AppError::internal("a replica beside SQLite"));
+            };
+            let announced: Announced = diesel::sql_query(
+                "SELECT pg_current_wal_insert_lsn()::text AS position \
+                 FROM (SELECT pg_notify($1, $2)) AS notified",
+            )
+            .bind::<diesel::sql_types::Text, _>(replica::CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(user.to_string())
+            .get_result(conn)
+            .await?;
+            Ok::<_, AppError>(announced.position.parse().ok())
+        };
+        match tokio::time::timeout(replica::POLL_TIMEOUT, notify).await {
+            Ok(Ok(position)) => position,
+            Ok(Err(err)) => {
+                tracing::warn!(
+                    code = err.code(),
+                    "could not announce a write to the other processes; their reads of this \
+                     user may come from the replica for up to REPLICA_READ_YOUR_WRITES"
+                );
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "announcing a write to the other processes timed out; their reads of this \
+                     user may come from the replica for up to REPLICA_READ_YOUR_WRITES"
+                );
+                None
+            }
         }
     }
 

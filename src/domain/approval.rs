@@ -26,7 +26,7 @@ pub struct Approval {
 /// The last publication of `pop`: its stored published version of the same number, else (POPs
 /// published before versions were stored) the change log's, if it holds one.
 pub async fn last_approval(db: &Db, pop: &Pop) -> Result<Option<Approval>, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     if let Some(version) =
         crate::db::versions::find(&mut conn, pop.meta.id, Some(pop.meta.versao)).await?

@@ -216,7 +216,7 @@ pub fn views(areas: Vec<Area>, counts: &HashMap<String, i64>) -> Vec<AreaView> {
 
 /// Every area with its counts, ordered by `ordem` then `nome`.
 pub async fn list(db: &Db) -> Result<Vec<AreaView>, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let areas = all(&mut conn).await?;
     let counts = published_counts(&mut conn).await?;

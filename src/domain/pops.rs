@@ -15,7 +15,7 @@ pub fn parse_public_id(field: &str, raw: &str) -> Result<uuid::Uuid, AppError> {
 /// A POP by public id, deleted or not, if the actor may read it (`None` otherwise, exactly as if
 /// it did not exist).
 pub async fn find(db: &Db, actor: &Actor, id: uuid::Uuid) -> Result<Option<Pop>, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let pop = queries::pop_by_uuid(&mut pooled.conn(), id).await?;
     Ok(pop.filter(|pop| actor.can_read(pop)))
 }
@@ -27,7 +27,7 @@ pub async fn history_entry(
     actor: &Actor,
     id: i64,
 ) -> Result<Option<ChangeLogEntry>, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let Some(entry) = crate::db::history::entry_by_id(&mut conn, id).await? else {
         return Ok(None);
@@ -41,7 +41,7 @@ pub async fn history_entry(
 
 /// A page of POPs and the total matching the filter.
 pub async fn list(db: &Db, filter: &PopFilter, page: &Page) -> Result<(Vec<Pop>, i64), AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let rows = queries::list_pops(&mut conn, filter, page).await?;
     let total = queries::count_pops(&mut conn, filter).await?;
@@ -55,7 +55,7 @@ pub async fn search(
     filter: &PopFilter,
     page: &Page,
 ) -> Result<(Vec<(Pop, f64)>, i64), AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let rows = queries::search_pops(&mut conn, filter, page).await?;
     let total = queries::count_pops(&mut conn, filter).await?;
@@ -69,7 +69,7 @@ pub async fn snapshots(
     kinds: Option<&[super::SnapshotKind]>,
     page: &Page,
 ) -> Result<(Vec<Snapshot>, i64), AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let rows = queries::list_snapshots(&mut conn, pop_id, kinds, page).await?;
     let total = queries::count_snapshots(&mut conn, pop_id, kinds).await?;
@@ -83,7 +83,7 @@ pub async fn history(
     filter: &ChangeFilter,
     page: &Page,
 ) -> Result<(Vec<ChangeLogEntry>, i64), AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let rows = queries::list_changes(&mut conn, pop_id, filter, page).await?;
     let total = queries::count_changes(&mut conn, pop_id, filter).await?;

@@ -80,7 +80,7 @@ pub async fn editors(
     pop: uuid::Uuid,
     ttl: TimeDelta,
 ) -> Result<Vec<Editor>, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let pop = readable(&mut conn, actor, pop).await?;
     let tabs = presence::open_tabs(&mut conn, pop.meta.id, Utc::now() - ttl).await?;

@@ -32,7 +32,7 @@ pub struct QueueEntry {
 /// reviewers of that area (or of an area above it) may read it: `FORBIDDEN` for anyone else,
 /// `BAD_USER_INPUT` (naming `areaCodigo`) for an area that does not exist.
 pub async fn queue(db: &Db, actor: &Actor, codigo: &str) -> Result<Vec<QueueEntry>, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let all = areas::all(&mut conn).await?;
     let codes = areas::with_descendants(&all, codigo);

@@ -191,7 +191,7 @@ pub async fn page(
     below: Option<i64>,
     size: usize,
 ) -> Result<SessionPage, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let milestones = history::milestone_sequences(&mut conn, pop_id).await?;
     let mut grouper = Grouper::new(idle, milestones);
@@ -238,7 +238,7 @@ pub async fn diff(db: &Db, pop_id: i64, session: &Session) -> Result<DocumentDif
         .values()
         .flat_map(|(oldest, newest)| [*oldest, *newest])
         .collect();
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let entries = history::entries_by_ids(&mut pooled.conn(), pop_id, &ids).await?;
     let by_id: BTreeMap<i64, &ChangeLogEntry> = entries.iter().map(|e| (e.id, e)).collect();
     let mut before = Map::new();

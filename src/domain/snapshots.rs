@@ -180,7 +180,7 @@ pub async fn readable(
     actor: &Actor,
     snapshot_id: i64,
 ) -> Result<Option<(Snapshot, Pop)>, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let Some(snapshot) = queries::snapshot_by_id(&mut conn, snapshot_id).await? else {
         return Ok(None);
@@ -208,7 +208,7 @@ pub async fn diff(
         )),
         Some(to) => Ok(diff_documents(&from.payload, &to.payload)),
         None => {
-            let mut pooled = db.get().await?;
+            let mut pooled = db.read().await?;
             let pop = queries::pops_by_ids(&mut pooled.conn(), &[from.pop_id])
                 .await?
                 .into_iter()

@@ -16,7 +16,7 @@ use scoped_futures::ScopedFutureExt;
 
 /// A user by username.
 pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<User>, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     queries::user_by_username(&mut pooled.conn(), username).await
 }
 

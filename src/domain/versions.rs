@@ -51,7 +51,7 @@ pub async fn by_address(
     codigo: &str,
     versao: Option<i32>,
 ) -> Result<Option<(uuid::Uuid, PublishedVersion)>, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let candidates = versions::pops_at_address(&mut conn, area_slug, codigo).await?;
     for (pop_id, uuid) in candidates {
@@ -65,7 +65,7 @@ pub async fn by_address(
 /// The published version with row id `id` and its POP's public id, while the POP is live (as
 /// the catalogue answers it); `None` otherwise.
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<(uuid::Uuid, PublishedVersion)>, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     versions::by_id(&mut pooled.conn(), id).await
 }
 
@@ -81,7 +81,7 @@ pub async fn catalogue(
     search: Option<&str>,
     limit: i64,
 ) -> Result<Vec<(uuid::Uuid, PublishedVersion)>, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let area_in = match area {
         Some(codigo) => {
@@ -155,7 +155,7 @@ pub struct CatalogueStats {
 
 /// The catalogue's counts (see [`CatalogueStats`]), as of `now`.
 pub async fn stats(db: &Db, now: DateTime<Utc>) -> Result<CatalogueStats, AppError> {
-    let mut pooled = db.get().await?;
+    let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let by_status: Vec<(Status, i64)> = with_backend!(&mut conn, |c| schema::pops::table
         .filter(schema::pops::deleted_at.is_null())

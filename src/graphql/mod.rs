@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod partial_restore;
 pub mod pop;
 pub mod presence;
+pub mod reads;
 pub mod review;
 pub mod scalars;
 pub mod sessions;
@@ -113,6 +114,7 @@ pub fn guarded(http: &HttpConfig) -> SchemaBuilder<Query, Mutation, Subscription
         .extension(budget::BudgetExtension::new(http.max_response_bytes))
         .extension(input::InputGuard)
         .extension(deadline::DeadlineExtension)
+        .extension(reads::ReadRouting)
         .limit_recursive_depth(guard::MAX_NESTING);
     if http.introspection {
         builder

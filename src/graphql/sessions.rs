@@ -119,7 +119,7 @@ impl EditSession {
             above: Some(self.session.first_entry_id - 1),
             ..request.page
         };
-        let mut pooled = db.get().await?;
+        let mut pooled = db.read().await?;
         let rows = queries::list_changes(
             &mut pooled.conn(),
             self.pop_id,

@@ -16,7 +16,7 @@
 //! few seconds pays for one preflight per period rather than one every few requests.
 
 use crate::http::observe::X_REQUEST_ID;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderName, HeaderValue, Method};
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -95,8 +95,12 @@ impl CorsOrigins {
                     header::CONTENT_TYPE,
                     header::ACCEPT,
                     X_REQUEST_ID,
+                    HeaderName::from_static(crate::db::replica::READ_AFTER),
                 ])
-                .expose_headers([X_REQUEST_ID])
+                .expose_headers([
+                    X_REQUEST_ID,
+                    HeaderName::from_static(crate::db::replica::WRITE_POSITION),
+                ])
                 .max_age(max_age),
         )
     }

@@ -30,6 +30,7 @@ use crate::auth::{self, AuthUser};
 use crate::error::InternalDetail;
 use crate::graphql::auth::ClientAddr;
 use crate::graphql::guard::{ReadOnly, METHOD_NOT_ALLOWED};
+use crate::graphql::reads::{write_position, ReadAfter};
 use crate::telemetry::operation::Operation;
 use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse, ServerError};
 use axum::body::Body;
@@ -184,14 +185,25 @@ async fn run(
         };
         return super::sse::respond(state, request, user, ClientAddr(client), rejected);
     }
-    let (batch, operations) = attach(batch, user, ClientAddr(client));
+    let read_after = headers
+        .get(crate::db::replica::READ_AFTER)
+        .and_then(|value| value.to_str().ok()?.parse().ok())
+        .map(ReadAfter);
+    let (batch, operations) = attach(batch, user, ClientAddr(client), read_after);
     let execution = state.schema.execute_batch(batch);
     let (mut response, errors) =
         match tokio::time::timeout(state.http.request_timeout, execution).await {
             Ok(response) => {
                 let response = with_codes(response);
                 let errors = response_errors(&response);
-                (answer(format, response), errors)
+                let position = write_position(&response);
+                let mut answered = answer(format, response);
+                if let Some(position) = position {
+                    answered
+                        .headers_mut()
+                        .insert(crate::db::replica::WRITE_POSITION, position);
+                }
+                (answered, errors)
             }
             Err(_) => (
                 timed_out(format),
@@ -411,18 +423,23 @@ fn bearer(headers: &HeaderMap) -> Bearer<'_> {
     }
 }
 
-/// Gives every request its user, the client's address, and an [`Operation`] the schema
-/// extension fills in; returns the operations in request order.
+/// Gives every request its user, the client's address, the position it asked to read at least
+/// (`MapaGov-Read-After`), and an [`Operation`] the schema extension fills in; returns the
+/// operations in request order.
 fn attach(
     batch: BatchRequest,
     user: Option<AuthUser>,
     addr: ClientAddr,
+    read_after: Option<ReadAfter>,
 ) -> (BatchRequest, Vec<Arc<Operation>>) {
     let mut operations = Vec::new();
     let mut add = |request: async_graphql::Request| {
         let operation = Operation::new(request.operation_name.as_deref());
         operations.push(Arc::clone(&operation));
-        let request = request.data(addr).data(operation);
+        let mut request = request.data(addr).data(operation);
+        if let Some(read_after) = read_after {
+            request = request.data(read_after);
+        }
         match &user {
             Some(user) => request.data(user.clone()),
             None => request,

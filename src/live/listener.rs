@@ -1,7 +1,10 @@
 //! The PostgreSQL listener: one connection per server process, outside the pool, that `LISTEN`s
 //! on [`crate::db::events::CHANNEL`] and hands every notification to the [`Hub`], and on
 //! [`crate::auth::cache::CHANNEL`], whose notifications empty the process's token cache. The
-//! token cache is on only while this connection listens.
+//! token cache is on only while this connection listens. With a read replica it also `LISTEN`s
+//! on [`crate::db::replica::CHANNEL`], whose notifications record which user just wrote (see
+//! [`crate::db::replica`]); the replica serves signed-in readers only while this connection
+//! listens.
 //!
 //! It is a plain `tokio-postgres` connection opened with the pool's TLS rules
 //! ([`crate::db::tls::PgConnector::connect_for_notifications`]), named `mapagov-listener` in
@@ -19,6 +22,7 @@ use super::limits::Stats;
 use super::{Hint, Hub};
 use crate::auth::cache::{self, TokenCache};
 use crate::db::events::{parse_payload, CHANNEL};
+use crate::db::replica::{self, Replica};
 use crate::db::tls::{PgConnector, TlsSettings};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,12 +38,42 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// `application_name` of the listener's session.
 pub const APPLICATION_NAME: &str = "mapagov-listener";
 
-/// Starts the listener of `url` in the background, for as long as the process runs.
-pub fn spawn(url: String, tls: TlsSettings, hub: Arc<Hub>, tokens: Arc<TokenCache>, stats: Stats) {
-    tokio::spawn(run(url, tls, hub, tokens, stats));
+/// Who hears what the listener receives.
+pub struct Ears {
+    /// The subscribers of this process.
+    pub hub: Arc<Hub>,
+    /// The token cache, emptied by `mapagov_auth`.
+    pub tokens: Arc<TokenCache>,
+    /// The read replica's record of recent writers, if there is a replica.
+    pub replica: Option<Arc<Replica>>,
+    /// The live metrics.
+    pub stats: Stats,
 }
 
-async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, tokens: Arc<TokenCache>, stats: Stats) {
+/// Starts the listener of `url` in the background, for as long as the process runs.
+pub fn spawn(url: String, tls: TlsSettings, ears: Ears) {
+    tokio::spawn(run(url, tls, ears));
+}
+
+async fn run(url: String, tls: TlsSettings, ears: Ears) {
+    let Ears {
+        hub,
+        tokens,
+        replica,
+        stats,
+    } = ears;
+    let listening = |on: bool| {
+        tokens.listening(on);
+        if let Some(replica) = &replica {
+            replica.listening(on);
+        }
+    };
+    let confirmed = || {
+        tokens.confirmed();
+        if let Some(replica) = &replica {
+            replica.confirmed();
+        }
+    };
     let connector = match PgConnector::new(tls) {
         Ok(connector) => connector,
         Err(err) => {
@@ -51,7 +85,7 @@ async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, tokens: Arc<TokenCach
     let mut backoff = MIN_BACKOFF;
     let mut connected_before = false;
     loop {
-        match listen(&connector, &url).await {
+        match listen(&connector, &url, replica.is_some()).await {
             Ok((client, mut notifications)) => {
                 if connected_before {
                     stats.listener_reconnects.inc();
@@ -60,7 +94,7 @@ async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, tokens: Arc<TokenCach
                 connected_before = true;
                 backoff = MIN_BACKOFF;
                 stats.listener_up.set(1);
-                tokens.listening(true);
+                listening(true);
                 // Writes committed while nobody listened: every subscriber reads the table.
                 hub.publish_all(Hint::Reconnected);
                 let mut ping = tokio::time::interval(PING_EVERY);
@@ -70,7 +104,13 @@ async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, tokens: Arc<TokenCach
                         notification = notifications.recv() => match notification {
                             Some(notification) if notification.channel() == cache::CHANNEL => {
                                 tokens.clear();
-                                tokens.confirmed();
+                                confirmed();
+                            }
+                            Some(notification) if notification.channel() == replica::CHANNEL => {
+                                let writer = replica::parse_payload(notification.payload());
+                                if let (Some(replica), Some(user)) = (&replica, writer) {
+                                    replica.wrote(user);
+                                }
                             }
                             Some(notification) => {
                                 if let Some((pop, sequence)) = parse_payload(notification.payload()) {
@@ -88,12 +128,12 @@ async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, tokens: Arc<TokenCach
                             if !matches!(alive, Ok(Ok(_))) {
                                 break;
                             }
-                            tokens.confirmed();
+                            confirmed();
                         }
                     }
                 }
                 stats.listener_up.set(0);
-                tokens.listening(false);
+                listening(false);
                 tracing::warn!("lost the database listener's connection; reconnecting");
             }
             Err(err) => {
@@ -105,10 +145,11 @@ async fn run(url: String, tls: TlsSettings, hub: Arc<Hub>, tokens: Arc<TokenCach
     }
 }
 
-/// Opens the listener's connection and starts listening.
+/// Opens the listener's connection and starts listening (to the writers too, with a replica).
 async fn listen(
     connector: &PgConnector,
     url: &str,
+    writers: bool,
 ) -> Result<
     (
         tokio_postgres::Client,
@@ -120,9 +161,14 @@ async fn listen(
         .connect_for_notifications(url)
         .await
         .map_err(|err| err.to_string())?;
+    let writers = if writers {
+        format!("; LISTEN {}", replica::CHANNEL)
+    } else {
+        String::new()
+    };
     client
         .batch_execute(&format!(
-            "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}; LISTEN {}",
+            "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}; LISTEN {}{writers}",
             cache::CHANNEL
         ))
         .await

@@ -16,6 +16,9 @@
 //! | `mapagov_live_listener_up` | gauge | 1 while the `LISTEN` connection is open (PostgreSQL only) |
 //! | `mapagov_live_listener_reconnects_total` | counter | (the `LISTEN` connection reopened, PostgreSQL only) |
 //! | `mapagov_mail_notices_total` | counter | `outcome`: `sent`, `failed` (after every retry), `dropped` (queue full), `no_address` (the author has no e-mail address) |
+//! | `mapagov_db_replica_reads_total` | counter | `served_by`: `replica`, `primary` (reads of GraphQL queries, with `DATABASE_REPLICA_URL` only) |
+//! | `mapagov_db_replica_lag_seconds` | gauge | (seconds since the replica was last seen to have replayed all the primary had written; absent while it never was or is unreachable) |
+//! | `mapagov_db_replica_usable` | gauge | 1 while the lag guard lets queries read from the replica |
 //! | `mapagov_pg_stat_activity_up` | gauge | 1 if `pg_stat_activity` answered within [`PG_STAT_TIMEOUT`] (PostgreSQL only) |
 //!
 //! `operation` is bounded by [`super::operation::OperationLabels`].
@@ -134,6 +137,9 @@ impl Metrics {
             notices.clone(),
         );
         registry.register_collector(Box::new(PoolCollector(db.clone())));
+        if let Some(replica) = db.replica() {
+            registry.register_collector(Box::new(ReplicaCollector(std::sync::Arc::clone(replica))));
+        }
         let pg_connections = Family::<StateLabel, Gauge>::default();
         let pg_up = Gauge::default();
         if db.backend() == Backend::Postgres {
@@ -285,6 +291,56 @@ async fn pg_activity(db: &Db) -> Result<Vec<ActivityRow>, crate::error::AppError
         Conn::Sqlite(_) => Vec::new(),
     };
     Ok(rows)
+}
+
+/// Labels of `mapagov_db_replica_reads_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServedByLabel {
+    served_by: &'static str,
+}
+
+/// Reads the read replica's use and lag at each scrape.
+struct ReplicaCollector(std::sync::Arc<crate::db::replica::Replica>);
+
+impl std::fmt::Debug for ReplicaCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplicaCollector")
+    }
+}
+
+impl Collector for ReplicaCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.0.stats();
+        let mut reads = encoder.encode_descriptor(
+            "db_replica_reads",
+            "Reads of GraphQL queries, by the database that served them",
+            None,
+            MetricType::Counter,
+        )?;
+        for (served_by, count) in [
+            ("replica", stats.replica_reads),
+            ("primary", stats.primary_reads),
+        ] {
+            ConstCounter::new(count).encode(reads.encode_family(&ServedByLabel { served_by })?)?;
+        }
+        if let Some(lag) = stats.lag {
+            let gauge = encoder.encode_descriptor(
+                "db_replica_lag_seconds",
+                "Seconds since the replica was last seen to have replayed everything the primary had written",
+                None,
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(lag.as_secs_f64()).encode(gauge)?;
+        }
+        let usable = encoder.encode_descriptor(
+            "db_replica_usable",
+            "1 while queries may read from the replica (caught up within REPLICA_READ_YOUR_WRITES), else 0",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(i64::from(stats.usable)).encode(usable)?;
+        Ok(())
+    }
 }
 
 /// Reads the pool's state and statistics at each scrape.

@@ -5,6 +5,10 @@
 //! application role `mapagov` (LOGIN CREATEDB, no superuser) with a random
 //! password. Dropping the cluster stops the server and deletes everything.
 //!
+//! [`PgCluster::start_standby`] makes a streaming replica of a running
+//! cluster with `pg_basebackup -R -X stream` and starts it on another port
+//! (hot standby: it answers read-only queries).
+//!
 //! PostgreSQL refuses to run as root, so when the tests run as root the
 //! server tools are run as the `postgres` system user through `runuser`, and
 //! the temporary directory is handed over to that user.
@@ -156,6 +160,117 @@ impl PgCluster {
             ),
         );
         cluster
+    }
+
+    /// Makes a streaming replica of this cluster (`pg_basebackup -R -X stream`
+    /// over the Unix socket, as the superuser, whom `initdb` lets replicate
+    /// locally), starts it on a free port and waits until it is in recovery
+    /// and has replayed everything this cluster had written. Its roles,
+    /// passwords and databases are this cluster's, so [`url`] works on it;
+    /// dropping it stops it and deletes its files.
+    ///
+    /// [`url`]: PgCluster::url
+    pub fn start_standby(&self) -> PgCluster {
+        let root = tempfile::Builder::new()
+            .prefix("mapagov-pg-standby-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
+        let socket_dir = root.path().join("socket");
+        fs::create_dir(&socket_dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", socket_dir.display()));
+        if self.as_postgres_user {
+            run_ok(
+                Command::new("chown")
+                    .arg("-R")
+                    .arg("postgres:")
+                    .arg(root.path()),
+                "hand the standby's directory to the postgres user",
+            );
+        }
+        let mut standby = PgCluster {
+            bin_dir: self.bin_dir.clone(),
+            data_dir: root.path().join("data"),
+            socket_dir,
+            log_file: root.path().join("postgres.log"),
+            as_postgres_user: self.as_postgres_user,
+            port: 0,
+            admin_password: self.admin_password.clone(),
+            app_password: self.app_password.clone(),
+            running: AtomicBool::new(false),
+            root,
+        };
+        let basebackup = self.tool("pg_basebackup");
+        let output = self
+            .command(&basebackup)
+            .arg("-h")
+            .arg(&self.socket_dir)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(["-U", ADMIN_ROLE, "-D"])
+            .arg(&standby.data_dir)
+            .args(["-R", "-X", "stream", "--no-sync", "-c", "fast"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", basebackup.display()));
+        if !output.status.success() {
+            panic!(
+                "pg_basebackup failed:\n{}{}",
+                describe(&output),
+                self.log_tail()
+            );
+        }
+        // The copied postgresql.conf names the primary's socket directory and port; later lines
+        // win.
+        standby.append_config(&format!(
+            "\n# The standby's own settings.\nunix_socket_directories = {}\nhot_standby = 'on'\n",
+            quote_literal(&standby.socket_dir.display().to_string())
+        ));
+        standby.start_on_free_port();
+        for _ in 0..600 {
+            if standby.psql("postgres", "SELECT pg_is_in_recovery()") == "t" {
+                standby.wait_for_replay(self);
+                return standby;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the standby is not in recovery{}", standby.log_tail());
+    }
+
+    /// Waits (up to 30 s) until this standby has replayed everything `primary` had written
+    /// when the wait began.
+    pub fn wait_for_replay(&self, primary: &PgCluster) {
+        let position = primary.psql("postgres", "SELECT pg_current_wal_insert_lsn()");
+        let sql = format!(
+            "SELECT coalesce(pg_last_wal_replay_lsn() >= {}::pg_lsn, false)",
+            quote_literal(&position)
+        );
+        for _ in 0..600 {
+            if self.psql("postgres", &sql) == "t" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "the standby did not replay up to {position} within 30 s{}",
+            self.log_tail()
+        );
+    }
+
+    /// Pauses this standby's replay (`pg_wal_replay_pause()`) and waits until it has
+    /// stopped: it keeps receiving WAL but shows nothing new.
+    pub fn pause_replay(&self) {
+        self.psql("postgres", "SELECT pg_wal_replay_pause()");
+        for _ in 0..600 {
+            if self.psql("postgres", "SELECT pg_get_wal_replay_pause_state()") == "paused" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the standby's replay did not pause{}", self.log_tail());
+    }
+
+    /// Resumes this standby's replay.
+    pub fn resume_replay(&self) {
+        self.psql("postgres", "SELECT pg_wal_replay_resume()");
     }
 
     /// The TCP port on 127.0.0.1.
