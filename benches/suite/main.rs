@@ -16,6 +16,7 @@ mod api;
 mod copy;
 mod data;
 mod hot_path;
+mod live;
 mod load;
 mod measure;
 mod partition;
@@ -74,6 +75,9 @@ pub struct Settings {
     /// `--sessions`: only `popEditSessions` at `BENCH_SNAPSHOTS` change-log rows, printed, no
     /// report written.
     pub sessions_only: bool,
+    /// `--live`: only the live-changes runs (two server processes, event latency, 1,000 open
+    /// subscriptions), printed, no report written.
+    pub live_only: bool,
 }
 
 impl Settings {
@@ -116,6 +120,7 @@ impl Settings {
             api_only: args.iter().any(|a| a == "--api"),
             peers: args.iter().any(|a| a == "--peers"),
             sessions_only: args.iter().any(|a| a == "--sessions"),
+            live_only: args.iter().any(|a| a == "--live"),
         })
     }
 }
@@ -185,6 +190,12 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
         pgbench::PgBench::new(cluster.port(), pg_cluster::APP_ROLE, cluster.password(), DB);
     if s.sessions_only {
         sessions::section(&mut report, s, &cluster, &api, &pgbench).await?;
+        println!("{}", report.into_text());
+        return Ok(());
+    }
+    if s.live_only {
+        drop(server);
+        live::section(&mut report, s, &url, &token).await?;
         println!("{}", report.into_text());
         return Ok(());
     }
@@ -328,6 +339,8 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
         ],
     );
     drop(server);
+
+    live::section(&mut report, s, &url, &token).await?;
 
     step("request path, fsync on");
     hot_path::section(&mut report, s).await?;
