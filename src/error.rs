@@ -270,6 +270,31 @@ impl From<diesel::ConnectionError> for AppError {
     }
 }
 
+/// Codes an error raised without one. Every error of MapaGov's own, and of the request guards,
+/// has its code where it arises; what is left is async-graphql's coercion of arguments and
+/// variables during execution, coded by where it occurs: `BAD_USER_INPUT` at a field (a variable
+/// the operation uses but does not declare, say), `GRAPHQL_VALIDATION_FAILED` for the whole
+/// operation. Applied to every operation's errors on every transport (the operation metrics'
+/// extension runs it before counting them) and once more to an HTTP answer.
+pub fn code_uncoded(error: &mut async_graphql::ServerError) {
+    let has_code = error
+        .extensions
+        .as_ref()
+        .is_some_and(|ext| ext.get("code").is_some());
+    if has_code {
+        return;
+    }
+    let code = if error.path.is_empty() {
+        "GRAPHQL_VALIDATION_FAILED"
+    } else {
+        "BAD_USER_INPUT"
+    };
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+}
+
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
         if let AppError::Internal(detail) = &err {

@@ -324,8 +324,29 @@ async fn operations_on_the_socket_are_bounded_by_the_request_timeout(backend: Ba
     let errors = [("operation", "SocketDelete"), ("code", "TIMEOUT")];
     assert_eq!(count("mapagov_graphql_errors_total", &errors), 1.0);
 
-    // A subscription is not an operation to count, and neither are its events.
     assert_eq!(socket.message().await["type"], "complete", "the query's");
+
+    // An error async-graphql raises without a code while executing (here a required variable
+    // the request does not send) gets the code HTTP would give it, on the socket and in the
+    // metrics.
+    socket
+        .send(json!({"id": "u", "type": "subscribe", "payload": {
+            "query": "query SocketUnsent($id: ID!) { pop(id: $id) { id } }"}}))
+        .await;
+    let unsent = socket.message().await;
+    assert_eq!(
+        unsent["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{unsent:#}"
+    );
+    assert_eq!(socket.message().await["type"], "complete", "{unsent:#}");
+    let samples = prom::scrape(server.http(), &server.base).await;
+    let coded = [("operation", "SocketUnsent"), ("code", "BAD_USER_INPUT")];
+    assert_eq!(
+        prom::value(&samples, "mapagov_graphql_errors_total", &coded),
+        1.0
+    );
+
+    // A subscription is not an operation to count, and neither are its events.
     let (followed, _) = create_pop(&server).await;
     socket
         .send(json!({"id": "s", "type": "subscribe", "payload": {

@@ -32,7 +32,7 @@ use crate::graphql::auth::ClientAddr;
 use crate::graphql::guard::{ReadOnly, METHOD_NOT_ALLOWED};
 use crate::graphql::reads::{write_position, ReadAfter};
 use crate::telemetry::operation::Operation;
-use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse, ServerError};
+use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -464,31 +464,11 @@ fn with_codes(response: BatchResponse) -> BatchResponse {
 
 /// Gives every error of one response a code.
 pub(super) fn code_errors(mut response: GqlResponse) -> GqlResponse {
-    for error in &mut response.errors {
-        add_code(error);
-    }
     response
-}
-
-/// Codes an error raised without one: every error of our own and of the guard has its code;
-/// what is left is async-graphql's coercion of arguments and variables, coded by where it occurs.
-fn add_code(error: &mut ServerError) {
-    let has_code = error
-        .extensions
-        .as_ref()
-        .is_some_and(|ext| ext.get("code").is_some());
-    if has_code {
-        return;
-    }
-    let code = if error.path.is_empty() {
-        "GRAPHQL_VALIDATION_FAILED"
-    } else {
-        "BAD_USER_INPUT"
-    };
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
+        .errors
+        .iter_mut()
+        .for_each(crate::error::code_uncoded);
+    response
 }
 
 /// A request refused before execution: no `data`, one error with its code.

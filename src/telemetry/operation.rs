@@ -197,7 +197,13 @@ impl Extension for Observe {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let response = next.run(ctx, operation_name).await;
+        let mut response = next.run(ctx, operation_name).await;
+        // Coded here, the outermost extension, so every transport answers (and counts) the same
+        // codes: a socket's answer does not pass through the HTTP handler.
+        response
+            .errors
+            .iter_mut()
+            .for_each(crate::error::code_uncoded);
         self.finish(ctx, &response.errors);
         response
     }
