@@ -175,6 +175,19 @@ async fn reads(base: &str) -> (f64, f64) {
     (served("replica"), served("primary"))
 }
 
+/// Waits until a read of `pop` by `token` through `base` is served by the replica.
+async fn serves_from_the_replica(base: &str, token: &str, pop: &str) {
+    for _ in 0..100 {
+        let (before, _) = reads(base).await;
+        sequence(base, token, pop).await;
+        if reads(base).await.0 > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{base} never served a signed-in reader from the caught-up replica");
+}
+
 async fn gauge(base: &str, name: &str) -> Option<f64> {
     let samples = prom::scrape(&reqwest::Client::new(), base).await;
     samples
@@ -203,6 +216,11 @@ async fn others_read_the_replica_while_a_writer_reads_their_own_writes_through_a
     let (pop, first) = save(&one.base, ana, None, "first").await;
     set.standby.wait_for_replay(&set.primary);
     assert_eq!(sequence(&one.base, bia, &pop).await, first);
+    // Each process serves a signed-in reader from the replica once a check that began after its
+    // listener connected found the replica caught up (notices sent before may have been lost).
+    for base in [&one.base, &two.base] {
+        serves_from_the_replica(base, bia, &pop).await;
+    }
 
     // The replica stops showing anything new; Ana writes through process one, whose answer
     // carries the primary's position after the write.

@@ -10,15 +10,18 @@
 //! **The rule.** With `W` = `REPLICA_READ_YOUR_WRITES` seconds, a query reads from the replica
 //! only if all of these hold, and from the primary otherwise:
 //!
-//! 1. the lag guard saw the replica, within the last `W`, having replayed everything the primary
-//!    had written when that check began ([`Replica::poll`], every [`POLL_EVERY`]): so whatever
-//!    committed more than `W` ago is on the replica;
+//! 1. the lag guard saw the replica, within the last `W`, holding everything the primary had
+//!    written when one of its checks began ([`Replica::poll`], every [`POLL_EVERY`]; each check's
+//!    position is kept until the replica replays past it): so whatever committed more than `W`
+//!    ago is on the replica;
 //! 2. for a signed-in reader: no mutation of theirs ended within the last `W`, as far as this
 //!    process knows. The process that ran the mutation records it at once; it also sends
 //!    `NOTIFY mapagov_writes, '<user id>'` on the primary before answering, which every process's
 //!    listener ([`crate::live::listener`]) records;
 //! 3. for a signed-in reader: this process's listener is connected and confirmed its connection
-//!    within [`crate::auth::cache::FRESH_FOR`] (otherwise other processes' writes may go unheard);
+//!    within [`crate::auth::cache::FRESH_FOR`] (otherwise other processes' writes may go unheard),
+//!    and the replica holds everything committed before the listener last began listening (the
+//!    notices of writes before then may have been lost);
 //! 4. if the request carries a [`Position`] (`MapaGov-Read-After`, echoed from the
 //!    `MapaGov-Write-Position` of an earlier mutation's answer): the lag guard's last check saw
 //!    the replica replayed at least that far;
@@ -41,7 +44,7 @@ use super::{Db, PgPool};
 use diesel::sql_types::{Nullable, Text};
 use diesel::QueryableByName;
 use diesel_async::AsyncPgConnection;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -152,10 +155,45 @@ struct State {
     /// The listener is connected, and when it last confirmed it.
     listening: bool,
     confirmed_at: Option<Instant>,
-    /// When the last check began that found the replica caught up with the primary.
+    /// When the listener last began listening: notices sent before then may have been lost.
+    listening_since: Option<Instant>,
+    /// A time before which everything the primary committed is on the replica: the start of
+    /// the latest check whose primary position the replica has since replayed.
     fresh_as_of: Option<Instant>,
+    /// The primary positions of recent checks, oldest first, with when each check began,
+    /// until the replica replays past them (or they leave the window).
+    pending: VecDeque<(Position, Instant)>,
     /// How far the replica had replayed at the last check (`None`: it did not answer).
     replayed: Option<Position>,
+}
+
+impl State {
+    /// A check that began at `began` read the primary at `position` and the replica replayed
+    /// to `replayed` (`None`: it did not answer, or is not in recovery).
+    fn checked(
+        &mut self,
+        position: Position,
+        began: Instant,
+        replayed: Option<Position>,
+        window: Duration,
+    ) {
+        let Some(replayed) = replayed else {
+            self.fresh_as_of = None;
+            self.replayed = None;
+            self.pending.clear();
+            return;
+        };
+        self.pending.push_back((position, began));
+        self.pending.retain(|(_, at)| at.elapsed() < window);
+        while let Some(&(position, at)) = self.pending.front() {
+            if position > replayed {
+                break;
+            }
+            self.fresh_as_of = self.fresh_as_of.max(Some(at));
+            self.pending.pop_front();
+        }
+        self.replayed = Some(replayed);
+    }
 }
 
 /// A snapshot of the replica's use, for `/metrics`.
@@ -205,6 +243,9 @@ impl Replica {
         let mut state = self.state();
         state.listening = on;
         state.confirmed_at = on.then(Instant::now);
+        if on {
+            state.listening_since = Some(Instant::now());
+        }
     }
 
     /// The listener's connection answered just now.
@@ -230,6 +271,11 @@ impl Replica {
             return Route::Replica;
         };
         if !(state.listening && within(state.confirmed_at, crate::auth::cache::FRESH_FOR)) {
+            return Route::PrimaryDeaf;
+        }
+        // Notices of writes sent before the listener (re)connected may be lost: the replica
+        // serves a signed-in reader only once it holds everything committed before then.
+        if state.fresh_as_of < state.listening_since {
             return Route::PrimaryDeaf;
         }
         if within(state.writes.get(&user).copied(), self.window) {
@@ -279,11 +325,13 @@ impl Replica {
         }
     }
 
-    /// One check of the lag guard: reads the primary's WAL insert position, then asks the
-    /// replica whether it has replayed up to it. If so, the replica holds everything committed
-    /// before this check began. A replica that does not answer (or is not in recovery: no replay
-    /// position) is out of use until a check succeeds; a primary that does not answer changes
-    /// nothing.
+    /// One check of the lag guard: reads the primary's WAL insert position, then how far the
+    /// replica has replayed. Each check's position is kept with the time the check began; once
+    /// the replica has replayed past a position, everything committed before that time is on
+    /// the replica ([`State::fresh_as_of`]), so a replica that keeps up under steady writes is
+    /// seen fresh as of a few checks ago, not never. A replica that does not answer, or is not
+    /// in recovery (no replay position: promoted, or the wrong server), is out of use until a
+    /// check finds it caught up again; a primary that does not answer changes nothing.
     async fn poll(&self, primary: &Db) {
         let began = Instant::now();
         let position = tokio::time::timeout(POLL_TIMEOUT, primary_position(primary)).await;
@@ -291,19 +339,11 @@ impl Replica {
             return;
         };
         let replayed = tokio::time::timeout(POLL_TIMEOUT, self.replayed()).await;
-        let mut state = self.state();
-        match replayed {
-            Ok(Ok(replayed)) => {
-                if replayed.is_some_and(|replayed| replayed >= position) {
-                    state.fresh_as_of = Some(began);
-                }
-                state.replayed = replayed;
-            }
-            Ok(Err(_)) | Err(_) => {
-                state.fresh_as_of = None;
-                state.replayed = None;
-            }
-        }
+        let replayed = match replayed {
+            Ok(Ok(replayed)) => replayed,
+            Ok(Err(())) | Err(_) => None,
+        };
+        self.state().checked(position, began, replayed, self.window);
     }
 
     /// How far the replica has replayed the primary's WAL (`None`: it is not in recovery).
@@ -431,6 +471,13 @@ mod tests {
         assert_eq!(r.route(anonymous), Route::Replica);
         assert_eq!(r.route(ana), Route::PrimaryDeaf, "the listener is down");
         r.listening(true);
+        assert_eq!(
+            r.route(ana),
+            Route::PrimaryDeaf,
+            "notices sent before the listener connected may be lost"
+        );
+        assert_eq!(r.route(anonymous), Route::Replica);
+        r.state().fresh_as_of = Some(Instant::now());
         assert_eq!(r.route(ana), Route::Replica);
         r.wrote(1);
         assert_eq!(r.route(ana), Route::PrimaryOwnWrite);
@@ -446,6 +493,39 @@ mod tests {
             "not seen caught up lately"
         );
         assert!(!r.stats().usable);
+    }
+
+    #[test]
+    fn a_replica_one_check_behind_under_steady_writes_stays_fresh() {
+        let window = Duration::from_secs(60);
+        let mut state = State::default();
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let position = |n: u64| Position(n * 100);
+        // The primary moves on at every check; the replica has replayed the previous one.
+        state.checked(position(1), at(500), Some(position(0)), window);
+        assert_eq!(state.fresh_as_of, None, "nothing replayed yet");
+        for check in 2..10 {
+            state.checked(
+                position(check),
+                at(check * 500),
+                Some(position(check - 1)),
+                window,
+            );
+            assert_eq!(
+                state.fresh_as_of,
+                Some(at((check - 1) * 500)),
+                "check {check}"
+            );
+        }
+        assert_eq!(
+            state.pending.len(),
+            1,
+            "only the newest position is still ahead"
+        );
+        // A replica that stops answering, or is promoted, is out of use at once.
+        state.checked(position(10), at(5_000), None, window);
+        assert_eq!((state.fresh_as_of, state.replayed), (None, None));
     }
 
     #[tokio::test]

@@ -14,9 +14,16 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use scoped_futures::ScopedFutureExt;
 
-/// A user by username.
+/// A user by username (on the read replica inside a query, when one is configured).
 pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<User>, AppError> {
     let mut pooled = db.read().await?;
+    queries::user_by_username(&mut pooled.conn(), username).await
+}
+
+/// The signed-in user's account, read from the primary: the token was checked there, and an
+/// account created or renamed moments ago may not be on a replica yet.
+pub async fn signed_in(db: &Db, username: &str) -> Result<Option<User>, AppError> {
+    let mut pooled = db.get().await?;
     queries::user_by_username(&mut pooled.conn(), username).await
 }
 

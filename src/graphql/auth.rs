@@ -31,7 +31,7 @@ impl AuthQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<UserObject> {
         let user = auth_user(ctx)?;
         let db = ctx.data::<Db>()?;
-        let found = crate::domain::users::find_by_username(db, &user.username).await?;
+        let found = crate::domain::users::signed_in(db, &user.username).await?;
         Ok(UserObject(found.ok_or(AppError::Unauthenticated)?))
     }
 }
