@@ -139,7 +139,16 @@ async fn terminate_listeners(url: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_on_one_process_gets_every_write_made_through_another() {
-    let url = common::fresh_pg_database().await;
+    // A cluster of its own: this test restarts PostgreSQL, which would cut the connections of
+    // the other tests of this file running beside it on the shared one.
+    let cluster = tokio::task::spawn_blocking(|| {
+        let cluster = common::pg_cluster::PgCluster::start(Default::default());
+        cluster.create_database("live");
+        cluster
+    })
+    .await
+    .expect("a cluster");
+    let url = cluster.url("live");
     let dir = tempfile::tempdir().expect("dir");
     // A long re-check: delivery must not depend on polling.
     let settings = [("SUBSCRIPTION_RECHECK", "3600")];
@@ -203,10 +212,14 @@ async fn a_subscriber_on_one_process_gets_every_write_made_through_another() {
     expect_events(&mut back, "2", &missed).await;
 
     // PostgreSQL restarts: the open subscription goes on without a gap.
-    if let Some(cluster) = common::pg_cluster() {
-        tokio::task::spawn_blocking(|| cluster.restart())
-            .await
-            .expect("restart");
+    // Kept until the servers are stopped below.
+    let _cluster = tokio::task::spawn_blocking(move || {
+        cluster.restart();
+        cluster
+    })
+    .await
+    .expect("restart");
+    {
         let mut restarted = Vec::new();
         for i in 0..5 {
             // The first requests after the restart may find dead pooled connections: retried.
