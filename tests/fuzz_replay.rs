@@ -51,7 +51,7 @@ fn replay(target: &str, minimum: usize, check: impl Fn(&[u8])) {
     let inputs = inputs(target);
     assert!(
         inputs.len() >= minimum,
-        "fuzz/seeds/{target} should hold at least {minimum} inputs, found {}",
+        "fuzz/seeds/{target} should hold at least {minimum} inputs (the committed corpus), found {}",
         inputs.len()
     );
     for (path, bytes) in &inputs {
@@ -69,7 +69,7 @@ fn replay(target: &str, minimum: usize, check: impl Fn(&[u8])) {
 
 #[test]
 fn hash_inputs_hold() {
-    replay("hash", 50, |bytes| {
+    replay("hash", 1_400, |bytes| {
         if let Some(input) = decode::<json::Json>(bytes) {
             checks::hash(&input);
         }
@@ -78,7 +78,7 @@ fn hash_inputs_hold() {
 
 #[test]
 fn diff_patch_inputs_hold() {
-    replay("diff_patch", 50, |bytes| {
+    replay("diff_patch", 1_500, |bytes| {
         if let Some(pair) = decode::<(json::Json, json::Json)>(bytes) {
             checks::diff_patch(&pair);
         }
@@ -92,7 +92,7 @@ fn graphql_request_inputs_hold() {
         .enable_all()
         .build()
         .unwrap();
-    replay("graphql_request", 50, |bytes| {
+    replay("graphql_request", 1_500, |bytes| {
         runtime.block_on(checks::graphql_request(&schema, bytes));
     });
 }

@@ -1060,6 +1060,28 @@ async fn review_state_imports_as_the_workflow_steps(backend: Backend) {
         (entries[1].0.clone(), at(&entries[1]), entries[1].2.as_str()),
         (name(8), millis("2026-04-01T09:30:00Z"), "autora")
     );
+    // One submission for a POP in review, one send-back with its reason for the draft: the
+    // rerun wrote nothing twice.
+    for (id, expected) in [
+        (8, vec!["status"]),
+        (6, vec!["status"]),
+        (11, vec!["status_reason", "status"]),
+    ] {
+        let history = staff
+            .data(
+                "query($id: ID!) { popHistory(popId: $id, action: STATUS, first: 20) { \
+                 edges { node { field } } } }",
+                serde_json::json!({ "id": review(id).uuid.to_string() }),
+            )
+            .await;
+        let fields: Vec<&str> = history["popHistory"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, expected, "POP {id}: {history:#}");
+    }
     let sent_back = staff
         .data(
             "query($id: ID!) { pop(id: $id) { status statusReason } }",

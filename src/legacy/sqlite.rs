@@ -283,12 +283,21 @@ pub fn read(path: &Path) -> Result<LegacyData, AppError> {
     )
     .load::<UserRow>(&mut conn)
     .map_err(|e| query_err("auth_user", e))?;
-    let review = if has_column(&mut conn, "processos_pop", "submitted_for_review_at")? {
-        "submitted_for_review_at, submitted_by_id, reviewed_by_id, review_notes"
-    } else {
-        "NULL AS submitted_for_review_at, NULL AS submitted_by_id, NULL AS reviewed_by_id, \
-         NULL AS review_notes"
-    };
+    // The review columns of the later versions, each read when the database has it.
+    let mut review = Vec::new();
+    for column in [
+        "submitted_for_review_at",
+        "submitted_by_id",
+        "reviewed_by_id",
+        "review_notes",
+    ] {
+        review.push(if has_column(&mut conn, "processos_pop", column)? {
+            column.to_owned()
+        } else {
+            format!("NULL AS {column}")
+        });
+    }
+    let review = review.join(", ");
     let pops = diesel::sql_query(format!(
         "SELECT id, uuid, session_id, created_by_id, nome_usuario, area_codigo, area_nome, \
          macroprocesso, codigo_processo, nome_processo, processo_especifico, entrega_esperada, \
