@@ -272,8 +272,8 @@ impl From<diesel::ConnectionError> for AppError {
 
 /// Codes an error raised without one. Every error of MapaGov's own, and of the request guards,
 /// has its code where it arises; what is left is async-graphql's coercion of arguments and
-/// variables during execution, coded by where it occurs: `BAD_USER_INPUT` at a field (a variable
-/// the operation uses but does not declare, say), `GRAPHQL_VALIDATION_FAILED` for the whole
+/// variables during execution, coded by where it occurs: `BAD_USER_INPUT` at a field (a required
+/// variable the request does not send, say), `GRAPHQL_VALIDATION_FAILED` for the whole
 /// operation. Applied to every operation's errors on every transport (the operation metrics'
 /// extension runs it before counting them) and once more to an HTTP answer.
 pub fn code_uncoded(error: &mut async_graphql::ServerError) {

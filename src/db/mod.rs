@@ -69,7 +69,7 @@ pub enum Conn<'a> {
 /// so the same text is type-checked against both backends. `for_update!(query)` locks the rows a
 /// select reads: `FOR UPDATE` on PostgreSQL, nothing on SQLite (whose writers are already
 /// serialized by `BEGIN IMMEDIATE` in [`Db::write`]). `insert_rows!(c, table, rows)` inserts a
-/// `Vec` of rows: one statement on PostgreSQL, one per row on SQLite (diesel-async's SQLite
+/// slice of rows: one statement on PostgreSQL, one per row on SQLite (diesel-async's SQLite
 /// connection has no multi-row insert); both give `QueryResult<usize>`.
 #[macro_export]
 macro_rules! with_backend {

@@ -10,7 +10,11 @@
 //! compiler seeing a field that names no column, or a column read into the wrong field's type.
 //!
 //! Diesel's derives take one `table_name`, and the two backends have a table module each
-//! ([`super::schema`]); this macro writes the impls those derives would write, once per module.
+//! ([`super::schema`]); this macro writes impls like theirs, once per module. One difference, on
+//! purpose: an `Option` field that is `None` is written as `NULL` (diesel's `Insertable` derive
+//! writes `DEFAULT`), so every row of a batch binds the same columns and a dump loads exactly.
+//! The batch impl names `diesel::internal`'s `UndecoratedInsertRecord`, which diesel does not
+//! promise to keep: diesel is pinned to one release in `Cargo.toml`.
 
 /// Declares a row struct of table `$table` (see the [module docs](crate::db::row)).
 ///
