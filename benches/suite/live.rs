@@ -74,19 +74,20 @@ pub async fn section(
     step("live: event latency, one subscriber per POP on the other process");
     let pending: Pending = Arc::default();
     let seen = Arc::new(Seen::default());
-    let window_start = Instant::now() + s.warmup;
-    let window_end = window_start + s.window;
+    // Set when the writers start (after the subscribers connected), as the load's own window.
+    let window: Arc<std::sync::OnceLock<(Instant, Instant)>> = Arc::default();
     let mut listeners = Vec::new();
     for (index, uuid) in uuids.iter().enumerate() {
         let mut socket = connect(&reader.base, token).await?;
         subscribe(&mut socket, "0", uuid).await?;
         let pending = Arc::clone(&pending);
         let seen = Arc::clone(&seen);
+        let window = Arc::clone(&window);
         listeners.push(tokio::spawn(async move {
             listen(socket, move |sequence, written| {
                 let sent = lock(&pending).remove(&(index, sequence));
-                if let Some(sent) = sent {
-                    if sent >= window_start && sent <= window_end {
+                if let (Some(sent), Some(&(start, end))) = (sent, window.get()) {
+                    if sent >= start && sent <= end {
                         let mut latency = lock(&seen.latency);
                         measure::record(
                             latency.get_or_insert_with(measure::histogram),
@@ -106,6 +107,8 @@ pub async fn section(
             .await
         }));
     }
+    let start = Instant::now() + s.warmup;
+    let _ = window.set((start, start + s.window));
     let saves = save_loop(&api, s, &uuids, &sequences, Some(Arc::clone(&pending))).await?;
     let waited = wait_for_events(&pending).await;
     stop(std::mem::take(&mut listeners)).await?;
@@ -158,7 +161,7 @@ pub async fn section(
         ],
     );
     report.push(&format!(
-        "\n{} saves in the window, {} events received in all, none lost (a save whose event has \
+        "\n{} saves in the window, {} events received in all (warm-up included), none lost (a save whose event has \
          not arrived {} s after the run fails it). Commit → subscriber is shorter than both \
          measures: the server stamps a write (`createdAt`, same clock) when its transaction \
          begins, before it locks the POP, and a save is sent before that.",
@@ -204,12 +207,21 @@ pub async fn section(
 
     let reader_cpu = CpuWindow::start(reader.pid(), s.warmup, s.window);
     let writer_cpu = CpuWindow::start(writer.pid(), s.warmup, s.window);
-    let events_before = fanned.load(Ordering::Relaxed);
+    // Events delivered in the measured window, counted as the CPU is.
+    let counted = {
+        let fanned = Arc::clone(&fanned);
+        let (warmup, window) = (s.warmup, s.window);
+        tokio::spawn(async move {
+            tokio::time::sleep(warmup).await;
+            let before = fanned.load(Ordering::Relaxed);
+            tokio::time::sleep(window).await;
+            fanned.load(Ordering::Relaxed) - before
+        })
+    };
     let loaded = save_loop(&api, s, &uuids, &sequences, None).await?;
     let reader_ms = reader_cpu.per_operation_ms(1);
     let writer_ms = writer_cpu.per_operation_ms(1);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let delivered = fanned.load(Ordering::Relaxed) - events_before;
+    let delivered = counted.await?;
     let rss_loaded = server::proc_mib(reader.pid(), "VmRSS").unwrap_or(0.0);
     stop(listeners).await?;
     let window = s.window.as_secs_f64();
