@@ -787,7 +787,7 @@ fn pings(statements: &[String]) -> usize {
         .count()
 }
 
-/// One `UPDATE` of the POP per autosave, and no liveness probe when connections are reused at
+/// One `UPDATE` of the POP per autosave, of the columns that changed only, and no liveness probe when connections are reused at
 /// once (they are verified only after `DB_CONN_CHECK_IDLE`); with `DB_CONN_CHECK_IDLE=0` every
 /// check-out is verified first, so the probe the default avoids is really there to avoid. (One
 /// test: the cluster's log is shared, so two logging databases at once would mix their lines.)
@@ -802,6 +802,31 @@ async fn an_autosave_writes_the_pop_with_one_update() {
         .count();
     assert_eq!(updates, 1, "{statements:#?}");
     assert_eq!(pings(&statements), 0, "{statements:#?}");
+    // A partial update: the field saved and the control fields a save moves, nothing else (the
+    // large documents of the other fields stay out of the statement and of the WAL).
+    let update = statements
+        .iter()
+        .find(|l| l.contains("UPDATE \"pops\""))
+        .unwrap();
+    let set = update.split(" SET ").nth(1).unwrap();
+    let set = set.split(" WHERE ").next().unwrap();
+    let mut columns: Vec<&str> = set
+        .split(", ")
+        .filter_map(|a| a.split('"').nth(1))
+        .collect();
+    columns.sort_unstable();
+    assert_eq!(
+        columns,
+        [
+            "autosave_sequence",
+            "integrity_hash",
+            "last_activity_at",
+            "last_autosave_at",
+            "macroprocesso",
+            "updated_at"
+        ],
+        "{update}"
+    );
 
     let verified = statements_of_one_autosave(&[("DB_CONN_CHECK_IDLE", "0")])
         .await

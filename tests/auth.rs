@@ -357,7 +357,7 @@ async fn legacy_django_passwords_log_in_and_are_upgraded(backend: Backend) {
                 password_hash: django,
                 is_staff: false,
                 area_codigo: None,
-                now: chrono::Utc::now(),
+                created_at: chrono::Utc::now(),
             },
         )
         .await

@@ -341,42 +341,6 @@ async fn a_truncated_or_altered_dump_leaves_the_target_untouched(backend: Backen
     assert_eq!(sums(&target.db).await, before);
 }
 
-/// A snapshot kind the database's check allows but MapaGov never writes (`manual`, from the
-/// first schema) is refused by name when the dump reads it, instead of travelling into a dump
-/// whose every reader would fail on it.
-async fn a_kind_mapagov_does_not_write_is_refused_by_name(backend: Backend) {
-    let source = database(backend).await;
-    let pop = new_pop(&source.db, "odd-kind", None).await;
-    {
-        let mut pooled = source.db.get().await.unwrap();
-        let sql = format!(
-            "INSERT INTO pop_snapshots (pop_id, sequence, kind, versao, autosave_sequence, status, \
-             integrity_hash, payload, milestone, created_at) VALUES ({pop}, 99, 'manual', 1, 1, \
-             'draft', 'x', '{{}}', false, '2026-01-01 00:00:00+00:00')"
-        );
-        use diesel_async::RunQueryDsl;
-        match pooled.conn() {
-            mapagov::db::Conn::Pg(c) => diesel::sql_query(sql).execute(c).await.unwrap(),
-            mapagov::db::Conn::Sqlite(c) => diesel::sql_query(sql).execute(c).await.unwrap(),
-        };
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let version = cli::dump::schema_version(&source.config).await.unwrap();
-    let err = mapagov::transfer::dump::dump_to_file(
-        &source.db,
-        version,
-        &dir.path().join("dump.jsonl"),
-        &mut Progress::new(),
-    )
-    .await
-    .unwrap_err();
-    let said = format!("{err:?}");
-    assert!(
-        said.contains("SnapshotKind") && said.contains("manual"),
-        "{said}"
-    );
-}
-
 /// The end-to-end path of a later-version Django database: imported (areas, roles, published
 /// versions, shared process codes), dumped, loaded into the other backend, and verified there:
 /// every table arrives with equal checksums, every hash still verifies, and the catalogue's
@@ -440,5 +404,4 @@ both_backends!(
     a_dump_without_api_tokens_loads_with_none,
     a_newer_format_version_is_refused,
     a_truncated_or_altered_dump_leaves_the_target_untouched,
-    a_kind_mapagov_does_not_write_is_refused_by_name,
 );

@@ -249,4 +249,65 @@ async fn every_migration_reverts_the_whole_schema(backend: Backend) {
     assert!(emptied.is_empty(), "{emptied:#?}");
 }
 
-both_backends!(every_migration_reverts_the_whole_schema);
+/// Sets the kind of every snapshot; the database's error when a check refuses it.
+async fn set_kinds(db: &Db, kind: &str) -> Result<usize, String> {
+    let mut pooled = db.get().await.unwrap();
+    let sql = format!("UPDATE pop_snapshots SET kind = '{kind}'");
+    match pooled.conn() {
+        Conn::Pg(c) => diesel::sql_query(sql).execute(c).await,
+        Conn::Sqlite(c) => diesel::sql_query(sql).execute(c).await,
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// `2026-12-02-000170_snapshot_kinds`: a snapshot's kind is one MapaGov writes. A database holding
+/// a retired kind (`manual`) stops the migration with nothing changed; once that row is mended
+/// the migration applies, and a connection opened before it refuses the retired kind too.
+async fn the_snapshot_kind_check_allows_only_the_kinds_written(backend: Backend) {
+    let server = common::TestServer::start(backend).await;
+    common::pops::create(
+        &server,
+        "kinds",
+        serde_json::json!({ "nomeProcesso": "Kinds" }),
+    )
+    .await;
+    server
+        .data(
+            "mutation { backupSession(sessionId: \"kinds\") { id } }",
+            serde_json::json!({}),
+        )
+        .await;
+    let config = common::database_config(&server.database_url, &[]);
+    let db = server.db().await;
+    let refused = set_kinds(&db, "manual").await.unwrap_err();
+    assert!(
+        refused.contains("CHECK") || refused.contains("check"),
+        "{refused}"
+    );
+
+    let reverted = migrate::run(&config, Direction::DownOne).await.unwrap();
+    assert!(
+        reverted.len() == 1 && reverted[0].contains("000170"),
+        "{reverted:?}"
+    );
+    assert_eq!(set_kinds(&db, "manual").await, Ok(1));
+    let stopped = migrate::run(&config, Direction::Up).await;
+    assert!(stopped.is_err(), "{stopped:?}");
+    assert_eq!(migrate::status(&config).await.unwrap().pending.len(), 1);
+    assert_eq!(set_kinds(&db, "manual").await, Ok(1), "nothing changed");
+
+    assert_eq!(set_kinds(&db, "backup").await, Ok(1));
+    migrate::run(&config, Direction::Up).await.unwrap();
+    let refused = set_kinds(&db, "manual").await.unwrap_err();
+    assert!(
+        refused.contains("CHECK") || refused.contains("check"),
+        "{refused}"
+    );
+    assert_eq!(set_kinds(&db, "pre_restore").await, Ok(1));
+    server.stop().await;
+}
+
+both_backends!(
+    every_migration_reverts_the_whole_schema,
+    the_snapshot_kind_check_allows_only_the_kinds_written
+);

@@ -11,7 +11,7 @@ pub mod password;
 pub mod token;
 
 use crate::db::models::User;
-use crate::db::queries::{self, NewUser};
+use crate::db::queries::{self, NewToken, NewUser};
 use crate::db::Db;
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
@@ -187,7 +187,16 @@ pub async fn login(db: &Db, username: &str, password: &str) -> Result<(String, U
         async move {
             let now = Utc::now();
             queries::record_login(&mut conn, user_id, new_hash.as_deref(), now).await?;
-            queries::insert_token(&mut conn, user_id, &digest, "login", now).await
+            queries::insert_token(
+                &mut conn,
+                &NewToken {
+                    user_id,
+                    token_hash: &digest,
+                    label: "login",
+                    created_at: now,
+                },
+            )
+            .await
         }
         .scope_boxed()
     })
@@ -268,11 +277,20 @@ pub async fn create_user(db: &Db, account: NewAccount) -> Result<(User, String),
                         password_hash: &password_hash,
                         is_staff: account.is_staff,
                         area_codigo: account.area_codigo.as_deref(),
-                        now,
+                        created_at: now,
                     },
                 )
                 .await?;
-                queries::insert_token(&mut conn, user.id, &digest, "created", now).await?;
+                queries::insert_token(
+                    &mut conn,
+                    &NewToken {
+                        user_id: user.id,
+                        token_hash: &digest,
+                        label: "created",
+                        created_at: now,
+                    },
+                )
+                .await?;
                 Ok(user)
             }
             .scope_boxed()
@@ -290,7 +308,16 @@ pub async fn issue_token(db: &Db, username: &str, label: &str) -> Result<String,
             let user = queries::user_by_username(&mut conn, username)
                 .await?
                 .ok_or(AppError::NotFound("user"))?;
-            queries::insert_token(&mut conn, user.id, &digest, label, Utc::now()).await
+            queries::insert_token(
+                &mut conn,
+                &NewToken {
+                    user_id: user.id,
+                    token_hash: &digest,
+                    label,
+                    created_at: Utc::now(),
+                },
+            )
+            .await
         }
         .scope_boxed()
     })

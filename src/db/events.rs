@@ -53,31 +53,33 @@ crate::db_row! {
     }
 }
 
-/// An event to record.
-#[derive(Debug)]
-pub struct NewEvent<'a> {
-    /// The POP (internal id).
-    pub pop_id: i64,
-    /// Its sequence after the write.
-    pub sequence: i32,
-    /// Its hash after the write.
-    pub integrity_hash: &'a str,
-    /// Who wrote.
-    pub user_id: Option<i64>,
-    /// The change-log action.
-    pub action: ChangeAction,
-    /// JSON Pointers of what changed.
-    pub paths: &'a [String],
-    /// When.
-    pub now: DateTime<Utc>,
+crate::db_row! {
+    /// An event to record.
+    #[derive(Debug)]
+    pub struct NewEvent<'a> into pop_events {
+        /// The POP (internal id).
+        pub pop_id: i64,
+        /// Its sequence after the write.
+        pub sequence: i32,
+        /// Its hash after the write.
+        pub integrity_hash: &'a str,
+        /// Who wrote.
+        pub user_id: Option<i64>,
+        /// The change-log action.
+        pub action: ChangeAction,
+        /// JSON Pointers of what changed (a JSON array of strings).
+        pub paths: Value,
+        /// When.
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 /// Records `event` and announces it (see the module docs). Call inside the write transaction.
 ///
 /// On PostgreSQL the row and its notification are one statement (the `INSERT` in a CTE whose
-/// result feeds `pg_notify`), so announcing costs no extra round trip.
+/// result feeds `pg_notify`), so announcing costs no extra round trip; diesel has no CTEs, so that
+/// statement is the one insert of the table written as SQL.
 pub async fn record(conn: &mut Conn<'_>, event: &NewEvent<'_>) -> Result<(), AppError> {
-    let paths = serde_json::to_value(event.paths).map_err(AppError::internal)?;
     match conn {
         Conn::Pg(c) => {
             use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text, Timestamptz};
@@ -92,23 +94,15 @@ pub async fn record(conn: &mut Conn<'_>, event: &NewEvent<'_>) -> Result<(), App
             .bind::<Text, _>(event.integrity_hash)
             .bind::<Nullable<BigInt>, _>(event.user_id)
             .bind::<Text, _>(event.action)
-            .bind::<Jsonb, _>(&paths)
-            .bind::<Timestamptz, _>(event.now)
+            .bind::<Jsonb, _>(&event.paths)
+            .bind::<Timestamptz, _>(event.created_at)
             .bind::<Text, _>(CHANNEL)
             .execute(&mut **c)
             .await?;
         }
         Conn::Sqlite(_) => {
             with_backend!(conn, |c| diesel::insert_into(schema::pop_events::table)
-                .values((
-                    schema::pop_events::pop_id.eq(event.pop_id),
-                    schema::pop_events::sequence.eq(event.sequence),
-                    schema::pop_events::integrity_hash.eq(event.integrity_hash),
-                    schema::pop_events::user_id.eq(event.user_id),
-                    schema::pop_events::action.eq(event.action),
-                    schema::pop_events::paths.eq(&paths),
-                    schema::pop_events::created_at.eq(event.now),
-                ))
+                .values(event)
                 .execute(c)
                 .await)?;
             // Outside `Db::write` (never in the server) nobody in this process listens.

@@ -19,7 +19,7 @@ use serde_json::Value;
 crate::db_row! {
     /// What session grouping reads of one change-log row.
     #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct EntryMark in pop_change_log {
+    pub struct EntryMark from pop_change_log {
         /// Row id.
         pub id: i64,
         /// Who made the change.

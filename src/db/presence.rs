@@ -13,13 +13,23 @@ use diesel_async::RunQueryDsl;
 crate::db_row! {
     /// One open tab of a POP.
     #[derive(Debug, Clone, PartialEq)]
-    pub struct Presence in pop_presence {
+    pub struct Presence from pop_presence {
         /// The person.
         pub user_id: i64,
         /// The tab (a string the client chose).
         pub client_id: String,
         /// Its last heartbeat.
         pub seen_at: DateTime<Utc>,
+    }
+}
+
+crate::db_row! {
+    /// A heartbeat to record.
+    struct Heartbeat<'a> into pop_presence {
+        pop_id: i64,
+        user_id: i64,
+        client_id: &'a str,
+        seen_at: DateTime<Utc>,
     }
 }
 
@@ -31,13 +41,14 @@ pub async fn touch(
     client_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    let beat = Heartbeat {
+        pop_id,
+        user_id,
+        client_id,
+        seen_at: now,
+    };
     with_backend!(conn, |c| diesel::insert_into(schema::pop_presence::table)
-        .values((
-            schema::pop_presence::pop_id.eq(pop_id),
-            schema::pop_presence::user_id.eq(user_id),
-            schema::pop_presence::client_id.eq(client_id),
-            schema::pop_presence::seen_at.eq(now),
-        ))
+        .values(&beat)
         .on_conflict((
             schema::pop_presence::pop_id,
             schema::pop_presence::user_id,

@@ -2,12 +2,19 @@
 //!
 //! [`crate::db_row!`] declares a struct whose fields are named after the columns of one table and
 //! derives, for PostgreSQL and SQLite alike, what diesel's own derives would give for one schema
-//! module: `Queryable` (positional, in field order), `Selectable` (the same columns, in the same
-//! order, so `Row::as_select()` reads them and no select list is typed by hand) and `Insertable`
-//! for `&Row` (every field bound, `None` stored as `NULL`), and [`Assignments`] (every field as
-//! `column = value`, for `UPDATE … SET`). A field
-//! is tied to its column by name: two columns of the same type cannot be swapped without the
-//! compiler seeing a field that names no column, or a column read into the wrong field's type.
+//! module. Its three forms say what the row is for, the way SQL does:
+//!
+//! - `struct Row in table`: read and written. `Queryable` (positional, in field order),
+//!   `Selectable` (the same columns, in the same order, so `Row::as_select()` reads them and no
+//!   select list is typed by hand), `Insertable` for `&Row` (every field bound, `None` stored as
+//!   `NULL`) and [`Assignments`] (`UPDATE … SET` of the fields that changed).
+//! - `struct Row from table`: read only (`Queryable`, `Selectable`), for projections.
+//! - `struct Row<'a> into table`: inserted only (`Insertable`), and the one form whose fields may
+//!   borrow, so a row to insert need not copy a document it points to.
+//!
+//! A field is tied to its column by name: two columns of the same type cannot be swapped without
+//! the compiler seeing a field that names no column, or a column read into the wrong field's
+//! type.
 //!
 //! Diesel's derives take one `table_name`, and the two backends have a table module each
 //! ([`super::schema`]); this macro writes impls like theirs, once per module. One difference, on
@@ -27,6 +34,13 @@
 ///         pub codigo: String,
 ///     }
 /// }
+/// db_row! {
+///     /// A snapshot to insert; its document is borrowed.
+///     pub struct NewSnapshot<'a> into pop_snapshots {
+///         /// The document.
+///         pub payload: &'a serde_json::Value,
+///     }
+/// }
 /// ```
 #[macro_export]
 macro_rules! db_row {
@@ -41,10 +55,40 @@ macro_rules! db_row {
         $vis struct $name {
             $( $(#[$fmeta])* $fvis $field : $ty ),+
         }
-        $crate::db_row!(@backend $name, $table, diesel::pg::Pg, pg, $($field: $ty),+);
-        $crate::db_row!(@backend $name, $table, diesel::sqlite::Sqlite, sqlite, $($field: $ty),+);
+        $crate::db_row!(@select $name, $table, $($field),+);
+        $crate::db_row!(@insert $name [], $table, $($field: $ty),+);
+        $crate::db_row!(@update $name, $table, $($field: $ty),+);
     };
-    (@backend $name:ident, $table:ident, $db:ty, $module:ident, $($field:ident: $ty:ty),+) => {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident from $table:ident {
+            $( $(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(diesel::Queryable)]
+        $vis struct $name {
+            $( $(#[$fmeta])* $fvis $field : $ty ),+
+        }
+        $crate::db_row!(@select $name, $table, $($field),+);
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident $(<$lt:lifetime>)? into $table:ident {
+            $( $(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name $(<$lt>)? {
+            $( $(#[$fmeta])* $fvis $field : $ty ),+
+        }
+        $crate::db_row!(@insert $name [$($lt)?], $table, $($field: $ty),+);
+    };
+    (@select $name:ident, $table:ident, $($field:ident),+) => {
+        $crate::db_row!(@select_for diesel::pg::Pg, pg, $name, $table, $($field),+);
+        $crate::db_row!(@select_for diesel::sqlite::Sqlite, sqlite, $name, $table, $($field),+);
+    };
+    (@select_for $db:ty, $module:ident, $name:ident, $table:ident, $($field:ident),+) => {
         impl diesel::Selectable<$db> for $name {
             type SelectExpression = ($($crate::db::schema::$module::$table::$field,)+);
 
@@ -52,9 +96,15 @@ macro_rules! db_row {
                 ($($crate::db::schema::$module::$table::$field,)+)
             }
         }
-
-        impl<'insert> diesel::Insertable<$crate::db::schema::$module::$table::table>
-            for &'insert $name
+    };
+    (@insert $name:ident [$($lt:lifetime)?], $table:ident, $($field:ident: $ty:ty),+) => {
+        $crate::db_row!(@insert_for pg, $name [$($lt)?], $table, $($field: $ty),+);
+        $crate::db_row!(@insert_for sqlite, $name [$($lt)?], $table, $($field: $ty),+);
+    };
+    (@insert_for $module:ident, $name:ident [$($lt:lifetime)?], $table:ident,
+        $($field:ident: $ty:ty),+) => {
+        impl<'insert $(, $lt)?> diesel::Insertable<$crate::db::schema::$module::$table::table>
+            for &'insert $name $(<$lt>)?
         {
             type Values = <(
                 $(diesel::dsl::Eq<$crate::db::schema::$module::$table::$field, &'insert $ty>,)+
@@ -70,36 +120,48 @@ macro_rules! db_row {
             }
         }
 
+        impl $(<$lt>)? diesel::internal::derives::insertable::UndecoratedInsertRecord<
+            $crate::db::schema::$module::$table::table,
+        > for $name $(<$lt>)?
+        {
+        }
+    };
+    (@update $name:ident, $table:ident, $($field:ident: $ty:ty),+) => {
+        $crate::db_row!(@update_for pg, $name, $table, $($field: $ty),+);
+        $crate::db_row!(@update_for sqlite, $name, $table, $($field: $ty),+);
+    };
+    (@update_for $module:ident, $name:ident, $table:ident, $($field:ident: $ty:ty),+) => {
         impl $crate::db::row::Assignments<$crate::db::schema::$module::$table::table> for $name {
-            type Changeset<'update> = (
-                $(diesel::dsl::Eq<$crate::db::schema::$module::$table::$field, &'update $ty>,)+
+            type Changes<'update> = (
+                $(Option<
+                    diesel::dsl::Eq<$crate::db::schema::$module::$table::$field, &'update $ty>,
+                >,)+
             );
 
-            fn assignments(&self) -> Self::Changeset<'_> {
-                ($(diesel::ExpressionMethods::eq(
-                    $crate::db::schema::$module::$table::$field,
-                    &self.$field,
-                ),)+)
+            fn changed_from<'update>(&'update self, before: &Self) -> Self::Changes<'update> {
+                ($((self.$field != before.$field).then(|| {
+                    diesel::ExpressionMethods::eq(
+                        $crate::db::schema::$module::$table::$field,
+                        &self.$field,
+                    )
+                }),)+)
             }
-        }
-
-        impl diesel::internal::derives::insertable::UndecoratedInsertRecord<
-            $crate::db::schema::$module::$table::table,
-        > for $name
-        {
         }
     };
 }
 
-/// Every field of a row as `column = value` for table `T`, for `UPDATE … SET` (diesel's
-/// `AsChangeset` allows one target table per type; a row here has one per backend). Implemented
-/// by [`crate::db_row!`]; call it as `Assignments::<schema::pops::table>::assignments(&row)`.
+/// `UPDATE … SET` of a row's changes for table `T` (diesel's `AsChangeset` allows one target
+/// table per type; a row here has one per backend). Implemented by [`crate::db_row!`] for rows
+/// declared `in` a table; call it as
+/// `Assignments::<schema::pops::table>::changed_from(&next, &before)`.
 pub trait Assignments<T> {
-    /// The assignments, borrowing the row.
-    type Changeset<'update>: diesel::AsChangeset<Target = T>
+    /// `column = value` for each changed field, borrowing the row; `None` for the others.
+    type Changes<'update>: diesel::AsChangeset<Target = T>
     where
         Self: 'update;
 
-    /// `column = value` for every field.
-    fn assignments(&self) -> Self::Changeset<'_>;
+    /// `column = value` for every field of `self` that differs from `before`, and nothing for
+    /// the fields that do not: a partial update leaves untouched columns out of the statement.
+    /// (With no field changed the changeset is empty, which diesel refuses to run.)
+    fn changed_from<'update>(&'update self, before: &Self) -> Self::Changes<'update>;
 }

@@ -11,23 +11,25 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
-/// A version to freeze.
-#[derive(Debug, Clone)]
-pub struct NewVersion<'a> {
-    /// The POP (its row must be locked by the caller).
-    pub pop_id: i64,
-    /// Its version number.
-    pub versao: i32,
-    /// The document as published.
-    pub payload: &'a Value,
-    /// The document's legacy hash.
-    pub integrity_hash: &'a str,
-    /// Who published it.
-    pub published_by_id: Option<i64>,
-    /// When.
-    pub published_at: DateTime<Utc>,
-    /// Why (empty when no reason was given).
-    pub motivo: &'a str,
+crate::db_row! {
+    /// A version to freeze.
+    #[derive(Debug, Clone)]
+    pub struct NewVersion<'a> into pop_versions {
+        /// The POP (its row must be locked by the caller).
+        pub pop_id: i64,
+        /// Its version number.
+        pub versao: i32,
+        /// The document as published.
+        pub payload: &'a Value,
+        /// The document's legacy hash.
+        pub integrity_hash: &'a str,
+        /// Who published it.
+        pub published_by_id: Option<i64>,
+        /// When.
+        pub published_at: DateTime<Utc>,
+        /// Why (empty when no reason was given).
+        pub motivo: &'a str,
+    }
 }
 
 /// Inserts a version as its POP's current one (the previous current one stops being current).
@@ -39,16 +41,7 @@ pub async fn insert_current(
     Ok(with_backend!(conn, |c| diesel::insert_into(
         schema::pop_versions::table
     )
-    .values((
-        schema::pop_versions::pop_id.eq(new.pop_id),
-        schema::pop_versions::versao.eq(new.versao),
-        schema::pop_versions::payload.eq(new.payload),
-        schema::pop_versions::integrity_hash.eq(new.integrity_hash),
-        schema::pop_versions::published_by_id.eq(new.published_by_id),
-        schema::pop_versions::published_at.eq(new.published_at),
-        schema::pop_versions::motivo.eq(new.motivo),
-        schema::pop_versions::is_current.eq(true),
-    ))
+    .values((new, schema::pop_versions::is_current.eq(true)))
     .returning(PublishedVersion::as_select())
     .get_result::<PublishedVersion>(c)
     .await)?)

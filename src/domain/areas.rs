@@ -7,10 +7,11 @@
 
 use super::{Actor, Status};
 use crate::db::models::Area;
+use crate::db::row::Assignments;
 use crate::db::{Conn, Db};
 use crate::error::AppError;
 use crate::with_backend;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use scoped_futures::ScopedFutureExt;
@@ -297,22 +298,21 @@ async fn check_against_table(
     Ok(Some(parent.id))
 }
 
-/// The columns a staff member sets, from a validated input and its parent's id (for `schema` of
-/// either backend, inside `with_backend!`).
-macro_rules! area_columns {
-    ($input:expr, $parent_id:expr) => {
-        (
-            schema::areas::codigo.eq(&$input.codigo),
-            schema::areas::nome.eq(&$input.nome),
-            schema::areas::nome_curto.eq(&$input.nome_curto),
-            schema::areas::slug.eq(&$input.slug),
-            schema::areas::prefixo.eq(&$input.prefixo),
-            schema::areas::ordem.eq($input.ordem),
-            schema::areas::ativo.eq($input.ativo),
-            schema::areas::descricao.eq(&$input.descricao),
-            schema::areas::parent_id.eq($parent_id),
-        )
-    };
+crate::db_row! {
+    /// An area to insert, from a validated input.
+    struct NewArea<'a> into areas {
+        codigo: &'a str,
+        nome: &'a str,
+        nome_curto: &'a str,
+        slug: &'a str,
+        prefixo: Option<&'a str>,
+        ordem: i32,
+        ativo: bool,
+        descricao: &'a str,
+        parent_id: Option<i64>,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    }
 }
 
 /// Creates an area (staff only).
@@ -325,12 +325,21 @@ pub async fn create(db: &Db, actor: &Actor, input: &AreaInput) -> Result<Area, A
         async move {
             let parent_id = check_against_table(&mut conn, &input, None).await?;
             let now = Utc::now();
+            let new = NewArea {
+                codigo: &input.codigo,
+                nome: &input.nome,
+                nome_curto: &input.nome_curto,
+                slug: &input.slug,
+                prefixo: input.prefixo.as_deref(),
+                ordem: input.ordem,
+                ativo: input.ativo,
+                descricao: &input.descricao,
+                parent_id,
+                created_at: now,
+                updated_at: now,
+            };
             with_backend!(&mut conn, |c| diesel::insert_into(schema::areas::table)
-                .values((
-                    area_columns!(input, parent_id),
-                    schema::areas::created_at.eq(now),
-                    schema::areas::updated_at.eq(now),
-                ))
+                .values(&new)
                 .execute(c)
                 .await)?;
             by_codigo(&mut conn, &input.codigo)
@@ -369,12 +378,24 @@ pub async fn update(
                     ),
                 ));
             }
+            let next = Area {
+                codigo: input.codigo.clone(),
+                nome: input.nome.clone(),
+                nome_curto: input.nome_curto.clone(),
+                slug: input.slug.clone(),
+                prefixo: input.prefixo.clone(),
+                ordem: input.ordem,
+                ativo: input.ativo,
+                descricao: input.descricao.clone(),
+                parent_id,
+                updated_at: Utc::now(),
+                ..current.clone()
+            };
             with_backend!(&mut conn, |c| diesel::update(
                 schema::areas::table.filter(schema::areas::id.eq(current.id))
             )
-            .set((
-                area_columns!(input, parent_id),
-                schema::areas::updated_at.eq(Utc::now()),
+            .set(Assignments::<schema::areas::table>::changed_from(
+                &next, &current
             ))
             .execute(c)
             .await)?;

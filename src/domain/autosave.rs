@@ -20,9 +20,10 @@ use super::pops::{lock_permitted, PopKey};
 use super::rebase::{self, OnStale, Stale};
 use super::steps;
 use super::transition::{self, check_size, ensure_editable, Change, ExpectedHash, FieldChange};
-use super::Actor;
+use super::{Actor, Status};
 use crate::db::models::{Pop, PopContent, PopMeta, Snapshot};
 use crate::db::queries::{self, NewChange, NewPop};
+use crate::db::types::DbUuid;
 use crate::db::{Conn, Db};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
@@ -456,16 +457,20 @@ pub(super) async fn insert_draft(
     let pop = queries::insert_pop(
         conn,
         &NewPop {
-            uuid,
+            uuid: DbUuid(uuid),
             session_id: Some(draft.session),
             created_by_id: actor.user_id,
-            content: draft.content,
+            status: Status::Draft,
             versao: draft.versao,
             integrity_hash: &hash,
             autosave_sequence: 1,
             raw_payload: draft.raw_payload,
-            now: draft.now,
+            created_at: draft.now,
+            updated_at: draft.now,
+            last_autosave_at: Some(draft.now),
+            last_activity_at: draft.now,
         },
+        draft.content,
     )
     .await?;
     let mut rows: Vec<(String, Option<Value>, Value)> = draft

@@ -9,7 +9,8 @@
 //!    sequence bumped by one;
 //! 2. builds the legacy document once, checks its size (when the change carries a limit) and
 //!    hashes it;
-//! 3. writes the row with one `UPDATE` that returns nothing (the next state is known here);
+//! 3. writes the row with one `UPDATE` of the columns that changed, returning nothing (the next
+//!    state is known here);
 //! 4. takes the snapshot the change calls for (from the same document), and on publication
 //!    freezes the document as the POP's current published version (archiving leaves it none:
 //!    see [`super::versions`]);
@@ -176,7 +177,7 @@ pub async fn apply(
         check_size(&doc, limit)?;
     }
     next.meta.integrity_hash = integrity_hash(&doc);
-    queries::update_pop(conn, &next).await?;
+    queries::update_pop(conn, &before, &next).await?;
     let paths = changed_paths(&document(&before.meta, &before.content), &doc);
     events::record(
         conn,
@@ -186,8 +187,8 @@ pub async fn apply(
             integrity_hash: &next.meta.integrity_hash,
             user_id: actor.user_id,
             action: change.action(),
-            paths: &paths,
-            now,
+            paths: Value::from(paths),
+            created_at: now,
         },
     )
     .await?;
@@ -413,7 +414,7 @@ pub async fn take(
             payload: doc,
             label,
             created_by_id: actor.user_id,
-            now,
+            created_at: now,
         },
     )
     .await

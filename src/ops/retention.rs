@@ -94,7 +94,7 @@ impl Default for Policy {
 crate::db_row! {
     /// A draft to soft-delete.
     #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct IdleDraft in pops {
+    pub struct IdleDraft from pops {
         /// Row id.
         pub id: i64,
         /// Public id.
@@ -109,7 +109,7 @@ crate::db_row! {
 crate::db_row! {
     /// What retention looks at in a snapshot.
     #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct SnapshotAge in pop_snapshots {
+    pub struct SnapshotAge from pop_snapshots {
         /// Row id.
         pub id: i64,
         /// Its POP.

@@ -58,6 +58,7 @@ use super::rows::nul_path;
 use crate::db::models::Pop;
 use crate::db::queries::{self, NewChange};
 use crate::db::types::DbUuid;
+use crate::db::versions::NewVersion;
 use crate::db::{Conn, Db};
 use crate::domain::codes;
 use crate::domain::document::{self, document_parts, hash_of};
@@ -68,7 +69,7 @@ use crate::domain::{ChangeAction, SnapshotKind, Status};
 use crate::error::AppError;
 use crate::legacy::{LegacyData, LegacyPop, LegacyReview, LegacySnapshot, LegacyUser};
 use crate::with_backend;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use scoped_futures::ScopedFutureExt;
@@ -317,20 +318,21 @@ async fn import_areas(
                 field: None,
             });
         }
+        let row = ImportedArea {
+            legacy_id: area.id,
+            codigo: &area.codigo,
+            nome: &area.nome,
+            nome_curto: &area.nome_curto,
+            slug: &area.slug,
+            prefixo: area.prefixo.as_deref(),
+            ordem: area.ordem,
+            ativo: area.ativo,
+            descricao: &area.descricao,
+            created_at: area.created_at,
+            updated_at: area.updated_at,
+        };
         let id: i64 = with_backend!(conn, |c| diesel::insert_into(schema::areas::table)
-            .values((
-                schema::areas::legacy_id.eq(Some(area.id)),
-                schema::areas::codigo.eq(&area.codigo),
-                schema::areas::nome.eq(&area.nome),
-                schema::areas::nome_curto.eq(&area.nome_curto),
-                schema::areas::slug.eq(&area.slug),
-                schema::areas::prefixo.eq(&area.prefixo),
-                schema::areas::ordem.eq(area.ordem),
-                schema::areas::ativo.eq(area.ativo),
-                schema::areas::descricao.eq(&area.descricao),
-                schema::areas::created_at.eq(area.created_at),
-                schema::areas::updated_at.eq(area.updated_at),
-            ))
+            .values(&row)
             .returning(schema::areas::id)
             .get_result(c)
             .await)?;
@@ -508,19 +510,20 @@ async fn import_users(
         if user.is_active && !access.active {
             waiting.push(username.clone());
         }
+        let row = ImportedUser {
+            legacy_id: user.id,
+            username: &username,
+            email: &user.email,
+            password_hash: &user.password,
+            is_staff: access.grants.is_staff,
+            is_superuser: access.grants.is_superuser,
+            area_codigo: access.grants.area_codigo.as_deref(),
+            is_active: access.active,
+            created_at: user.date_joined,
+            last_login_at: user.last_login,
+        };
         let id: i64 = with_backend!(conn, |c| diesel::insert_into(schema::users::table)
-            .values((
-                schema::users::legacy_id.eq(Some(user.id)),
-                schema::users::username.eq(&username),
-                schema::users::email.eq(&user.email),
-                schema::users::password_hash.eq(&user.password),
-                schema::users::is_staff.eq(access.grants.is_staff),
-                schema::users::is_superuser.eq(access.grants.is_superuser),
-                schema::users::area_codigo.eq(&access.grants.area_codigo),
-                schema::users::is_active.eq(access.active),
-                schema::users::created_at.eq(user.date_joined),
-                schema::users::last_login_at.eq(user.last_login),
-            ))
+            .values(&row)
             .returning(schema::users::id)
             .get_result(c)
             .await)?;
@@ -679,32 +682,28 @@ async fn import_pops(
             },
             _ => false,
         };
+        let row = ImportedPop {
+            uuid: DbUuid(pop.uuid),
+            legacy_id: pop.id,
+            session_id: pop.session_id.as_deref(),
+            created_by_id: created_by,
+            versao: pop.versao,
+            mes_ano: pop.mes_ano.as_deref(),
+            data_aprovacao: pop.data_aprovacao,
+            status: pop.status,
+            is_completo: pop.is_completo,
+            integrity_hash: &hash,
+            autosave_sequence: pop.autosave_sequence,
+            raw_payload: pop.raw_payload.as_ref(),
+            created_at: pop.created_at,
+            updated_at: pop.updated_at,
+            last_autosave_at: pop.last_autosave_at,
+            last_activity_at: pop.last_activity_at,
+            deleted_at,
+            cap_duplicate,
+        };
         let id: i64 = with_backend!(conn, |c| diesel::insert_into(schema::pops::table)
-            .values((
-                (
-                    schema::pops::uuid.eq(DbUuid(pop.uuid)),
-                    schema::pops::legacy_id.eq(Some(pop.id)),
-                    schema::pops::session_id.eq(&pop.session_id),
-                    schema::pops::created_by_id.eq(created_by),
-                    schema::pops::versao.eq(pop.versao),
-                    schema::pops::mes_ano.eq(&pop.mes_ano),
-                    schema::pops::data_aprovacao.eq(pop.data_aprovacao),
-                    schema::pops::status.eq(pop.status),
-                    schema::pops::is_completo.eq(pop.is_completo),
-                    schema::pops::integrity_hash.eq(&hash),
-                    schema::pops::autosave_sequence.eq(pop.autosave_sequence),
-                    schema::pops::raw_payload.eq(&pop.raw_payload),
-                ),
-                (
-                    schema::pops::created_at.eq(pop.created_at),
-                    schema::pops::updated_at.eq(pop.updated_at),
-                    schema::pops::last_autosave_at.eq(pop.last_autosave_at),
-                    schema::pops::last_activity_at.eq(pop.last_activity_at),
-                    schema::pops::deleted_at.eq(deleted_at),
-                    schema::pops::cap_duplicate.eq(cap_duplicate),
-                ),
-                &pop.content,
-            ))
+            .values((&row, &pop.content))
             .returning(schema::pops::id)
             .get_result(c)
             .await)?;
@@ -765,21 +764,22 @@ async fn import_snapshots(
                 .take(crate::domain::snapshots::MAX_MILESTONE_LABEL)
                 .collect::<String>()
         });
+        let row = ImportedSnapshot {
+            legacy_id: snap.id,
+            pop_id,
+            sequence: snap.sequence,
+            kind: SnapshotKind::Import,
+            versao: snap.versao,
+            autosave_sequence: snap.autosave_sequence,
+            status: snap.status,
+            integrity_hash: &stored,
+            payload: &snap.payload,
+            milestone: snap.milestone,
+            milestone_label: label.as_deref(),
+            created_at: snap.created_at,
+        };
         let id: i64 = with_backend!(conn, |c| diesel::insert_into(schema::pop_snapshots::table)
-            .values((
-                schema::pop_snapshots::legacy_id.eq(Some(snap.id)),
-                schema::pop_snapshots::pop_id.eq(pop_id),
-                schema::pop_snapshots::sequence.eq(snap.sequence),
-                schema::pop_snapshots::kind.eq(SnapshotKind::Import),
-                schema::pop_snapshots::versao.eq(snap.versao),
-                schema::pop_snapshots::autosave_sequence.eq(snap.autosave_sequence),
-                schema::pop_snapshots::status.eq(snap.status),
-                schema::pop_snapshots::integrity_hash.eq(&stored),
-                schema::pop_snapshots::payload.eq(&snap.payload),
-                schema::pop_snapshots::milestone.eq(snap.milestone),
-                schema::pop_snapshots::milestone_label.eq(&label),
-                schema::pop_snapshots::created_at.eq(snap.created_at),
-            ))
+            .values(&row)
             .returning(schema::pop_snapshots::id)
             .get_result(c)
             .await)?;
@@ -824,18 +824,19 @@ async fn import_changes(
             }
             mapped
         });
+        let row = NewChange {
+            pop_id,
+            user_id,
+            action: ChangeAction::Autosave,
+            field_name: change.field_name.clone(),
+            old_value: change.old_value.clone(),
+            new_value: change.new_value.clone(),
+            autosave_sequence: change.autosave_sequence,
+            snapshot_id: None,
+            created_at: change.created_at,
+        };
         with_backend!(conn, |c| diesel::insert_into(schema::pop_change_log::table)
-            .values((
-                schema::pop_change_log::legacy_id.eq(Some(change.id)),
-                schema::pop_change_log::pop_id.eq(pop_id),
-                schema::pop_change_log::user_id.eq(user_id),
-                schema::pop_change_log::action.eq(crate::domain::ChangeAction::Autosave),
-                schema::pop_change_log::field_name.eq(&change.field_name),
-                schema::pop_change_log::old_value.eq(&change.old_value),
-                schema::pop_change_log::new_value.eq(&change.new_value),
-                schema::pop_change_log::autosave_sequence.eq(change.autosave_sequence),
-                schema::pop_change_log::created_at.eq(change.created_at),
-            ))
+            .values((schema::pop_change_log::legacy_id.eq(Some(change.id)), &row,))
             .execute(c)
             .await)?;
         counts.imported += 1;
@@ -1009,17 +1010,20 @@ async fn import_versions(
         let published_by = version
             .published_by
             .and_then(|legacy| users.get(&legacy).copied());
+        let row = NewVersion {
+            pop_id,
+            versao: version.versao,
+            payload: &version.payload,
+            integrity_hash: &stored,
+            published_by_id: published_by,
+            published_at: version.published_at,
+            motivo: &version.motivo,
+        };
         let id: i64 = with_backend!(conn, |c| diesel::insert_into(schema::pop_versions::table)
             .values((
                 schema::pop_versions::legacy_id.eq(Some(version.id)),
-                schema::pop_versions::pop_id.eq(pop_id),
-                schema::pop_versions::versao.eq(version.versao),
-                schema::pop_versions::payload.eq(&version.payload),
-                schema::pop_versions::integrity_hash.eq(&stored),
-                schema::pop_versions::published_by_id.eq(published_by),
-                schema::pop_versions::published_at.eq(version.published_at),
-                schema::pop_versions::motivo.eq(&version.motivo),
                 schema::pop_versions::is_current.eq(false),
+                &row,
             ))
             .returning(schema::pop_versions::id)
             .get_result(c)
@@ -1167,4 +1171,79 @@ async fn verify(
         }
     }
     Ok(())
+}
+
+crate::db_row! {
+    /// An area as imported (its parent is set once every area is in).
+    struct ImportedArea<'a> into areas {
+        legacy_id: i64,
+        codigo: &'a str,
+        nome: &'a str,
+        nome_curto: &'a str,
+        slug: &'a str,
+        prefixo: Option<&'a str>,
+        ordem: i32,
+        ativo: bool,
+        descricao: &'a str,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    }
+}
+
+crate::db_row! {
+    /// A user as imported.
+    struct ImportedUser<'a> into users {
+        legacy_id: i64,
+        username: &'a str,
+        email: &'a str,
+        password_hash: &'a str,
+        is_staff: bool,
+        is_superuser: bool,
+        area_codigo: Option<&'a str>,
+        is_active: bool,
+        created_at: DateTime<Utc>,
+        last_login_at: Option<DateTime<Utc>>,
+    }
+}
+
+crate::db_row! {
+    /// A POP's control fields as imported (its content is inserted beside them).
+    struct ImportedPop<'a> into pops {
+        uuid: DbUuid,
+        legacy_id: i64,
+        session_id: Option<&'a str>,
+        created_by_id: Option<i64>,
+        versao: i32,
+        mes_ano: Option<&'a str>,
+        data_aprovacao: Option<NaiveDate>,
+        status: Status,
+        is_completo: bool,
+        integrity_hash: &'a str,
+        autosave_sequence: i32,
+        raw_payload: Option<&'a Value>,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+        last_autosave_at: Option<DateTime<Utc>>,
+        last_activity_at: DateTime<Utc>,
+        deleted_at: Option<DateTime<Utc>>,
+        cap_duplicate: bool,
+    }
+}
+
+crate::db_row! {
+    /// A snapshot as imported.
+    struct ImportedSnapshot<'a> into pop_snapshots {
+        legacy_id: i64,
+        pop_id: i64,
+        sequence: i32,
+        kind: SnapshotKind,
+        versao: i32,
+        autosave_sequence: i32,
+        status: Status,
+        integrity_hash: &'a str,
+        payload: &'a Value,
+        milestone: bool,
+        milestone_label: Option<&'a str>,
+        created_at: DateTime<Utc>,
+    }
 }

@@ -18,6 +18,16 @@ pub async fn idempotency_record(
         .optional())?)
 }
 
+crate::db_row! {
+    /// A key claimed, its response still `null`.
+    struct Claim<'a> into idempotency_keys {
+        key: &'a str,
+        request_hash: &'a str,
+        response: &'a Value,
+        created_at: DateTime<Utc>,
+    }
+}
+
 /// Claims an idempotency key for the current write transaction: inserts it with the request's
 /// fingerprint and an empty (`null`) response, which [`set_idempotency_response`] fills in before
 /// the transaction commits. `false` when the key is already stored. On PostgreSQL an insert of a
@@ -29,15 +39,16 @@ pub async fn claim_idempotency(
     request_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
+    let claim = Claim {
+        key,
+        request_hash,
+        response: &Value::Null,
+        created_at: now,
+    };
     let inserted = with_backend!(conn, |c| diesel::insert_into(
         schema::idempotency_keys::table
     )
-    .values((
-        schema::idempotency_keys::key.eq(key),
-        schema::idempotency_keys::request_hash.eq(request_hash),
-        schema::idempotency_keys::response.eq(&Value::Null),
-        schema::idempotency_keys::created_at.eq(now),
-    ))
+    .values(&claim)
     .on_conflict_do_nothing()
     .execute(c)
     .await)?;

@@ -231,78 +231,66 @@ pub async fn count_pops(conn: &mut Conn<'_>, filter: &PopFilter) -> Result<i64, 
         .await)?)
 }
 
-/// A POP to insert.
-#[derive(Debug, Clone)]
-pub struct NewPop<'a> {
-    /// Public id.
-    pub uuid: uuid::Uuid,
-    /// Editing session.
-    pub session_id: Option<&'a str>,
-    /// Owner.
-    pub created_by_id: Option<i64>,
-    /// Content.
-    pub content: &'a PopContent,
-    /// Version (1, or 0 for a clone never published).
-    pub versao: i32,
-    /// Legacy hash of the document.
-    pub integrity_hash: &'a str,
-    /// Autosave sequence.
-    pub autosave_sequence: i32,
-    /// Front-end form state.
-    pub raw_payload: Option<&'a Value>,
-    /// Creation time (also the first update and activity time).
-    pub now: DateTime<Utc>,
+crate::db_row! {
+    /// A POP's control fields to insert (its content is inserted beside them).
+    #[derive(Debug, Clone)]
+    pub struct NewPop<'a> into pops {
+        /// Public id.
+        pub uuid: DbUuid,
+        /// Editing session.
+        pub session_id: Option<&'a str>,
+        /// Owner.
+        pub created_by_id: Option<i64>,
+        /// Workflow status (a new POP is a draft).
+        pub status: crate::domain::Status,
+        /// Version (1, or 0 for a clone never published).
+        pub versao: i32,
+        /// Legacy hash of the document.
+        pub integrity_hash: &'a str,
+        /// Autosave sequence.
+        pub autosave_sequence: i32,
+        /// Front-end form state.
+        pub raw_payload: Option<&'a Value>,
+        /// Creation time.
+        pub created_at: DateTime<Utc>,
+        /// Last write (the creation).
+        pub updated_at: DateTime<Utc>,
+        /// Last autosave (the creation).
+        pub last_autosave_at: Option<DateTime<Utc>>,
+        /// Last activity (the creation).
+        pub last_activity_at: DateTime<Utc>,
+    }
 }
 
-/// Inserts a draft POP.
-pub async fn insert_pop(conn: &mut Conn<'_>, new: &NewPop<'_>) -> Result<Pop, AppError> {
+/// Inserts a POP: its control fields and its content.
+pub async fn insert_pop(
+    conn: &mut Conn<'_>,
+    new: &NewPop<'_>,
+    content: &PopContent,
+) -> Result<Pop, AppError> {
     Ok(with_backend!(conn, |c| diesel::insert_into(
         schema::pops::table
     )
-    .values((
-        (
-            schema::pops::uuid.eq(DbUuid(new.uuid)),
-            schema::pops::session_id.eq(new.session_id),
-            schema::pops::created_by_id.eq(new.created_by_id),
-            schema::pops::status.eq(crate::domain::Status::Draft),
-            schema::pops::versao.eq(new.versao),
-            schema::pops::integrity_hash.eq(new.integrity_hash),
-            schema::pops::autosave_sequence.eq(new.autosave_sequence),
-            schema::pops::raw_payload.eq(new.raw_payload),
-            schema::pops::created_at.eq(new.now),
-            schema::pops::updated_at.eq(new.now),
-            schema::pops::last_autosave_at.eq(Some(new.now)),
-            schema::pops::last_activity_at.eq(new.now),
-        ),
-        new.content,
-    ))
+    .values((new, content))
     .returning(Pop::as_select())
     .get_result::<Pop>(c)
     .await)?)
 }
 
-/// Writes a POP's next state (every column a write may change, in one statement; nothing is
-/// read back: the caller built `pop`). `NOT_FOUND` when the row is gone.
-pub async fn update_pop(conn: &mut Conn<'_>, pop: &Pop) -> Result<(), AppError> {
-    let meta = &pop.meta;
-    let updated = with_backend!(conn, |c| diesel::update(schema::pops::table.find(meta.id))
-        .set((
-            (
-                schema::pops::status.eq(&meta.status),
-                schema::pops::versao.eq(meta.versao),
-                schema::pops::integrity_hash.eq(&meta.integrity_hash),
-                schema::pops::autosave_sequence.eq(meta.autosave_sequence),
-                schema::pops::raw_payload.eq(&meta.raw_payload),
-                schema::pops::updated_at.eq(meta.updated_at),
-                schema::pops::last_autosave_at.eq(meta.last_autosave_at),
-                schema::pops::last_activity_at.eq(meta.last_activity_at),
-                schema::pops::deleted_at.eq(meta.deleted_at),
-                schema::pops::cap_duplicate.eq(meta.cap_duplicate),
-            ),
-            Assignments::<schema::pops::table>::assignments(&pop.content),
-        ))
-        .execute(c)
-        .await)?;
+/// Writes a POP's next state: one `UPDATE` of the columns that differ from `before` (the row as
+/// the caller locked and read it), so a save of one field leaves the others, and the large
+/// documents among them, out of the statement. Nothing is read back: the caller built `next`.
+/// `NOT_FOUND` when the row is gone.
+pub async fn update_pop(conn: &mut Conn<'_>, before: &Pop, next: &Pop) -> Result<(), AppError> {
+    let updated = with_backend!(conn, |c| diesel::update(
+        schema::pops::table.find(next.meta.id)
+    )
+    .set((
+        Assignments::<schema::pops::table>::changed_from(&next.meta, &before.meta),
+        Assignments::<schema::pops::table>::changed_from(&next.content, &before.content),
+    ))
+    .execute(c)
+    .await)?;
     if updated == 1 {
         Ok(())
     } else {

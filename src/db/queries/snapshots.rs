@@ -81,29 +81,31 @@ pub async fn count_snapshots(
         .await)?)
 }
 
-/// A snapshot to insert; its sequence is the POP's next one.
-#[derive(Debug, Clone)]
-pub struct NewSnapshot<'a> {
-    /// The POP (its row must be locked by the caller).
-    pub pop_id: i64,
-    /// Why it is taken.
-    pub kind: crate::domain::SnapshotKind,
-    /// The POP's version.
-    pub versao: i32,
-    /// The POP's autosave sequence.
-    pub autosave_sequence: i32,
-    /// The POP's status.
-    pub status: crate::domain::Status,
-    /// Legacy hash of the payload.
-    pub integrity_hash: &'a str,
-    /// The document.
-    pub payload: &'a Value,
-    /// A free label.
-    pub label: Option<&'a str>,
-    /// Who caused it.
-    pub created_by_id: Option<i64>,
-    /// When.
-    pub now: DateTime<Utc>,
+crate::db_row! {
+    /// A snapshot to insert; its sequence is the POP's next one.
+    #[derive(Debug, Clone)]
+    pub struct NewSnapshot<'a> into pop_snapshots {
+        /// The POP (its row must be locked by the caller).
+        pub pop_id: i64,
+        /// Why it is taken.
+        pub kind: crate::domain::SnapshotKind,
+        /// The POP's version.
+        pub versao: i32,
+        /// The POP's autosave sequence.
+        pub autosave_sequence: i32,
+        /// The POP's status.
+        pub status: crate::domain::Status,
+        /// Legacy hash of the payload.
+        pub integrity_hash: &'a str,
+        /// The document.
+        pub payload: &'a Value,
+        /// A free label.
+        pub label: Option<&'a str>,
+        /// Who caused it.
+        pub created_by_id: Option<i64>,
+        /// When.
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 /// Inserts a snapshot with the POP's next sequence number.
@@ -119,18 +121,9 @@ pub async fn insert_snapshot(
             .await?;
         diesel::insert_into(schema::pop_snapshots::table)
             .values((
-                schema::pop_snapshots::pop_id.eq(new.pop_id),
+                new,
                 schema::pop_snapshots::sequence.eq(last.unwrap_or(0) + 1),
-                schema::pop_snapshots::kind.eq(new.kind),
-                schema::pop_snapshots::versao.eq(new.versao),
-                schema::pop_snapshots::autosave_sequence.eq(new.autosave_sequence),
-                schema::pop_snapshots::status.eq(new.status),
-                schema::pop_snapshots::integrity_hash.eq(new.integrity_hash),
-                schema::pop_snapshots::payload.eq(new.payload),
                 schema::pop_snapshots::milestone.eq(false),
-                schema::pop_snapshots::label.eq(new.label),
-                schema::pop_snapshots::created_by_id.eq(new.created_by_id),
-                schema::pop_snapshots::created_at.eq(new.now),
             ))
             .returning(Snapshot::as_select())
             .get_result::<Snapshot>(c)

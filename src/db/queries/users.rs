@@ -53,19 +53,21 @@ pub async fn list_users(conn: &mut Conn<'_>) -> Result<Vec<User>, AppError> {
         .await)?)
 }
 
-/// A user to insert.
-#[derive(Debug, Clone)]
-pub struct NewUser<'a> {
-    /// Unique login name.
-    pub username: &'a str,
-    /// Password hash (`!` for none).
-    pub password_hash: &'a str,
-    /// Staff flag.
-    pub is_staff: bool,
-    /// Area the user reviews.
-    pub area_codigo: Option<&'a str>,
-    /// Creation time.
-    pub now: DateTime<Utc>,
+crate::db_row! {
+    /// A user to insert.
+    #[derive(Debug, Clone)]
+    pub struct NewUser<'a> into users {
+        /// Unique login name.
+        pub username: &'a str,
+        /// Password hash (`!` for none).
+        pub password_hash: &'a str,
+        /// Staff flag.
+        pub is_staff: bool,
+        /// Area the user reviews.
+        pub area_codigo: Option<&'a str>,
+        /// Creation time.
+        pub created_at: DateTime<Utc>,
+    }
 }
 
 /// Inserts a user.
@@ -73,13 +75,7 @@ pub async fn insert_user(conn: &mut Conn<'_>, new: &NewUser<'_>) -> Result<User,
     Ok(with_backend!(conn, |c| diesel::insert_into(
         schema::users::table
     )
-    .values((
-        schema::users::username.eq(new.username),
-        schema::users::password_hash.eq(new.password_hash),
-        schema::users::is_staff.eq(new.is_staff),
-        schema::users::area_codigo.eq(new.area_codigo),
-        schema::users::created_at.eq(new.now),
-    ))
+    .values(new)
     .returning(User::as_select())
     .get_result::<User>(c)
     .await)?)
@@ -129,21 +125,25 @@ pub async fn record_login(
     Ok(())
 }
 
+crate::db_row! {
+    /// An API token to store: its digest, never the token.
+    #[derive(Debug, Clone)]
+    pub struct NewToken<'a> into api_tokens {
+        /// Its owner.
+        pub user_id: i64,
+        /// SHA-256 of the token.
+        pub token_hash: &'a str,
+        /// What it is for.
+        pub label: &'a str,
+        /// When it was issued.
+        pub created_at: DateTime<Utc>,
+    }
+}
+
 /// Stores a token digest for a user.
-pub async fn insert_token(
-    conn: &mut Conn<'_>,
-    user_id: i64,
-    digest: &str,
-    label: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub async fn insert_token(conn: &mut Conn<'_>, new: &NewToken<'_>) -> Result<(), AppError> {
     with_backend!(conn, |c| diesel::insert_into(schema::api_tokens::table)
-        .values((
-            schema::api_tokens::user_id.eq(user_id),
-            schema::api_tokens::token_hash.eq(digest),
-            schema::api_tokens::label.eq(label),
-            schema::api_tokens::created_at.eq(now),
-        ))
+        .values(new)
         .execute(c)
         .await)?;
     Ok(())
