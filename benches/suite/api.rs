@@ -1,5 +1,6 @@
 //! The API scenarios against the running server, each next to its pgbench equivalent: autosave,
-//! `pop(id)`, `pop.snapshots` and `popHistory` on a big history, `snapshotDiff` of 1 MB documents.
+//! `pop(id)`, a `pops(first: 20)` list page, `pop.snapshots` and `popHistory` on a big history,
+//! `snapshotDiff` of 1 MB documents.
 
 use crate::data;
 use crate::load::{self, Api};
@@ -7,6 +8,7 @@ use crate::measure::Measurement;
 use crate::pg_cluster::PgCluster;
 use crate::pgbench::PgBench;
 use crate::{BoxError, Settings, DB};
+use mapagov::graphql::node::GlobalId;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -21,6 +23,9 @@ const AUTOSAVE: &str = "mutation($input: AutosavePopInput!) { autosavePop(input:
     changed autosaveSequence snapshotCreated snapshot { id } pop { id } } }";
 const READ_POP: &str = "query($id: ID!) { pop(id: $id) { id integrityHash autosaveSequence \
     status updatedAt document } }";
+const POPS_LIST: &str = "query { pops(first: 20) { totalCount edges { node { id nomeProcesso \
+    codigoProcesso macroprocesso area { codigo nome } status versao autosaveSequence updatedAt \
+    createdBy { username } } } } }";
 const SNAPSHOTS: &str = "query($id: ID!) { pop(id: $id) { snapshots(first: 20) { edges { node { \
     id sequence kind milestone createdAt integrityHash } } } } }";
 const HISTORY: &str = "query($id: ID!) { popHistory(popId: $id, first: 20) { edges { node { \
@@ -51,6 +56,13 @@ END;
 ";
 const PGBENCH_READ_POP: &str = "\\set p random(:base, :base + :n - 1)
 SELECT * FROM pops WHERE id = :p;
+";
+/// pgbench's `pops(first: 20)`: the page (one row more, as the server reads to know whether
+/// there is a next page), the count, the owner (the server's user loader, one query a page).
+const PGBENCH_POPS_LIST: &str =
+    "SELECT * FROM pops WHERE deleted_at IS NULL ORDER BY id DESC LIMIT 21;
+SELECT count(*) FROM pops WHERE deleted_at IS NULL;
+SELECT * FROM users WHERE id = :owner;
 ";
 const PGBENCH_SNAPSHOTS: &str = "\\set p random(:lo, :hi)
 SELECT * FROM pops WHERE id = :p;
@@ -279,6 +291,21 @@ impl BulkPops {
     }
 }
 
+/// Gives the bulk POPs (see [`data::pg_bulk`]) what a list view shows and a real POP carries:
+/// a process code, an area, a macroprocess and ~6 KB of steps (the autosave revisions of
+/// [`create_pops`]); then a checkpoint, so the runs that follow do not pay for the writes.
+pub fn fill_bulk_documents(cluster: &PgCluster) {
+    cluster.psql(
+        DB,
+        "UPDATE pops SET etapas = b.etapas, codigo_processo = '1.3.1.' || (pops.id % 50) || '.2',
+           area_codigo = 'CGBEN', area_nome = 'Coordenação de Benefícios',
+           macroprocesso = 'Gestão de Benefícios'
+         FROM bench_docs b WHERE pops.session_id LIKE 'bulk-%' AND b.id = 1 + pops.id % 64;
+         VACUUM ANALYZE pops;
+         CHECKPOINT;",
+    );
+}
+
 /// Reads the bulk-generated POPs (see [`data::pg_bulk`]).
 pub fn bulk_pops(cluster: &PgCluster) -> Result<BulkPops, BoxError> {
     let uuids = psql_lines(
@@ -301,6 +328,52 @@ pub fn bulk_pops(cluster: &PgCluster) -> Result<BulkPops, BoxError> {
     })
 }
 
+/// `pops(first: 20)` throughput, `clients` clients: the newest POPs with the fields a list view
+/// shows (name, code, area, status, version, last update, owner) and the total; every response
+/// must hold 20 edges.
+pub async fn pops_list_api(api: &Api, s: &Settings) -> Result<Measurement, BoxError> {
+    let client = api.clone();
+    load::run(s.clients, s.warmup, s.window, move |_, _| {
+        let api = client.clone();
+        async move {
+            let out = api.gql(POPS_LIST, json!({})).await?;
+            let len = out
+                .pointer("/pops/edges")
+                .and_then(Value::as_array)
+                .map(Vec::len);
+            if len != Some(20) || out["pops"]["totalCount"].as_i64().unwrap_or(0) < 20 {
+                return Err(format!("expected a page of 20 POPs: {out}"));
+            }
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// The pgbench half of [`pops_list_api`]: the page, the count and the owner of the page's POPs
+/// (which must all have the same one, as the bulk POPs do).
+pub fn pops_list_pgbench(
+    pgbench: &PgBench,
+    cluster: &PgCluster,
+    s: &Settings,
+) -> Result<Measurement, BoxError> {
+    let owners = psql_lines(
+        cluster,
+        "SELECT DISTINCT created_by_id FROM (SELECT created_by_id FROM pops \
+         WHERE deleted_at IS NULL ORDER BY id DESC LIMIT 20) page",
+    );
+    let [owner] = owners.as_slice() else {
+        return Err(format!("the first page's POPs have owners {owners:?}, not one").into());
+    };
+    pgbench.run(
+        PGBENCH_POPS_LIST,
+        s.clients,
+        s.warmup,
+        s.window,
+        &[("owner", owner.clone())],
+    )
+}
+
 /// Latency of one page (20) of `pop.snapshots` or `popHistory` of random bulk POPs, one client.
 pub async fn history_page(
     api: &Api,
@@ -309,6 +382,19 @@ pub async fn history_page(
     s: &Settings,
     snapshots: bool,
 ) -> Result<Pair, BoxError> {
+    Ok(Pair {
+        api: history_page_api(api, bulk, s, snapshots).await?,
+        pgbench: history_page_pgbench(pgbench, bulk, s, snapshots)?,
+    })
+}
+
+/// The API half of [`history_page`].
+pub async fn history_page_api(
+    api: &Api,
+    bulk: &BulkPops,
+    s: &Settings,
+    snapshots: bool,
+) -> Result<Measurement, BoxError> {
     let uuids = Arc::clone(&bulk.uuids);
     let client = api.clone();
     let (query, edges) = if snapshots {
@@ -316,7 +402,7 @@ pub async fn history_page(
     } else {
         (HISTORY, "/popHistory/edges")
     };
-    let api_result = load::run(1, s.warmup, s.window, move |_, i| {
+    load::run(1, s.warmup, s.window, move |_, i| {
         let api = client.clone();
         let n = usize::try_from(i.wrapping_mul(7919)).unwrap_or(0) % uuids.len();
         let id = uuids[n].clone();
@@ -329,28 +415,50 @@ pub async fn history_page(
             Ok(())
         }
     })
-    .await?;
+    .await
+}
+
+/// The pgbench half of [`history_page`].
+pub fn history_page_pgbench(
+    pgbench: &PgBench,
+    bulk: &BulkPops,
+    s: &Settings,
+    snapshots: bool,
+) -> Result<Measurement, BoxError> {
     let script = if snapshots {
         PGBENCH_SNAPSHOTS
     } else {
         PGBENCH_HISTORY
     };
-    let pg = pgbench.run(
+    pgbench.run(
         script,
         1,
         s.warmup,
         s.window,
         &[("lo", bulk.lo.to_string()), ("hi", bulk.hi.to_string())],
-    )?;
-    Ok(Pair {
-        api: api_result,
-        pgbench: pg,
-    })
+    )
 }
 
 /// Latency of `snapshotDiff` between two ~1 MB snapshots of one POP (one step in 20 differs),
 /// one client; the baseline reads both payloads.
 pub async fn diff(api: &Api, pgbench: &PgBench, s: &Settings) -> Result<Pair, BoxError> {
+    let pair = diff_snapshots(api).await?;
+    Ok(Pair {
+        api: diff_api(api, &pair, s).await?,
+        pgbench: diff_pgbench(pgbench, &pair, s)?,
+    })
+}
+
+/// The two snapshots [`diff`] compares: their API ids and their rows' ids.
+pub struct DiffSnapshots {
+    a: String,
+    b: String,
+    rows: [i64; 2],
+}
+
+/// Creates a POP through the API and autosaves it twice with ~1 MB documents (one step in 20
+/// differs between them); the two snapshots those saves took.
+pub async fn diff_snapshots(api: &Api) -> Result<DiffSnapshots, BoxError> {
     let session = "bench-diff";
     let first = json!({ "sessionId": session, "content": data::content(9999, DIFF_BYTES, 0, 20) });
     let out = api.gql(AUTOSAVE, json!({ "input": first })).await?;
@@ -365,10 +473,31 @@ pub async fn diff(api: &Api, pgbench: &PgBench, s: &Settings) -> Result<Pair, Bo
         let out = api.gql(AUTOSAVE, json!({ "input": input })).await?;
         snapshot_ids.push(str_at(&out, "/autosavePop/snapshot/id")?.to_owned());
     }
-    let (a, b) = (snapshot_ids[0].clone(), snapshot_ids[1].clone());
+    // pgbench reads the rows: the API's ids are opaque (global ids) or, from older builds, the
+    // rows' ids themselves.
+    let mut rows = [0; 2];
+    for (row, id) in rows.iter_mut().zip(&snapshot_ids) {
+        *row = match GlobalId::decode(id) {
+            Some(GlobalId::Snapshot(n)) => n,
+            _ => id.parse().map_err(|_| format!("not a snapshot id: {id}"))?,
+        };
+    }
+    Ok(DiffSnapshots {
+        a: snapshot_ids[0].clone(),
+        b: snapshot_ids[1].clone(),
+        rows,
+    })
+}
+
+/// The API half of [`diff`].
+pub async fn diff_api(
+    api: &Api,
+    pair: &DiffSnapshots,
+    s: &Settings,
+) -> Result<Measurement, BoxError> {
     let client = api.clone();
-    let vars = json!({ "a": a, "b": b });
-    let api_result = load::run(1, s.warmup, s.window, move |_, _| {
+    let vars = json!({ "a": pair.a, "b": pair.b });
+    load::run(1, s.warmup, s.window, move |_, _| {
         let api = client.clone();
         let vars = vars.clone();
         async move {
@@ -382,12 +511,25 @@ pub async fn diff(api: &Api, pgbench: &PgBench, s: &Settings) -> Result<Pair, Bo
             Ok(())
         }
     })
-    .await?;
-    let pg = pgbench.run(PGBENCH_DIFF, 1, s.warmup, s.window, &[("a", a), ("b", b)])?;
-    Ok(Pair {
-        api: api_result,
-        pgbench: pg,
-    })
+    .await
+}
+
+/// The pgbench half of [`diff`]: both payloads read.
+pub fn diff_pgbench(
+    pgbench: &PgBench,
+    pair: &DiffSnapshots,
+    s: &Settings,
+) -> Result<Measurement, BoxError> {
+    pgbench.run(
+        PGBENCH_DIFF,
+        1,
+        s.warmup,
+        s.window,
+        &[
+            ("a", pair.rows[0].to_string()),
+            ("b", pair.rows[1].to_string()),
+        ],
+    )
 }
 
 /// The string at a JSON Pointer of a response.

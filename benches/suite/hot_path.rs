@@ -1,26 +1,32 @@
 //! The request path as production runs it (`scripts/bench --api`): a PostgreSQL cluster with
 //! `fsync`, `synchronous_commit` and `full_page_writes` on, and in one run
 //!
-//! - pgbench running the SQL equivalent of `autosavePop` and of `pop(id)` (the baseline);
+//! - pgbench running the SQL equivalent of each measured request (the baseline);
 //! - MapaGov with its defaults;
 //! - MapaGov as it ran before the request path was tuned: every pool check-out verified with
 //!   `SELECT 1` (`DB_CONN_CHECK_IDLE=0`), every document parsed anew
 //!   (`GRAPHQL_DOCUMENT_CACHE=0`), every token looked up (`AUTH_CACHE_SECONDS=0`) and, when `BENCH_BEFORE_BIN` names a build without the
 //!   `mimalloc` feature (`scripts/bench --api` makes one), glibc's allocator; so the gain of
-//!   those is a same-run ratio;
+//!   those is a same-run ratio (throughput runs only);
 //! - with `--peers`, PostGraphile 4 reading the same columns of the same POPs ([`peers`]).
+//!
+//! The requests: `autosavePop`, `pop(id)` and a `pops(first: 20)` list page with `clients`
+//! clients (throughput and latency); then, one client (latency), a `pop.snapshots` and a
+//! `popHistory` page of [`BULK_POPS`] bulk-generated POPs of [`BULK_PER_POP`] snapshots and
+//! change-log rows each, and `snapshotDiff` of two ~1 MB snapshots. The scenarios are
+//! [`api`]'s, the same as the full run's on its `fsync`-off cluster.
 //!
 //! Server CPU per request comes from `/proc/<pid>/stat` over each measured window, memory from
 //! `/proc/<pid>/status`.
 
-use crate::api::{self, BenchPops};
+use crate::api::{self, BenchPops, BulkPops};
 use crate::load::{self, Api};
 use crate::measure::Measurement;
 use crate::pg_cluster::{ClusterOptions, PgCluster, APP_ROLE};
 use crate::pgbench::PgBench;
 use crate::report::{fmt, Report};
 use crate::server::{self, CpuWindow, MemorySampler, Server};
-use crate::{peers, BoxError, Settings, DB};
+use crate::{data, peers, BoxError, Settings, DB};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::future::Future;
@@ -129,6 +135,12 @@ const BEFORE: [(&str, &str); 3] = [
     ("AUTH_CACHE_SECONDS", "0"),
 ];
 
+/// POPs bulk-generated for the list, history and diff runs, and snapshots (and change-log rows)
+/// each: a smaller history than the full run's, since these pages read by index.
+const BULK_POPS: u64 = 200;
+/// Snapshots and change-log rows per bulk POP.
+const BULK_PER_POP: u64 = 100;
+
 /// The whole section, appended to `report`.
 pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> {
     let peer_bin = if s.peers {
@@ -177,7 +189,7 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
     .await?;
     let rss_load = sampler.finish();
 
-    crate::step("pop(id), fsync on: pgbench, MapaGov before, MapaGov, peers");
+    crate::step("pop(id), fsync on: pgbench, MapaGov before, MapaGov");
     let read_pg = api::read_pop_pgbench(&pgbench, &pops, s)?;
     let read_before = with_cpu(
         before.pid(),
@@ -187,23 +199,74 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
     )
     .await?;
     let read_now = with_cpu(now.pid(), "pop", s, api::read_pop_api(&api_now, &pops, s)).await?;
+
+    // Generated after the POPs above, so the newest 20 (the list's first page) are bulk POPs.
+    crate::step(&format!(
+        "generating {BULK_POPS} POPs × {BULK_PER_POP} snapshots and change-log rows"
+    ));
+    cluster.psql(
+        DB,
+        &data::pg_bulk(
+            BULK_POPS,
+            BULK_PER_POP,
+            "(SELECT id FROM users WHERE username = 'bench')",
+        ),
+    );
+    api::fill_bulk_documents(&cluster);
+    let bulk = api::bulk_pops(&cluster)?;
+
+    crate::step("pops(first: 20), fsync on: pgbench, MapaGov before, MapaGov");
+    let list_pg = api::pops_list_pgbench(&pgbench, &cluster, s)?;
+    let list_before = with_cpu(
+        before.pid(),
+        "pops-before",
+        s,
+        api::pops_list_api(&api_before, s),
+    )
+    .await?;
+    let list_now = with_cpu(now.pid(), "pops", s, api::pops_list_api(&api_now, s)).await?;
     drop(before);
+
+    crate::step("pop(id): peers");
     let read_peer = match &peer_bin {
         Some(bin) => Some(postgraphile_reads(bin, &cluster, &pops, s).await?),
         None => None,
+    };
+
+    crate::step("pop.snapshots and popHistory pages, fsync on: pgbench, MapaGov");
+    let snapshots_page = page(&api_now, &pgbench, &bulk, now.pid(), s, true).await?;
+    let history_page = page(&api_now, &pgbench, &bulk, now.pid(), s, false).await?;
+
+    crate::step("snapshotDiff, fsync on: pgbench, MapaGov");
+    let pair = api::diff_snapshots(&api_now).await?;
+    let diff = Latency {
+        pg: api::diff_pgbench(&pgbench, &pair, s)?,
+        now: with_cpu(now.pid(), "diff", s, api::diff_api(&api_now, &pair, s)).await?,
     };
 
     write(
         report,
         s,
         &Results {
-            save_pg,
-            save_before,
-            save_now,
-            read_pg,
-            read_before,
-            read_now,
+            save: Throughput {
+                pg: save_pg,
+                before: save_before,
+                now: save_now,
+            },
+            read: Throughput {
+                pg: read_pg,
+                before: read_before,
+                now: read_now,
+            },
+            list: Throughput {
+                pg: list_pg,
+                before: list_before,
+                now: list_now,
+            },
             read_peer,
+            snapshots_page,
+            history_page,
+            diff,
             rss_idle,
             rss_load,
             before_build: if before_bin == server::BINARY {
@@ -214,6 +277,33 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
         },
     );
     Ok(())
+}
+
+/// One page (20) of `pop.snapshots` (`snapshots`) or `popHistory` of the bulk POPs, one client:
+/// pgbench's SELECTs, then MapaGov with its CPU.
+async fn page(
+    api: &Api,
+    pgbench: &PgBench,
+    bulk: &BulkPops,
+    pid: u32,
+    s: &Settings,
+    snapshots: bool,
+) -> Result<Latency, BoxError> {
+    let label = if snapshots {
+        "snapshots-page"
+    } else {
+        "history-page"
+    };
+    Ok(Latency {
+        pg: api::history_page_pgbench(pgbench, bulk, s, snapshots)?,
+        now: with_cpu(
+            pid,
+            label,
+            s,
+            api::history_page_api(api, bulk, s, snapshots),
+        )
+        .await?,
+    })
 }
 
 /// PostGraphile's `popByUuid` over the same POPs, with its CPU.
@@ -241,17 +331,42 @@ async fn postgraphile_reads(
     with_cpu(peer.pid(), "postgraphile", s, load).await
 }
 
+/// A throughput run (`clients` clients): pgbench, MapaGov before, MapaGov.
+struct Throughput {
+    pg: Measurement,
+    before: Figure,
+    now: Figure,
+}
+
+/// A latency run (one client): pgbench, MapaGov.
+struct Latency {
+    pg: Measurement,
+    now: Figure,
+}
+
 struct Results {
-    save_pg: Measurement,
-    save_before: Figure,
-    save_now: Figure,
-    read_pg: Measurement,
-    read_before: Figure,
-    read_now: Figure,
+    save: Throughput,
+    read: Throughput,
+    list: Throughput,
     read_peer: Option<Figure>,
+    snapshots_page: Latency,
+    history_page: Latency,
+    diff: Latency,
     rss_idle: f64,
     rss_load: f64,
     before_build: &'static str,
+}
+
+/// One row of the table; `None` leaves its cell empty.
+struct Line {
+    what: String,
+    unit: &'static str,
+    now: f64,
+    before: Option<f64>,
+    peer: Option<f64>,
+    pg: f64,
+    cpu_ms: Option<f64>,
+    goal: String,
 }
 
 fn ratio(a: f64, b: f64) -> String {
@@ -266,115 +381,170 @@ fn goal(text: &str, met: bool) -> String {
     format!("{text}: **{}**", if met { "met" } else { "missed" })
 }
 
+/// The rows of a throughput run: the rate (with the server's CPU per request and `goal`), p50
+/// and p99; `peer` fills the PostGraphile column.
+fn throughput_lines(
+    what: &str,
+    t: &Throughput,
+    peer: Option<&Measurement>,
+    goal: String,
+) -> [Line; 3] {
+    let (now, before) = (&t.now.measured, &t.before.measured);
+    let line = |what: &str, unit, pick: fn(&Measurement) -> f64| Line {
+        what: what.to_owned(),
+        unit,
+        now: pick(now),
+        before: Some(pick(before)),
+        peer: peer.map(pick),
+        pg: pick(&t.pg),
+        cpu_ms: None,
+        goal: String::new(),
+    };
+    [
+        Line {
+            cpu_ms: Some(t.now.cpu_ms),
+            goal,
+            ..line(what, "/s", |m| m.rate)
+        },
+        line("  p50 latency", "ms", |m| m.p50_ms),
+        line("  p99 latency", "ms", |m| m.p99_ms),
+    ]
+}
+
+/// The rows of a latency run: p50 (with the server's CPU per request) and p99, whose goal is
+/// to stay under `limit_ms`.
+fn latency_lines(what: &str, l: &Latency, limit_ms: f64) -> [Line; 2] {
+    let now = &l.now.measured;
+    let line = |what: String, value: f64, pg: f64| Line {
+        what,
+        unit: "ms",
+        now: value,
+        before: None,
+        peer: None,
+        pg,
+        cpu_ms: None,
+        goal: String::new(),
+    };
+    [
+        Line {
+            cpu_ms: Some(l.now.cpu_ms),
+            ..line(format!("{what}: p50 latency"), now.p50_ms, l.pg.p50_ms)
+        },
+        Line {
+            goal: goal(&format!("p99 < {limit_ms} ms"), now.p99_ms < limit_ms),
+            ..line("  p99 latency".into(), now.p99_ms, l.pg.p99_ms)
+        },
+    ]
+}
+
 fn write(report: &mut Report, s: &Settings, r: &Results) {
+    let peer = r.read_peer.as_ref().map(|f| &f.measured);
     let mut text = format!(
-        "\n## Request path with `fsync` on ({} clients, PostgreSQL)\n\n\
-         Same run, same database; MapaGov \"before\" is {} with \
+        "\n## Request path with `fsync` on (PostgreSQL)\n\n\
+         Same run, same database; throughput with {} clients, the pages and the diff with one \
+         client. MapaGov \"before\" is {} with \
          `DB_CONN_CHECK_IDLE=0 GRAPHQL_DOCUMENT_CACHE=0 AUTH_CACHE_SECONDS=0` (a `SELECT 1` at \
          every pool check-out, every document parsed anew and every token looked up, as before \
-         these settings existed).\n\n\
-         | measurement | MapaGov | MapaGov before | {}pgbench, same SQL | MapaGov ÷ pgbench | MapaGov ÷ before | goal |\n\
-         |---|---:|---:|{}---:|---:|---:|---|",
+         these settings existed); it runs the throughput loads only.\n\n\
+         | measurement | MapaGov | MapaGov before | {}pgbench, same SQL | MapaGov ÷ pgbench | MapaGov ÷ before | MapaGov CPU / request | goal |\n\
+         |---|---:|---:|{}---:|---:|---:|---:|---|",
         s.clients,
         r.before_build,
-        if r.read_peer.is_some() { "PostGraphile 4 | " } else { "" },
-        if r.read_peer.is_some() { "---:|" } else { "" },
+        if peer.is_some() { "PostGraphile 4 | " } else { "" },
+        if peer.is_some() { "---:|" } else { "" },
     );
-    let peer_cell = |value: Option<String>| match (&r.read_peer, value) {
-        (None, _) => String::new(),
-        (Some(_), Some(v)) => format!(" {v} |"),
-        (Some(_), None) => " |".into(),
-    };
-    let mut row = |what: &str,
-                   now: f64,
-                   before: f64,
-                   peer: Option<f64>,
-                   pg: f64,
-                   unit: &str,
-                   goal: String| {
-        let _ = write!(
-            text,
-            "\n| {what} | {} {unit} | {} {unit} |{} {} {unit} | {} | {} | {goal} |",
-            fmt(now),
-            fmt(before),
-            peer_cell(peer.map(|p| format!("{} {unit}", fmt(p)))),
-            fmt(pg),
-            ratio(now, pg),
-            ratio(now, before),
-        );
-    };
-    let (sn, sb, sp) = (&r.save_now.measured, &r.save_before.measured, &r.save_pg);
-    row(
-        "autosave (~6 KB, snapshot every save)",
-        sn.rate,
-        sb.rate,
-        None,
-        sp.rate,
-        "/s",
-        goal("≥ 0.50 × pgbench", sn.rate >= 0.5 * sp.rate),
-    );
-    row(
-        "  p50 latency",
-        sn.p50_ms,
-        sb.p50_ms,
-        None,
-        sp.p50_ms,
-        "ms",
-        String::new(),
-    );
-    row(
-        "  p99 latency",
-        sn.p99_ms,
-        sb.p99_ms,
-        None,
-        sp.p99_ms,
-        "ms",
-        String::new(),
-    );
-    let (rn, rb, rp) = (&r.read_now.measured, &r.read_before.measured, &r.read_pg);
-    let peer = r.read_peer.as_ref().map(|f| &f.measured);
+    let (save, read) = (&r.save.now.measured, &r.read.now.measured);
     let peer_goal = peer.map_or(String::new(), |p| {
-        format!("; {}", goal("≥ 2 × PostGraphile", rn.rate >= 2.0 * p.rate))
+        format!(
+            "; {}",
+            goal("≥ 2 × PostGraphile", read.rate >= 2.0 * p.rate)
+        )
     });
-    row(
+    let pages = BULK_POPS * BULK_PER_POP;
+    let mut lines = Vec::new();
+    lines.extend(throughput_lines(
+        "autosave (~6 KB, snapshot every save)",
+        &r.save,
+        None,
+        goal("≥ 0.50 × pgbench", save.rate >= 0.5 * r.save.pg.rate),
+    ));
+    lines.extend(throughput_lines(
         "`pop(id)` with its document",
-        rn.rate,
-        rb.rate,
-        peer.map(|p| p.rate),
-        rp.rate,
-        "/s",
+        &r.read,
+        peer,
         format!(
             "{}{peer_goal}",
-            goal("≥ 0.35 × pgbench", rn.rate >= 0.35 * rp.rate)
+            goal("≥ 0.35 × pgbench", read.rate >= 0.35 * r.read.pg.rate)
         ),
-    );
-    row(
-        "  p50 latency",
-        rn.p50_ms,
-        rb.p50_ms,
-        peer.map(|p| p.p50_ms),
-        rp.p50_ms,
-        "ms",
+    ));
+    lines.extend(throughput_lines(
+        "`pops(first: 20)`, list fields",
+        &r.list,
+        None,
         String::new(),
-    );
-    row(
-        "  p99 latency",
-        rn.p99_ms,
-        rb.p99_ms,
-        peer.map(|p| p.p99_ms),
-        rp.p99_ms,
-        "ms",
-        String::new(),
+    ));
+    lines.extend(latency_lines(
+        "`pop.snapshots(first: 20)`",
+        &r.snapshots_page,
+        10.0,
+    ));
+    lines.extend(latency_lines(
+        "`popHistory(first: 20)`",
+        &r.history_page,
+        10.0,
+    ));
+    lines.extend(latency_lines(
+        "`snapshotDiff`, two ~1 MB snapshots",
+        &r.diff,
+        50.0,
+    ));
+    let cell = |value: Option<f64>, unit: &str| {
+        value.map_or(String::new(), |v| format!("{} {unit}", fmt(v)))
+    };
+    for line in &lines {
+        let peer_cell = if peer.is_some() {
+            format!(" {} |", cell(line.peer, line.unit))
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            text,
+            "\n| {} | {} {unit} | {} |{peer_cell} {} {unit} | {} | {} | {} | {} |",
+            line.what,
+            fmt(line.now),
+            cell(line.before, line.unit),
+            fmt(line.pg),
+            ratio(line.now, line.pg),
+            line.before.map_or(String::new(), |b| ratio(line.now, b)),
+            line.cpu_ms
+                .map_or(String::new(), |ms| format!("{ms:.3} ms")),
+            line.goal,
+            unit = line.unit,
+        );
+    }
+    let _ = write!(
+        text,
+        "\n\n`pops(first: 20)` asks for `totalCount` and, for each of the 20 newest POPs, its id, \
+         name, process code, macroprocess, area, status, version, autosave sequence, last update \
+         and owner ({} clients, every response checked for 20 edges); the page is 20 of {BULK_POPS} \
+         POPs generated with `generate_series`, each given a ~6 KB document of the autosave's, and \
+         pgbench runs the page's `SELECT`, the count and the owner's lookup. `pop.snapshots` and \
+         `popHistory` read a page of 20 of a random one of those POPs, {BULK_PER_POP} snapshots \
+         and {BULK_PER_POP} change-log rows each ({pages} of each in all; the full run's section 3 \
+         has 1,000,000), next to pgbench's POP lookup and page `SELECT`; `snapshotDiff` compares \
+         two ~1 MB snapshots of one POP (one step in twenty differs), next to pgbench reading \
+         both payloads. The list has no goal of its own.",
+        s.clients,
     );
     let _ = write!(
         text,
-        "\n\nServer CPU per request (user + system, from `/proc`): autosave {:.3} ms (before {:.3} ms); \
-         `pop(id)` {:.3} ms (before {:.3} ms){}. MapaGov's memory: {:.1} MiB idle, peak {:.1} MiB \
-         under the autosave load.",
-        r.save_now.cpu_ms,
-        r.save_before.cpu_ms,
-        r.read_now.cpu_ms,
-        r.read_before.cpu_ms,
+        "\n\nServer CPU per request (user + system, from `/proc`, over each measured window) is \
+         MapaGov's in the table; the \"before\" build used {:.3} ms per autosave, {:.3} ms per \
+         `pop(id)` and {:.3} ms per `pops(first: 20)`{}. MapaGov's memory: {:.1} MiB idle, peak \
+         {:.1} MiB under the autosave load.",
+        r.save.before.cpu_ms,
+        r.read.before.cpu_ms,
+        r.list.before.cpu_ms,
         r.read_peer.as_ref().map_or(String::new(), |p| format!(
             "; PostGraphile {:.3} ms per `popByUuid` (master and workers)",
             p.cpu_ms

@@ -168,6 +168,10 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
         hot_path::section(&mut report, s).await?;
         let text = report.into_text();
         let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/BENCHMARKS.api.md");
+        if let Some(dir) = out.parent() {
+            // `target/` is not there when CARGO_TARGET_DIR points elsewhere.
+            std::fs::create_dir_all(dir)?;
+        }
         std::fs::write(&out, &text)?;
         println!("{text}");
         step(&format!("written to {}", out.display()));
