@@ -3,7 +3,7 @@
 //! Each row is declared once with [`crate::db_row!`]: `Row::as_select()` reads its columns on
 //! either backend, and `&Row` inserts them.
 
-use super::types::DbUuid;
+use super::types::{timestamp, DbUuid};
 use crate::domain::{ChangeAction, SnapshotKind, Status};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::Queryable;
@@ -152,7 +152,8 @@ select_pop!(diesel::sqlite::Sqlite);
 
 crate::db_row! {
     /// An immutable copy of a POP's document.
-    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct Snapshot in pop_snapshots {
         /// Internal key, also the public id.
         pub id: i64,
@@ -183,13 +184,15 @@ crate::db_row! {
         /// Who caused it.
         pub created_by_id: Option<i64>,
         /// When.
+        #[serde(with = "timestamp")]
         pub created_at: DateTime<Utc>,
     }
 }
 
 crate::db_row! {
     /// One changed field of one write.
-    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct ChangeLogEntry in pop_change_log {
         /// Internal key.
         pub id: i64,
@@ -212,6 +215,7 @@ crate::db_row! {
         /// The snapshot restored or taken, when there is one.
         pub snapshot_id: Option<i64>,
         /// When.
+        #[serde(with = "timestamp")]
         pub created_at: DateTime<Utc>,
     }
 }
@@ -239,7 +243,8 @@ crate::db_row! {
 
 crate::db_row! {
     /// An area or sub-area (the legacy `processos_area`).
-    #[derive(Debug, Clone, PartialEq)]
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct Area in areas {
         /// Internal key.
         pub id: i64,
@@ -264,8 +269,10 @@ crate::db_row! {
         /// The parent area of a sub-area.
         pub parent_id: Option<i64>,
         /// Creation time.
+        #[serde(with = "timestamp")]
         pub created_at: DateTime<Utc>,
         /// Last change.
+        #[serde(with = "timestamp")]
         pub updated_at: DateTime<Utc>,
     }
 }
@@ -273,7 +280,8 @@ crate::db_row! {
 crate::db_row! {
     /// A published version: the document of a POP frozen when it was published (the legacy
     /// `processos_popversion`).
-    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct PublishedVersion in pop_versions {
         /// Internal key.
         pub id: i64,
@@ -291,6 +299,7 @@ crate::db_row! {
         /// Who published it.
         pub published_by_id: Option<i64>,
         /// When.
+        #[serde(with = "timestamp")]
         pub published_at: DateTime<Utc>,
         /// Why (empty when no reason was given).
         pub motivo: String,

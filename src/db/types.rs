@@ -102,3 +102,57 @@ text_enum!(
 fn unknown(what: &str, stored: &str) -> Box<dyn std::error::Error + Send + Sync> {
     format!("unknown stored {what} {stored:?}").into()
 }
+
+/// Timestamps as RFC 3339 UTC with exactly six fractional digits.
+pub mod timestamp {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// The canonical text of a timestamp.
+    pub fn format(at: &DateTime<Utc>) -> String {
+        at.to_rfc3339_opts(SecondsFormat::Micros, true)
+    }
+
+    /// Serializes a timestamp.
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(at))
+    }
+
+    /// Deserializes a timestamp written in RFC 3339.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+
+    /// The same for optional timestamps.
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Serializes an optional timestamp.
+        pub fn serialize<S: Serializer>(
+            at: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => s.serialize_str(&super::format(at)),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Deserializes an optional timestamp.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|text| {
+                    DateTime::parse_from_rfc3339(&text)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(serde::de::Error::custom)
+                })
+                .transpose()
+        }
+    }
+}

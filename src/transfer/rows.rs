@@ -4,10 +4,16 @@
 //! A row's JSON form (its serde serialization) is the dump format's `row` object: column names as
 //! keys, timestamps as RFC 3339 UTC with microseconds (`2025-10-12T02:53:26.239427Z`, what both
 //! backends store), dates as `YYYY-MM-DD`, uuids hyphenated, JSON columns as JSON.
+//!
+//! Where the application's model already reads every column (`Area`, `Snapshot`,
+//! `ChangeLogEntry`, `PublishedVersion` in [`crate::db::models`]), the model is the dump's row,
+//! with the dump's serde formats; the tables whose model leaves columns out (`users` without the
+//! password hash, `pops` split in two) have a full row declared here.
 
+use crate::db::models::{Area, ChangeLogEntry, PublishedVersion, Snapshot};
 use crate::db::types::DbUuid;
 use crate::db::Conn;
-use crate::domain::{ChangeAction, SnapshotKind, Status};
+use crate::domain::Status;
 use crate::error::AppError;
 use crate::with_backend;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -78,59 +84,7 @@ impl Table {
     }
 }
 
-/// Timestamps as RFC 3339 UTC with exactly six fractional digits.
-pub mod timestamp {
-    use chrono::{DateTime, SecondsFormat, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// The canonical text of a timestamp.
-    pub fn format(at: &DateTime<Utc>) -> String {
-        at.to_rfc3339_opts(SecondsFormat::Micros, true)
-    }
-
-    /// Serializes a timestamp.
-    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format(at))
-    }
-
-    /// Deserializes a timestamp written in RFC 3339.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let text = String::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(serde::de::Error::custom)
-    }
-
-    /// The same for optional timestamps.
-    pub mod option {
-        use chrono::{DateTime, Utc};
-        use serde::{Deserialize, Deserializer, Serializer};
-
-        /// Serializes an optional timestamp.
-        pub fn serialize<S: Serializer>(
-            at: &Option<DateTime<Utc>>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            match at {
-                Some(at) => s.serialize_str(&super::format(at)),
-                None => s.serialize_none(),
-            }
-        }
-
-        /// Deserializes an optional timestamp.
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<DateTime<Utc>>, D::Error> {
-            Option::<String>::deserialize(d)?
-                .map(|text| {
-                    DateTime::parse_from_rfc3339(&text)
-                        .map(|t| t.with_timezone(&Utc))
-                        .map_err(serde::de::Error::custom)
-                })
-                .transpose()
-        }
-    }
-}
+pub use crate::db::types::timestamp;
 
 mod uuid_text {
     use crate::db::types::DbUuid;
@@ -145,30 +99,6 @@ mod uuid_text {
         uuid::Uuid::parse_str(&text)
             .map(DbUuid)
             .map_err(serde::de::Error::custom)
-    }
-}
-
-crate::db_row! {
-    /// An `areas` row.
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(missing_docs)]
-    pub struct AreaRow in areas {
-        pub id: i64,
-        pub legacy_id: Option<i64>,
-        pub codigo: String,
-        pub nome: String,
-        pub nome_curto: String,
-        pub slug: String,
-        pub prefixo: Option<String>,
-        pub ordem: i32,
-        pub ativo: bool,
-        pub descricao: String,
-        pub parent_id: Option<i64>,
-        #[serde(with = "timestamp")]
-        pub created_at: DateTime<Utc>,
-        #[serde(with = "timestamp")]
-        pub updated_at: DateTime<Utc>,
     }
 }
 
@@ -265,72 +195,6 @@ crate::db_row! {
 }
 
 crate::db_row! {
-    /// A `pop_snapshots` row.
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(missing_docs)]
-    pub struct SnapshotRow in pop_snapshots {
-        pub id: i64,
-        pub legacy_id: Option<i64>,
-        pub pop_id: i64,
-        pub sequence: i32,
-        pub kind: SnapshotKind,
-        pub versao: i32,
-        pub autosave_sequence: i32,
-        pub status: Status,
-        pub integrity_hash: String,
-        pub payload: Value,
-        pub milestone: bool,
-        pub milestone_label: Option<String>,
-        pub label: Option<String>,
-        pub created_by_id: Option<i64>,
-        #[serde(with = "timestamp")]
-        pub created_at: DateTime<Utc>,
-    }
-}
-
-crate::db_row! {
-    /// A `pop_change_log` row.
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(missing_docs)]
-    pub struct ChangeRow in pop_change_log {
-        pub id: i64,
-        pub legacy_id: Option<i64>,
-        pub pop_id: i64,
-        pub user_id: Option<i64>,
-        pub action: ChangeAction,
-        pub field_name: String,
-        pub old_value: Option<Value>,
-        pub new_value: Option<Value>,
-        pub autosave_sequence: i32,
-        pub snapshot_id: Option<i64>,
-        #[serde(with = "timestamp")]
-        pub created_at: DateTime<Utc>,
-    }
-}
-
-crate::db_row! {
-    /// A `pop_versions` row.
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(missing_docs)]
-    pub struct VersionRow in pop_versions {
-        pub id: i64,
-        pub legacy_id: Option<i64>,
-        pub pop_id: i64,
-        pub versao: i32,
-        pub payload: Value,
-        pub integrity_hash: String,
-        pub published_by_id: Option<i64>,
-        #[serde(with = "timestamp")]
-        pub published_at: DateTime<Utc>,
-        pub motivo: String,
-        pub is_current: bool,
-    }
-}
-
-crate::db_row! {
     /// An `idempotency_keys` row.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -348,7 +212,7 @@ crate::db_row! {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Batch {
     /// `areas` rows.
-    Areas(Vec<AreaRow>),
+    Areas(Vec<Area>),
     /// `users` rows.
     Users(Vec<UserRow>),
     /// `api_tokens` rows.
@@ -356,11 +220,11 @@ pub enum Batch {
     /// `pops` rows.
     Pops(Vec<PopRow>),
     /// `pop_snapshots` rows.
-    PopSnapshots(Vec<SnapshotRow>),
+    PopSnapshots(Vec<Snapshot>),
     /// `pop_change_log` rows.
-    PopChangeLog(Vec<ChangeRow>),
+    PopChangeLog(Vec<ChangeLogEntry>),
     /// `pop_versions` rows.
-    PopVersions(Vec<VersionRow>),
+    PopVersions(Vec<PublishedVersion>),
     /// `idempotency_keys` rows.
     IdempotencyKeys(Vec<IdempotencyRow>),
 }
@@ -517,8 +381,8 @@ pub async fn read_batch(
             .filter(schema::areas::id.gt(after))
             .order(schema::areas::id)
             .limit(limit)
-            .select(AreaRow::as_select())
-            .load::<AreaRow>(c)
+            .select(Area::as_select())
+            .load::<Area>(c)
             .await)?),
         Table::Users => Batch::Users(with_backend!(conn, |c| schema::users::table
             .filter(schema::users::id.gt(after))
@@ -546,8 +410,8 @@ pub async fn read_batch(
                 .filter(schema::pop_snapshots::id.gt(after))
                 .order(schema::pop_snapshots::id)
                 .limit(limit)
-                .select(SnapshotRow::as_select())
-                .load::<SnapshotRow>(c)
+                .select(Snapshot::as_select())
+                .load::<Snapshot>(c)
                 .await)?)
         }
         Table::PopChangeLog => {
@@ -555,8 +419,8 @@ pub async fn read_batch(
                 .filter(schema::pop_change_log::id.gt(after))
                 .order(schema::pop_change_log::id)
                 .limit(limit)
-                .select(ChangeRow::as_select())
-                .load::<ChangeRow>(c)
+                .select(ChangeLogEntry::as_select())
+                .load::<ChangeLogEntry>(c)
                 .await)?)
         }
         Table::PopVersions => {
@@ -564,8 +428,8 @@ pub async fn read_batch(
                 .filter(schema::pop_versions::id.gt(after))
                 .order(schema::pop_versions::id)
                 .limit(limit)
-                .select(VersionRow::as_select())
-                .load::<VersionRow>(c)
+                .select(PublishedVersion::as_select())
+                .load::<PublishedVersion>(c)
                 .await)?)
         }
         Table::IdempotencyKeys => {
