@@ -227,6 +227,28 @@ impl AppError {
     }
 }
 
+/// An [`AppError`] met by an operator command, as a standard error so that it can travel in an
+/// [`anyhow::Error`] under the command's context. `AppError` itself has no `Display` (see the
+/// module docs); this wrapper, which never reaches a GraphQL response, displays its message.
+/// `?` wraps an `AppError` by itself; to add context first, `.map_err(CommandError).context(…)`.
+/// The code stays readable: `err.downcast_ref::<CommandError>()`.
+#[derive(Debug)]
+pub struct CommandError(pub AppError);
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message())
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+impl From<AppError> for anyhow::Error {
+    fn from(err: AppError) -> Self {
+        anyhow::Error::new(CommandError(err))
+    }
+}
+
 /// The server-side detail of an internal error, carried as the GraphQL error's `source` so that
 /// error reporting can see it; it is never serialized into a response.
 #[derive(Debug, Clone)]

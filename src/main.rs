@@ -1,5 +1,6 @@
 //! The `mapagov` binary: parse the command line, read the configuration, run the command.
 
+use anyhow::Context;
 use clap::Parser;
 use mapagov::cli::{self, Cli, Command};
 use mapagov::config::{Config, LogFormat};
@@ -15,8 +16,8 @@ fn main() -> ExitCode {
     if let Some(Command::Schema(args)) = &cli.command {
         return match cli::schema::run(args) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("error: {message}");
+            Err(err) => {
+                eprintln!("error: {err:#}");
                 ExitCode::FAILURE
             }
         };
@@ -73,19 +74,14 @@ fn main() -> ExitCode {
                 };
                 let listener = tokio::net::TcpListener::bind(config.bind)
                     .await
-                    .map_err(|e| {
-                        mapagov::error::AppError::internal(format!(
-                            "cannot listen on {}: {e}",
-                            config.bind
-                        ))
-                    })?;
-                mapagov::server::run(
+                    .with_context(|| format!("cannot listen on {}", config.bind))?;
+                Ok(mapagov::server::run(
                     &config,
                     listener,
                     mapagov::server::shutdown_signal(),
                     bootstrap,
                 )
-                .await
+                .await?)
             }
             Command::Migrate(args) => cli::migrate::run(&config, &args).await,
             Command::User(args) => cli::user::run(&config, args).await,
@@ -103,8 +99,9 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The whole chain on one line: `error: context: cause: …`.
         Err(err) => {
-            eprintln!("error: {}", err.message());
+            eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }

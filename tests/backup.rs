@@ -196,7 +196,7 @@ async fn backup_at(config: &Config, root: &Path, at: DateTime<Utc>, keep: [u32; 
     };
     mapagov::cli::backup::run(config, &args)
         .await
-        .unwrap_or_else(|e| panic!("backup at {at}: {}", e.message()));
+        .unwrap_or_else(|e| panic!("backup at {at}: {e:#}"));
 }
 
 /// Every directory under `root` three levels deep (`YYYY/MM/DD/name`), as relative paths.

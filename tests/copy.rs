@@ -9,6 +9,7 @@ use mapagov::cli::copy::copy_between;
 use mapagov::config::DatabaseConfig;
 use mapagov::db::migrate::{self, Direction};
 use mapagov::db::Db;
+use mapagov::error::CommandError;
 use mapagov::transfer::checksum::{checksums, Checksums};
 use mapagov::transfer::import::{import, ImportOptions};
 use mapagov::transfer::snapshot_read::read_consistent;
@@ -92,8 +93,11 @@ async fn a_round_trip_through_the_other_backend_keeps_everything(backend: Backen
     );
 
     // Copying again into a target that now holds data is refused and changes nothing.
-    let err = copy_between(&a, &c, false, false).await.unwrap_err();
-    assert!(err.message().contains("--replace"), "{}", err.message());
+    let err = format!(
+        "{:#}",
+        copy_between(&a, &c, false, false).await.unwrap_err()
+    );
+    assert!(err.contains("--replace"), "{err}");
     assert_eq!(sums(&c).await, original);
 }
 
@@ -119,8 +123,9 @@ async fn sqlite_data_holding_nul_is_refused_naming_the_row() {
     }
     let (b, _db) = fresh(Backend::Postgres).await;
     let err = copy_between(&a, &b, false, false).await.unwrap_err();
-    assert_eq!(err.code(), "BAD_USER_INPUT", "{}", err.message());
-    let message = err.message();
+    let message = format!("{err:#}");
+    let refused = err.downcast_ref::<CommandError>().map(|e| e.0.code());
+    assert_eq!(refused, Some("BAD_USER_INPUT"), "{message}");
     assert!(message.contains("row 7 of pops"), "{message}");
     assert!(message.contains("pontos_atencao"), "{message}");
     assert_eq!(sums(&b).await["pops"].rows, 0);

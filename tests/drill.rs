@@ -55,8 +55,8 @@ async fn a_drill_restores_an_equal_copy_and_leaves_the_source_alone(backend: Bac
     .unwrap();
     assert_eq!(after, before, "the source must not change");
 
-    let err = drill(&config, &url).await.unwrap_err();
-    assert!(err.message().contains("destroy"), "{}", err.message());
+    let err = format!("{:#}", drill(&config, &url).await.unwrap_err());
+    assert!(err.contains("destroy"), "{err}");
 }
 
 both_backends!(a_drill_restores_an_equal_copy_and_leaves_the_source_alone);

@@ -207,7 +207,7 @@ async fn a_non_empty_target_needs_replace(backend: Backend) {
     let err = cli::load::load_file(&target.config, &path, false)
         .await
         .unwrap_err();
-    assert!(err.message().contains("--replace"), "{}", err.message());
+    assert!(format!("{err:#}").contains("--replace"), "{err:#}");
     assert_eq!(sums(&target.db).await, before);
     assert_eq!(token_user(&target.db, &token).await, None);
     cli::load::load_file(&target.config, &path, true)
@@ -279,7 +279,7 @@ async fn a_dump_without_api_tokens_loads_with_none(backend: Backend) {
     let err = cli::load::load_file(&target.config, &damaged_path, false)
         .await
         .unwrap_err();
-    assert!(err.message().contains("api_tokens"), "{}", err.message());
+    assert!(format!("{err:#}").contains("api_tokens"), "{err:#}");
     assert!(sums(&target.db).await.values().all(|s| s.rows == 0));
 }
 
@@ -299,9 +299,8 @@ async fn a_newer_format_version_is_refused(backend: Backend) {
         .await
         .unwrap_err();
     assert!(
-        err.message().contains(&format!("version {newer_version}")),
-        "{}",
-        err.message()
+        format!("{err:#}").contains(&format!("version {newer_version}")),
+        "{err:#}"
     );
     assert!(sums(&target.db).await.values().all(|s| s.rows == 0));
 }
@@ -320,7 +319,7 @@ async fn a_truncated_or_altered_dump_leaves_the_target_untouched(backend: Backen
     let err = cli::load::load_file(&target.config, &truncated, true)
         .await
         .unwrap_err();
-    assert!(err.message().contains("truncated"), "{}", err.message());
+    assert!(format!("{err:#}").contains("truncated"), "{err:#}");
     assert_eq!(sums(&target.db).await, before);
 
     // One row changed after the dump was written: the trailer's checksum catches it.
@@ -337,7 +336,7 @@ async fn a_truncated_or_altered_dump_leaves_the_target_untouched(backend: Backen
     let err = cli::load::load_file(&target.config, &altered, true)
         .await
         .unwrap_err();
-    assert!(err.message().contains("pop_snapshots"), "{}", err.message());
+    assert!(format!("{err:#}").contains("pop_snapshots"), "{err:#}");
     assert_eq!(sums(&target.db).await, before);
 }
 
@@ -395,6 +394,39 @@ async fn a_later_django_database_travels_to_the_other_backend_and_verifies(backe
             .unwrap();
         assert_eq!(sub.1.versao, 1);
     }
+}
+
+/// The operator sees why a load failed as one chain on one line: the command's context (which
+/// file) and the cause beneath it (which line, and what is wrong with it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_load_prints_its_context_and_its_cause_on_one_line() {
+    let source = database(Backend::Sqlite).await;
+    new_pop(&source.db, "chain", None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = dump_file(&source, dir.path()).await;
+    let mut text = lines(&path);
+    text[1] = "{\"table\":\"users\",\"row\":".into();
+    let damaged = dir.path().join("damaged.jsonl");
+    std::fs::write(&damaged, text.join("\n") + "\n").unwrap();
+    let (url, _target_dir) = common::fresh_database(Backend::Sqlite).await;
+
+    let run = common::binary::run(Some(&url), &[], &["load", damaged.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    let context = format!("error: cannot load {}: ", damaged.display());
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    assert!(errors[0].starts_with(&context), "{}", run.stderr);
+    // The cause, after the context: the line, and serde's reason inside the parentheses.
+    let cause = &errors[0][context.len()..];
+    assert!(
+        cause.starts_with("line 2: not JSON (EOF while parsing"),
+        "{cause}"
+    );
+    assert!(cause.ends_with("); the dump is damaged"), "{cause}");
 }
 
 both_backends!(

@@ -46,7 +46,9 @@ async fn run_import(
     source: &str,
     options: &ImportOptions,
 ) -> Result<ImportReport, AppError> {
-    let data = mapagov::legacy::read(&fixture(source)).await?;
+    let data = mapagov::legacy::read(&fixture(source))
+        .await
+        .unwrap_or_else(|e| panic!("read {source}: {e:#}"));
     import::import(db, &data, options).await
 }
 

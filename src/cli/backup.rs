@@ -7,6 +7,7 @@ use crate::error::AppError;
 use crate::ops::backup::{self, Backup};
 use crate::ops::rotation::{self, Policy};
 use crate::ops::{parse_instant, upload};
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ pub struct BackupArgs {
 }
 
 /// Runs `mapagov backup`.
-pub async fn run(config: &Config, args: &BackupArgs) -> Result<(), AppError> {
+pub async fn run(config: &Config, args: &BackupArgs) -> anyhow::Result<()> {
     let root = args
         .dir
         .clone()
@@ -49,15 +50,19 @@ pub async fn run(config: &Config, args: &BackupArgs) -> Result<(), AppError> {
     // Refuse a bad --upload before taking the backup.
     let store = args.upload.as_deref().map(upload::open).transpose()?;
     let now = args.now.unwrap_or_else(Utc::now);
-    std::fs::create_dir_all(&root)
-        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", root.display())))?;
+    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let version = super::dump::schema_version(config).await?;
     let db = Db::connect(&config.database).await?;
-    let written = backup::write(&db, version, &root, now).await?;
+    let written = backup::write(&db, version, &root, now)
+        .await
+        .with_context(|| format!("cannot write a backup in {}", root.display()))?;
     print!("{}", super::dump::render_sums(&written.manifest.tables));
     println!("backup written to {}", written.dir.display());
     if let Some((store, prefix)) = &store {
-        for object in upload::upload(store.as_ref(), prefix, &root, &written).await? {
+        let uploaded = upload::upload(store.as_ref(), prefix, &root, &written)
+            .await
+            .with_context(|| format!("cannot upload {}", written.dir.display()))?;
+        for object in uploaded {
             println!("uploaded {object}");
         }
     }
@@ -67,7 +72,9 @@ pub async fn run(config: &Config, args: &BackupArgs) -> Result<(), AppError> {
             weekly: args.keep_weekly,
             monthly: args.keep_monthly,
         };
-        for pruned in prune(&root, &written, policy)? {
+        let pruned = prune(&root, &written, policy)
+            .with_context(|| format!("cannot prune the backups in {}", root.display()))?;
+        for pruned in pruned {
             println!("pruned {}", pruned.display());
         }
     }
@@ -76,7 +83,7 @@ pub async fn run(config: &Config, args: &BackupArgs) -> Result<(), AppError> {
 
 /// Deletes the backups under `root` that `policy` does not keep, never `just_written`; returns
 /// their directories.
-pub fn prune(root: &Path, just_written: &Backup, policy: Policy) -> Result<Vec<PathBuf>, AppError> {
+pub fn prune(root: &Path, just_written: &Backup, policy: Policy) -> anyhow::Result<Vec<PathBuf>> {
     let backups = backup::list(root)?;
     let times: Vec<DateTime<Utc>> = backups.iter().map(|b| b.manifest.created_at).collect();
     let keep = rotation::kept(&times, policy);

@@ -144,7 +144,7 @@ async fn deploy_findings(
     let max_age = Duration::hours(args.backup_max_age.into());
     out.push(
         checks::check_backup(config.backup_dir.as_deref(), max_age, Utc::now())
-            .unwrap_or_else(|err| Finding::new("recent backup", Level::Fail, err.message())),
+            .unwrap_or_else(|err| Finding::new("recent backup", Level::Fail, format!("{err:#}"))),
     );
     out.push(match config.sentry_dsn {
         Some(_) => Finding::new("Sentry", Level::Ok, "SENTRY_DSN is set"),

@@ -87,7 +87,7 @@ pub async fn cleanup(
 }
 
 /// Runs `mapagov cleanup` and prints every POP and snapshot it touches.
-pub async fn run(config: &Config, args: &CleanupArgs) -> Result<(), AppError> {
+pub async fn run(config: &Config, args: &CleanupArgs) -> anyhow::Result<()> {
     let db = Db::connect(&config.database).await?;
     let now = args.now.unwrap_or_else(Utc::now);
     let plan = cleanup(&db, args.policy(), now, args.dry_run).await?;

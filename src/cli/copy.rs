@@ -3,9 +3,10 @@
 use crate::config::{Config, DatabaseConfig, DatabaseUrl};
 use crate::db::migrate::{self, Direction};
 use crate::db::Db;
-use crate::error::AppError;
+use crate::error::{AppError, CommandError};
 use crate::transfer::copy::{self, CopyReport};
 use crate::transfer::report::{render_table, Progress};
+use anyhow::Context;
 use clap::Args;
 
 /// Arguments of `mapagov copy`.
@@ -37,14 +38,11 @@ pub fn database_at(config: &Config, raw: &str, flag: &str) -> Result<DatabaseCon
 }
 
 /// Runs `mapagov copy`.
-pub async fn run(config: &Config, args: &CopyArgs) -> Result<(), AppError> {
+pub async fn run(config: &Config, args: &CopyArgs) -> anyhow::Result<()> {
     let from = database_at(config, &args.from, "--from")?;
     let to = database_at(config, &args.to, "--to")?;
     if from.url == to.url {
-        return Err(AppError::bad_input(
-            "--to",
-            "source and target are the same database",
-        ));
+        return Err(AppError::bad_input("--to", "source and target are the same database").into());
     }
     let report = copy_between(&from, &to, args.dry_run, args.replace).await?;
     print!("{}", render(&report));
@@ -64,8 +62,11 @@ pub async fn copy_between(
     to: &DatabaseConfig,
     dry_run: bool,
     replace: bool,
-) -> Result<CopyReport, AppError> {
-    let source_status = migrate::status(from).await?;
+) -> anyhow::Result<CopyReport> {
+    let source_status = migrate::status(from)
+        .await
+        .map_err(CommandError)
+        .with_context(|| format!("cannot read the migrations of the source {}", from.url))?;
     if !source_status.pending.is_empty() {
         return Err(AppError::bad_input(
             "--from",
@@ -73,22 +74,42 @@ pub async fn copy_between(
                 "the source has pending migrations ({}); run `mapagov migrate` on it first",
                 source_status.pending.join(", ")
             ),
-        ));
+        )
+        .into());
     }
-    let source = Db::connect(from).await?;
+    let source = Db::connect(from)
+        .await
+        .map_err(CommandError)
+        .with_context(|| format!("cannot connect to the source {}", from.url))?;
     if dry_run {
-        return copy::dry_run(&source).await;
+        return copy::dry_run(&source)
+            .await
+            .map_err(CommandError)
+            .with_context(|| format!("cannot read the source {}", from.url));
     }
-    migrate::run(to, Direction::Up).await?;
-    let target_status = migrate::status(to).await?;
+    migrate::run(to, Direction::Up)
+        .await
+        .map_err(CommandError)
+        .with_context(|| format!("cannot migrate the target {}", to.url))?;
+    let target_status = migrate::status(to)
+        .await
+        .map_err(CommandError)
+        .with_context(|| format!("cannot read the migrations of the target {}", to.url))?;
     if target_status.applied.iter().max() != source_status.applied.iter().max() {
         return Err(AppError::bad_input(
             "--to",
             "the target's schema is newer than the source's; migrate the source first",
-        ));
+        )
+        .into());
     }
-    let target = Db::connect(to).await?;
-    copy::copy(&source, &target, replace, &mut Progress::new()).await
+    let target = Db::connect(to)
+        .await
+        .map_err(CommandError)
+        .with_context(|| format!("cannot connect to the target {}", to.url))?;
+    copy::copy(&source, &target, replace, &mut Progress::new())
+        .await
+        .map_err(CommandError)
+        .with_context(|| format!("cannot copy {} to {}", from.url, to.url))
 }
 
 /// Rows and checksums per table on both sides, as printed.

@@ -7,6 +7,7 @@ use crate::error::AppError;
 use crate::transfer::checksum::Checksums;
 use crate::transfer::dump;
 use crate::transfer::report::{render_table, Progress};
+use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -26,19 +27,23 @@ pub async fn schema_version(config: &Config) -> Result<Option<String>, AppError>
 }
 
 /// Runs `mapagov dump`.
-pub async fn run(config: &Config, args: &DumpArgs) -> Result<(), AppError> {
+pub async fn run(config: &Config, args: &DumpArgs) -> anyhow::Result<()> {
     let version = schema_version(config).await?;
     let db = Db::connect(&config.database).await?;
     let mut progress = Progress::new();
     match &args.out {
         Some(path) => {
-            let sums = dump::dump_to_file(&db, version, path, &mut progress).await?;
+            let sums = dump::dump_to_file(&db, version, path, &mut progress)
+                .await
+                .with_context(|| format!("cannot dump {}", config.database.url))?;
             print!("{}", render_sums(&sums));
             println!("dump written to {}", path.display());
         }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout());
-            let sums = dump::dump(&db, version, &mut out, &mut progress).await?;
+            let sums = dump::dump(&db, version, &mut out, &mut progress)
+                .await
+                .with_context(|| format!("cannot dump {}", config.database.url))?;
             eprint!("{}", render_sums(&sums));
         }
     }

@@ -3,10 +3,11 @@
 use crate::config::Config;
 use crate::db::migrate::{self, Direction};
 use crate::db::Db;
-use crate::error::AppError;
+use crate::error::{AppError, CommandError};
 use crate::legacy;
 use crate::transfer::import::{self, ImportOptions, ImportReport};
 use crate::transfer::report::render_table;
+use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -22,12 +23,11 @@ pub struct ImportDjangoArgs {
 }
 
 /// Runs `mapagov import-django`: migrates the target, imports in one transaction, prints a report.
-pub async fn run(config: &Config, args: &ImportDjangoArgs) -> Result<(), AppError> {
+pub async fn run(config: &Config, args: &ImportDjangoArgs) -> anyhow::Result<()> {
     if args.rename_conflicts.as_deref().is_some_and(str::is_empty) {
-        return Err(AppError::bad_input(
-            "--rename-conflicts",
-            "the suffix must not be empty",
-        ));
+        return Err(
+            AppError::bad_input("--rename-conflicts", "the suffix must not be empty").into(),
+        );
     }
     let data = legacy::read(&args.source).await?;
     migrate::run(&config.database, Direction::Up).await?;
@@ -35,7 +35,10 @@ pub async fn run(config: &Config, args: &ImportDjangoArgs) -> Result<(), AppErro
     let options = ImportOptions {
         rename_conflicts: args.rename_conflicts.clone(),
     };
-    let report = import::import(&db, &data, &options).await?;
+    let report = import::import(&db, &data, &options)
+        .await
+        .map_err(CommandError)
+        .with_context(|| format!("cannot import {}", args.source.display()))?;
     print!("{}", render(&report));
     Ok(())
 }

@@ -3,10 +3,10 @@
 use crate::config::Config;
 use crate::db::migrate::{self, Direction};
 use crate::db::Db;
-use crate::error::AppError;
 use crate::ops::backup::Backup;
 use crate::transfer::load::{self, LoadReport};
 use crate::transfer::report::Progress;
+use anyhow::Context;
 use clap::Args;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -23,8 +23,10 @@ pub struct LoadArgs {
 }
 
 /// Runs `mapagov load`.
-pub async fn run(config: &Config, args: &LoadArgs) -> Result<(), AppError> {
-    let report = load_file(config, &args.file, args.replace).await?;
+pub async fn run(config: &Config, args: &LoadArgs) -> anyhow::Result<()> {
+    let report = load_file(config, &args.file, args.replace)
+        .await
+        .with_context(|| format!("cannot load {}", args.file.display()))?;
     print!("{}", super::dump::render_sums(&report.tables));
     println!(
         "loaded {} (from {}){}",
@@ -41,11 +43,7 @@ pub async fn run(config: &Config, args: &LoadArgs) -> Result<(), AppError> {
 
 /// Loads a dump file, or a backup (directory or manifest) whose files and table checksums must
 /// match its manifest before anything is written (see [`Backup::check_files`]).
-pub async fn load_file(
-    config: &Config,
-    path: &Path,
-    replace: bool,
-) -> Result<LoadReport, AppError> {
+pub async fn load_file(config: &Config, path: &Path, replace: bool) -> anyhow::Result<LoadReport> {
     let Some(backup) = Backup::open(path)? else {
         return load_dump(config, path, replace).await;
     };
@@ -54,14 +52,14 @@ pub async fn load_file(
 }
 
 /// Checks the dump's header, migrates the target, then loads (see [`load::load`]).
-async fn load_dump(config: &Config, path: &Path, replace: bool) -> Result<LoadReport, AppError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| AppError::internal(format!("cannot open {}: {e}", path.display())))?;
+async fn load_dump(config: &Config, path: &Path, replace: bool) -> anyhow::Result<LoadReport> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut reader = std::io::BufReader::new(file);
     let mut first = String::new();
     reader
         .read_line(&mut first)
-        .map_err(|e| AppError::internal(format!("cannot read {}: {e}", path.display())))?;
+        .with_context(|| format!("cannot read {}", path.display()))?;
     // Refuse an unreadable or newer dump before touching the target.
     load::read_header(&first, None)?;
     migrate::run(&config.database, Direction::Up).await?;
@@ -69,5 +67,5 @@ async fn load_dump(config: &Config, path: &Path, replace: bool) -> Result<LoadRe
     let header = load::read_header(&first, target_schema.as_deref())?;
     let db = Db::connect(&config.database).await?;
     let mut progress = Progress::new();
-    load::load(&db, header, reader, replace, &mut progress).await
+    Ok(load::load(&db, header, reader, replace, &mut progress).await?)
 }

@@ -2,7 +2,6 @@
 
 use crate::config::Config;
 use crate::db::migrate::{self, Direction};
-use crate::error::AppError;
 use clap::{Args, ValueEnum};
 
 /// Arguments of `mapagov migrate`.
@@ -25,7 +24,7 @@ pub enum MigrateAction {
 }
 
 /// Runs `mapagov migrate`.
-pub async fn run(config: &Config, args: &MigrateArgs) -> Result<(), AppError> {
+pub async fn run(config: &Config, args: &MigrateArgs) -> anyhow::Result<()> {
     match args.action {
         MigrateAction::Up => report(
             "applied",

@@ -1,6 +1,7 @@
 //! `mapagov schema`: the GraphQL SDL that client teams generate typed clients from.
 
 use crate::graphql;
+use anyhow::{bail, Context};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -15,25 +16,25 @@ pub struct SchemaArgs {
     pub check: Option<PathBuf>,
 }
 
-/// Runs `mapagov schema`; `Err` carries the message for a stale or unwritable file.
-pub fn run(args: &SchemaArgs) -> Result<(), String> {
+/// Runs `mapagov schema`; fails for a stale, unreadable or unwritable file.
+pub fn run(args: &SchemaArgs) -> anyhow::Result<()> {
     let sdl = graphql::sdl();
     if let Some(path) = &args.check {
         let current = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if current != sdl {
-            return Err(format!(
+            bail!(
                 "{} is stale: run `mapagov schema --out {}`",
                 path.display(),
                 path.display()
-            ));
+            );
         }
         println!("{} is current", path.display());
         return Ok(());
     }
     match &args.out {
         Some(path) => {
-            std::fs::write(path, sdl).map_err(|e| format!("cannot write {}: {e}", path.display()))
+            std::fs::write(path, sdl).with_context(|| format!("cannot write {}", path.display()))
         }
         None => {
             print!("{sdl}");

@@ -9,6 +9,7 @@ use crate::db::migrate::{self, Direction};
 use crate::db::{queries, Db};
 use crate::domain::users::{Role, UserChanges};
 use crate::error::AppError;
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::io::Read;
 
@@ -128,7 +129,7 @@ fn changes(
 }
 
 /// Runs `mapagov user`.
-pub async fn run(config: &Config, args: UserArgs) -> Result<(), AppError> {
+pub async fn run(config: &Config, args: UserArgs) -> anyhow::Result<()> {
     migrate::run(&config.database, Direction::Up).await?;
     let db = Db::connect(&config.database).await?;
     match args.action {
@@ -142,7 +143,7 @@ pub async fn run(config: &Config, args: UserArgs) -> Result<(), AppError> {
                 let mut buffer = String::new();
                 std::io::stdin()
                     .read_to_string(&mut buffer)
-                    .map_err(|e| AppError::internal(format!("cannot read the password: {e}")))?;
+                    .context("cannot read the password")?;
                 Some(buffer.trim_end_matches(['\r', '\n']).to_owned())
             } else {
                 None

@@ -12,7 +12,7 @@ use super::{
     LegacyUser, LegacyVersion,
 };
 use crate::db::models::PopContent;
-use crate::error::AppError;
+use anyhow::{anyhow, Context};
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -28,16 +28,16 @@ struct Entry {
 }
 
 /// Reads the users, POPs, snapshots and change logs of a dump file.
-pub fn read(path: &Path) -> Result<LegacyData, AppError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| AppError::internal(format!("cannot open {}: {e}", path.display())))?;
+pub fn read(path: &Path) -> anyhow::Result<LegacyData> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
     let mut collector = Collector::default();
     (&mut collector)
         .deserialize(&mut de)
-        .map_err(|e| AppError::internal(format!("{} is not a Django dump: {e}", path.display())))?;
+        .with_context(|| format!("{} is not a Django dump", path.display()))?;
     de.end()
-        .map_err(|e| AppError::internal(format!("{}: trailing data: {e}", path.display())))?;
+        .with_context(|| format!("{}: trailing data", path.display()))?;
     match collector.error {
         Some(err) => Err(err),
         None => Ok(collector.data),
@@ -47,7 +47,7 @@ pub fn read(path: &Path) -> Result<LegacyData, AppError> {
 #[derive(Default)]
 struct Collector {
     data: LegacyData,
-    error: Option<AppError>,
+    error: Option<anyhow::Error>,
 }
 
 impl<'de> DeserializeSeed<'de> for &mut Collector {
@@ -75,7 +75,7 @@ impl<'de> Visitor<'de> for &mut Collector {
 }
 
 impl Collector {
-    fn add(&mut self, entry: Entry) -> Result<(), AppError> {
+    fn add(&mut self, entry: Entry) -> anyhow::Result<()> {
         let table = match entry.model.as_str() {
             "auth.user" => "auth_user",
             "processos.pop" => "processos_pop",
@@ -87,10 +87,10 @@ impl Collector {
             _ => return Ok(()),
         };
         let id = entry.pk.ok_or_else(|| {
-            AppError::internal(format!(
+            anyhow!(
                 "{} entry without an integer pk (dump without --natural-primary)",
                 entry.model
-            ))
+            )
         })?;
         let f = Fields {
             map: entry.fields,
@@ -121,8 +121,8 @@ impl Fields {
         at(self.table, self.id, column)
     }
 
-    fn missing(&self, column: &str, what: &str) -> AppError {
-        AppError::internal(format!("{}: expected {what}", self.place(column)))
+    fn missing(&self, column: &str, what: &str) -> anyhow::Error {
+        anyhow!("{}: expected {what}", self.place(column))
     }
 
     fn value(&mut self, column: &str) -> Option<Value> {
@@ -132,7 +132,7 @@ impl Fields {
         }
     }
 
-    fn opt_text(&mut self, column: &str) -> Result<Option<String>, AppError> {
+    fn opt_text(&mut self, column: &str) -> anyhow::Result<Option<String>> {
         match self.value(column) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -140,12 +140,12 @@ impl Fields {
         }
     }
 
-    fn text(&mut self, column: &str) -> Result<String, AppError> {
+    fn text(&mut self, column: &str) -> anyhow::Result<String> {
         self.opt_text(column)?
             .ok_or_else(|| self.missing(column, "a string"))
     }
 
-    fn opt_int(&mut self, column: &str) -> Result<Option<i64>, AppError> {
+    fn opt_int(&mut self, column: &str) -> anyhow::Result<Option<i64>> {
         match self.value(column) {
             None => Ok(None),
             Some(v) => v
@@ -155,14 +155,14 @@ impl Fields {
         }
     }
 
-    fn int32(&mut self, column: &str) -> Result<i32, AppError> {
+    fn int32(&mut self, column: &str) -> anyhow::Result<i32> {
         let raw = self
             .opt_int(column)?
             .ok_or_else(|| self.missing(column, "an integer"))?;
         int(raw, &self.place(column))
     }
 
-    fn flag(&mut self, column: &str) -> Result<bool, AppError> {
+    fn flag(&mut self, column: &str) -> anyhow::Result<bool> {
         match self.value(column) {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(b),
@@ -170,7 +170,7 @@ impl Fields {
         }
     }
 
-    fn datetime(&mut self, column: &str) -> Result<chrono::DateTime<chrono::Utc>, AppError> {
+    fn datetime(&mut self, column: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
         let raw = self.text(column)?;
         parse_datetime(&raw, &self.place(column))
     }
@@ -178,12 +178,12 @@ impl Fields {
     fn opt_datetime(
         &mut self,
         column: &str,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+    ) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
         let raw = self.opt_text(column)?;
         parse_opt_datetime(raw.as_deref(), &self.place(column))
     }
 
-    fn area(mut self) -> Result<LegacyArea, AppError> {
+    fn area(mut self) -> anyhow::Result<LegacyArea> {
         Ok(LegacyArea {
             id: self.id,
             codigo: self.text("codigo")?,
@@ -203,7 +203,7 @@ impl Fields {
         })
     }
 
-    fn user(mut self) -> Result<LegacyUser, AppError> {
+    fn user(mut self) -> anyhow::Result<LegacyUser> {
         Ok(LegacyUser {
             id: self.id,
             username: self.text("username")?,
@@ -217,7 +217,7 @@ impl Fields {
         })
     }
 
-    fn pop(mut self) -> Result<LegacyPop, AppError> {
+    fn pop(mut self) -> anyhow::Result<LegacyPop> {
         let content = PopContent {
             nome_usuario: self.opt_text("nome_usuario")?.unwrap_or_default(),
             area_codigo: self.opt_text("area_codigo")?,
@@ -267,7 +267,7 @@ impl Fields {
         })
     }
 
-    fn snapshot(mut self) -> Result<LegacySnapshot, AppError> {
+    fn snapshot(mut self) -> anyhow::Result<LegacySnapshot> {
         let raw_status = self.text("status")?;
         Ok(LegacySnapshot {
             id: self.id,
@@ -288,7 +288,7 @@ impl Fields {
         })
     }
 
-    fn profile(mut self) -> Result<LegacyProfile, AppError> {
+    fn profile(mut self) -> anyhow::Result<LegacyProfile> {
         Ok(LegacyProfile {
             user_id: self
                 .opt_int("user")?
@@ -302,7 +302,7 @@ impl Fields {
         })
     }
 
-    fn version(mut self) -> Result<LegacyVersion, AppError> {
+    fn version(mut self) -> anyhow::Result<LegacyVersion> {
         Ok(LegacyVersion {
             id: self.id,
             pop_id: self
@@ -320,7 +320,7 @@ impl Fields {
         })
     }
 
-    fn change(mut self) -> Result<LegacyChange, AppError> {
+    fn change(mut self) -> anyhow::Result<LegacyChange> {
         Ok(LegacyChange {
             id: self.id,
             pop_id: self

@@ -19,7 +19,7 @@ pub mod values;
 
 use crate::db::models::PopContent;
 use crate::domain::Status;
-use crate::error::AppError;
+use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use std::io::Read;
@@ -263,13 +263,13 @@ pub enum SourceKind {
 }
 
 /// Tells a SQLite database from a JSON dump by the file's first bytes.
-pub fn detect(path: &Path) -> Result<SourceKind, AppError> {
+pub fn detect(path: &Path) -> anyhow::Result<SourceKind> {
     let mut head = [0u8; 16];
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| AppError::internal(format!("cannot open {}: {e}", path.display())))?;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let n = file
         .read(&mut head)
-        .map_err(|e| AppError::internal(format!("cannot read {}: {e}", path.display())))?;
+        .with_context(|| format!("cannot read {}", path.display()))?;
     if head[..n].starts_with(b"SQLite format 3\0") {
         return Ok(SourceKind::Sqlite);
     }
@@ -280,14 +280,14 @@ pub fn detect(path: &Path) -> Result<SourceKind, AppError> {
     {
         return Ok(SourceKind::Dump);
     }
-    Err(AppError::internal(format!(
+    bail!(
         "{} is neither a SQLite database nor a Django JSON dump",
         path.display()
-    )))
+    )
 }
 
 /// Reads a legacy source (SQLite database or JSON dump, told apart by content).
-pub async fn read(path: &Path) -> Result<LegacyData, AppError> {
+pub async fn read(path: &Path) -> anyhow::Result<LegacyData> {
     let kind = detect(path)?;
     let owned = path.to_path_buf();
     let mut data = tokio::task::spawn_blocking(move || match kind {
@@ -295,7 +295,7 @@ pub async fn read(path: &Path) -> Result<LegacyData, AppError> {
         SourceKind::Dump => dump::read(&owned),
     })
     .await
-    .map_err(|e| AppError::internal(format!("the legacy reader stopped: {e}")))??;
+    .context("the legacy reader stopped")??;
     data.sort();
     Ok(data)
 }

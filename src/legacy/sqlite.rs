@@ -9,7 +9,7 @@ use super::{
     LegacyUser, LegacyVersion,
 };
 use crate::db::models::PopContent;
-use crate::error::AppError;
+use anyhow::Context;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use serde_json::Value;
@@ -232,31 +232,31 @@ struct Present {
 }
 
 /// Whether the database has `table` (the later versions added tables the earlier lack).
-fn has_table(conn: &mut SqliteConnection, table: &str) -> Result<bool, AppError> {
+fn has_table(conn: &mut SqliteConnection, table: &str) -> anyhow::Result<bool> {
     let rows = diesel::sql_query(
         "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
     )
     .bind::<Text, _>(table)
     .load::<Present>(conn)
-    .map_err(|e| AppError::internal(format!("cannot read the legacy schema: {e}")))?;
+    .context("cannot read the legacy schema")?;
     Ok(rows.first().is_some_and(|r| r.n > 0))
 }
 
 /// Whether `table` has `column` (the later versions added columns to `processos_pop`).
-fn has_column(conn: &mut SqliteConnection, table: &str, column: &str) -> Result<bool, AppError> {
+fn has_column(conn: &mut SqliteConnection, table: &str, column: &str) -> anyhow::Result<bool> {
     let rows = diesel::sql_query("SELECT count(*) AS n FROM pragma_table_info(?) WHERE name = ?")
         .bind::<Text, _>(table)
         .bind::<Text, _>(column)
         .load::<Present>(conn)
-        .map_err(|e| AppError::internal(format!("cannot read the legacy schema: {e}")))?;
+        .context("cannot read the legacy schema")?;
     Ok(rows.first().is_some_and(|r| r.n > 0))
 }
 
 /// A `file:` URI that opens `path` read-only (the legacy database is never written).
-fn read_only_uri(path: &Path) -> Result<String, AppError> {
+fn read_only_uri(path: &Path) -> anyhow::Result<String> {
     let text = path
         .to_str()
-        .ok_or_else(|| AppError::internal("the legacy database path is not valid UTF-8"))?;
+        .context("the legacy database path is not valid UTF-8")?;
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -270,12 +270,11 @@ fn read_only_uri(path: &Path) -> Result<String, AppError> {
 }
 
 /// Reads every user, POP, snapshot and change-log row of a Django SQLite database.
-pub fn read(path: &Path) -> Result<LegacyData, AppError> {
-    let mut conn = SqliteConnection::establish(&read_only_uri(path)?).map_err(|e| {
-        AppError::internal(format!("cannot open {} as SQLite: {e}", path.display()))
-    })?;
+pub fn read(path: &Path) -> anyhow::Result<LegacyData> {
+    let mut conn = SqliteConnection::establish(&read_only_uri(path)?)
+        .with_context(|| format!("cannot open {} as SQLite", path.display()))?;
     let query_err = |table: &str, e: diesel::result::Error| {
-        AppError::internal(format!("cannot read {table} from {}: {e}", path.display()))
+        anyhow::Error::new(e).context(format!("cannot read {table} from {}", path.display()))
     };
     let users = diesel::sql_query(
         "SELECT id, username, email, password, is_staff, is_superuser, is_active, \
@@ -378,7 +377,7 @@ pub fn read(path: &Path) -> Result<LegacyData, AppError> {
     })
 }
 
-fn user(r: UserRow) -> Result<LegacyUser, AppError> {
+fn user(r: UserRow) -> anyhow::Result<LegacyUser> {
     let place = |c: &str| at("auth_user", r.id, c);
     Ok(LegacyUser {
         date_joined: parse_datetime(&r.date_joined, &place("date_joined"))?,
@@ -393,7 +392,7 @@ fn user(r: UserRow) -> Result<LegacyUser, AppError> {
     })
 }
 
-fn area(r: AreaRow) -> Result<LegacyArea, AppError> {
+fn area(r: AreaRow) -> anyhow::Result<LegacyArea> {
     let place = |c: &str| at("processos_area", r.id, c);
     Ok(LegacyArea {
         ordem: int(r.ordem.unwrap_or(0), &place("ordem"))?,
@@ -411,13 +410,13 @@ fn area(r: AreaRow) -> Result<LegacyArea, AppError> {
     })
 }
 
-fn json_column(raw: Option<&str>, place: &str) -> Result<Option<Value>, AppError> {
+fn json_column(raw: Option<&str>, place: &str) -> anyhow::Result<Option<Value>> {
     raw.map(|text| parse_json_text(text, place)).transpose()
 }
 
-fn pop(r: PopRow) -> Result<LegacyPop, AppError> {
+fn pop(r: PopRow) -> anyhow::Result<LegacyPop> {
     let place = |c: &str| at("processos_pop", r.id, c);
-    let json = |raw: &Option<String>, c: &str| -> Result<Value, AppError> {
+    let json = |raw: &Option<String>, c: &str| -> anyhow::Result<Value> {
         Ok(content_json(json_column(raw.as_deref(), &place(c))?))
     };
     let content = PopContent {
@@ -475,7 +474,7 @@ fn pop(r: PopRow) -> Result<LegacyPop, AppError> {
     })
 }
 
-fn snapshot(r: SnapshotRow) -> Result<LegacySnapshot, AppError> {
+fn snapshot(r: SnapshotRow) -> anyhow::Result<LegacySnapshot> {
     let place = |c: &str| at("processos_popsnapshot", r.id, c);
     Ok(LegacySnapshot {
         id: r.id,
@@ -492,7 +491,7 @@ fn snapshot(r: SnapshotRow) -> Result<LegacySnapshot, AppError> {
     })
 }
 
-fn version(r: VersionRow) -> Result<LegacyVersion, AppError> {
+fn version(r: VersionRow) -> anyhow::Result<LegacyVersion> {
     let place = |c: &str| at("processos_popversion", r.id, c);
     Ok(LegacyVersion {
         id: r.id,
@@ -507,7 +506,7 @@ fn version(r: VersionRow) -> Result<LegacyVersion, AppError> {
     })
 }
 
-fn change(r: ChangeRow) -> Result<LegacyChange, AppError> {
+fn change(r: ChangeRow) -> anyhow::Result<LegacyChange> {
     let place = |c: &str| at("processos_popchangelog", r.id, c);
     Ok(LegacyChange {
         id: r.id,

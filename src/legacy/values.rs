@@ -1,7 +1,7 @@
 //! Normalizing single legacy values: datetimes, uuids, statuses, JSON columns.
 
 use crate::domain::Status;
-use crate::error::AppError;
+use anyhow::Context;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::Value;
 
@@ -10,14 +10,19 @@ pub(crate) fn at(table: &str, id: i64, column: &str) -> String {
     format!("{table} id {id}, {column}")
 }
 
-fn invalid(place: &str, what: &str, raw: &str) -> AppError {
+fn invalid(place: &str, what: &str, raw: &str) -> anyhow::Error {
+    anyhow::anyhow!(described(place, what, raw))
+}
+
+/// `place: what `raw``, the raw value cut to 60 characters.
+fn described(place: &str, what: &str, raw: &str) -> String {
     let shown: String = raw.chars().take(60).collect();
-    AppError::internal(format!("{place}: {what} `{shown}`"))
+    format!("{place}: {what} `{shown}`")
 }
 
 /// Parses a Django datetime: `2025-10-12 15:23:17.394260`, `2025-10-12T02:54:59.484Z`,
 /// `2025-10-12 15:23:17`, `2025-10-12T15:23:17+00:00`… Naive values are UTC (Django stores UTC).
-pub fn parse_datetime(raw: &str, place: &str) -> Result<DateTime<Utc>, AppError> {
+pub fn parse_datetime(raw: &str, place: &str) -> anyhow::Result<DateTime<Utc>> {
     let text = raw.trim();
     let t = text.replacen(' ', "T", 1);
     if let Ok(dt) = DateTime::parse_from_rfc3339(&t) {
@@ -32,28 +37,25 @@ pub fn parse_datetime(raw: &str, place: &str) -> Result<DateTime<Utc>, AppError>
 }
 
 /// Parses an optional Django datetime.
-pub fn parse_opt_datetime(
-    raw: Option<&str>,
-    place: &str,
-) -> Result<Option<DateTime<Utc>>, AppError> {
+pub fn parse_opt_datetime(raw: Option<&str>, place: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
     raw.filter(|r| !r.trim().is_empty())
         .map(|r| parse_datetime(r, place))
         .transpose()
 }
 
 /// Parses a Django date (`YYYY-MM-DD`).
-pub fn parse_date(raw: Option<&str>, place: &str) -> Result<Option<NaiveDate>, AppError> {
+pub fn parse_date(raw: Option<&str>, place: &str) -> anyhow::Result<Option<NaiveDate>> {
     raw.filter(|r| !r.trim().is_empty())
         .map(|r| {
             NaiveDate::parse_from_str(r.trim(), "%Y-%m-%d")
-                .map_err(|_| invalid(place, "unreadable date", r))
+                .with_context(|| described(place, "unreadable date", r))
         })
         .transpose()
 }
 
 /// Parses a uuid written with or without hyphens.
-pub fn parse_uuid(raw: &str, place: &str) -> Result<uuid::Uuid, AppError> {
-    uuid::Uuid::parse_str(raw.trim()).map_err(|_| invalid(place, "unreadable uuid", raw))
+pub fn parse_uuid(raw: &str, place: &str) -> anyhow::Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw.trim()).with_context(|| described(place, "unreadable uuid", raw))
 }
 
 /// Maps a legacy status to the current workflow names; `None` for an unknown status.
@@ -68,13 +70,13 @@ pub fn map_status(raw: &str) -> Option<Status> {
 }
 
 /// Maps a status or fails naming the row.
-pub(crate) fn status(raw: &str, place: &str) -> Result<Status, AppError> {
+pub(crate) fn status(raw: &str, place: &str) -> anyhow::Result<Status> {
     map_status(raw).ok_or_else(|| invalid(place, "unknown status", raw))
 }
 
 /// Parses the JSON text of a SQLite JSON column.
-pub fn parse_json_text(raw: &str, place: &str) -> Result<Value, AppError> {
-    serde_json::from_str(raw).map_err(|_| invalid(place, "invalid JSON", raw))
+pub fn parse_json_text(raw: &str, place: &str) -> anyhow::Result<Value> {
+    serde_json::from_str(raw).with_context(|| described(place, "invalid JSON", raw))
 }
 
 /// A JSON content column: SQL `NULL` is an empty list, anything else is kept as it is.
@@ -99,7 +101,7 @@ pub fn decode_raw_payload(value: Option<Value>) -> Option<Value> {
 }
 
 /// Converts a legacy integer to the `INTEGER` columns of this schema.
-pub(crate) fn int(raw: i64, place: &str) -> Result<i32, AppError> {
+pub(crate) fn int(raw: i64, place: &str) -> anyhow::Result<i32> {
     i32::try_from(raw).map_err(|_| invalid(place, "integer out of range", &raw.to_string()))
 }
 

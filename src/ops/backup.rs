@@ -12,6 +12,7 @@ use crate::error::AppError;
 use crate::transfer::checksum::{compare, Checksums, Mismatch};
 use crate::transfer::dump::{self, backend_name};
 use crate::transfer::report::Progress;
+use anyhow::{anyhow, Context};
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -67,19 +68,20 @@ pub struct Backup {
     pub manifest: Manifest,
 }
 
-fn io_error(what: &str, path: &Path, e: std::io::Error) -> AppError {
-    AppError::internal(format!("cannot {what} {}: {e}", path.display()))
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!("cannot {what} {}", path.display()))
 }
 
-fn damaged(message: String) -> AppError {
+fn damaged(message: String) -> anyhow::Error {
     AppError::BadUserInput {
         message,
         field: None,
     }
+    .into()
 }
 
 /// Size and SHA-256 of a file, read in blocks.
-pub fn file_sum(path: &Path) -> Result<FileSum, AppError> {
+pub fn file_sum(path: &Path) -> anyhow::Result<FileSum> {
     let mut file = std::fs::File::open(path).map_err(|e| io_error("open", path, e))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 16];
@@ -102,7 +104,7 @@ pub fn file_sum(path: &Path) -> Result<FileSum, AppError> {
 
 /// Writes `contents` to `path` crash-safely: a `.partial` file, synced, renamed over `path`, and
 /// the directory synced so the rename itself is durable.
-pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), AppError> {
+pub fn write_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = PathBuf::from(partial);
@@ -122,7 +124,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), AppError> {
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<(), AppError> {
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io_error("sync", dir, e))
@@ -130,7 +132,7 @@ fn sync_dir(dir: &Path) -> Result<(), AppError> {
 
 /// The directory a backup taken at `at` goes to: `root/YYYY/MM/DD/HHMMSS`, with `-2`, `-3`… if
 /// that name is taken.
-fn new_backup_dir(root: &Path, at: DateTime<Utc>) -> Result<PathBuf, AppError> {
+fn new_backup_dir(root: &Path, at: DateTime<Utc>) -> anyhow::Result<PathBuf> {
     let day = root
         .join(format!("{:04}", at.year()))
         .join(format!("{:02}", at.month()))
@@ -150,10 +152,7 @@ fn new_backup_dir(root: &Path, at: DateTime<Utc>) -> Result<PathBuf, AppError> {
             Err(e) => return Err(io_error("create", &dir, e)),
         }
     }
-    Err(AppError::internal(format!(
-        "too many backups at {base} in {}",
-        day.display()
-    )))
+    Err(anyhow!("too many backups at {base} in {}", day.display()))
 }
 
 /// Takes a backup of `db` into a new dated directory under `root`; `at` is the backup's time.
@@ -162,7 +161,7 @@ pub async fn write(
     schema_version: Option<String>,
     root: &Path,
     at: DateTime<Utc>,
-) -> Result<Backup, AppError> {
+) -> anyhow::Result<Backup> {
     let dir = new_backup_dir(root, at)?;
     let written = write_into(db, schema_version, &dir, at).await;
     if written.is_err() {
@@ -177,7 +176,7 @@ async fn write_into(
     schema_version: Option<String>,
     dir: &Path,
     at: DateTime<Utc>,
-) -> Result<Backup, AppError> {
+) -> anyhow::Result<Backup> {
     let dir = dir.to_owned();
     let dump_path = dir.join(DUMP);
     let tables = crate::transfer::dump::dump_to_file(
@@ -199,13 +198,13 @@ async fn write_into(
         files,
         tables,
     };
-    let text = serde_json::to_vec_pretty(&manifest).map_err(AppError::internal)?;
+    let text = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
     write_atomically(&dir.join(MANIFEST), &text)?;
     Ok(Backup { dir, manifest })
 }
 
 /// Reads a manifest; `None` when the file is not a mapagov backup manifest at all.
-fn read_manifest(path: &Path) -> Result<Option<Manifest>, AppError> {
+fn read_manifest(path: &Path) -> anyhow::Result<Option<Manifest>> {
     let text = std::fs::read(path).map_err(|e| io_error("read", path, e))?;
     let value: serde_json::Value = match serde_json::from_slice(&text) {
         Ok(value) => value,
@@ -250,7 +249,7 @@ fn numbered_children(dir: &Path, digits: usize) -> Vec<PathBuf> {
 
 /// Every complete backup under `root` (`YYYY/MM/DD/*/manifest.json`), oldest first. Directories
 /// without our manifest (interrupted backups, anything else) are not listed.
-pub fn list(root: &Path) -> Result<Vec<Backup>, AppError> {
+pub fn list(root: &Path) -> anyhow::Result<Vec<Backup>> {
     let mut backups = Vec::new();
     for year in numbered_children(root, 4) {
         for month in numbered_children(&year, 2) {
@@ -278,7 +277,7 @@ pub fn list(root: &Path) -> Result<Vec<Backup>, AppError> {
 impl Backup {
     /// Opens the backup at `path`: its directory or its `manifest.json`. `None` when `path` is
     /// neither (for example a plain dump file).
-    pub fn open(path: &Path) -> Result<Option<Backup>, AppError> {
+    pub fn open(path: &Path) -> anyhow::Result<Option<Backup>> {
         let manifest_path = if path.is_dir() {
             path.join(MANIFEST)
         } else if path.file_name().is_some_and(|n| n == MANIFEST) {
@@ -321,7 +320,7 @@ impl Backup {
     /// Re-hashes every file and compares it with the manifest, then the dump's trailer (the rows
     /// and checksums `load` will hold the rows to) with the manifest's tables; `Err` says what
     /// differs.
-    pub fn check_files(&self) -> Result<(), AppError> {
+    pub fn check_files(&self) -> anyhow::Result<()> {
         if !self.manifest.files.contains_key(DUMP) {
             return Err(damaged(format!(
                 "the manifest in {} does not list {DUMP}",
@@ -367,7 +366,7 @@ impl Backup {
 }
 
 /// The table checksums in a dump's trailer (its last line).
-fn read_trailer(path: &Path) -> Result<Checksums, AppError> {
+fn read_trailer(path: &Path) -> anyhow::Result<Checksums> {
     let file = std::fs::File::open(path).map_err(|e| io_error("open", path, e))?;
     let mut last = String::new();
     for line in std::io::BufReader::new(file).lines() {
@@ -392,13 +391,13 @@ fn read_trailer(path: &Path) -> Result<Checksums, AppError> {
 
 /// Deletes a listed backup's directory (only if it still holds our manifest), then its day, month
 /// and year directories when they are left empty.
-pub fn remove(root: &Path, backup: &Backup) -> Result<(), AppError> {
+pub fn remove(root: &Path, backup: &Backup) -> anyhow::Result<()> {
     let manifest_path = backup.dir.join(MANIFEST);
     if !matches!(read_manifest(&manifest_path), Ok(Some(_))) {
-        return Err(AppError::internal(format!(
+        return Err(anyhow!(
             "refusing to delete {}: it does not hold a mapagov backup manifest",
             backup.dir.display()
-        )));
+        ));
     }
     std::fs::remove_dir_all(&backup.dir).map_err(|e| io_error("delete", &backup.dir, e))?;
     let mut parent = backup.dir.parent();

@@ -199,7 +199,7 @@ pub async fn check_indexes(conn: &mut Conn<'_>) -> Result<Vec<Finding>, AppError
 }
 
 /// The newest complete backup in `dir` (manifest present and every file at its recorded size).
-pub fn newest_backup(dir: &Path) -> Result<Option<Backup>, AppError> {
+pub fn newest_backup(dir: &Path) -> anyhow::Result<Option<Backup>> {
     Ok(backup::list(dir)?
         .into_iter()
         .filter(Backup::is_complete)
@@ -212,7 +212,7 @@ pub fn check_backup(
     dir: Option<&Path>,
     max_age: Duration,
     now: DateTime<Utc>,
-) -> Result<Finding, AppError> {
+) -> anyhow::Result<Finding> {
     let item = "recent backup";
     let Some(dir) = dir else {
         return Ok(Finding::new(

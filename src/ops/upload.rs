@@ -10,6 +10,7 @@
 
 use super::backup::{Backup, MANIFEST};
 use crate::error::AppError;
+use anyhow::{anyhow, Context};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use std::io::Read;
@@ -20,8 +21,8 @@ const BLOCK: usize = 8 * 1024 * 1024;
 /// Parts uploaded at once.
 const CONCURRENCY: usize = 4;
 
-fn store_error(what: &str, e: object_store::Error) -> AppError {
-    AppError::internal(format!("upload failed ({what}): {e}"))
+fn store_error(what: &str, e: object_store::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!("upload failed ({what})"))
 }
 
 /// Opens the store a `--upload` URL names and the prefix inside it.
@@ -48,14 +49,11 @@ pub async fn upload(
     prefix: &StorePath,
     root: &Path,
     backup: &Backup,
-) -> Result<Vec<String>, AppError> {
-    let relative = backup.dir.strip_prefix(root).map_err(|_| {
-        AppError::internal(format!(
-            "{} is not under {}",
-            backup.dir.display(),
-            root.display()
-        ))
-    })?;
+) -> anyhow::Result<Vec<String>> {
+    let relative = backup
+        .dir
+        .strip_prefix(root)
+        .map_err(|_| anyhow!("{} is not under {}", backup.dir.display(), root.display()))?;
     let mut base = prefix.clone();
     for part in relative.iter() {
         base = base.join(part.to_string_lossy().as_ref());
@@ -68,7 +66,7 @@ pub async fn upload(
     }
     let manifest_path = backup.dir.join(MANIFEST);
     let manifest = std::fs::read(&manifest_path)
-        .map_err(|e| AppError::internal(format!("cannot read {}: {e}", manifest_path.display())))?;
+        .with_context(|| format!("cannot read {}", manifest_path.display()))?;
     let location = base.join(MANIFEST);
     store
         .put(&location, PutPayload::from(manifest))
@@ -82,9 +80,9 @@ async fn send_file(
     store: &dyn ObjectStore,
     location: &StorePath,
     path: &Path,
-) -> Result<(), AppError> {
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| AppError::internal(format!("cannot open {}: {e}", path.display())))?;
+) -> anyhow::Result<()> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let upload = store
         .put_multipart(location)
         .await
@@ -96,10 +94,9 @@ async fn send_file(
             Ok(n) => n,
             Err(e) => {
                 let _ = writer.abort().await;
-                return Err(AppError::internal(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )));
+                return Err(
+                    anyhow::Error::new(e).context(format!("cannot read {}", path.display()))
+                );
             }
         };
         if n == 0 {

@@ -11,7 +11,7 @@ use super::report::Progress;
 use super::rows::{read_batch, Cursor, Table, BATCH_SIZE};
 use super::snapshot_read::read_consistent;
 use crate::db::{Backend, Conn, Db};
-use crate::error::AppError;
+use anyhow::Context;
 use chrono::Utc;
 use scoped_futures::ScopedFutureExt;
 use serde::{Deserialize, Serialize};
@@ -56,9 +56,8 @@ pub fn backend_name(backend: Backend) -> &'static str {
     }
 }
 
-fn io_err(e: std::io::Error) -> AppError {
-    AppError::internal(format!("cannot write the dump: {e}"))
-}
+/// What a failed write of a dump line says before its cause.
+const CANNOT_WRITE: &str = "cannot write the dump";
 
 /// Writes the whole database to `out`; returns the checksums written in the trailer.
 pub async fn dump<W: Write + Send>(
@@ -66,7 +65,7 @@ pub async fn dump<W: Write + Send>(
     schema_version: Option<String>,
     out: &mut W,
     progress: &mut Progress,
-) -> Result<Checksums, AppError> {
+) -> anyhow::Result<Checksums> {
     let header = Header {
         format: FORMAT.into(),
         version: VERSION,
@@ -75,8 +74,8 @@ pub async fn dump<W: Write + Send>(
         schema_version,
         tables: Table::ALL.iter().map(|t| t.name().to_owned()).collect(),
     };
-    serde_json::to_writer(&mut *out, &header).map_err(AppError::internal)?;
-    out.write_all(b"\n").map_err(io_err)?;
+    serde_json::to_writer(&mut *out, &header).context(CANNOT_WRITE)?;
+    out.write_all(b"\n").context(CANNOT_WRITE)?;
     let reborrowed = &mut *progress;
     let sums = read_consistent(db, |mut conn| {
         async move { write_rows(&mut conn, out, reborrowed).await }.scope_boxed()
@@ -90,7 +89,7 @@ async fn write_rows<W: Write + Send>(
     conn: &mut Conn<'_>,
     out: &mut W,
     progress: &mut Progress,
-) -> Result<Checksums, AppError> {
+) -> anyhow::Result<Checksums> {
     let mut sums = Checksums::new();
     for table in Table::ALL {
         let mut hasher = Hasher::new();
@@ -100,9 +99,9 @@ async fn write_rows<W: Write + Send>(
             let batch = read_batch(conn, table, &cursor, BATCH_SIZE).await?;
             for row in batch.to_values()? {
                 hasher.add(&row);
-                out.write_all(prefix.as_bytes()).map_err(io_err)?;
-                serde_json::to_writer(&mut *out, &row).map_err(AppError::internal)?;
-                out.write_all(b"}\n").map_err(io_err)?;
+                out.write_all(prefix.as_bytes()).context(CANNOT_WRITE)?;
+                serde_json::to_writer(&mut *out, &row).context(CANNOT_WRITE)?;
+                out.write_all(b"}\n").context(CANNOT_WRITE)?;
             }
             progress.add(table.name(), batch.len() as u64);
             match batch.last_cursor() {
@@ -113,9 +112,9 @@ async fn write_rows<W: Write + Send>(
         sums.insert(table.name().to_owned(), hasher.sum());
     }
     let trailer = serde_json::json!({ "trailer": Trailer { tables: sums.clone() } });
-    serde_json::to_writer(&mut *out, &trailer).map_err(AppError::internal)?;
-    out.write_all(b"\n").map_err(io_err)?;
-    out.flush().map_err(io_err)?;
+    serde_json::to_writer(&mut *out, &trailer).context(CANNOT_WRITE)?;
+    out.write_all(b"\n").context(CANNOT_WRITE)?;
+    out.flush().context(CANNOT_WRITE)?;
     Ok(sums)
 }
 
@@ -125,20 +124,20 @@ pub async fn dump_to_file(
     schema_version: Option<String>,
     path: &Path,
     progress: &mut Progress,
-) -> Result<Checksums, AppError> {
+) -> anyhow::Result<Checksums> {
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = PathBuf::from(partial);
     let file = std::fs::File::create(&partial)
-        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", partial.display())))?;
+        .with_context(|| format!("cannot create {}", partial.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let result = dump(db, schema_version, &mut out, progress).await;
     let finished = result.and_then(|sums| {
         out.flush()
             .and_then(|()| out.get_ref().sync_all())
-            .map_err(|e| AppError::internal(format!("cannot write {}: {e}", partial.display())))?;
+            .with_context(|| format!("cannot write {}", partial.display()))?;
         std::fs::rename(&partial, path)
-            .map_err(|e| AppError::internal(format!("cannot rename to {}: {e}", path.display())))?;
+            .with_context(|| format!("cannot rename to {}", path.display()))?;
         Ok(sums)
     });
     if finished.is_err() {

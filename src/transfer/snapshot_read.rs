@@ -7,10 +7,12 @@ use crate::error::AppError;
 use diesel_async::{AnsiTransactionManager, AsyncConnection, TransactionManager};
 use scoped_futures::ScopedBoxFuture;
 
-/// Runs `f` inside one read-only transaction, always rolled back at the end.
-pub async fn read_consistent<'a, T, F>(db: &Db, f: F) -> Result<T, AppError>
+/// Runs `f` inside one read-only transaction, always rolled back at the end. `f` fails with
+/// [`AppError`] or with an error that wraps one (an operator command's `anyhow::Error`).
+pub async fn read_consistent<'a, T, E, F>(db: &Db, f: F) -> Result<T, E>
 where
-    F: for<'r> FnOnce(Conn<'r>) -> ScopedBoxFuture<'a, 'r, Result<T, AppError>>,
+    E: From<AppError>,
+    F: for<'r> FnOnce(Conn<'r>) -> ScopedBoxFuture<'a, 'r, Result<T, E>>,
 {
     let mut pooled = db.get().await?;
     match &mut pooled {
@@ -20,9 +22,12 @@ where
                 conn,
                 "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
             )
-            .await?;
+            .await
+            .map_err(AppError::from)?;
             let outcome = f(Conn::Pg(conn)).await;
-            AnsiTransactionManager::rollback_transaction(conn).await?;
+            AnsiTransactionManager::rollback_transaction(conn)
+                .await
+                .map_err(AppError::from)?;
             outcome
         }
         PooledConn::Sqlite(conn) => {
@@ -30,12 +35,14 @@ where
             conn.spawn_blocking(|c| {
                 diesel::connection::AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")
             })
-            .await?;
+            .await
+            .map_err(AppError::from)?;
             let outcome = f(Conn::Sqlite(conn)).await;
             <crate::db::SqliteConn as AsyncConnection>::TransactionManager::rollback_transaction(
                 conn,
             )
-            .await?;
+            .await
+            .map_err(AppError::from)?;
             outcome
         }
     }
