@@ -13,7 +13,7 @@ mod common;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use mapagov::db::migrate::{self, Direction};
 use mapagov::db::queries::{explain, ChangeFilter, Page, PopFilter, Statement, Visibility};
-use mapagov::domain::search::SearchQuery;
+use mapagov::domain::search;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -224,7 +224,7 @@ async fn the_indexes_serve_the_servers_reads() {
     .await;
 
     let search = staff(PopFilter {
-        search: Some(SearchQuery::parse("search", "xilogravura").unwrap()),
+        search: Some(search::parse("search", "xilogravura").unwrap()),
         ..PopFilter::default()
     });
     assert_uses(

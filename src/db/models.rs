@@ -120,6 +120,18 @@ crate::db_row! {
     }
 }
 
+crate::db_row! {
+    /// Who a POP belongs to: what the access rules read of it ([`crate::domain::Actor`]), without
+    /// its documents.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct PopOwnership from pops {
+        /// Owner.
+        pub created_by_id: Option<i64>,
+        /// Area code, whose reviewers may read it.
+        pub area_codigo: Option<String>,
+    }
+}
+
 /// A POP row: control fields and content.
 #[derive(Debug, Clone, PartialEq, Queryable, Serialize, Deserialize)]
 pub struct Pop {

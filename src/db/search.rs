@@ -11,14 +11,73 @@
 //!   virtual column `pops.document` and the function [`sqlite::json_contains`], registered on every
 //!   pooled connection by [`sqlite::register`].
 
-use crate::domain::search::SearchQuery;
 use diesel::expression::BoxableExpression;
 use diesel::sql_types::{Bool, Double, Text};
+use serde_json::Value;
+
+/// A validated full-text search (see [`crate::domain::search::parse`], which makes one): what
+/// each backend's search SQL reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// The text as typed (trimmed), for PostgreSQL's `plainto_tsquery`, which never reads
+    /// operators.
+    pub text: String,
+    /// The same words as an FTS5 expression in which every word is a quoted string, so FTS5
+    /// reads no operator either (implicit AND between them).
+    pub fts5: String,
+}
 
 /// A boolean condition on `T` for backend `DB`.
 pub type Condition<T, DB> = Box<dyn BoxableExpression<T, DB, SqlType = Bool>>;
 /// A relevance score on `T` for backend `DB`: higher is more relevant.
 pub type Score<T, DB> = Box<dyn BoxableExpression<T, DB, SqlType = Double>>;
+
+/// Whether `doc` contains `needle`, as PostgreSQL's `jsonb @>` decides it: an object contains an
+/// object whose every key it has with a contained value; an array contains an array whose every
+/// element some element of it contains (any order, duplicates allowed); scalars must be equal
+/// (numbers by value, `1` = `1.0`); and, at the top level only, an array contains a scalar it
+/// holds.
+pub fn json_contains(doc: &Value, needle: &Value) -> bool {
+    match (doc, needle) {
+        (Value::Array(items), scalar) if !scalar.is_array() && !scalar.is_object() => {
+            items.iter().any(|item| scalar_eq(item, scalar))
+        }
+        _ => contains(doc, needle),
+    }
+}
+
+fn contains(doc: &Value, needle: &Value) -> bool {
+    match (doc, needle) {
+        (Value::Object(d), Value::Object(n)) => n
+            .iter()
+            .all(|(key, value)| d.get(key).is_some_and(|have| contains(have, value))),
+        (Value::Array(d), Value::Array(n)) => n.iter().all(|want| {
+            d.iter().any(|have| {
+                if want.is_array() || want.is_object() {
+                    contains(have, want)
+                } else {
+                    scalar_eq(have, want)
+                }
+            })
+        }),
+        (Value::Array(_) | Value::Object(_), _) | (_, Value::Array(_) | Value::Object(_)) => false,
+        (a, b) => scalar_eq(a, b),
+    }
+}
+
+fn scalar_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => match (x.as_u64(), y.as_u64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => x.as_f64() == y.as_f64(),
+            },
+        },
+        (Value::Array(_) | Value::Object(_), _) => false,
+        (a, b) => a == b,
+    }
+}
 
 /// PostgreSQL.
 pub mod pg {
@@ -75,7 +134,7 @@ pub mod sqlite {
 
     diesel::define_sql_function! {
         /// `jsonb @>` for SQLite: whether the first JSON value contains the second (see
-        /// [`crate::domain::search::json_contains`]).
+        /// [`super::json_contains`]).
         #[sql_name = "mapagov_json_contains"]
         fn json_contains(document: Text, needle: Text) -> Bool;
     }
@@ -89,9 +148,7 @@ pub mod sqlite {
                 serde_json::from_str(&document),
                 serde_json::from_str(&needle),
             ) {
-                (Ok(document), Ok(needle)) => {
-                    crate::domain::search::json_contains(&document, &needle)
-                }
+                (Ok(document), Ok(needle)) => super::json_contains(&document, &needle),
                 _ => false,
             }
         })

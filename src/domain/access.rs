@@ -8,9 +8,38 @@
 //! - Everyone else is told the POP does not exist: the same answer as for an id that was never
 //!   used, so ids cannot be probed. A session id grants nothing.
 
-use crate::db::models::Pop;
+use crate::db::models::{Pop, PopOwnership};
 use crate::db::queries::Visibility;
 use crate::error::AppError;
+
+/// What the access rules read of a POP: its owner and its area. A whole [`Pop`] has them, and so
+/// does a [`PopOwnership`], read without the POP's documents when only access is decided.
+pub trait Owned {
+    /// The user who created it.
+    fn owner(&self) -> Option<i64>;
+    /// Its area code.
+    fn area(&self) -> Option<&str>;
+}
+
+impl Owned for Pop {
+    fn owner(&self) -> Option<i64> {
+        self.meta.created_by_id
+    }
+
+    fn area(&self) -> Option<&str> {
+        self.content.area_codigo.as_deref()
+    }
+}
+
+impl Owned for PopOwnership {
+    fn owner(&self) -> Option<i64> {
+        self.created_by_id
+    }
+
+    fn area(&self) -> Option<&str> {
+        self.area_codigo.as_deref()
+    }
+}
 
 /// Who is acting: the subject of permission checks, recorded in the change log and on snapshots.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -43,29 +72,27 @@ impl Actor {
         }
     }
 
-    fn owns(&self, pop: &Pop) -> bool {
-        self.user_id.is_some() && pop.meta.created_by_id == self.user_id
+    fn owns(&self, pop: &impl Owned) -> bool {
+        self.user_id.is_some() && pop.owner() == self.user_id
     }
 
-    fn reviews(&self, pop: &Pop) -> bool {
-        pop.content
-            .area_codigo
-            .as_ref()
-            .is_some_and(|area| self.reviewed_areas.contains(area))
+    fn reviews(&self, pop: &impl Owned) -> bool {
+        pop.area()
+            .is_some_and(|area| self.reviewed_areas.iter().any(|a| a == area))
     }
 
     /// May see the POP, its snapshots and its history.
-    pub fn can_read(&self, pop: &Pop) -> bool {
+    pub fn can_read(&self, pop: &impl Owned) -> bool {
         self.is_staff || self.owns(pop) || self.reviews(pop)
     }
 
     /// May change its content: autosave, restore, milestones, backups, delete, submit.
-    pub fn can_edit(&self, pop: &Pop) -> bool {
+    pub fn can_edit(&self, pop: &impl Owned) -> bool {
         self.is_staff || self.owns(pop)
     }
 
     /// May publish it, send it back to draft or archive it.
-    pub fn can_review(&self, pop: &Pop) -> bool {
+    pub fn can_review(&self, pop: &impl Owned) -> bool {
         self.is_staff || self.reviews(pop)
     }
 

@@ -29,7 +29,7 @@ pub mod users;
 pub mod versions;
 pub mod workflow;
 
-pub use access::Actor;
+pub use access::{Actor, Owned};
 
 /// Declares an enum stored as text: each variant with its stored name, written through `as_str`
 /// and read through `parse` ([`crate::db::types`] maps these enums to `TEXT` columns on both

@@ -174,24 +174,23 @@ pub async fn mark_milestone(
     .await
 }
 
-/// A snapshot the actor may read (`None` otherwise, as if it did not exist), with its POP.
+/// A snapshot the actor may read (`None` otherwise, as if it did not exist).
 pub async fn readable(
     db: &Db,
     actor: &Actor,
     snapshot_id: i64,
-) -> Result<Option<(Snapshot, Pop)>, AppError> {
+) -> Result<Option<Snapshot>, AppError> {
     let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
     let Some(snapshot) = queries::snapshot_by_id(&mut conn, snapshot_id).await? else {
         return Ok(None);
     };
-    let pop = queries::pops_by_ids(&mut conn, &[snapshot.pop_id])
-        .await?
-        .into_iter()
-        .next();
-    Ok(pop
-        .filter(|pop| actor.can_read(pop))
-        .map(|pop| (snapshot, pop)))
+    // Only who the POP belongs to: its documents (a megabyte for a large POP) are not needed to
+    // decide.
+    let owner = queries::pop_ownership(&mut conn, snapshot.pop_id).await?;
+    Ok(owner
+        .filter(|owner| actor.can_read(owner))
+        .map(|_| snapshot))
 }
 
 /// The difference between a snapshot and another snapshot of the same POP, or the POP's current

@@ -101,7 +101,7 @@ pub async fn catalogue(
         Some(text) if text.chars().count() < 3 => {
             return Err(AppError::bad_input("search", "give at least 3 characters"))
         }
-        Some(text) => Some(super::search::SearchQuery::parse("search", text)?),
+        Some(text) => Some(super::search::parse("search", text)?),
         None => None,
     };
     let filter = PopFilter {

@@ -123,7 +123,7 @@ impl NodeQuery {
                 .map(|pop| Node::Pop(PopObject(pop))),
             GlobalId::Snapshot(id) => snapshots::readable(db, &actor, id)
                 .await?
-                .map(|(snapshot, _)| Node::Snapshot(SnapshotObject(snapshot))),
+                .map(|snapshot| Node::Snapshot(SnapshotObject(snapshot))),
             GlobalId::HistoryEntry(id) => pops::history_entry(db, &actor, id)
                 .await?
                 .map(|entry| Node::HistoryEntry(HistoryEntry(entry))),

@@ -10,7 +10,7 @@ use crate::db::models::Pop;
 use crate::db::queries::PopFilter;
 use crate::db::Db;
 use crate::domain::autosave::{self, AutosaveOutcome, AutosaveRequest};
-use crate::domain::search::{self, SearchQuery};
+use crate::domain::search;
 use crate::domain::transition::ExpectedHash;
 use crate::domain::{document, pops, workflow, Status};
 use crate::error::AppError;
@@ -499,7 +499,7 @@ impl PopQuery {
         document_contains: Option<Json<Value>>,
     ) -> Result<CountedConnection<PopObject>> {
         let search = search
-            .map(|raw| SearchQuery::parse("search", &raw))
+            .map(|raw| search::parse("search", &raw))
             .transpose()?;
         let document_contains = document_contains
             .map(|Json(needle)| search::parse_needle("documentContains", needle))

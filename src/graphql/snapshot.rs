@@ -190,7 +190,7 @@ impl SnapshotQuery {
         let db = ctx.data::<Db>()?;
         let id = super::node::snapshot_key("id", &id)?;
         let found = snapshots::readable(db, &actor(ctx)?, id).await?;
-        Ok(found.map(|(snapshot, _)| SnapshotObject(snapshot)))
+        Ok(found.map(SnapshotObject))
     }
 
     /// Compares two snapshots of the same POP, or a snapshot with the POP's current state when `toId` is omitted. Snapshots of different POPs are `BAD_USER_INPUT`.
@@ -207,15 +207,14 @@ impl SnapshotQuery {
             .map(|id| super::node::snapshot_key("toId", id))
             .transpose()?;
         let actor = actor(ctx)?;
-        let (from, _) = snapshots::readable(db, &actor, from_id)
+        let from = snapshots::readable(db, &actor, from_id)
             .await?
             .ok_or(AppError::NotFound("snapshot"))?;
         let to = match to_id {
             Some(id) => Some(
                 snapshots::readable(db, &actor, id)
                     .await?
-                    .ok_or(AppError::NotFound("snapshot"))?
-                    .0,
+                    .ok_or(AppError::NotFound("snapshot"))?,
             ),
             None => None,
         };

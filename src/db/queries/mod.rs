@@ -7,11 +7,11 @@
 //! `for_update!` of [`crate::with_backend!`]), which is how concurrent writers of one POP are serialized there (SQLite
 //! writers are serialized by `BEGIN IMMEDIATE`).
 
-use super::models::{ChangeLogEntry, Pop, PopContent, Snapshot, User};
+use super::models::{ChangeLogEntry, Pop, PopContent, PopOwnership, Snapshot, User};
 use super::row::Assignments;
+use super::search::SearchQuery;
 use super::types::DbUuid;
 use super::Conn;
-use crate::domain::search::SearchQuery;
 use crate::error::AppError;
 use crate::with_backend;
 use chrono::{DateTime, Utc};

@@ -130,6 +130,16 @@ pub async fn pops_by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Pop>, A
         .await)?)
 }
 
+/// Who POP `id` belongs to (its owner and area, not its documents), if it exists.
+pub async fn pop_ownership(conn: &mut Conn<'_>, id: i64) -> Result<Option<PopOwnership>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pops::table
+        .find(id)
+        .select(PopOwnership::as_select())
+        .first::<PopOwnership>(c)
+        .await
+        .optional())?)
+}
+
 /// Locks and returns a POP by public id.
 pub async fn lock_pop_by_uuid(
     conn: &mut Conn<'_>,

@@ -61,8 +61,8 @@
 //! message naming the variable, before anything is connected to or written. The database
 //! password never appears in logs or errors: [`DatabaseUrl`]'s `Debug` and `Display` redact it.
 
+pub mod tls;
 use crate::auth::token;
-use crate::db::tls::{SslMode, TlsSettings};
 use crate::http::client_addr::{ForwardedHeader, TrustedProxies};
 use crate::http::cors::CorsOrigins;
 use chrono::TimeDelta;
@@ -71,6 +71,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
+use tls::{SslMode, TlsSettings};
 
 /// Default SQLite file when `DATABASE_URL` is unset.
 pub const DEFAULT_SQLITE_FILE: &str = "db.sqlite3";
