@@ -285,15 +285,18 @@ async fn the_snapshot_kind_check_allows_only_the_kinds_written(backend: Backend)
         "{refused}"
     );
 
-    let reverted = migrate::run(&config, Direction::DownOne).await.unwrap();
-    assert!(
-        reverted.len() == 1 && reverted[0].contains("000170"),
-        "{reverted:?}"
-    );
+    // Back to before 000170 (and before any migration added after it).
+    let mut reverted = Vec::new();
+    while !reverted.iter().any(|v: &String| v.contains("000170")) {
+        let one = migrate::run(&config, Direction::DownOne).await.unwrap();
+        assert_eq!(one.len(), 1, "{reverted:?}");
+        reverted.extend(one);
+    }
     assert_eq!(set_kinds(&db, "manual").await, Ok(1));
     let stopped = migrate::run(&config, Direction::Up).await;
     assert!(stopped.is_err(), "{stopped:?}");
-    assert_eq!(migrate::status(&config).await.unwrap().pending.len(), 1);
+    let pending = migrate::status(&config).await.unwrap().pending;
+    assert_eq!(pending.len(), reverted.len(), "{pending:?}");
     assert_eq!(set_kinds(&db, "manual").await, Ok(1), "nothing changed");
 
     assert_eq!(set_kinds(&db, "backup").await, Ok(1));

@@ -251,6 +251,18 @@ async fn by_codigo(conn: &mut Conn<'_>, codigo: &str) -> Result<Option<Area>, Ap
         .optional())?)
 }
 
+/// The area whose code is `codigo`, locked for the caller's write transaction (on PostgreSQL; the
+/// SQLite write lock already serializes writers): an update compares the input with this row and
+/// writes only what differs, so the row must not change under it.
+async fn lock_by_codigo(conn: &mut Conn<'_>, codigo: &str) -> Result<Option<Area>, AppError> {
+    Ok(with_backend!(conn, |c| for_update!(schema::areas::table
+        .filter(schema::areas::codigo.eq(codigo))
+        .select(Area::as_select()))
+    .first::<Area>(c)
+    .await
+    .optional())?)
+}
+
 /// Resolves the parent of `input` and refuses taken codes and slugs (other than `keep`'s own).
 async fn check_against_table(
     conn: &mut Conn<'_>,
@@ -365,7 +377,7 @@ pub async fn update(
     let input = validate(input)?;
     db.write(|mut conn| {
         async move {
-            let current = by_codigo(&mut conn, codigo)
+            let current = lock_by_codigo(&mut conn, codigo)
                 .await?
                 .ok_or(AppError::NotFound("area"))?;
             let parent_id = check_against_table(&mut conn, &input, Some(current.id)).await?;

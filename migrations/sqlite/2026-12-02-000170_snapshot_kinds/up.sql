@@ -19,3 +19,11 @@ UPDATE sqlite_schema
        'CHECK (kind IN (''autosave'', ''backup'', ''pre_restore'', ''status_change'', ''import''))')
  WHERE type = 'table' AND name = 'pop_snapshots';
 PRAGMA writable_schema = RESET;
+
+-- And the edit must have happened: a definition that no longer reads as the first schema wrote
+-- it would leave the looser check in place without a word.
+CREATE TABLE snapshot_kinds_check_still_loose (found INTEGER CHECK (found = 0));
+INSERT INTO snapshot_kinds_check_still_loose
+    SELECT count(*) FROM sqlite_schema
+     WHERE type = 'table' AND name = 'pop_snapshots' AND sql LIKE '%''manual''%';
+DROP TABLE snapshot_kinds_check_still_loose;
