@@ -50,12 +50,12 @@ macro_rules! db_row {
             $( $(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty ),+ $(,)?
         }
     ) => {
-        $(#[$meta])*
-        #[derive(diesel::Queryable)]
-        $vis struct $name {
-            $( $(#[$fmeta])* $fvis $field : $ty ),+
+        $crate::db_row! {
+            $(#[$meta])*
+            $vis struct $name from $table {
+                $( $(#[$fmeta])* $fvis $field : $ty ),+
+            }
         }
-        $crate::db_row!(@select $name, $table, $($field),+);
         $crate::db_row!(@insert $name [], $table, $($field: $ty),+);
         $crate::db_row!(@update $name, $table, $($field: $ty),+);
     };

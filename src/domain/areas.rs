@@ -311,19 +311,31 @@ async fn check_against_table(
 }
 
 crate::db_row! {
-    /// An area to insert, from a validated input.
-    struct NewArea<'a> into areas {
-        codigo: &'a str,
-        nome: &'a str,
-        nome_curto: &'a str,
-        slug: &'a str,
-        prefixo: Option<&'a str>,
-        ordem: i32,
-        ativo: bool,
-        descricao: &'a str,
-        parent_id: Option<i64>,
-        created_at: DateTime<Utc>,
-        updated_at: DateTime<Utc>,
+    /// An area to insert: from a validated input here, from a legacy area by `import-django`.
+    #[derive(Debug, Clone)]
+    pub struct NewArea<'a> into areas {
+        /// Unique code.
+        pub codigo: &'a str,
+        /// Full name.
+        pub nome: &'a str,
+        /// Short name.
+        pub nome_curto: &'a str,
+        /// Unique slug.
+        pub slug: &'a str,
+        /// The two-digit CAP prefix.
+        pub prefixo: Option<&'a str>,
+        /// Position in lists.
+        pub ordem: i32,
+        /// Offered for new POPs and reviewers.
+        pub ativo: bool,
+        /// Free description.
+        pub descricao: &'a str,
+        /// The parent area of a sub-area.
+        pub parent_id: Option<i64>,
+        /// Creation time.
+        pub created_at: DateTime<Utc>,
+        /// Last change.
+        pub updated_at: DateTime<Utc>,
     }
 }
 

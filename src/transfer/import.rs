@@ -60,6 +60,7 @@ use crate::db::queries::{self, NewChange};
 use crate::db::types::DbUuid;
 use crate::db::versions::NewVersion;
 use crate::db::{Conn, Db};
+use crate::domain::areas::NewArea;
 use crate::domain::codes;
 use crate::domain::document::{self, document_parts, hash_of};
 use crate::domain::hash::integrity_hash;
@@ -318,8 +319,8 @@ async fn import_areas(
                 field: None,
             });
         }
-        let row = ImportedArea {
-            legacy_id: area.id,
+        // Its parent is set once every area is in.
+        let row = NewArea {
             codigo: &area.codigo,
             nome: &area.nome,
             nome_curto: &area.nome_curto,
@@ -328,11 +329,12 @@ async fn import_areas(
             ordem: area.ordem,
             ativo: area.ativo,
             descricao: &area.descricao,
+            parent_id: None,
             created_at: area.created_at,
             updated_at: area.updated_at,
         };
         let id: i64 = with_backend!(conn, |c| diesel::insert_into(schema::areas::table)
-            .values(&row)
+            .values((schema::areas::legacy_id.eq(Some(area.id)), &row))
             .returning(schema::areas::id)
             .get_result(c)
             .await)?;
@@ -1171,23 +1173,6 @@ async fn verify(
         }
     }
     Ok(())
-}
-
-crate::db_row! {
-    /// An area as imported (its parent is set once every area is in).
-    struct ImportedArea<'a> into areas {
-        legacy_id: i64,
-        codigo: &'a str,
-        nome: &'a str,
-        nome_curto: &'a str,
-        slug: &'a str,
-        prefixo: Option<&'a str>,
-        ordem: i32,
-        ativo: bool,
-        descricao: &'a str,
-        created_at: DateTime<Utc>,
-        updated_at: DateTime<Utc>,
-    }
 }
 
 crate::db_row! {
