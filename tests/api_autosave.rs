@@ -789,8 +789,10 @@ fn pings(statements: &[String]) -> usize {
 
 /// One `UPDATE` of the POP per autosave, of the columns that changed only, and no liveness probe when connections are reused at
 /// once (they are verified only after `DB_CONN_CHECK_IDLE`); with `DB_CONN_CHECK_IDLE=0` every
-/// check-out is verified first, so the probe the default avoids is really there to avoid. (One
-/// test: the cluster's log is shared, so two logging databases at once would mix their lines.)
+/// check-out is verified first, so the probe the default avoids is really there to avoid. The
+/// change event's `NOTIFY` is sent after the write's `COMMIT`, not inside its transaction (where
+/// PostgreSQL would serialize the commits of all concurrent writes). (One test: the cluster's log
+/// is shared, so two logging databases at once would mix their lines.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_autosave_writes_the_pop_with_one_update() {
     let Some(statements) = statements_of_one_autosave(&[]).await else {
@@ -826,6 +828,28 @@ async fn an_autosave_writes_the_pop_with_one_update() {
             "updated_at"
         ],
         "{update}"
+    );
+
+    // The event is announced once, after the transaction that wrote the POP has committed.
+    let update_at = statements
+        .iter()
+        .position(|l| l.contains("UPDATE \"pops\""))
+        .unwrap();
+    let commit_at = update_at
+        + statements[update_at..]
+            .iter()
+            .position(|l| l.trim_end().ends_with("COMMIT"))
+            .unwrap_or_else(|| panic!("no COMMIT after the UPDATE: {statements:#?}"));
+    let notifies: Vec<usize> = statements
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("pg_notify"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(notifies.len(), 1, "{statements:#?}");
+    assert!(
+        notifies[0] > commit_at,
+        "the NOTIFY is inside the write's transaction: {statements:#?}"
     );
 
     let verified = statements_of_one_autosave(&[("DB_CONN_CHECK_IDLE", "0")])

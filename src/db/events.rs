@@ -1,12 +1,21 @@
 //! The `pop_events` table: one row per accepted write of a POP, and how other server processes
 //! learn that a POP has new rows.
 //!
-//! [`record`] runs inside the write's transaction (from `domain::transition::apply`). On
-//! PostgreSQL it also sends `NOTIFY mapagov_pop_events, '<pop id>:<sequence>'` in that
-//! transaction, so the notification is delivered exactly when (and only if) the write commits,
-//! to every process listening ([`crate::live::listener`]); the payload holds ids only, listeners
-//! read the rows. On SQLite the pair is kept in [`COMMITTED`], a task-local list that
-//! [`super::Db::write`] hands to the in-process [`crate::live::Hub`] after the commit.
+//! [`record`] runs inside the write's transaction (from `domain::transition::apply`): it inserts
+//! the row and keeps `(POP, sequence)` in [`RECORDED`], a task-local list that
+//! [`super::Db::write`] takes once the transaction has committed. On PostgreSQL it then sends
+//! `NOTIFY mapagov_pop_events, '<pop id>:<sequence>'` ([`announce`]) after the `COMMIT`, on the
+//! same connection, to every process listening ([`crate::live::listener`]); on SQLite it hands the
+//! pairs to the in-process [`crate::live::Hub`]. The payload holds ids only: listeners read the
+//! rows.
+//!
+//! Why after the commit and not in the transaction: PostgreSQL serializes the commits of all
+//! transactions that `NOTIFY` (they hold one database-wide lock from before their commit record
+//! until it is flushed), so with `fsync` on every write would wait for the flush of every other
+//! write's commit, one at a time, instead of sharing a flush with them. A notification sent alone
+//! writes no WAL of its own and is not flushed, so it holds that lock for microseconds. The cost
+//! is a gap: a process that dies between its `COMMIT` and its `NOTIFY` announces nothing, and
+//! subscribers elsewhere read that event at their next hint or re-check (`SUBSCRIPTION_RECHECK`).
 
 use super::Conn;
 use crate::domain::ChangeAction;
@@ -14,7 +23,7 @@ use crate::error::AppError;
 use crate::with_backend;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use std::cell::RefCell;
 
@@ -25,9 +34,9 @@ pub const CHANNEL: &str = "mapagov_pop_events";
 pub const PAGE: i64 = 200;
 
 tokio::task_local! {
-    /// `(pop id, sequence)` of the events recorded by the SQLite write transaction running in
-    /// this task, published by [`super::Db::write`] once it has committed.
-    pub static COMMITTED: RefCell<Vec<(i64, i32)>>;
+    /// `(pop id, sequence)` of the events recorded by the write transaction running in this task,
+    /// announced by [`super::Db::write`] once it has committed.
+    pub static RECORDED: RefCell<Vec<(i64, i32)>>;
 }
 
 crate::db_row! {
@@ -74,43 +83,37 @@ crate::db_row! {
     }
 }
 
-/// Records `event` and announces it (see the module docs). Call inside the write transaction.
-///
-/// On PostgreSQL the row and its notification are one statement (the `INSERT` in a CTE whose
-/// result feeds `pg_notify`), so announcing costs no extra round trip; diesel has no CTEs, so that
-/// statement is the one insert of the table written as SQL.
+/// Records `event`, to be announced once its transaction commits (see the module docs). Call
+/// inside the write transaction.
 pub async fn record(conn: &mut Conn<'_>, event: &NewEvent<'_>) -> Result<(), AppError> {
-    match conn {
-        Conn::Pg(c) => {
-            use diesel::sql_types::{BigInt, Integer, Jsonb, Nullable, Text, Timestamptz};
-            diesel::sql_query(
-                "WITH event AS (INSERT INTO pop_events \
-                   (pop_id, sequence, integrity_hash, user_id, action, paths, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING pop_id, sequence) \
-                 SELECT pg_notify($8, event.pop_id || ':' || event.sequence) FROM event",
-            )
-            .bind::<BigInt, _>(event.pop_id)
-            .bind::<Integer, _>(event.sequence)
-            .bind::<Text, _>(event.integrity_hash)
-            .bind::<Nullable<BigInt>, _>(event.user_id)
-            .bind::<Text, _>(event.action)
-            .bind::<Jsonb, _>(&event.paths)
-            .bind::<Timestamptz, _>(event.created_at)
-            .bind::<Text, _>(CHANNEL)
-            .execute(&mut **c)
-            .await?;
-        }
-        Conn::Sqlite(_) => {
-            with_backend!(conn, |c| diesel::insert_into(schema::pop_events::table)
-                .values(event)
-                .execute(c)
-                .await)?;
-            // Outside `Db::write` (never in the server) nobody in this process listens.
-            let _ = COMMITTED.try_with(|list| {
-                list.borrow_mut().push((event.pop_id, event.sequence));
-            });
-        }
-    }
+    with_backend!(conn, |c| diesel::insert_into(schema::pop_events::table)
+        .values(event)
+        .execute(c)
+        .await)?;
+    // Outside `Db::write` (never in the server) nobody announces it: a subscriber reads it at its
+    // next hint or re-check.
+    let _ = RECORDED.try_with(|list| {
+        list.borrow_mut().push((event.pop_id, event.sequence));
+    });
+    Ok(())
+}
+
+/// Sends one `NOTIFY` per recorded event, in one statement, outside any transaction (after the
+/// `COMMIT` of the write that recorded them).
+pub async fn announce(
+    conn: &mut AsyncPgConnection,
+    recorded: &[(i64, i32)],
+) -> Result<(), AppError> {
+    use diesel::sql_types::{Array, Text};
+    let payloads: Vec<String> = recorded
+        .iter()
+        .map(|(pop_id, sequence)| format!("{pop_id}:{sequence}"))
+        .collect();
+    diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+        .bind::<Text, _>(CHANNEL)
+        .bind::<Array<Text>, _>(payloads)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -130,7 +133,7 @@ pub async fn after(
         .await)?)
 }
 
-/// Reads a NOTIFY payload back (`<pop id>:<sequence>`, as [`record`] writes it); `None` if it is
+/// Reads a NOTIFY payload back (`<pop id>:<sequence>`, as [`announce`] writes it); `None` if it is
 /// not one of ours.
 pub fn parse_payload(raw: &str) -> Option<(i64, i32)> {
     let (pop, sequence) = raw.split_once(':')?;

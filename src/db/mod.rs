@@ -353,8 +353,9 @@ impl Db {
     /// by `DB_POOL_TIMEOUT`, after which the write answers `SERVICE_UNAVAILABLE`, as a wait for a
     /// PostgreSQL connection does. On PostgreSQL the transaction is `READ COMMITTED`; callers lock
     /// the rows they read-modify-write. Once it has committed, the events it recorded are
-    /// announced ([`events`]: `NOTIFY`, delivered with the commit, on PostgreSQL; on SQLite, to
-    /// this process's [`crate::live::Hub`]).
+    /// announced ([`events`]: on PostgreSQL a `NOTIFY` sent after the `COMMIT`, which therefore
+    /// does not serialize the commits of concurrent writes; on SQLite, to this process's
+    /// [`crate::live::Hub`]).
     ///
     /// Faults ([`fault`]): a connection lost before `COMMIT` was sent answers
     /// [`AppError::ConnectionLost`] with the outcome known (nothing written); lost during `COMMIT`,
@@ -378,8 +379,25 @@ impl Db {
                 let mut pooled = pool.get().await.map_err(AppError::from_pool)?;
                 let conn: &mut AsyncPgConnection = &mut pooled;
                 AnsiTransactionManager::begin_transaction(conn).await?;
-                let outcome = f(Conn::Pg(conn)).await;
-                finish::<AnsiTransactionManager, _, _>(conn, outcome).await
+                let transaction = async {
+                    let outcome = f(Conn::Pg(&mut *conn)).await;
+                    let outcome = finish::<AnsiTransactionManager, _, _>(conn, outcome).await;
+                    (outcome, events::RECORDED.with(std::cell::RefCell::take))
+                };
+                let (outcome, recorded) = events::RECORDED
+                    .scope(std::cell::RefCell::default(), transaction)
+                    .await;
+                if outcome.is_ok() && !recorded.is_empty() {
+                    if let Err(err) = events::announce(conn, &recorded).await {
+                        // The write is done; subscribers elsewhere read its events at their next
+                        // hint or re-check.
+                        tracing::warn!(
+                            code = err.code(),
+                            "could not announce a committed write's events to the other processes"
+                        );
+                    }
+                }
+                outcome
             }
             Pools::Sqlite { pool, write_lock } => {
                 let deadline = tokio::time::Instant::now() + self.pool_timeout;
@@ -400,9 +418,9 @@ impl Db {
                             conn, outcome,
                         )
                         .await;
-                    (outcome, events::COMMITTED.with(std::cell::RefCell::take))
+                    (outcome, events::RECORDED.with(std::cell::RefCell::take))
                 };
-                let (outcome, recorded) = events::COMMITTED
+                let (outcome, recorded) = events::RECORDED
                     .scope(std::cell::RefCell::default(), transaction)
                     .await;
                 if outcome.is_ok() {
