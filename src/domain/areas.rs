@@ -242,15 +242,6 @@ pub fn with_descendants(areas: &[Area], codigo: &str) -> Vec<String> {
     out
 }
 
-async fn by_codigo(conn: &mut Conn<'_>, codigo: &str) -> Result<Option<Area>, AppError> {
-    Ok(with_backend!(conn, |c| schema::areas::table
-        .filter(schema::areas::codigo.eq(codigo))
-        .select(Area::as_select())
-        .first::<Area>(c)
-        .await
-        .optional())?)
-}
-
 /// The area whose code is `codigo`, locked for the caller's write transaction (on PostgreSQL; the
 /// SQLite write lock already serializes writers): an update compares the input with this row and
 /// writes only what differs, so the row must not change under it.
@@ -362,13 +353,13 @@ pub async fn create(db: &Db, actor: &Actor, input: &AreaInput) -> Result<Area, A
                 created_at: now,
                 updated_at: now,
             };
-            with_backend!(&mut conn, |c| diesel::insert_into(schema::areas::table)
-                .values(&new)
-                .execute(c)
-                .await)?;
-            by_codigo(&mut conn, &input.codigo)
-                .await?
-                .ok_or_else(|| AppError::internal("the area just created is missing"))
+            Ok(with_backend!(&mut conn, |c| diesel::insert_into(
+                schema::areas::table
+            )
+            .values(&new)
+            .returning(Area::as_returning())
+            .get_result::<Area>(c)
+            .await)?)
         }
         .scope_boxed()
     })
@@ -415,17 +406,15 @@ pub async fn update(
                 updated_at: Utc::now(),
                 ..current.clone()
             };
-            with_backend!(&mut conn, |c| diesel::update(
+            Ok(with_backend!(&mut conn, |c| diesel::update(
                 schema::areas::table.filter(schema::areas::id.eq(current.id))
             )
             .set(Assignments::<schema::areas::table>::changed_from(
                 &next, &current
             ))
-            .execute(c)
-            .await)?;
-            by_codigo(&mut conn, &input.codigo)
-                .await?
-                .ok_or_else(|| AppError::internal("the area just changed is missing"))
+            .returning(Area::as_returning())
+            .get_result::<Area>(c)
+            .await)?)
         }
         .scope_boxed()
     })
