@@ -2,8 +2,8 @@
 //! learn that a POP has new rows.
 //!
 //! [`record`] runs inside the write's transaction (from `domain::transition::apply`): it inserts
-//! the row and keeps `(POP, sequence)` in [`RECORDED`], a task-local list that
-//! [`super::Db::write`] takes once the transaction has committed. On PostgreSQL it then sends
+//! the row and keeps `(POP, sequence)` in a task-local list that [`super::Db::write`] takes
+//! ([`recording`]) once the transaction has committed. On PostgreSQL it then sends
 //! `NOTIFY mapagov_pop_events, '<pop id>:<sequence>'` ([`announce`]) after the `COMMIT`, on the
 //! same connection, to every process listening ([`crate::live::listener`]); on SQLite it hands the
 //! pairs to the in-process [`crate::live::Hub`]. The payload holds ids only: listeners read the
@@ -36,7 +36,20 @@ pub const PAGE: i64 = 200;
 tokio::task_local! {
     /// `(pop id, sequence)` of the events recorded by the write transaction running in this task,
     /// announced by [`super::Db::write`] once it has committed.
-    pub static RECORDED: RefCell<Vec<(i64, i32)>>;
+    static RECORDED: RefCell<Vec<(i64, i32)>>;
+}
+
+/// Runs `transaction` (a write transaction through its `COMMIT` or rollback) and returns its
+/// outcome with the `(pop id, sequence)` of the events it recorded.
+pub async fn recording<T>(
+    transaction: impl std::future::Future<Output = T>,
+) -> (T, Vec<(i64, i32)>) {
+    RECORDED
+        .scope(RefCell::default(), async {
+            let outcome = transaction.await;
+            (outcome, RECORDED.with(RefCell::take))
+        })
+        .await
 }
 
 crate::db_row! {

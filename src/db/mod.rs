@@ -379,14 +379,11 @@ impl Db {
                 let mut pooled = pool.get().await.map_err(AppError::from_pool)?;
                 let conn: &mut AsyncPgConnection = &mut pooled;
                 AnsiTransactionManager::begin_transaction(conn).await?;
-                let transaction = async {
+                let (outcome, recorded) = events::recording(async {
                     let outcome = f(Conn::Pg(&mut *conn)).await;
-                    let outcome = finish::<AnsiTransactionManager, _, _>(conn, outcome).await;
-                    (outcome, events::RECORDED.with(std::cell::RefCell::take))
-                };
-                let (outcome, recorded) = events::RECORDED
-                    .scope(std::cell::RefCell::default(), transaction)
-                    .await;
+                    finish::<AnsiTransactionManager, _, _>(conn, outcome).await
+                })
+                .await;
                 if outcome.is_ok() && !recorded.is_empty() {
                     if let Err(err) = events::announce(conn, &recorded).await {
                         // The write is done; subscribers elsewhere read its events at their next
@@ -411,18 +408,14 @@ impl Db {
                 let conn: &mut SqliteConn = &mut pooled;
                 let lock_wait = deadline.saturating_duration_since(tokio::time::Instant::now());
                 begin_immediate(conn, lock_wait, self.statement_timeout).await?;
-                let transaction = async {
+                let (outcome, recorded) = events::recording(async {
                     let outcome = f(Conn::Sqlite(conn)).await;
-                    let outcome =
-                        finish::<<SqliteConn as AsyncConnection>::TransactionManager, _, _>(
-                            conn, outcome,
-                        )
-                        .await;
-                    (outcome, events::RECORDED.with(std::cell::RefCell::take))
-                };
-                let (outcome, recorded) = events::RECORDED
-                    .scope(std::cell::RefCell::default(), transaction)
-                    .await;
+                    finish::<<SqliteConn as AsyncConnection>::TransactionManager, _, _>(
+                        conn, outcome,
+                    )
+                    .await
+                })
+                .await;
                 if outcome.is_ok() {
                     for (pop_id, sequence) in recorded {
                         self.hub.publish(pop_id, sequence);
