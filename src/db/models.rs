@@ -121,14 +121,29 @@ crate::db_row! {
 }
 
 crate::db_row! {
-    /// Who a POP belongs to: what the access rules read of it ([`crate::domain::Actor`]), without
-    /// its documents.
+    /// Who a POP belongs to and whether it is out: what the access rules read of it
+    /// ([`crate::domain::Actor`]), without its documents.
     #[derive(Debug, Clone, PartialEq)]
     pub struct PopOwnership from pops {
         /// Owner.
         pub created_by_id: Option<i64>,
         /// Area code, whose reviewers may read it.
         pub area_codigo: Option<String>,
+        /// Workflow status (anyone may clone a published POP).
+        pub status: Status,
+        /// Soft-delete time.
+        pub deleted_at: Option<DateTime<Utc>>,
+    }
+}
+
+impl From<&Pop> for PopOwnership {
+    fn from(pop: &Pop) -> PopOwnership {
+        PopOwnership {
+            created_by_id: pop.meta.created_by_id,
+            area_codigo: pop.content.area_codigo.clone(),
+            status: pop.meta.status,
+            deleted_at: pop.meta.deleted_at,
+        }
     }
 }
 

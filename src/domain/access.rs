@@ -97,7 +97,7 @@ impl Actor {
     }
 
     /// `NOT_FOUND` (naming `missing`) unless the actor may read the POP.
-    pub fn may_read(&self, pop: &Pop, missing: &'static str) -> Result<(), AppError> {
+    pub fn may_read(&self, pop: &impl Owned, missing: &'static str) -> Result<(), AppError> {
         if self.can_read(pop) {
             Ok(())
         } else {
@@ -106,7 +106,7 @@ impl Actor {
     }
 
     /// As [`Actor::may_read`], then `FORBIDDEN` unless the actor may edit the POP.
-    pub fn may_edit(&self, pop: &Pop, missing: &'static str) -> Result<(), AppError> {
+    pub fn may_edit(&self, pop: &impl Owned, missing: &'static str) -> Result<(), AppError> {
         self.may_read(pop, missing)?;
         if self.can_edit(pop) {
             Ok(())

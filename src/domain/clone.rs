@@ -68,8 +68,8 @@ pub async fn clone_pop(
         async move {
             let now = Utc::now();
             let source = lock_permitted(&mut conn, PopKey::Public(request.source), "POP", |pop| {
-                let published = pop.meta.status == Status::Published;
-                if actor.can_read(pop) || (published && pop.meta.deleted_at.is_none()) {
+                let published = pop.status == Status::Published;
+                if actor.can_read(pop) || (published && pop.deleted_at.is_none()) {
                     Ok(())
                 } else {
                     Err(AppError::NotFound("POP"))

@@ -1,7 +1,7 @@
 //! Reading POPs, their snapshots and their history.
 
 use super::Actor;
-use crate::db::models::{ChangeLogEntry, Pop, Snapshot};
+use crate::db::models::{ChangeLogEntry, Pop, PopOwnership, Snapshot};
 use crate::db::queries::{self, ChangeFilter, Page, PopFilter};
 use crate::db::{Conn, Db};
 use crate::error::AppError;
@@ -102,7 +102,8 @@ pub enum PopKey {
 /// Locks a POP for a write once `allowed` accepts it; `NOT_FOUND` (naming `missing`, e.g. `POP`
 /// or `snapshot`) when it does not exist.
 ///
-/// `allowed` runs first on the row read without a lock, so a caller who may not touch the POP
+/// `allowed` runs first on what the access rules read of the row ([`PopOwnership`]: a few
+/// columns, not its documents), read without a lock, so a caller who may not touch the POP
 /// neither waits for its lock nor holds it (otherwise anyone could stall another user's saves by
 /// writing to that user's POPs in a loop), then again on the locked row, which may have changed
 /// in between.
@@ -110,11 +111,11 @@ pub async fn lock_permitted(
     conn: &mut Conn<'_>,
     key: PopKey,
     missing: &'static str,
-    allowed: impl Fn(&Pop) -> Result<(), AppError>,
+    allowed: impl Fn(&PopOwnership) -> Result<(), AppError>,
 ) -> Result<Pop, AppError> {
     let unlocked = match key {
-        PopKey::Public(uuid) => queries::pop_by_uuid(conn, uuid).await?,
-        PopKey::Internal(id) => queries::pops_by_ids(conn, &[id]).await?.into_iter().next(),
+        PopKey::Public(uuid) => queries::pop_ownership_by_uuid(conn, uuid).await?,
+        PopKey::Internal(id) => queries::pop_ownership(conn, id).await?,
     };
     allowed(unlocked.as_ref().ok_or(AppError::NotFound(missing))?)?;
     let locked = match key {
@@ -122,6 +123,6 @@ pub async fn lock_permitted(
         PopKey::Internal(id) => queries::lock_pop_by_id(conn, id).await?,
     };
     let pop = locked.ok_or(AppError::NotFound(missing))?;
-    allowed(&pop)?;
+    allowed(&PopOwnership::from(&pop))?;
     Ok(pop)
 }

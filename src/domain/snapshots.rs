@@ -7,7 +7,7 @@ use super::transition::{
     self, check_expected_hash, ensure_editable, take, take_unless_current, Change, ExpectedHash,
 };
 use super::{Actor, SnapshotKind};
-use crate::db::models::{Pop, Snapshot};
+use crate::db::models::{Pop, PopOwnership, Snapshot};
 use crate::db::queries;
 use crate::db::{Conn, Db};
 use crate::error::AppError;
@@ -75,7 +75,7 @@ async fn backup_one(
     label: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<Snapshot>, AppError> {
-    let may_edit = |pop: &Pop| actor.may_edit(pop, "POP");
+    let may_edit = |pop: &PopOwnership| actor.may_edit(pop, "POP");
     let pop = lock_permitted(conn, key, "POP", may_edit).await?;
     if pop.meta.deleted_at.is_some() {
         return Ok(None);

@@ -130,10 +130,23 @@ pub async fn pops_by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Pop>, A
         .await)?)
 }
 
-/// Who POP `id` belongs to (its owner and area, not its documents), if it exists.
+/// Who POP `id` belongs to (its owner, area and state, not its documents), if it exists.
 pub async fn pop_ownership(conn: &mut Conn<'_>, id: i64) -> Result<Option<PopOwnership>, AppError> {
     Ok(with_backend!(conn, |c| schema::pops::table
         .find(id)
+        .select(PopOwnership::as_select())
+        .first::<PopOwnership>(c)
+        .await
+        .optional())?)
+}
+
+/// As [`pop_ownership`], by public id.
+pub async fn pop_ownership_by_uuid(
+    conn: &mut Conn<'_>,
+    uuid: uuid::Uuid,
+) -> Result<Option<PopOwnership>, AppError> {
+    Ok(with_backend!(conn, |c| schema::pops::table
+        .filter(schema::pops::uuid.eq(DbUuid(uuid)))
         .select(PopOwnership::as_select())
         .first::<PopOwnership>(c)
         .await
