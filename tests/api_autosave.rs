@@ -787,7 +787,8 @@ fn pings(statements: &[String]) -> usize {
         .count()
 }
 
-/// One `UPDATE` of the POP per autosave, of the columns that changed only, and no liveness probe when connections are reused at
+/// One `UPDATE` of the POP per autosave, of the columns that changed only, one read of its
+/// documents, a snapshot written in one statement, and no liveness probe when connections are reused at
 /// once (they are verified only after `DB_CONN_CHECK_IDLE`); with `DB_CONN_CHECK_IDLE=0` every
 /// check-out is verified first, so the probe the default avoids is really there to avoid. The
 /// change event's `NOTIFY` is sent after the write's `COMMIT`, not inside its transaction (where
@@ -795,9 +796,42 @@ fn pings(statements: &[String]) -> usize {
 /// is shared, so two logging databases at once would mix their lines.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_autosave_writes_the_pop_with_one_update() {
-    let Some(statements) = statements_of_one_autosave(&[]).await else {
+    let Some(statements) = statements_of_one_autosave(&[("SNAPSHOT_EVERY", "1")]).await else {
         return;
     };
+    // In the write's transaction the POP's documents are read once, by the statement that locks
+    // it: the permission check before the lock reads only the columns the access rules need.
+    // (After it, the answer's `snapshot { pop }` reads the POP again, through its loader.)
+    let transaction = statements
+        .iter()
+        .position(|l| l.trim_end().ends_with("COMMIT"))
+        .map_or(&statements[..], |end| &statements[..end]);
+    let document_reads: Vec<&String> = transaction
+        .iter()
+        .filter(|l| l.contains("SELECT") && l.contains("\"pops\".\"etapas\""))
+        .collect();
+    assert_eq!(document_reads.len(), 1, "{statements:#?}");
+    assert!(document_reads[0].contains("FOR UPDATE"), "{statements:#?}");
+    // The snapshot is one INSERT (its sequence computed in it) that returns what the database
+    // chose, not the payload the server just sent.
+    let snapshot_statements: Vec<&String> = statements
+        .iter()
+        .filter(|l| l.contains("\"pop_snapshots\""))
+        .collect();
+    let inserts: Vec<&&String> = snapshot_statements
+        .iter()
+        .filter(|l| l.contains("INSERT INTO \"pop_snapshots\""))
+        .collect();
+    assert_eq!(inserts.len(), 1, "{statements:#?}");
+    let returning = inserts[0].split(" RETURNING ").nth(1).unwrap_or_default();
+    assert_eq!(
+        returning.trim(),
+        "\"pop_snapshots\".\"id\", \"pop_snapshots\".\"sequence\"",
+        "{statements:#?}"
+    );
+    // Besides it, only the newest snapshot's hash is read (to skip a snapshot of an unchanged
+    // document).
+    assert_eq!(snapshot_statements.len(), 2, "{statements:#?}");
     let updates = statements
         .iter()
         .filter(|l| l.contains("UPDATE \"pops\""))

@@ -1,6 +1,7 @@
 //! `pop_snapshots`: a POP's snapshots, paged, counted, taken and marked as milestones.
 
 use super::*;
+use chrono::SubsecRound;
 
 /// A snapshot by id.
 pub async fn snapshot_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Snapshot>, AppError> {
@@ -108,27 +109,55 @@ crate::db_row! {
     }
 }
 
-/// Inserts a snapshot with the POP's next sequence number.
+diesel::define_sql_function! {
+    /// SQL's `coalesce` of a nullable integer and a default.
+    fn coalesce(value: diesel::sql_types::Nullable<diesel::sql_types::Integer>, default: diesel::sql_types::Integer) -> diesel::sql_types::Integer;
+}
+
+/// Inserts a snapshot with the POP's next sequence number, in one statement that returns only
+/// what the database chose (its id and sequence): the snapshot returned is built from `new`, so
+/// its payload is neither sent back nor decoded again. Its time is kept to the microsecond, as
+/// both databases store it.
 pub async fn insert_snapshot(
     conn: &mut Conn<'_>,
     new: &NewSnapshot<'_>,
 ) -> Result<Snapshot, AppError> {
-    Ok(with_backend!(conn, |c| {
-        let last: Option<i32> = schema::pop_snapshots::table
+    let new = NewSnapshot {
+        created_at: new.created_at.trunc_subsecs(6),
+        ..new.clone()
+    };
+    let (id, sequence) = with_backend!(conn, |c| {
+        let last = schema::pop_snapshots::table
             .filter(schema::pop_snapshots::pop_id.eq(new.pop_id))
             .select(diesel::dsl::max(schema::pop_snapshots::sequence))
-            .first(&mut *c)
-            .await?;
+            .single_value();
         diesel::insert_into(schema::pop_snapshots::table)
             .values((
-                new,
-                schema::pop_snapshots::sequence.eq(last.unwrap_or(0) + 1),
+                &new,
+                schema::pop_snapshots::sequence.eq(coalesce(last, 0) + 1),
                 schema::pop_snapshots::milestone.eq(false),
             ))
-            .returning(Snapshot::as_select())
-            .get_result::<Snapshot>(c)
+            .returning((schema::pop_snapshots::id, schema::pop_snapshots::sequence))
+            .get_result::<(i64, i32)>(c)
             .await
-    })?)
+    })?;
+    Ok(Snapshot {
+        id,
+        legacy_id: None,
+        pop_id: new.pop_id,
+        sequence,
+        kind: new.kind,
+        versao: new.versao,
+        autosave_sequence: new.autosave_sequence,
+        status: new.status,
+        integrity_hash: new.integrity_hash.to_owned(),
+        payload: new.payload.clone(),
+        milestone: false,
+        milestone_label: None,
+        label: new.label.map(str::to_owned),
+        created_by_id: new.created_by_id,
+        created_at: new.created_at,
+    })
 }
 
 /// Marks a snapshot as a milestone.
