@@ -160,16 +160,18 @@ async fn run(
     let owner = actor.user_id.ok_or(AppError::Unauthenticated)?;
     // Keys are per user: one user's key can never replay another user's result.
     request.idempotency_key = request.idempotency_key.map(|key| format!("{owner}:{key}"));
-    let request_hash = request_fingerprint(&request, intent);
-    if let Some(key) = &request.idempotency_key {
-        if let Some(response) = idempotency::lookup(db, key, &request_hash).await? {
+    // Only a keyed request is looked up or recorded by its fingerprint.
+    let request_hash =
+        (request.idempotency_key.as_ref()).map(|_| request_fingerprint(&request, intent));
+    if let (Some(key), Some(request_hash)) = (&request.idempotency_key, &request_hash) {
+        if let Some(response) = idempotency::lookup(db, key, request_hash).await? {
             let mut pooled = db.get().await?;
             return replay(&mut pooled.conn(), response, &request.raw_payload).await;
         }
     }
     let (db, actor) = (db.clone(), actor.clone());
     let write = async move {
-        let (request, request_hash, actor) = (&request, &request_hash, &actor);
+        let (request, request_hash, actor) = (&request, request_hash.as_deref(), &actor);
         db.write(|mut conn| {
             async move { write(&mut conn, actor, request, request_hash, limits, intent).await }
                 .scope_boxed()
@@ -293,7 +295,7 @@ async fn write(
     conn: &mut Conn<'_>,
     actor: &Actor,
     request: &AutosaveRequest,
-    request_hash: &str,
+    request_hash: Option<&str>,
     limits: Limits,
     intent: Intent,
 ) -> Result<AutosaveOutcome, AppError> {
@@ -315,7 +317,7 @@ async fn write(
     };
     // After the lock, before any rule that reads the current state: a retry that waited for
     // the lock while its original wrote finds the original's result here.
-    if let Some(key) = &request.idempotency_key {
+    if let (Some(key), Some(request_hash)) = (&request.idempotency_key, request_hash) {
         if let Some(response) = idempotency::claim(conn, key, request_hash, now).await? {
             return replay(conn, response, &request.raw_payload).await;
         }
