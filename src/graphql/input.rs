@@ -157,8 +157,8 @@ fn first_fault(document: &ExecutableDocument, variables: &Variables) -> Option<(
         let operation = &operation.node;
         for definition in &operation.variable_definitions {
             if let Some(default) = &definition.node.default_value {
-                let path = format!("${}", definition.node.name.node);
-                if let Some(found) = const_fault(&default.node, path) {
+                let place = Place::Default(definition.node.name.node.as_str());
+                if let Some(found) = const_fault(&default.node, &place) {
                     return Some(found);
                 }
             }
@@ -188,7 +188,9 @@ impl Finder<'_> {
                     field
                         .arguments
                         .iter()
-                        .find_map(|(name, value)| self.literal(&value.node, name.node.to_string()))
+                        .find_map(|(name, value)| {
+                            self.literal(&value.node, &Place::Argument(name.node.as_str()))
+                        })
                         .or_else(|| self.selections(&field.selection_set.node))
                 }
                 Selection::InlineFragment(fragment) => {
@@ -198,40 +200,66 @@ impl Finder<'_> {
             })
     }
 
-    fn literal(&self, value: &Value, path: String) -> Option<(String, Fault)> {
+    fn literal(&self, value: &Value, place: &Place<'_>) -> Option<(String, Fault)> {
         match value {
             Value::Variable(name) => self
                 .variables
                 .get(name)
-                .and_then(|value| const_fault(value, path)),
+                .and_then(|value| const_fault(value, place)),
             Value::Number(number) => canonical_number(number)
                 .is_err()
-                .then_some((path, Fault::OutOfRange)),
-            Value::String(text) => has_nul(text).then_some((path, Fault::Nul)),
+                .then(|| (place.to_string(), Fault::OutOfRange)),
+            Value::String(text) => has_nul(text).then(|| (place.to_string(), Fault::Nul)),
             Value::List(items) => items
                 .iter()
                 .enumerate()
-                .find_map(|(index, item)| self.literal(item, format!("{path}.{index}"))),
+                .find_map(|(index, item)| self.literal(item, &Place::Index(place, index))),
             Value::Object(map) => map.iter().find_map(|(key, item)| {
-                key_fault(key, &path).or_else(|| self.literal(item, format!("{path}.{key}")))
+                key_fault(key, place).or_else(|| self.literal(item, &Place::Key(place, key)))
             }),
             Value::Null | Value::Boolean(_) | Value::Binary(_) | Value::Enum(_) => None,
         }
     }
 }
 
-fn const_fault(value: &ConstValue, path: String) -> Option<(String, Fault)> {
+/// Where a value sits in the request: an argument or a variable's default, then the keys and
+/// list indexes leading to it. It is written out (`input.content.etapas.0`) only for a value
+/// refused, so walking a large input allocates nothing.
+#[derive(Debug, Clone, Copy)]
+enum Place<'a> {
+    /// An argument, by name.
+    Argument(&'a str),
+    /// A variable's default value (`$name`).
+    Default(&'a str),
+    /// A key of an object.
+    Key(&'a Place<'a>, &'a str),
+    /// An index of a list.
+    Index(&'a Place<'a>, usize),
+}
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Argument(name) => f.write_str(name),
+            Place::Default(name) => write!(f, "${name}"),
+            Place::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Place::Index(parent, index) => write!(f, "{parent}.{index}"),
+        }
+    }
+}
+
+fn const_fault(value: &ConstValue, place: &Place<'_>) -> Option<(String, Fault)> {
     match value {
         ConstValue::Number(number) => canonical_number(number)
             .is_err()
-            .then_some((path, Fault::OutOfRange)),
-        ConstValue::String(text) => has_nul(text).then_some((path, Fault::Nul)),
+            .then(|| (place.to_string(), Fault::OutOfRange)),
+        ConstValue::String(text) => has_nul(text).then(|| (place.to_string(), Fault::Nul)),
         ConstValue::List(items) => items
             .iter()
             .enumerate()
-            .find_map(|(index, item)| const_fault(item, format!("{path}.{index}"))),
+            .find_map(|(index, item)| const_fault(item, &Place::Index(place, index))),
         ConstValue::Object(map) => map.iter().find_map(|(key, item)| {
-            key_fault(key, &path).or_else(|| const_fault(item, format!("{path}.{key}")))
+            key_fault(key, place).or_else(|| const_fault(item, &Place::Key(place, key)))
         }),
         ConstValue::Null | ConstValue::Boolean(_) | ConstValue::Binary(_) | ConstValue::Enum(_) => {
             None
@@ -240,8 +268,8 @@ fn const_fault(value: &ConstValue, path: String) -> Option<(String, Fault)> {
 }
 
 /// A key holding NUL is reported at the object that holds it (the key itself is not printable).
-fn key_fault(key: &Name, path: &str) -> Option<(String, Fault)> {
-    has_nul(key).then(|| (path.to_owned(), Fault::Nul))
+fn key_fault(key: &Name, place: &Place<'_>) -> Option<(String, Fault)> {
+    has_nul(key).then(|| (place.to_string(), Fault::Nul))
 }
 
 fn has_nul(text: &str) -> bool {
