@@ -7,7 +7,9 @@
 //!   `SELECT 1` (`DB_CONN_CHECK_IDLE=0`), every document parsed anew
 //!   (`GRAPHQL_DOCUMENT_CACHE=0`), every token looked up (`AUTH_CACHE_SECONDS=0`) and, when `BENCH_BEFORE_BIN` names a build without the
 //!   `mimalloc` feature (`scripts/bench --api` makes one), glibc's allocator; so the gain of
-//!   those is a same-run ratio (throughput runs only);
+//!   those is a same-run ratio (throughput runs only); with `BENCH_BEFORE_SETTINGS=same` it runs
+//!   with today's settings instead, so `BENCH_BEFORE_BIN` and the current build are compared as
+//!   they are;
 //! - with `--peers`, PostGraphile 4 reading the same columns of the same POPs ([`peers`]).
 //!
 //! The requests: `autosavePop`, `pop(id)` and a `pops(first: 20)` list page with `clients`
@@ -161,7 +163,11 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
     let pool = s.clients.to_string();
     let base_env = [("SNAPSHOT_EVERY", "1"), ("DB_POOL_SIZE", pool.as_str())];
     let now = Server::start(&url, &base_env).await?;
-    let before_env: Vec<(&str, &str)> = base_env.iter().chain(BEFORE.iter()).copied().collect();
+    // `BENCH_BEFORE_SETTINGS=same`: "before" runs with today's settings, so two builds are
+    // compared as they are (an A/B of code); by default it runs with the pre-tuning ones.
+    let same_settings = std::env::var("BENCH_BEFORE_SETTINGS").is_ok_and(|v| v == "same");
+    let old_settings: &[(&str, &str)] = if same_settings { &[] } else { &BEFORE };
+    let before_env: Vec<(&str, &str)> = base_env.iter().chain(old_settings).copied().collect();
     let before_bin = std::env::var("BENCH_BEFORE_BIN").unwrap_or_else(|_| server::BINARY.into());
     let before = Server::start_binary(&before_bin, &url, &before_env).await?;
     let api_now = Api::new(&now.base, &token)?;
@@ -274,6 +280,13 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
             } else {
                 "the build `BENCH_BEFORE_BIN` (by default `--no-default-features`: glibc's allocator)"
             },
+            before_settings: if same_settings {
+                "the same settings as MapaGov (`BENCH_BEFORE_SETTINGS=same`: two builds compared)"
+            } else {
+                "`DB_CONN_CHECK_IDLE=0 GRAPHQL_DOCUMENT_CACHE=0 AUTH_CACHE_SECONDS=0` (a `SELECT 1` at \
+                 every pool check-out, every document parsed anew and every token looked up, as \
+                 before these settings existed)"
+            },
         },
     );
     Ok(())
@@ -355,6 +368,8 @@ struct Results {
     rss_idle: f64,
     rss_load: f64,
     before_build: &'static str,
+    /// The settings "before" ran with.
+    before_settings: &'static str,
 }
 
 /// One row of the table; `None` leaves its cell empty.
@@ -442,14 +457,12 @@ fn write(report: &mut Report, s: &Settings, r: &Results) {
     let mut text = format!(
         "\n## Request path with `fsync` on (PostgreSQL)\n\n\
          Same run, same database; throughput with {} clients, the pages and the diff with one \
-         client. MapaGov \"before\" is {} with \
-         `DB_CONN_CHECK_IDLE=0 GRAPHQL_DOCUMENT_CACHE=0 AUTH_CACHE_SECONDS=0` (a `SELECT 1` at \
-         every pool check-out, every document parsed anew and every token looked up, as before \
-         these settings existed); it runs the throughput loads only.\n\n\
+         client. MapaGov \"before\" is {} with {}; it runs the throughput loads only.\n\n\
          | measurement | MapaGov | MapaGov before | {}pgbench, same SQL | MapaGov ÷ pgbench | MapaGov ÷ before | MapaGov CPU / request | goal |\n\
          |---|---:|---:|{}---:|---:|---:|---:|---|",
         s.clients,
         r.before_build,
+        r.before_settings,
         if peer.is_some() { "PostGraphile 4 | " } else { "" },
         if peer.is_some() { "---:|" } else { "" },
     );
