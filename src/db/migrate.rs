@@ -5,7 +5,7 @@ use crate::config::{DatabaseConfig, DatabaseUrl};
 use crate::error::AppError;
 use diesel::backend::Backend;
 use diesel::migration::MigrationSource;
-use diesel_async::{AsyncConnection, AsyncMigrationHarness};
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, SimpleAsyncConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 /// PostgreSQL migrations (`migrations/postgres`).
@@ -46,7 +46,7 @@ pub async fn run(config: &DatabaseConfig, direction: Direction) -> Result<Vec<St
             apply(&mut harness, POSTGRES, direction)
         }
         DatabaseUrl::Sqlite(path) => {
-            let mut harness = AsyncMigrationHarness::new(open_sqlite(path).await?);
+            let mut harness = AsyncMigrationHarness::new(open_sqlite(path, config).await?);
             apply(&mut harness, SQLITE, direction)
         }
     }
@@ -62,18 +62,28 @@ pub async fn status(config: &DatabaseConfig) -> Result<Status, AppError> {
             read_status(&mut harness, POSTGRES)
         }
         DatabaseUrl::Sqlite(path) => {
-            let mut harness = AsyncMigrationHarness::new(open_sqlite(path).await?);
+            let mut harness = AsyncMigrationHarness::new(open_sqlite(path, config).await?);
             read_status(&mut harness, SQLITE)
         }
     }
     .map_err(|e| AppError::internal(format!("could not read migration status: {e}")))
 }
 
-async fn open_sqlite(path: &std::path::Path) -> Result<SqliteConn, AppError> {
+/// A connection of its own to the SQLite file, which waits for the file's lock as the pool's
+/// connections do (`DB_STATEMENT_TIMEOUT`) instead of failing at once with `database is locked`
+/// while the server writes (the readiness check reads the migrations of a running server).
+async fn open_sqlite(
+    path: &std::path::Path,
+    config: &DatabaseConfig,
+) -> Result<SqliteConn, AppError> {
     let path = path
         .to_str()
         .ok_or_else(|| AppError::internal("the SQLite path is not valid UTF-8"))?;
-    Ok(SqliteConn::establish(path).await?)
+    let mut conn = SqliteConn::establish(path).await?;
+    let busy_ms = config.statement_timeout.as_millis();
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {busy_ms}"))
+        .await?;
+    Ok(conn)
 }
 
 fn apply<DB: Backend>(
