@@ -121,10 +121,12 @@ crate::db_row! {
 }
 
 crate::db_row! {
-    /// Who a POP belongs to and whether it is out: what the access rules read of it
+    /// A POP's key, who it belongs to and whether it is out: what the access rules read of it
     /// ([`crate::domain::Actor`]), without its documents.
     #[derive(Debug, Clone, PartialEq)]
     pub struct PopOwnership from pops {
+        /// Internal key.
+        pub id: i64,
         /// Owner.
         pub created_by_id: Option<i64>,
         /// Area code, whose reviewers may read it.
@@ -139,6 +141,7 @@ crate::db_row! {
 impl From<&Pop> for PopOwnership {
     fn from(pop: &Pop) -> PopOwnership {
         PopOwnership {
+            id: pop.meta.id,
             created_by_id: pop.meta.created_by_id,
             area_codigo: pop.content.area_codigo.clone(),
             status: pop.meta.status,

@@ -7,7 +7,6 @@
 //! balancer sees the same people. Only those who may read the POP may send or see heartbeats.
 
 use super::Actor;
-use crate::db::models::Pop;
 use crate::db::presence::{self, Presence};
 use crate::db::{queries, Conn, Db};
 use crate::error::AppError;
@@ -41,12 +40,12 @@ pub async fn heartbeat(
     let client_id = checked(client_id)?;
     db.write(|mut conn| {
         async move {
-            let pop = readable(&mut conn, actor, pop).await?;
+            let pop_id = readable(&mut conn, actor, pop).await?;
             let now = Utc::now();
-            presence::expire(&mut conn, pop.meta.id, now - ttl).await?;
-            presence::touch(&mut conn, pop.meta.id, user_id, client_id, now).await?;
+            presence::expire(&mut conn, pop_id, now - ttl).await?;
+            presence::touch(&mut conn, pop_id, user_id, client_id, now).await?;
             Ok(editors_of(
-                presence::open_tabs(&mut conn, pop.meta.id, now - ttl).await?,
+                presence::open_tabs(&mut conn, pop_id, now - ttl).await?,
             ))
         }
         .scope_boxed()
@@ -65,8 +64,8 @@ pub async fn leave(
     let client_id = checked(client_id)?;
     db.write(|mut conn| {
         async move {
-            let pop = readable(&mut conn, actor, pop).await?;
-            presence::leave(&mut conn, pop.meta.id, user_id, client_id).await
+            let pop_id = readable(&mut conn, actor, pop).await?;
+            presence::leave(&mut conn, pop_id, user_id, client_id).await
         }
         .scope_boxed()
     })
@@ -82,8 +81,8 @@ pub async fn editors(
 ) -> Result<Vec<Editor>, AppError> {
     let mut pooled = db.read().await?;
     let mut conn = pooled.conn();
-    let pop = readable(&mut conn, actor, pop).await?;
-    let tabs = presence::open_tabs(&mut conn, pop.meta.id, Utc::now() - ttl).await?;
+    let pop_id = readable(&mut conn, actor, pop).await?;
+    let tabs = presence::open_tabs(&mut conn, pop_id, Utc::now() - ttl).await?;
     Ok(editors_of(tabs))
 }
 
@@ -99,11 +98,13 @@ fn checked(client_id: &str) -> Result<&str, AppError> {
     Ok(trimmed)
 }
 
-/// The POP if the actor may read it, else `NOT_FOUND` (as if it did not exist).
-async fn readable(conn: &mut Conn<'_>, actor: &Actor, pop: uuid::Uuid) -> Result<Pop, AppError> {
-    queries::pop_by_uuid(conn, pop)
+/// The POP's key if the actor may read it, else `NOT_FOUND` (as if it did not exist); its
+/// documents are not read.
+async fn readable(conn: &mut Conn<'_>, actor: &Actor, pop: uuid::Uuid) -> Result<i64, AppError> {
+    queries::pop_ownership_by_uuid(conn, pop)
         .await?
         .filter(|pop| actor.can_read(pop))
+        .map(|pop| pop.id)
         .ok_or(AppError::NotFound("POP"))
 }
 
