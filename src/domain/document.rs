@@ -10,17 +10,14 @@ use super::hash::integrity_hash;
 use crate::db::models::{PopContent, PopMeta};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// Builds the legacy document of a POP.
 pub fn document(meta: &PopMeta, content: &PopContent) -> Value {
-    document_parts(
-        content,
-        meta.status.as_str(),
-        meta.versao,
-        meta.created_at,
-        &meta.uuid.to_string(),
-    )
+    let uuid = meta.uuid.to_string();
+    DocumentView::of(meta, content, &uuid).to_value()
 }
 
 /// Builds the legacy document from its parts (for a POP not yet written).
@@ -31,27 +28,89 @@ pub fn document_parts(
     created_at: DateTime<Utc>,
     uuid: &str,
 ) -> Value {
-    json!({
-        "nome_usuario": content.nome_usuario,
-        "area": { "codigo": content.area_codigo, "nome": content.area_nome },
-        "macroprocesso": content.macroprocesso,
-        "codigo_processo": content.codigo_processo,
-        "nome_processo": content.nome_processo,
-        "processo_especifico": content.processo_especifico,
-        "entrega_esperada": content.entrega_esperada,
-        "dispositivos_normativos": content.dispositivos_normativos,
-        "sistemas": content.sistemas_utilizados,
-        "operadores": content.operadores,
-        "pontos_atencao": content.pontos_atencao,
-        "etapas": content.etapas,
-        "documentos_utilizados": content.documentos_utilizados,
-        "fluxos_entrada": content.fluxos_entrada,
-        "fluxos_saida": content.fluxos_saida,
-        "data_criacao": created_at.format("%d/%m/%Y %H:%M").to_string(),
-        "status": status,
-        "versao": versao,
-        "uuid": uuid,
-    })
+    DocumentView {
+        content,
+        status,
+        versao,
+        created_at,
+        uuid,
+    }
+    .to_value()
+}
+
+/// The legacy document of a POP, borrowed from its parts: it serializes to the same JSON text as
+/// the [`Value`] of [`document`] (the keys in code-point order, as `serde_json`'s map keeps them),
+/// so a reader can write it out without copying the content into a [`Value`] first.
+pub struct DocumentView<'a> {
+    content: &'a PopContent,
+    status: &'a str,
+    versao: i32,
+    created_at: DateTime<Utc>,
+    uuid: &'a str,
+}
+
+impl<'a> DocumentView<'a> {
+    /// The document of a stored POP; `uuid` is its public id as text.
+    pub fn of(meta: &PopMeta, content: &'a PopContent, uuid: &'a str) -> Self {
+        DocumentView {
+            content,
+            status: meta.status.as_str(),
+            versao: meta.versao,
+            created_at: meta.created_at,
+            uuid,
+        }
+    }
+
+    /// The document as a [`Value`].
+    fn to_value(&self) -> Value {
+        match serde_json::to_value(self) {
+            Ok(document) => document,
+            // Strings, numbers and JSON values under string keys: serializing cannot fail.
+            Err(_) => Value::Null,
+        }
+    }
+}
+
+/// The `area` object of a document.
+#[derive(Serialize)]
+struct AreaView<'a> {
+    codigo: &'a Option<String>,
+    nome: &'a Option<String>,
+}
+
+impl Serialize for DocumentView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let c = self.content;
+        let created = self.created_at.format("%d/%m/%Y %H:%M");
+        // In code-point order, the order `serde_json::Map` writes a document's keys in.
+        let mut map = serializer.serialize_map(Some(19))?;
+        map.serialize_entry(
+            "area",
+            &AreaView {
+                codigo: &c.area_codigo,
+                nome: &c.area_nome,
+            },
+        )?;
+        map.serialize_entry("codigo_processo", &c.codigo_processo)?;
+        map.serialize_entry("data_criacao", &format_args!("{created}"))?;
+        map.serialize_entry("dispositivos_normativos", &c.dispositivos_normativos)?;
+        map.serialize_entry("documentos_utilizados", &c.documentos_utilizados)?;
+        map.serialize_entry("entrega_esperada", &c.entrega_esperada)?;
+        map.serialize_entry("etapas", &c.etapas)?;
+        map.serialize_entry("fluxos_entrada", &c.fluxos_entrada)?;
+        map.serialize_entry("fluxos_saida", &c.fluxos_saida)?;
+        map.serialize_entry("macroprocesso", &c.macroprocesso)?;
+        map.serialize_entry("nome_processo", &c.nome_processo)?;
+        map.serialize_entry("nome_usuario", &c.nome_usuario)?;
+        map.serialize_entry("operadores", &c.operadores)?;
+        map.serialize_entry("pontos_atencao", &c.pontos_atencao)?;
+        map.serialize_entry("processo_especifico", &c.processo_especifico)?;
+        map.serialize_entry("sistemas", &c.sistemas_utilizados)?;
+        map.serialize_entry("status", self.status)?;
+        map.serialize_entry("uuid", self.uuid)?;
+        map.serialize_entry("versao", &self.versao)?;
+        map.end()
+    }
 }
 
 /// The legacy hash of a POP's current document.
@@ -116,6 +175,7 @@ pub fn from_fields(fields: Map<String, Value>) -> Result<PopContent, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn fixture_snapshots() -> Vec<Value> {
         let path = concat!(
@@ -154,6 +214,30 @@ mod tests {
             assert_eq!(
                 integrity_hash(&rebuilt),
                 snap["integrity_hash"].as_str().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn the_borrowed_document_writes_the_text_of_the_document_value() {
+        for snap in fixture_snapshots() {
+            let payload = &snap["payload"];
+            let content = content_from_document(payload).unwrap();
+            let view = DocumentView {
+                content: &content,
+                status: payload["status"].as_str().unwrap(),
+                versao: payload["versao"].as_i64().unwrap() as i32,
+                created_at: chrono::NaiveDateTime::parse_from_str(
+                    payload["data_criacao"].as_str().unwrap(),
+                    "%d/%m/%Y %H:%M",
+                )
+                .unwrap()
+                .and_utc(),
+                uuid: payload["uuid"].as_str().unwrap(),
+            };
+            assert_eq!(
+                serde_json::to_string(&view).unwrap(),
+                serde_json::to_string(payload).unwrap()
             );
         }
     }
