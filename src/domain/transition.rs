@@ -385,11 +385,28 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
 
 /// `DOCUMENT_TOO_LARGE` when the JSON of `doc` exceeds `limit` bytes.
 pub fn check_size(doc: &Value, limit: usize) -> Result<(), AppError> {
-    let size = serde_json::to_vec(doc).map_err(AppError::internal)?.len();
+    let mut counted = ByteCount(0);
+    serde_json::to_writer(&mut counted, doc).map_err(AppError::internal)?;
+    let size = counted.0;
     if size > limit {
         return Err(AppError::DocumentTooLarge { size, limit });
     }
     Ok(())
+}
+
+/// A writer that only counts the bytes written to it: the size of a document's JSON text
+/// without keeping the text.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Takes a snapshot of `pop`, whose document is `doc`.
