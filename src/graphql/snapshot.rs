@@ -207,17 +207,24 @@ impl SnapshotQuery {
             .map(|id| super::node::snapshot_key("toId", id))
             .transpose()?;
         let actor = actor(ctx)?;
-        let from = snapshots::readable(db, &actor, from_id)
-            .await?
-            .ok_or(AppError::NotFound("snapshot"))?;
-        let to = match to_id {
-            Some(id) => Some(
-                snapshots::readable(db, &actor, id)
+        // The two reads on two connections at once: a large snapshot's payload takes the
+        // database a while to read out, so the second does not wait for the first.
+        let (from, to) = tokio::try_join!(
+            async {
+                snapshots::readable(db, &actor, from_id)
                     .await?
-                    .ok_or(AppError::NotFound("snapshot"))?,
-            ),
-            None => None,
-        };
+                    .ok_or(AppError::NotFound("snapshot"))
+            },
+            async {
+                match to_id {
+                    Some(id) => snapshots::readable(db, &actor, id)
+                        .await?
+                        .map(Some)
+                        .ok_or(AppError::NotFound("snapshot")),
+                    None => Ok(None),
+                }
+            },
+        )?;
         let diff = snapshots::diff(db, &from, to.as_ref()).await?;
         Ok(SnapshotDiff {
             from: SnapshotObject(from),
