@@ -16,7 +16,6 @@ use crate::domain::{document, pops, workflow, Status};
 use crate::error::AppError;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject, ID};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Workflow status of a POP.
@@ -160,12 +159,12 @@ impl PopObject {
         self.0.meta.is_completo
     }
     /// The legacy document: exactly what `integrityHash` covers, plus `uuid`.
-    async fn document(&self) -> Result<Json<Box<RawValue>>> {
+    async fn document(&self) -> Result<Json<Box<serde_json::value::RawValue>>> {
         // Written straight from the row to JSON text, which the response then copies verbatim:
         // no `Value` tree built, converted to GraphQL's value and serialized again.
         let uuid = self.0.meta.uuid.to_string();
         let view = document::DocumentView::of(&self.0.meta, &self.0.content, &uuid);
-        Ok(Json(RawValue::from_string(serde_json::to_string(&view)?)?))
+        Ok(Json(serde_json::value::to_raw_value(&view)?))
     }
     /// The content of `document`, typed: steps, their decision scenarios, documents used, lists of strings.
     async fn content(&self) -> PopContent {
