@@ -410,6 +410,10 @@ async fn snapshots_of_two_pops_cannot_be_compared(backend: Backend) {
         .error(DIFF, json!({"from": a["id"], "to": "999999"}))
         .await;
     assert_eq!(err["extensions"]["code"], "NOT_FOUND");
+    let err = server
+        .error(DIFF, json!({"from": "999999", "to": a["id"]}))
+        .await;
+    assert_eq!(err["extensions"]["code"], "NOT_FOUND");
     // Fields of a snapshot read through the fragment stay consistent with its hash.
     let doc = format!(
         "query($id: ID!) {{ snapshot(id: $id) {{ ...SnapshotFields }} }} {SNAPSHOT_FIELDS}"

@@ -142,6 +142,16 @@ async fn nobody_reaches_a_pop_that_is_not_theirs(backend: Backend) {
         bobs_pop, pop_id,
         "the same session id gave Bob a POP of his own"
     );
+    // Nor does comparing a snapshot of his own with one of hers: `toId` is checked as `fromId` is.
+    let bobs_snapshot = backup(&bob, "user_1760235456618").await[0]["id"].clone();
+    let diff =
+        "query($from: ID!, $to: ID) { snapshotDiff(fromId: $from, toId: $to) { changedFields } }";
+    for to in [json!(snapshot_id), json!("999999")] {
+        let err = bob
+            .error(diff, json!({"from": bobs_snapshot, "to": to}))
+            .await;
+        assert_eq!(err["extensions"]["code"], "NOT_FOUND", "toId {to}");
+    }
 
     // Nothing Bob tried changed Alice's POP.
     let history = alice
