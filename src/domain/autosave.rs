@@ -373,13 +373,13 @@ async fn session_pop(
 
 /// The changed fields: `(name, old, new)`, steps with their ids ([`steps::identify`]).
 pub(super) fn changed_fields(before: &PopContent, fields: &Map<String, Value>) -> Vec<FieldChange> {
-    let old = to_fields(before);
+    let mut old = to_fields(before);
     fields
         .iter()
         .filter(|(_, new)| !new.is_null())
         .filter_map(|(name, new)| {
-            let previous = old.get(name)?;
-            (previous != new).then(|| (name.clone(), previous.clone(), new.clone()))
+            let previous = old.remove(name)?;
+            (previous != *new).then(|| (name.clone(), previous, new.clone()))
         })
         .collect()
 }

@@ -180,7 +180,7 @@ pub async fn restore_paths(
             let (safety, _) = take_unless_current(
                 &mut conn,
                 &pop,
-                &safety_doc,
+                safety_doc,
                 SnapshotKind::PreRestore,
                 actor,
                 now,

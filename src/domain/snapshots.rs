@@ -81,7 +81,7 @@ async fn backup_one(
         return Ok(None);
     }
     let doc = document(&pop.meta, &pop.content);
-    let taken = take(conn, &pop, &doc, SnapshotKind::Backup, label, actor, now).await?;
+    let taken = take(conn, &pop, doc, SnapshotKind::Backup, label, actor, now).await?;
     Ok(Some(taken))
 }
 
@@ -119,7 +119,7 @@ pub async fn restore(
             check_expected_hash(&mut conn, &pop, expected.hash).await?;
             let doc = document(&pop.meta, &pop.content);
             let (safety, _) =
-                take_unless_current(&mut conn, &pop, &doc, SnapshotKind::PreRestore, actor, now)
+                take_unless_current(&mut conn, &pop, doc, SnapshotKind::PreRestore, actor, now)
                     .await?;
             let mut content = content_from_document(&restored.payload)?;
             // A snapshot older than step ids: its steps get theirs now (see `steps`).

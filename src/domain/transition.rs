@@ -117,33 +117,41 @@ pub async fn apply(
     conn: &mut Conn<'_>,
     actor: &Actor,
     pop: Pop,
-    change: Change<'_>,
+    mut change: Change<'_>,
     now: DateTime<Utc>,
 ) -> Result<Applied, AppError> {
     // Both databases keep microseconds: the state built here is exactly what a read returns.
     let now = now.trunc_subsecs(6);
     let before = pop;
-    let mut next = before.clone();
+    // The new content moves out of the change (nothing reads it there again); the rest of the
+    // row is copied from the POP as it was.
+    let content = match &mut change {
+        Change::Autosave { content, .. }
+        | Change::Restore { content, .. }
+        | Change::PartialRestore { content, .. } => std::mem::take(content),
+        Change::Status { .. } | Change::Delete => before.content.clone(),
+    };
+    let mut next = Pop {
+        meta: before.meta.clone(),
+        content,
+    };
     next.meta.autosave_sequence += 1;
     next.meta.updated_at = now;
     next.meta.last_activity_at = now;
     let mut limit = None;
     match &change {
         Change::Autosave {
-            content,
             raw_payload,
             max_document_bytes,
             ..
         } => {
-            next.content = content.clone();
             if let Some(raw) = raw_payload {
                 next.meta.raw_payload = Some((*raw).clone());
             }
             next.meta.last_autosave_at = Some(now);
             limit = Some(*max_document_bytes);
         }
-        Change::Restore { content, .. } | Change::PartialRestore { content, .. } => {
-            next.content = content.clone();
+        Change::Restore { .. } | Change::PartialRestore { .. } => {
             // The editor's form state describes the content before the restore: a front end
             // rebuilding its form from it would undo the restore on its next save.
             next.meta.raw_payload = None;
@@ -193,11 +201,12 @@ pub async fn apply(
     )
     .await?;
 
+    // The document moves into the snapshot taken, if any: a published version is written first.
     let snapshot = match &change {
         Change::Autosave { snapshot_every, .. } => {
             let every = i32::try_from(*snapshot_every).unwrap_or(i32::MAX).max(1);
             if next.meta.autosave_sequence % every == 0 {
-                match take_unless_current(conn, &next, &doc, SnapshotKind::Autosave, actor, now)
+                match take_unless_current(conn, &next, doc, SnapshotKind::Autosave, actor, now)
                     .await?
                 {
                     (snapshot, true) => Some(snapshot),
@@ -207,24 +216,6 @@ pub async fn apply(
                 None
             }
         }
-        Change::Status {
-            to: Status::Published,
-            ..
-        } => Some(
-            take(
-                conn,
-                &next,
-                &doc,
-                SnapshotKind::StatusChange,
-                None,
-                actor,
-                now,
-            )
-            .await?,
-        ),
-        _ => None,
-    };
-    match &change {
         Change::Status {
             to: Status::Published,
             reason,
@@ -242,15 +233,20 @@ pub async fn apply(
                 },
             )
             .await?;
+            let kind = SnapshotKind::StatusChange;
+            Some(take(conn, &next, doc, kind, None, actor, now).await?)
         }
         Change::Status {
             to: Status::Archived,
             ..
-        } => versions::clear_current(conn, next.meta.id).await?,
-        _ => {}
-    }
+        } => {
+            versions::clear_current(conn, next.meta.id).await?;
+            None
+        }
+        _ => None,
+    };
 
-    let log = history(&before, &next, &change, snapshot.as_ref());
+    let log = history(&before, &next, change, snapshot.as_ref());
     let rows: Vec<NewChange> = log
         .into_iter()
         .map(|(action, (field_name, old, new), snapshot_id)| NewChange {
@@ -296,23 +292,16 @@ fn restored_fields(before: &Pop, next: &Pop, snapshot: Option<i64>) -> Vec<LogRo
         .collect()
 }
 
-/// The change-log rows of `change`, which took `before` to `next`.
-fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapshot>) -> Vec<LogRow> {
+/// The change-log rows of `change`, which took `before` to `next` (an autosave's changed values
+/// move into its rows).
+fn history(before: &Pop, next: &Pop, change: Change<'_>, taken: Option<&Snapshot>) -> Vec<LogRow> {
     let row = |action, field: &str, old: Option<Value>, new: Option<Value>, snapshot| {
         (action, (field.to_owned(), old, new), snapshot)
     };
     match change {
         Change::Autosave { changes, .. } => changes
-            .iter()
-            .map(|(field, old, new)| {
-                row(
-                    ChangeAction::Autosave,
-                    field,
-                    Some(old.clone()),
-                    Some(new.clone()),
-                    None,
-                )
-            })
+            .into_iter()
+            .map(|(field, old, new)| (ChangeAction::Autosave, (field, Some(old), Some(new)), None))
             .collect(),
         Change::Restore { snapshot, .. } => {
             let mut rows = restored_fields(before, next, Some(snapshot.id));
@@ -333,14 +322,14 @@ fn history(before: &Pop, next: &Pop, change: &Change<'_>, taken: Option<&Snapsho
             snapshot_id,
             ..
         } => {
-            let mut rows = restored_fields(before, next, *snapshot_id);
+            let mut rows = restored_fields(before, next, snapshot_id);
             // Always say what was restored from where, even when nothing differed.
             rows.push(row(
                 ChangeAction::Restore,
                 RESTORE_SOURCE,
                 None,
-                Some(source.clone()),
-                *snapshot_id,
+                Some(source),
+                snapshot_id,
             ));
             rows
         }
@@ -409,17 +398,19 @@ impl std::io::Write for ByteCount {
     }
 }
 
-/// Takes a snapshot of `pop`, whose document is `doc`.
+/// Takes a snapshot of `pop`, whose document is `doc` (kept as the snapshot's payload).
 pub async fn take(
     conn: &mut Conn<'_>,
     pop: &Pop,
-    doc: &Value,
+    doc: Value,
     kind: SnapshotKind,
     label: Option<&str>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Snapshot, AppError> {
-    queries::insert_snapshot(
+    // Both databases keep microseconds: the snapshot returned is exactly what a read returns.
+    let created_at = now.trunc_subsecs(6);
+    let (id, sequence) = queries::insert_snapshot(
         conn,
         &NewSnapshot {
             pop_id: pop.meta.id,
@@ -428,13 +419,30 @@ pub async fn take(
             autosave_sequence: pop.meta.autosave_sequence,
             status: pop.meta.status,
             integrity_hash: &pop.meta.integrity_hash,
-            payload: doc,
+            payload: &doc,
             label,
             created_by_id: actor.user_id,
-            created_at: now,
+            created_at,
         },
     )
-    .await
+    .await?;
+    Ok(Snapshot {
+        id,
+        legacy_id: None,
+        pop_id: pop.meta.id,
+        sequence,
+        kind,
+        versao: pop.meta.versao,
+        autosave_sequence: pop.meta.autosave_sequence,
+        status: pop.meta.status,
+        integrity_hash: pop.meta.integrity_hash.clone(),
+        payload: doc,
+        milestone: false,
+        milestone_label: None,
+        label: label.map(str::to_owned),
+        created_by_id: actor.user_id,
+        created_at,
+    })
 }
 
 /// The latest snapshot of `pop` if it already holds `pop`'s document `doc` (`false`), else a new
@@ -442,7 +450,7 @@ pub async fn take(
 pub async fn take_unless_current(
     conn: &mut Conn<'_>,
     pop: &Pop,
-    doc: &Value,
+    doc: Value,
     kind: SnapshotKind,
     actor: &Actor,
     now: DateTime<Utc>,

@@ -115,18 +115,18 @@ diesel::define_sql_function! {
 }
 
 /// Inserts a snapshot with the POP's next sequence number, in one statement that returns only
-/// what the database chose (its id and sequence): the snapshot returned is built from `new`, so
-/// its payload is neither sent back nor decoded again. Its time is kept to the microsecond, as
-/// both databases store it.
+/// what the database chose: its id and sequence (the caller already holds the rest, so the
+/// payload is neither sent back nor decoded again). Its time is kept to the microsecond, as both
+/// databases store it.
 pub async fn insert_snapshot(
     conn: &mut Conn<'_>,
     new: &NewSnapshot<'_>,
-) -> Result<Snapshot, AppError> {
+) -> Result<(i64, i32), AppError> {
     let new = NewSnapshot {
         created_at: new.created_at.trunc_subsecs(6),
         ..new.clone()
     };
-    let (id, sequence) = with_backend!(conn, |c| {
+    Ok(with_backend!(conn, |c| {
         let last = schema::pop_snapshots::table
             .filter(schema::pop_snapshots::pop_id.eq(new.pop_id))
             .select(diesel::dsl::max(schema::pop_snapshots::sequence))
@@ -140,24 +140,7 @@ pub async fn insert_snapshot(
             .returning((schema::pop_snapshots::id, schema::pop_snapshots::sequence))
             .get_result::<(i64, i32)>(c)
             .await
-    })?;
-    Ok(Snapshot {
-        id,
-        legacy_id: None,
-        pop_id: new.pop_id,
-        sequence,
-        kind: new.kind,
-        versao: new.versao,
-        autosave_sequence: new.autosave_sequence,
-        status: new.status,
-        integrity_hash: new.integrity_hash.to_owned(),
-        payload: new.payload.clone(),
-        milestone: false,
-        milestone_label: None,
-        label: new.label.map(str::to_owned),
-        created_by_id: new.created_by_id,
-        created_at: new.created_at,
-    })
+    })?)
 }
 
 /// Marks a snapshot as a milestone.
