@@ -27,7 +27,7 @@ use crate::measure::Measurement;
 use crate::pg_cluster::{ClusterOptions, PgCluster, APP_ROLE};
 use crate::pgbench::PgBench;
 use crate::report::{fmt, Report};
-use crate::server::{self, CpuWindow, MemorySampler, Server};
+use crate::server::{self, CpuOf, CpuWindow, MemorySampler, Server};
 use crate::{data, peers, BoxError, Settings, DB};
 use serde_json::json;
 use std::fmt::Write as _;
@@ -38,22 +38,46 @@ use std::process::{Command, Stdio};
 struct Figure {
     measured: Measurement,
     cpu_ms: f64,
+    /// PostgreSQL's CPU per operation (the postmaster and its processes).
+    pg_cpu_ms: f64,
+    /// The load client's CPU per operation (this process).
+    client_cpu_ms: f64,
+}
+
+/// The processes whose CPU a run measures: the server under load and PostgreSQL's postmaster.
+#[derive(Clone, Copy)]
+struct Watch {
+    server: u32,
+    pg: u32,
 }
 
 /// Runs `load` while timing `pid`'s CPU over the measured window; with `BENCH_PERF=<dir>`, also
 /// records a CPU profile of the window as `<dir>/<label>.perf.data` ([`profile`]).
-async fn with_cpu<F>(pid: u32, label: &str, s: &Settings, load: F) -> Result<Figure, BoxError>
+async fn with_cpu<F>(watch: Watch, label: &str, s: &Settings, load: F) -> Result<Figure, BoxError>
 where
     F: Future<Output = Result<Measurement, BoxError>>,
 {
-    let cpu = CpuWindow::start(pid, s.warmup, s.window);
-    let perf = std::env::var_os("BENCH_PERF").map(|dir| profile(pid, label, dir.into(), s));
+    let processes = vec![
+        CpuOf::Tree(watch.server),
+        CpuOf::Tree(watch.pg),
+        CpuOf::Process(std::process::id()),
+    ];
+    let cpu = CpuWindow::start(processes, s.warmup, s.window);
+    let perf =
+        std::env::var_os("BENCH_PERF").map(|dir| profile(watch.server, label, dir.into(), s));
     let measured = load.await?;
-    let cpu_ms = cpu.per_operation_ms(measured.count);
+    let [cpu_ms, pg_cpu_ms, client_cpu_ms] = cpu.per_operation_ms(measured.count)[..] else {
+        return Err("the CPU window measured another number of processes".into());
+    };
     if let Some(perf) = perf {
         perf.join().map_err(|_| "the profiler thread panicked")??;
     }
-    Ok(Figure { measured, cpu_ms })
+    Ok(Figure {
+        measured,
+        cpu_ms,
+        pg_cpu_ms,
+        client_cpu_ms,
+    })
 }
 
 /// `perf record -g` of process `pid` over the measured window, into `dir/<label>.perf.data`,
@@ -175,11 +199,14 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
     let pgbench = PgBench::new(cluster.port(), APP_ROLE, cluster.password(), DB);
     let pops = api::create_pops(&api_now, &cluster, s.clients).await?;
     let rss_idle = server::proc_mib(now.pid(), "VmRSS").unwrap_or(0.0);
+    let pg = cluster.postmaster_pid();
+    let watch = |server| Watch { server, pg };
 
     crate::step("autosave, fsync on: pgbench, MapaGov before, MapaGov");
-    let save_pg = api::autosave_pgbench(&pgbench, &pops, s)?;
+    let (save_pg, save_pg_cpu) =
+        pgbench_with_cpu(pg, s, || api::autosave_pgbench(&pgbench, &pops, s))?;
     let save_before = with_cpu(
-        before.pid(),
+        watch(before.pid()),
         "autosave-before",
         s,
         api::autosave_api(&api_before, &pops, s),
@@ -187,7 +214,7 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
     .await?;
     let sampler = MemorySampler::start(now.pid(), "VmRSS");
     let save_now = with_cpu(
-        now.pid(),
+        watch(now.pid()),
         "autosave",
         s,
         api::autosave_api(&api_now, &pops, s),
@@ -196,15 +223,22 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
     let rss_load = sampler.finish();
 
     crate::step("pop(id), fsync on: pgbench, MapaGov before, MapaGov");
-    let read_pg = api::read_pop_pgbench(&pgbench, &pops, s)?;
+    let (read_pg, read_pg_cpu) =
+        pgbench_with_cpu(pg, s, || api::read_pop_pgbench(&pgbench, &pops, s))?;
     let read_before = with_cpu(
-        before.pid(),
+        watch(before.pid()),
         "pop-before",
         s,
         api::read_pop_api(&api_before, &pops, s),
     )
     .await?;
-    let read_now = with_cpu(now.pid(), "pop", s, api::read_pop_api(&api_now, &pops, s)).await?;
+    let read_now = with_cpu(
+        watch(now.pid()),
+        "pop",
+        s,
+        api::read_pop_api(&api_now, &pops, s),
+    )
+    .await?;
 
     // Generated after the POPs above, so the newest 20 (the list's first page) are bulk POPs.
     crate::step(&format!(
@@ -222,15 +256,16 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
     let bulk = api::bulk_pops(&cluster)?;
 
     crate::step("pops(first: 20), fsync on: pgbench, MapaGov before, MapaGov");
-    let list_pg = api::pops_list_pgbench(&pgbench, &cluster, s)?;
+    let (list_pg, list_pg_cpu) =
+        pgbench_with_cpu(pg, s, || api::pops_list_pgbench(&pgbench, &cluster, s))?;
     let list_before = with_cpu(
-        before.pid(),
+        watch(before.pid()),
         "pops-before",
         s,
         api::pops_list_api(&api_before, s),
     )
     .await?;
-    let list_now = with_cpu(now.pid(), "pops", s, api::pops_list_api(&api_now, s)).await?;
+    let list_now = with_cpu(watch(now.pid()), "pops", s, api::pops_list_api(&api_now, s)).await?;
     drop(before);
 
     crate::step("pop(id): peers");
@@ -240,14 +275,20 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
     };
 
     crate::step("pop.snapshots and popHistory pages, fsync on: pgbench, MapaGov");
-    let snapshots_page = page(&api_now, &pgbench, &bulk, now.pid(), s, true).await?;
-    let history_page = page(&api_now, &pgbench, &bulk, now.pid(), s, false).await?;
+    let snapshots_page = page(&api_now, &pgbench, &bulk, watch(now.pid()), s, true).await?;
+    let history_page = page(&api_now, &pgbench, &bulk, watch(now.pid()), s, false).await?;
 
     crate::step("snapshotDiff, fsync on: pgbench, MapaGov");
     let pair = api::diff_snapshots(&api_now).await?;
     let diff = Latency {
         pg: api::diff_pgbench(&pgbench, &pair, s)?,
-        now: with_cpu(now.pid(), "diff", s, api::diff_api(&api_now, &pair, s)).await?,
+        now: with_cpu(
+            watch(now.pid()),
+            "diff",
+            s,
+            api::diff_api(&api_now, &pair, s),
+        )
+        .await?,
     };
 
     write(
@@ -256,16 +297,19 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
         &Results {
             save: Throughput {
                 pg: save_pg,
+                pg_cpu_ms: save_pg_cpu,
                 before: save_before,
                 now: save_now,
             },
             read: Throughput {
                 pg: read_pg,
+                pg_cpu_ms: read_pg_cpu,
                 before: read_before,
                 now: read_now,
             },
             list: Throughput {
                 pg: list_pg,
+                pg_cpu_ms: list_pg_cpu,
                 before: list_before,
                 now: list_now,
             },
@@ -298,7 +342,7 @@ async fn page(
     api: &Api,
     pgbench: &PgBench,
     bulk: &BulkPops,
-    pid: u32,
+    watch: Watch,
     s: &Settings,
     snapshots: bool,
 ) -> Result<Latency, BoxError> {
@@ -310,7 +354,7 @@ async fn page(
     Ok(Latency {
         pg: api::history_page_pgbench(pgbench, bulk, s, snapshots)?,
         now: with_cpu(
-            pid,
+            watch,
             label,
             s,
             api::history_page_api(api, bulk, s, snapshots),
@@ -341,12 +385,31 @@ async fn postgraphile_reads(
             Ok(())
         }
     });
-    with_cpu(peer.pid(), "postgraphile", s, load).await
+    let watch = Watch {
+        server: peer.pid(),
+        pg: cluster.postmaster_pid(),
+    };
+    with_cpu(watch, "postgraphile", s, load).await
+}
+
+/// Runs a pgbench `load` while timing PostgreSQL's CPU (`pg`, the postmaster) over the measured
+/// window: the measurement and PostgreSQL's CPU per transaction.
+fn pgbench_with_cpu(
+    pg: u32,
+    s: &Settings,
+    load: impl FnOnce() -> Result<Measurement, BoxError>,
+) -> Result<(Measurement, f64), BoxError> {
+    let cpu = CpuWindow::start(vec![CpuOf::Tree(pg)], s.warmup, s.window);
+    let measured = load()?;
+    let pg_ms = cpu.per_operation_ms(measured.count)[0];
+    Ok((measured, pg_ms))
 }
 
 /// A throughput run (`clients` clients): pgbench, MapaGov before, MapaGov.
 struct Throughput {
     pg: Measurement,
+    /// PostgreSQL's CPU per transaction in pgbench's run.
+    pg_cpu_ms: f64,
     before: Figure,
     now: Figure,
 }
@@ -565,6 +628,7 @@ fn write(report: &mut Report, s: &Settings, r: &Results) {
         r.rss_idle,
         r.rss_load,
     );
+    write_cpu_shares(&mut text, r);
     if r.read_peer.is_some() {
         let _ = write!(
             text,
@@ -578,4 +642,57 @@ fn write(report: &mut Report, s: &Settings, r: &Results) {
         );
     }
     report.push(&text);
+}
+
+/// Where the machine's CPU went in each throughput run: per request, the server's, PostgreSQL's
+/// and the load client's, next to what the cores had (cores ÷ rate); what is left is idle time
+/// or other processes.
+fn write_cpu_shares(text: &mut String, r: &Results) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let _ = write!(
+        text,
+        "\n\nCPU per request by process in the throughput runs (user + system, over the measured \
+         window): the server (with its workers), PostgreSQL (the postmaster and every backend) and \
+         the load client (the benchmark's own process); \"cores ÷ rate\" is the CPU time the \
+         machine's {cores} cores had per request. When the three add up to it, the machine was \
+         saturated, and a server's throughput depends on what the other two cost as much as on \
+         its own share.\n\n\
+         | run | server | PostgreSQL | load client | sum | cores ÷ rate |\n|---|---:|---:|---:|---:|---:|"
+    );
+    let available = |m: &Measurement| cores * 1000.0 / m.rate.max(f64::MIN_POSITIVE);
+    let mut runs = Vec::new();
+    for (what, t) in [
+        ("autosave", &r.save),
+        ("`pop(id)`", &r.read),
+        ("`pops(first: 20)`", &r.list),
+    ] {
+        runs.push((format!("{what}, MapaGov before"), &t.before));
+        runs.push((format!("{what}, MapaGov"), &t.now));
+        if let (Some(peer), "`pop(id)`") = (&r.read_peer, what) {
+            runs.push(("`popByUuid`, PostGraphile".into(), peer));
+        }
+    }
+    for (run, f) in runs {
+        let sum = f.cpu_ms + f.pg_cpu_ms + f.client_cpu_ms;
+        let _ = write!(
+            text,
+            "\n| {run} | {:.3} ms | {:.3} ms | {:.3} ms | {sum:.3} ms | {:.3} ms |",
+            f.cpu_ms,
+            f.pg_cpu_ms,
+            f.client_cpu_ms,
+            available(&f.measured),
+        );
+    }
+    for (what, t) in [
+        ("autosave", &r.save),
+        ("`pop(id)`", &r.read),
+        ("`pops(first: 20)`", &r.list),
+    ] {
+        let _ = write!(
+            text,
+            "\n| {what}, pgbench's SQL |  | {:.3} ms | (pgbench) |  | {:.3} ms |",
+            t.pg_cpu_ms,
+            available(&t.pg),
+        );
+    }
 }

@@ -6,7 +6,7 @@
 use crate::load::{self, Api};
 use crate::measure::{self, Measurement};
 use crate::report::{Report, Row};
-use crate::server::{self, CpuWindow, Server};
+use crate::server::{self, CpuOf, CpuWindow, Server};
 use crate::{data, step, BoxError, Settings};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -200,13 +200,13 @@ pub async fn section(
         }));
     }
     let idle_window = Duration::from_secs(5);
-    let idle_cpu = CpuWindow::start(reader.pid(), Duration::ZERO, idle_window);
+    let idle_cpu = CpuWindow::start(vec![CpuOf::Tree(reader.pid())], Duration::ZERO, idle_window);
     tokio::time::sleep(idle_window).await;
-    let idle_ms_per_s = idle_cpu.per_operation_ms(1) / idle_window.as_secs_f64();
+    let idle_ms_per_s = idle_cpu.per_operation_ms(1)[0] / idle_window.as_secs_f64();
     let rss_open = server::proc_mib(reader.pid(), "VmRSS").unwrap_or(0.0);
 
-    let reader_cpu = CpuWindow::start(reader.pid(), s.warmup, s.window);
-    let writer_cpu = CpuWindow::start(writer.pid(), s.warmup, s.window);
+    let servers = vec![CpuOf::Tree(reader.pid()), CpuOf::Tree(writer.pid())];
+    let cpu = CpuWindow::start(servers, s.warmup, s.window);
     // Events delivered in the measured window, counted as the CPU is.
     let counted = {
         let fanned = Arc::clone(&fanned);
@@ -219,8 +219,9 @@ pub async fn section(
         })
     };
     let loaded = save_loop(&api, s, &uuids, &sequences, None).await?;
-    let reader_ms = reader_cpu.per_operation_ms(1);
-    let writer_ms = writer_cpu.per_operation_ms(1);
+    let [reader_ms, writer_ms] = cpu.per_operation_ms(1)[..] else {
+        return Err("the CPU window measured another number of processes".into());
+    };
     let delivered = counted.await?;
     let rss_loaded = server::proc_mib(reader.pid(), "VmRSS").unwrap_or(0.0);
     stop(listeners).await?;

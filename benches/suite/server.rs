@@ -207,6 +207,15 @@ fn own_ticks(pid: u32) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// cutime + cstime of one process (its children that have exited and been waited for), in
+/// clock ticks.
+fn waited_ticks(pid: u32) -> Option<u64> {
+    let fields = stat_fields(pid)?;
+    let cutime: u64 = fields.get(13)?.parse().ok()?;
+    let cstime: u64 = fields.get(14)?.parse().ok()?;
+    Some(cutime + cstime)
+}
+
 /// `getconf CLK_TCK` (100 on Linux unless the kernel says otherwise).
 fn clock_ticks() -> f64 {
     Command::new("getconf")
@@ -217,27 +226,61 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// The CPU seconds process `pid` (and its children) use during a load run's measured window:
-/// sampled when the warm-up ends and when the window closes.
+/// Whose CPU time a [`CpuWindow`] counts.
+#[derive(Debug, Clone, Copy)]
+pub enum CpuOf {
+    /// A process and its direct children ([`cpu_seconds`]): a server, PostgreSQL's postmaster
+    /// and its backends.
+    Tree(u32),
+    /// One process alone, without its children: the benchmark's own load client (whose children
+    /// are the servers it measures).
+    Process(u32),
+}
+
+impl CpuOf {
+    fn seconds(self) -> f64 {
+        match self {
+            // With the children it has waited for: a PostgreSQL backend that exits in the
+            // window (a recycled connection, an autovacuum worker) moves its time there.
+            CpuOf::Tree(pid) => {
+                cpu_seconds(pid) + waited_ticks(pid).unwrap_or(0) as f64 / clock_ticks()
+            }
+            CpuOf::Process(pid) => own_ticks(pid).unwrap_or(0) as f64 / clock_ticks(),
+        }
+    }
+}
+
+/// The CPU seconds some processes use during a load run's measured window: sampled when the
+/// warm-up ends and when the window closes.
 pub struct CpuWindow {
-    handle: std::thread::JoinHandle<f64>,
+    handle: std::thread::JoinHandle<Vec<f64>>,
+    processes: usize,
 }
 
 impl CpuWindow {
     /// Starts timing the window that opens after `warmup` and lasts `window`.
-    pub fn start(pid: u32, warmup: Duration, window: Duration) -> CpuWindow {
+    pub fn start(of: Vec<CpuOf>, warmup: Duration, window: Duration) -> CpuWindow {
+        let processes = of.len();
         let handle = std::thread::spawn(move || {
             std::thread::sleep(warmup);
-            let before = cpu_seconds(pid);
+            let before: Vec<f64> = of.iter().map(|o| o.seconds()).collect();
             std::thread::sleep(window);
-            cpu_seconds(pid) - before
+            of.iter()
+                .zip(before)
+                .map(|(o, b)| o.seconds() - b)
+                .collect()
         });
-        CpuWindow { handle }
+        CpuWindow { handle, processes }
     }
 
-    /// CPU milliseconds per operation, for `count` operations completed in the window.
-    pub fn per_operation_ms(self, count: u64) -> f64 {
-        let seconds = self.handle.join().unwrap_or(0.0);
-        seconds * 1000.0 / count.max(1) as f64
+    /// CPU milliseconds per operation of each process given to [`CpuWindow::start`], in its
+    /// order, for `count` operations completed in the window.
+    pub fn per_operation_ms(self, count: u64) -> Vec<f64> {
+        let processes = self.processes;
+        let seconds = (self.handle.join()).unwrap_or_else(|_| vec![0.0; processes]);
+        seconds
+            .into_iter()
+            .map(|s| s * 1000.0 / count.max(1) as f64)
+            .collect()
     }
 }
