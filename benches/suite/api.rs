@@ -3,12 +3,13 @@
 //! `snapshotDiff` of 1 MB documents.
 
 use crate::data;
-use crate::load::{self, Api};
+use crate::load::{self, Api, JsonObject};
 use crate::measure::Measurement;
 use crate::pg_cluster::PgCluster;
 use crate::pgbench::PgBench;
 use crate::{BoxError, Settings, DB};
 use mapagov::graphql::node::GlobalId;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -165,35 +166,57 @@ pub async fn autosave_api(
 ) -> Result<Measurement, BoxError> {
     static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let bodies: Arc<Vec<Value>> = Arc::new(
-        (1..=REVISIONS)
-            .map(|rev| {
-                let mut body = data::content(0, AUTOSAVE_BYTES, rev, 4);
-                body["nomeProcesso"] = json!(format!("Conceder pensão civil (execução {run})"));
-                body
+    let bodies: Vec<Value> = (1..=REVISIONS)
+        .map(|rev| {
+            let mut body = data::content(0, AUTOSAVE_BYTES, rev, 4);
+            body["nomeProcesso"] = json!(format!("Conceder pensão civil (execução {run})"));
+            body
+        })
+        .collect();
+    // Every request body, serialized before the run: one list of revisions per client.
+    let requests: Arc<Vec<Vec<Vec<u8>>>> = Arc::new(
+        (pops.uuids.iter().enumerate())
+            .map(|(c, uuid)| {
+                (bodies.iter())
+                    .map(|content| {
+                        let input = json!({
+                            "popId": uuid,
+                            "sessionId": format!("bench-{c}"),
+                            "content": content,
+                        });
+                        load::body(AUTOSAVE, &json!({ "input": input }))
+                    })
+                    .collect()
             })
             .collect(),
     );
-    let uuids = Arc::clone(&pops.uuids);
     let client = api.clone();
     load::run(s.clients, s.warmup, s.window, move |c, i| {
         let api = client.clone();
-        let input = json!({
-            "popId": uuids[c],
-            "sessionId": format!("bench-{c}"),
-            "content": bodies[usize::try_from(i % REVISIONS).unwrap_or(0)],
-        });
+        let body = requests[c][usize::try_from(i % REVISIONS).unwrap_or(0)].clone();
         async move {
-            let out = api.gql(AUTOSAVE, json!({ "input": input })).await?;
-            if out["autosavePop"]["changed"] != json!(true)
-                || out["autosavePop"]["snapshotCreated"] != json!(true)
-            {
-                return Err(format!("autosave wrote nothing: {out}"));
+            let out: Saved = api.send(body).await?;
+            if !out.autosave_pop.changed || !out.autosave_pop.snapshot_created {
+                return Err("autosave wrote nothing".into());
             }
             Ok(())
         }
     })
     .await
+}
+
+/// What the autosave load checks of a response.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Saved {
+    autosave_pop: SavedPop,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SavedPop {
+    changed: bool,
+    snapshot_created: bool,
 }
 
 /// The pgbench half of [`autosave`].
@@ -231,20 +254,39 @@ pub async fn read_pop_api(
     pops: &BenchPops,
     s: &Settings,
 ) -> Result<Measurement, BoxError> {
-    let uuids = Arc::clone(&pops.uuids);
+    let requests: Arc<Vec<(String, Vec<u8>)>> = Arc::new(
+        (pops.uuids.iter())
+            .map(|id| (id.clone(), load::body(READ_POP, &json!({ "id": id }))))
+            .collect(),
+    );
     let client = api.clone();
     load::run(s.clients, s.warmup, s.window, move |c, i| {
         let api = client.clone();
-        let id = uuids[(c + usize::try_from(i).unwrap_or(0)) % uuids.len()].clone();
+        let requests = Arc::clone(&requests);
+        let which = (c + usize::try_from(i).unwrap_or(0)) % requests.len();
         async move {
-            let out = api.gql(READ_POP, json!({ "id": id })).await?;
-            if out["pop"]["id"] != json!(id) {
-                return Err(format!("pop(id) answered another POP: {out}"));
+            let (id, body) = &requests[which];
+            let out: Read = api.send(body.clone()).await?;
+            if out.pop.id != *id {
+                return Err(format!("pop(id) answered another POP: {}", out.pop.id));
             }
             Ok(())
         }
     })
     .await
+}
+
+/// What the `pop(id)` load checks of a response: the POP asked for, with a document.
+#[derive(Deserialize)]
+struct Read {
+    pop: ReadPop,
+}
+
+#[derive(Deserialize)]
+struct ReadPop {
+    id: String,
+    #[serde(rename = "document")]
+    _document: JsonObject,
 }
 
 /// The pgbench half of [`read_pop`].
@@ -333,21 +375,35 @@ pub fn bulk_pops(cluster: &PgCluster) -> Result<BulkPops, BoxError> {
 /// must hold 20 edges.
 pub async fn pops_list_api(api: &Api, s: &Settings) -> Result<Measurement, BoxError> {
     let client = api.clone();
+    let body = load::body(POPS_LIST, &json!({}));
     load::run(s.clients, s.warmup, s.window, move |_, _| {
-        let api = client.clone();
+        let (api, body) = (client.clone(), body.clone());
         async move {
-            let out = api.gql(POPS_LIST, json!({})).await?;
-            let len = out
-                .pointer("/pops/edges")
-                .and_then(Value::as_array)
-                .map(Vec::len);
-            if len != Some(20) || out["pops"]["totalCount"].as_i64().unwrap_or(0) < 20 {
-                return Err(format!("expected a page of 20 POPs: {out}"));
+            let out: List = api.send(body).await?;
+            if out.pops.edges.len() != 20 || out.pops.total_count < 20 {
+                return Err(format!(
+                    "expected a page of 20 POPs, got {} of {}",
+                    out.pops.edges.len(),
+                    out.pops.total_count
+                ));
             }
             Ok(())
         }
     })
     .await
+}
+
+/// What the list load checks of a response: a full page.
+#[derive(Deserialize)]
+struct List {
+    pops: ListPage,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListPage {
+    total_count: i64,
+    edges: Vec<JsonObject>,
 }
 
 /// The pgbench half of [`pops_list_api`]: the page, the count and the owner of the page's POPs

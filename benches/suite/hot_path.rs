@@ -33,6 +33,7 @@ use serde_json::json;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 /// A server's figure: throughput and latency, and its CPU per operation.
 struct Figure {
@@ -373,14 +374,24 @@ async fn postgraphile_reads(
     let peer =
         peers::PostGraphile::start(bin, cluster.port(), APP_ROLE, cluster.password(), DB).await?;
     let api = Api::anonymous(&peer.base)?;
-    let uuids = pops.uuids();
+    // Prepared and checked as MapaGov's `pop(id)` load is (`api::read_pop_api`).
+    let requests: Arc<Vec<(String, Vec<u8>)>> = Arc::new(
+        (pops.uuids().iter())
+            .map(|id| {
+                let body = load::body(peers::POP_BY_UUID, &json!({ "uuid": id }));
+                (id.clone(), body)
+            })
+            .collect(),
+    );
     let load = load::run(s.clients, s.warmup, s.window, move |c, i| {
         let api = api.clone();
-        let id = uuids[(c + usize::try_from(i).unwrap_or(0)) % uuids.len()].clone();
+        let requests = Arc::clone(&requests);
+        let which = (c + usize::try_from(i).unwrap_or(0)) % requests.len();
         async move {
-            let out = api.gql(peers::POP_BY_UUID, json!({ "uuid": id })).await?;
-            if out["popByUuid"]["uuid"] != json!(id) || !out["popByUuid"]["etapas"].is_array() {
-                return Err(format!("popByUuid answered something else: {out}"));
+            let (id, body) = &requests[which];
+            let out: ByUuid = api.send(body.clone()).await?;
+            if out.pop_by_uuid.uuid != *id {
+                return Err(format!("popByUuid answered {}", out.pop_by_uuid.uuid));
             }
             Ok(())
         }
@@ -390,6 +401,20 @@ async fn postgraphile_reads(
         pg: cluster.postmaster_pid(),
     };
     with_cpu(watch, "postgraphile", s, load).await
+}
+
+/// What the PostGraphile load checks of a response: the POP asked for, with its steps.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ByUuid {
+    pop_by_uuid: PopByUuid,
+}
+
+#[derive(serde::Deserialize)]
+struct PopByUuid {
+    uuid: String,
+    #[serde(rename = "etapas")]
+    _etapas: load::JsonArray,
 }
 
 /// Runs a pgbench `load` while timing PostgreSQL's CPU (`pg`, the postmaster) over the measured
