@@ -84,10 +84,22 @@ pub struct Pair {
     pub pgbench: Measurement,
 }
 
-/// The POPs the autosave clients own: internal ids `base .. base + n`, and public ids.
+/// The POPs the autosave clients own: internal ids `base .. base + n`, and public ids; and the
+/// document revisions pgbench writes, as text.
 pub struct BenchPops {
     base: i64,
     uuids: Arc<Vec<String>>,
+    revisions: Vec<Revision>,
+}
+
+/// One of the revisions in `bench_docs`, as a client would send it.
+struct Revision {
+    /// The steps (`etapas`), JSON.
+    etapas: String,
+    /// The whole document, JSON.
+    doc: String,
+    /// The document's integrity hash.
+    hash: String,
 }
 
 /// `SELECT` through psql as the superuser, one value per output line.
@@ -117,6 +129,7 @@ pub async fn create_pops(
         "CREATE TABLE bench_docs (id INT PRIMARY KEY, etapas JSONB NOT NULL, doc JSONB NOT NULL);
          ALTER TABLE bench_docs OWNER TO mapagov;\n",
     );
+    let mut revisions = Vec::new();
     for revision in 1..=REVISIONS {
         let rest = data::content(0, AUTOSAVE_BYTES, revision, 4);
         let mut doc = template.clone();
@@ -126,6 +139,11 @@ pub async fn create_pops(
             literal(&rest["etapas"]),
             literal(&doc)
         ));
+        revisions.push(Revision {
+            etapas: rest["etapas"].to_string(),
+            hash: mapagov::domain::hash::integrity_hash(&doc),
+            doc: doc.to_string(),
+        });
     }
     cluster.psql(DB, &sql);
     let base = psql_lines(
@@ -138,6 +156,7 @@ pub async fn create_pops(
     Ok(BenchPops {
         base,
         uuids: Arc::new(uuids),
+        revisions,
     })
 }
 
@@ -217,6 +236,52 @@ struct Saved {
 struct SavedPop {
     changed: bool,
     snapshot_created: bool,
+}
+
+/// pgbench's autosave with the documents bound as parameters, as a client of the database sends
+/// them: the statements of [`PGBENCH_AUTOSAVE`], but the new steps, the old steps and the
+/// snapshot's document are text parameters parsed into `jsonb` on every execution, instead of
+/// `jsonb` copied from `bench_docs` (already parsed, and compressed as stored), and the hash is
+/// the client's. One script per revision, the documents in `-D` variables (`e<n>`, `doc<n>`).
+pub fn autosave_pgbench_bound(
+    pgbench: &PgBench,
+    pops: &BenchPops,
+    s: &Settings,
+) -> Result<Measurement, BoxError> {
+    let count = pops.revisions.len();
+    let scripts: Vec<String> = (pops.revisions.iter().enumerate())
+        .map(|(i, revision)| {
+            let (d, o) = (i + 1, (i + 1) % count + 1);
+            format!(
+                "\\set p :base + :client_id
+BEGIN;
+SELECT * FROM pops WHERE id = :p FOR UPDATE;
+UPDATE pops SET etapas = CAST(:e{d} AS jsonb), integrity_hash = '{hash}',
+  autosave_sequence = autosave_sequence + 1, updated_at = now(), last_activity_at = now(),
+  last_autosave_at = now() WHERE pops.id = :p RETURNING pops.*;
+INSERT INTO pop_change_log (pop_id, user_id, action, field_name, old_value, new_value,
+  autosave_sequence, created_at)
+  VALUES (:p, NULL, 'autosave', 'etapas', CAST(:e{o} AS jsonb), CAST(:e{d} AS jsonb), 1, now());
+SELECT integrity_hash FROM pop_snapshots WHERE pop_id = :p ORDER BY sequence DESC LIMIT 1;
+INSERT INTO pop_snapshots (pop_id, sequence, kind, versao, autosave_sequence, status,
+  integrity_hash, payload, created_at)
+  SELECT :p, coalesce((SELECT max(sequence) FROM pop_snapshots WHERE pop_id = :p), 0) + 1,
+    'autosave', 1, 1, 'draft', '{hash}', CAST(:doc{d} AS jsonb), now() RETURNING *;
+END;
+",
+                hash = revision.hash,
+            )
+        })
+        .collect();
+    let mut defines = vec![("base", pops.base.to_string())];
+    let names: Vec<(String, String)> = (1..=count)
+        .map(|n| (format!("e{n}"), format!("doc{n}")))
+        .collect();
+    for ((etapas, doc), revision) in names.iter().zip(&pops.revisions) {
+        defines.push((etapas.as_str(), revision.etapas.clone()));
+        defines.push((doc.as_str(), revision.doc.clone()));
+    }
+    pgbench.run_scripts(&scripts, s.clients, s.warmup, s.window, &defines)
 }
 
 /// The pgbench half of [`autosave`].

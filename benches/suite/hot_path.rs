@@ -206,6 +206,7 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
     crate::step("autosave, fsync on: pgbench, MapaGov before, MapaGov");
     let (save_pg, save_pg_cpu) =
         pgbench_with_cpu(pg, s, || api::autosave_pgbench(&pgbench, &pops, s))?;
+    let save_bound = pgbench_with_cpu(pg, s, || api::autosave_pgbench_bound(&pgbench, &pops, s))?;
     let save_before = with_cpu(
         watch(before.pid()),
         "autosave-before",
@@ -314,6 +315,7 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
                 before: list_before,
                 now: list_now,
             },
+            save_bound,
             read_peer,
             snapshots_page,
             history_page,
@@ -449,6 +451,9 @@ struct Results {
     save: Throughput,
     read: Throughput,
     list: Throughput,
+    /// pgbench's autosave with the documents bound as parameters, and PostgreSQL's CPU per
+    /// transaction in it.
+    save_bound: (Measurement, f64),
     read_peer: Option<Figure>,
     snapshots_page: Latency,
     history_page: Latency,
@@ -569,6 +574,16 @@ fn write(report: &mut Report, s: &Settings, r: &Results) {
         None,
         goal("≥ 0.50 × pgbench", save.rate >= 0.5 * r.save.pg.rate),
     ));
+    lines.push(Line {
+        what: "  next to pgbench with the documents bound as parameters".into(),
+        unit: "/s",
+        now: save.rate,
+        before: None,
+        peer: None,
+        pg: r.save_bound.0.rate,
+        cpu_ms: None,
+        goal: "(no goal: the goal's baseline is the row above)".into(),
+    });
     lines.extend(throughput_lines(
         "`pop(id)` with its document",
         &r.read,
@@ -634,7 +649,11 @@ fn write(report: &mut Report, s: &Settings, r: &Results) {
          and {BULK_PER_POP} change-log rows each ({pages} of each in all; the full run's section 3 \
          has 1,000,000), next to pgbench's POP lookup and page `SELECT`; `snapshotDiff` compares \
          two ~1 MB snapshots of one POP (one step in twenty differs), next to pgbench reading \
-         both payloads. The list has no goal of its own.",
+         both payloads. The list has no goal of its own. The autosave's second row runs pgbench's \
+         statements with the documents (the new and old steps, the snapshot's document) bound as \
+         text parameters, as a client of the database sends them, instead of copied as `jsonb` \
+         from a table: PostgreSQL then parses and compresses them on every transaction, as it \
+         does for the API's.",
         s.clients,
     );
     let _ = write!(
@@ -719,5 +738,13 @@ fn write_cpu_shares(text: &mut String, r: &Results) {
             t.pg_cpu_ms,
             available(&t.pg),
         );
+        if what == "autosave" {
+            let (bound, pg_ms) = &r.save_bound;
+            let _ = write!(
+                text,
+                "\n| autosave, pgbench's SQL with the documents bound |  | {pg_ms:.3} ms | (pgbench) |  | {:.3} ms |",
+                available(bound),
+            );
+        }
     }
 }

@@ -42,16 +42,33 @@ impl PgBench {
         window: Duration,
         defines: &[(&str, String)],
     ) -> Result<Measurement, BoxError> {
+        self.run_scripts(&[script.to_owned()], clients, warmup, window, defines)
+    }
+
+    /// [`PgBench::run`] with several scripts: each transaction runs one of them, chosen at
+    /// random with equal weights.
+    pub fn run_scripts(
+        &self,
+        scripts: &[String],
+        clients: usize,
+        warmup: Duration,
+        window: Duration,
+        defines: &[(&str, String)],
+    ) -> Result<Measurement, BoxError> {
         let dir = tempfile::Builder::new()
             .prefix("mapagov-pgbench-")
             .tempdir()?;
-        let script_path = dir.path().join("script.sql");
-        fs::write(&script_path, script)?;
+        let mut paths = Vec::with_capacity(scripts.len());
+        for (n, script) in scripts.iter().enumerate() {
+            let path = dir.path().join(format!("script{n}.sql"));
+            fs::write(&path, script)?;
+            paths.push(path);
+        }
         if !warmup.is_zero() {
-            self.invoke(&script_path, clients, warmup, defines, None)?;
+            self.invoke(&paths, clients, warmup, defines, None)?;
         }
         let prefix = dir.path().join("log");
-        self.invoke(&script_path, clients, window, defines, Some(&prefix))?;
+        self.invoke(&paths, clients, window, defines, Some(&prefix))?;
         let mut hist = measure::histogram();
         for entry in fs::read_dir(dir.path())? {
             let path = entry?.path();
@@ -80,7 +97,7 @@ impl PgBench {
 
     fn invoke(
         &self,
-        script: &std::path::Path,
+        scripts: &[PathBuf],
         clients: usize,
         duration: Duration,
         defines: &[(&str, String)],
@@ -93,9 +110,10 @@ impl PgBench {
             .arg(format!("-U{}", self.user))
             .arg(format!("-c{clients}"))
             .arg(format!("-j{}", clients.min(4)))
-            .arg(format!("-T{}", duration.as_secs().max(1)))
-            .arg("-f")
-            .arg(script);
+            .arg(format!("-T{}", duration.as_secs().max(1)));
+        for script in scripts {
+            command.arg("-f").arg(script);
+        }
         for (name, value) in defines {
             command.arg("-D").arg(format!("{name}={value}"));
         }
