@@ -102,6 +102,11 @@ SELECT 'sequence ' || sequence_name || ' ' || data_type FROM information_schema.
  WHERE sequence_schema = 'public'
 UNION ALL
 SELECT 'view ' || viewname || ' ' || definition FROM pg_views WHERE schemaname = 'public'
+UNION ALL
+SELECT 'compression ' || r.relname || '.' || a.attname || ' ' || a.attcompression::text
+  FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = r.relnamespace
+ WHERE n.nspname = 'public' AND r.relkind = 'r' AND a.attnum > 0 AND a.attcompression <> ''
 "#;
 
 /// Everything in a SQLite file's schema: each object's own SQL (tables, indexes, triggers,
@@ -307,6 +312,66 @@ async fn the_snapshot_kind_check_allows_only_the_kinds_written(backend: Backend)
         "{refused}"
     );
     assert_eq!(set_kinds(&db, "pre_restore").await, Ok(1));
+    server.stop().await;
+}
+
+/// `2026-12-02-000180_lz4_documents`: on a PostgreSQL built with lz4 (Debian's, which the tests
+/// run), the documents a write compresses are compressed with lz4: the POP's steps and its
+/// generated document, the change log's old and new values, and the snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_compressed_with_lz4_on_postgres() {
+    let server = common::TestServer::start(Backend::Postgres).await;
+    // About 9 KB of steps: over PostgreSQL's 2 KB threshold, so each copy is compressed.
+    let steps = |revision: usize| -> Vec<serde_json::Value> {
+        (1..=60)
+            .map(|n| {
+                serde_json::json!({
+                    "numero": n,
+                    "descricao": format!("Conferir o documento {n} e registrar o resultado (revisão {revision})"),
+                    "detalhes": [format!("{n}.1 Verificar a assinatura e a data do documento")],
+                })
+            })
+            .collect()
+    };
+    let pop = common::pops::create(
+        &server,
+        "lz4",
+        serde_json::json!({ "nomeProcesso": "Compressão", "etapas": steps(1) }),
+    )
+    .await;
+    common::pops::save(&server, &pop, serde_json::json!({ "etapas": steps(2) })).await;
+    server
+        .data(
+            "mutation { backupSession(sessionId: \"lz4\") { id } }",
+            serde_json::json!({}),
+        )
+        .await;
+    let db = server.db().await;
+    let mut pooled = db.get().await.unwrap();
+    let Conn::Pg(c) = pooled.conn() else {
+        panic!("a PostgreSQL connection");
+    };
+    let written: Vec<Line> = diesel::sql_query(
+        "SELECT 'pops.etapas ' || coalesce(pg_column_compression(etapas), 'none') AS line FROM pops
+         UNION ALL
+         SELECT 'pops.document ' || coalesce(pg_column_compression(document), 'none') FROM pops
+         UNION ALL
+         SELECT 'pop_change_log.old_value ' || coalesce(pg_column_compression(old_value), 'none')
+           FROM pop_change_log WHERE action = 'autosave' AND field_name = 'etapas'
+         UNION ALL
+         SELECT 'pop_change_log.new_value ' || coalesce(pg_column_compression(new_value), 'none')
+           FROM pop_change_log WHERE action = 'autosave' AND field_name = 'etapas'
+         UNION ALL
+         SELECT 'pop_snapshots.payload ' || coalesce(pg_column_compression(payload), 'none')
+           FROM pop_snapshots",
+    )
+    .load(c)
+    .await
+    .unwrap();
+    let written: Vec<String> = written.into_iter().map(|l| l.line).collect();
+    assert_eq!(written.len(), 5, "{written:?}");
+    assert!(written.iter().all(|l| l.ends_with(" lz4")), "{written:?}");
+    drop(pooled);
     server.stop().await;
 }
 

@@ -27,6 +27,7 @@ mod report;
 mod server;
 mod sessions;
 mod sqlite_sync;
+mod toast;
 
 use report::{Report, Row};
 use std::path::PathBuf;
@@ -67,6 +68,9 @@ pub struct Settings {
     pub sqlite_sync_only: bool,
     /// `--pdf`: only the PDF rendering case, printed, no report written.
     pub pdf_only: bool,
+    /// `--toast`: only PostgreSQL's lz4 against pglz compression of a document, printed, no
+    /// report written.
+    pub toast_only: bool,
     /// `--api`: only the request path with `fsync` on, printed and written to
     /// `target/BENCHMARKS.api.md`.
     pub api_only: bool,
@@ -117,6 +121,7 @@ impl Settings {
             out,
             sqlite_sync_only: args.iter().any(|a| a == "--sqlite-sync"),
             pdf_only: args.iter().any(|a| a == "--pdf"),
+            toast_only: args.iter().any(|a| a == "--toast"),
             api_only: args.iter().any(|a| a == "--api"),
             peers: args.iter().any(|a| a == "--peers"),
             sessions_only: args.iter().any(|a| a == "--sessions"),
@@ -154,6 +159,12 @@ async fn run(s: &Settings) -> Result<(), BoxError> {
     if s.sqlite_sync_only {
         step("SQLite autosave, synchronous full vs normal");
         sqlite_sync::section(&mut report, s).await?;
+        println!("{}", report.into_text());
+        return Ok(());
+    }
+    if s.toast_only {
+        step("PostgreSQL compression: lz4 vs pglz");
+        toast::section(&mut report, s)?;
         println!("{}", report.into_text());
         return Ok(());
     }
