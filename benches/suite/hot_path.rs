@@ -168,13 +168,9 @@ const BULK_POPS: u64 = 200;
 /// Snapshots and change-log rows per bulk POP.
 const BULK_PER_POP: u64 = 100;
 
-/// The whole section, appended to `report`.
-pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> {
-    let peer_bin = if s.peers {
-        Some(peers::install()?)
-    } else {
-        None
-    };
+/// A throwaway PostgreSQL cluster with its durability on (`fsync`, `synchronous_commit`,
+/// `full_page_writes`), as in production, and the benchmark database created.
+pub fn durable_cluster() -> PgCluster {
     let durable = ["fsync", "synchronous_commit", "full_page_writes"]
         .map(|name| (name.to_owned(), "on".to_owned()))
         .to_vec();
@@ -183,6 +179,17 @@ pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> 
         ..ClusterOptions::default()
     });
     cluster.create_database(DB);
+    cluster
+}
+
+/// The whole section, appended to `report`.
+pub async fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> {
+    let peer_bin = if s.peers {
+        Some(peers::install()?)
+    } else {
+        None
+    };
+    let cluster = durable_cluster();
     let url = cluster.url(DB);
     let token = server::create_staff_token(&url, "bench")?;
     let pool = s.clients.to_string();

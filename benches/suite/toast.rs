@@ -4,7 +4,7 @@
 //! `2026-12-02-000180_lz4_documents` sets), one after the other in the same run, with
 //! PostgreSQL's CPU per insert.
 
-use crate::pg_cluster::{ClusterOptions, PgCluster, APP_ROLE};
+use crate::pg_cluster::APP_ROLE;
 use crate::pgbench::PgBench;
 use crate::report::{Report, Row};
 use crate::server::{CpuOf, CpuWindow};
@@ -33,14 +33,7 @@ fn inserts(
 
 /// Measures both compressions and adds their table to `report`.
 pub fn section(report: &mut Report, s: &Settings) -> Result<(), BoxError> {
-    let durable = ["fsync", "synchronous_commit", "full_page_writes"]
-        .map(|name| (name.to_owned(), "on".to_owned()))
-        .to_vec();
-    let cluster = PgCluster::start(ClusterOptions {
-        extra_conf: durable,
-        ..ClusterOptions::default()
-    });
-    cluster.create_database(DB);
+    let cluster = crate::hot_path::durable_cluster();
     cluster.psql(
         DB,
         "CREATE TABLE toast_pglz (id BIGSERIAL PRIMARY KEY, doc JSONB COMPRESSION pglz);
