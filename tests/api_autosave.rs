@@ -891,3 +891,35 @@ async fn an_autosave_writes_the_pop_with_one_update() {
         .unwrap();
     assert!(pings(&verified) >= 1, "{verified:#?}");
 }
+
+/// The round trips between the server and PostgreSQL of one autosave that takes a snapshot,
+/// counted by a relay between them (one pooled connection, so its prepared statements are warm,
+/// and no liveness check): `BEGIN`, the permission check, the lock, one round trip for the row,
+/// its change event, its change log and the newest snapshot's hash (sent together: none depends
+/// on another), the snapshot, `COMMIT`, the `NOTIFY` and the answer's read of the snapshot's POP.
+/// One after another, the four statements sent together would take three round trips more; and
+/// the statements diesel prepares anew on every run (an `UPDATE`, a multi-row `INSERT`, raw SQL)
+/// are kept prepared, or each would cost one more. A `pop(id)` is one round trip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_autosave_takes_eight_round_trips_and_a_read_one() {
+    let (url, dir) = common::fresh_database(Backend::Postgres).await;
+    let (relay, relayed) = common::round_trips::RoundTrips::start(&url).await;
+    let settings = [
+        ("DB_POOL_SIZE", "1"),
+        ("DB_CONN_CHECK_IDLE", "3600"),
+        ("SNAPSHOT_EVERY", "1"),
+    ];
+    let server = TestServer::start_on(Backend::Postgres, relayed, dir, &settings).await;
+    let created = create(&server, "s-trips", json!({"macroprocesso": "a"})).await;
+    let warm = save(&server, &created, json!({"macroprocesso": "b"})).await;
+    pop(&server, &created["id"]).await;
+    let before = relay.count();
+    let saved = save(&server, &warm["pop"], json!({"macroprocesso": "c"})).await;
+    let trips = relay.count() - before;
+    assert_eq!(saved["snapshotCreated"], true);
+    assert_eq!(trips, 8, "round trips of one autosave");
+    let before = relay.count();
+    let read = pop(&server, &created["id"]).await;
+    assert_eq!(read["macroprocesso"], "c");
+    assert_eq!(relay.count() - before, 1, "round trips of one pop(id)");
+}

@@ -86,7 +86,7 @@ async fn deploy_fails_on_development_settings_and_finds_indexes_by_columns(backe
         use diesel_async::SimpleAsyncConnection;
         let mut pooled = db.get().await.unwrap();
         match pooled.conn() {
-            mapagov::db::Conn::Pg(c) => c.batch_execute(&sql).await.unwrap(),
+            mapagov::db::Conn::Pg(mut c) => c.batch_execute(&sql).await.unwrap(),
             mapagov::db::Conn::Sqlite(c) => c.batch_execute(&sql).await.unwrap(),
         }
     }

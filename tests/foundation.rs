@@ -87,7 +87,7 @@ async fn the_recommended_indexes_exist(backend: Backend) {
         Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index'",
     };
     let names: Vec<String> = match pooled.conn() {
-        Conn::Pg(c) => diesel::sql_query(sql).load::<Name>(c).await.unwrap(),
+        Conn::Pg(mut c) => diesel::sql_query(sql).load::<Name>(&mut c).await.unwrap(),
         Conn::Sqlite(c) => diesel::sql_query(sql).load::<Name>(c).await.unwrap(),
     }
     .into_iter()
@@ -121,9 +121,9 @@ struct Pid {
 async fn backend_pid(db: &Db) -> i32 {
     let mut pooled = db.get().await.unwrap();
     match pooled.conn() {
-        Conn::Pg(c) => {
+        Conn::Pg(mut c) => {
             diesel::sql_query("SELECT pg_backend_pid() AS pid")
-                .get_result::<Pid>(c)
+                .get_result::<Pid>(&mut c)
                 .await
                 .unwrap()
                 .pid

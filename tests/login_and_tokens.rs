@@ -340,7 +340,7 @@ async fn a_failed_token_lookup_reveals_nothing(backend: Backend) {
         let mut pooled = db.get().await.unwrap();
         let sql = "ALTER TABLE api_tokens RENAME TO api_tokens_moved";
         match pooled.conn() {
-            mapagov::db::Conn::Pg(c) => c.batch_execute(sql).await.unwrap(),
+            mapagov::db::Conn::Pg(mut c) => c.batch_execute(sql).await.unwrap(),
             mapagov::db::Conn::Sqlite(c) => c.batch_execute(sql).await.unwrap(),
         }
     }

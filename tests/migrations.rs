@@ -133,7 +133,10 @@ SELECT 'foreign key ' || m.name || '.' || f."from" || ' -> ' || f."table" || '.'
 async fn schema(db: &Db) -> BTreeSet<String> {
     let mut pooled = db.get().await.unwrap();
     let lines = match pooled.conn() {
-        Conn::Pg(c) => diesel::sql_query(PG_SCHEMA).load::<Line>(c).await.unwrap(),
+        Conn::Pg(mut c) => diesel::sql_query(PG_SCHEMA)
+            .load::<Line>(&mut c)
+            .await
+            .unwrap(),
         Conn::Sqlite(c) => diesel::sql_query(SQLITE_SCHEMA)
             .load::<Line>(c)
             .await
@@ -259,7 +262,7 @@ async fn set_kinds(db: &Db, kind: &str) -> Result<usize, String> {
     let mut pooled = db.get().await.unwrap();
     let sql = format!("UPDATE pop_snapshots SET kind = '{kind}'");
     match pooled.conn() {
-        Conn::Pg(c) => diesel::sql_query(sql).execute(c).await,
+        Conn::Pg(mut c) => diesel::sql_query(sql).execute(&mut c).await,
         Conn::Sqlite(c) => diesel::sql_query(sql).execute(c).await,
     }
     .map_err(|e| e.to_string())
@@ -348,7 +351,7 @@ async fn documents_are_compressed_with_lz4_on_postgres() {
         .await;
     let db = server.db().await;
     let mut pooled = db.get().await.unwrap();
-    let Conn::Pg(c) = pooled.conn() else {
+    let Conn::Pg(mut c) = pooled.conn() else {
         panic!("a PostgreSQL connection");
     };
     let written: Vec<Line> = diesel::sql_query(
@@ -365,7 +368,7 @@ async fn documents_are_compressed_with_lz4_on_postgres() {
          SELECT 'pop_snapshots.payload ' || coalesce(pg_column_compression(payload), 'none')
            FROM pop_snapshots",
     )
-    .load(c)
+    .load(&mut c)
     .await
     .unwrap();
     let written: Vec<String> = written.into_iter().map(|l| l.line).collect();

@@ -130,7 +130,7 @@ async fn set_email(server: &TestServer, address: &str) {
     let db = server.db().await;
     let mut pooled = db.get().await.unwrap();
     let updated = match pooled.conn() {
-        Conn::Pg(c) => diesel::sql_query(sql).execute(c).await.unwrap(),
+        Conn::Pg(mut c) => diesel::sql_query(sql).execute(&mut c).await.unwrap(),
         Conn::Sqlite(c) => diesel::sql_query(sql).execute(c).await.unwrap(),
     };
     assert_eq!(updated, 1);

@@ -88,9 +88,9 @@ async fn corruption_is_caught(backend: Backend) {
 
     if backend == Backend::Postgres {
         let mut pooled = db.get().await.unwrap();
-        if let mapagov::db::Conn::Pg(c) = pooled.conn() {
+        if let mapagov::db::Conn::Pg(mut c) = pooled.conn() {
             diesel::sql_query("SELECT setval(pg_get_serial_sequence('pops', 'id'), 1, false)")
-                .execute(c)
+                .execute(&mut c)
                 .await
                 .unwrap();
         }

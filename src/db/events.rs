@@ -122,11 +122,13 @@ pub async fn announce(
         .iter()
         .map(|(pop_id, sequence)| format!("{pop_id}:{sequence}"))
         .collect();
-    diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
-        .bind::<Text, _>(CHANNEL)
-        .bind::<Array<Text>, _>(payloads)
-        .execute(conn)
-        .await?;
+    super::prepared::Prepared(
+        diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+            .bind::<Text, _>(CHANNEL)
+            .bind::<Array<Text>, _>(payloads),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

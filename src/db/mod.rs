@@ -15,6 +15,7 @@ pub mod history;
 pub mod migrate;
 pub mod models;
 pub mod pool;
+pub mod prepared;
 pub mod presence;
 pub mod queries;
 pub mod replica;
@@ -56,9 +57,13 @@ pub enum Backend {
 }
 
 /// A borrowed connection of either backend, as queries see it.
+///
+/// A PostgreSQL connection is borrowed shared: diesel-async runs queries through `&AsyncPgConnection`
+/// and pipelines the ones in flight at once (see [`crate::pipelined!`]); its transaction is
+/// managed by [`Db::write`], which holds the connection itself.
 pub enum Conn<'a> {
     /// A PostgreSQL connection.
-    Pg(&'a mut AsyncPgConnection),
+    Pg(&'a AsyncPgConnection),
     /// A SQLite connection.
     Sqlite(&'a mut SqliteConn),
 }
@@ -88,13 +93,16 @@ macro_rules! with_backend {
                 macro_rules! insert_rows {
                     ($on:ident, $table:expr, $rows:expr) => {
                         diesel_async::RunQueryDsl::execute(
-                            diesel::insert_into($table).values($rows),
+                            $crate::db::prepared::Prepared(
+                                diesel::insert_into($table).values($rows),
+                            ),
                             $on,
                         )
                         .await
                     };
                 }
-                let $c = &mut **inner;
+                let mut shared: &diesel_async::AsyncPgConnection = &**inner;
+                let $c = &mut shared;
                 $body
             }
             $crate::db::Conn::Sqlite(inner) => {
@@ -129,6 +137,35 @@ macro_rules! with_backend {
                 }
                 let $c = &mut **inner;
                 $body
+            }
+        }
+    };
+}
+
+/// Runs independent statements of one unit of work: `pipelined!(conn, |c| a(c), b(c), …)` on
+/// `conn` (a `&mut Conn`), where each step is an expression using `c` (a `&mut Conn`) that gives a future of
+/// `Result<_, AppError>`; the result is `Result<(a, b, …), AppError>`.
+///
+/// On PostgreSQL the steps run concurrently on the one connection, so diesel-async pipelines
+/// them: their statements go out together and are answered in order, one round trip instead of
+/// one each (they still run one after another in the server, in the order given, inside the
+/// caller's transaction). On SQLite they run one after another. Either way the first error, in
+/// the order given, is the one returned; no step may depend on another's effect or result.
+#[macro_export]
+macro_rules! pipelined {
+    ($conn:expr, |$c:ident| $($step:expr),+ $(,)?) => {
+        match &mut *$conn {
+            $crate::db::Conn::Pg(shared) => {
+                let shared: &diesel_async::AsyncPgConnection = *shared;
+                futures_util::try_join!($(async {
+                    let mut own = $crate::db::Conn::Pg(shared);
+                    let $c = &mut own;
+                    $step.await
+                }),+)
+            }
+            other => {
+                let $c = other;
+                async { Ok::<_, $crate::error::AppError>(($($step.await?,)+)) }.await
             }
         }
     };
@@ -312,7 +349,7 @@ impl Db {
                 position: String,
             }
             let mut pooled = self.get().await?;
-            let Conn::Pg(conn) = pooled.conn() else {
+            let Conn::Pg(mut conn) = pooled.conn() else {
                 return Err(AppError::internal("a replica beside SQLite"));
             };
             let announced: Announced = diesel::sql_query(
@@ -321,7 +358,7 @@ impl Db {
             )
             .bind::<diesel::sql_types::Text, _>(replica::CHANNEL)
             .bind::<diesel::sql_types::Text, _>(user.to_string())
-            .get_result(conn)
+            .get_result(&mut conn)
             .await?;
             Ok::<_, AppError>(announced.position.parse().ok())
         };
@@ -380,7 +417,7 @@ impl Db {
                 let conn: &mut AsyncPgConnection = &mut pooled;
                 AnsiTransactionManager::begin_transaction(conn).await?;
                 let (outcome, recorded) = events::recording(async {
-                    let outcome = f(Conn::Pg(&mut *conn)).await;
+                    let outcome = f(Conn::Pg(&*conn)).await;
                     finish::<AnsiTransactionManager, _, _>(conn, outcome).await
                 })
                 .await;
@@ -438,7 +475,7 @@ impl Db {
     pub async fn ping(&self) -> Result<(), AppError> {
         let mut pooled = self.get().await?;
         match pooled.conn() {
-            Conn::Pg(c) => c.batch_execute("SELECT 1").await?,
+            Conn::Pg(mut c) => c.batch_execute("SELECT 1").await?,
             Conn::Sqlite(c) => c.batch_execute("SELECT 1").await?,
         }
         Ok(())

@@ -372,11 +372,11 @@ async fn primary_position(primary: &Db) -> Result<Position, ()> {
         position: String,
     }
     let mut pooled = primary.get().await.map_err(|_| ())?;
-    let super::Conn::Pg(conn) = pooled.conn() else {
+    let super::Conn::Pg(mut conn) = pooled.conn() else {
         return Err(());
     };
     let row: Position = diesel::sql_query("SELECT pg_current_wal_insert_lsn()::text AS position")
-        .get_result(conn)
+        .get_result(&mut conn)
         .await
         .map_err(|_| ())?;
     row.position.parse()

@@ -60,11 +60,13 @@ pub fn is_position(position: &str) -> bool {
 /// (PostgreSQL; a no-op on SQLite, whose writers are serialized already).
 async fn lock_prefix(conn: &mut Conn<'_>, prefix: &str) -> Result<(), AppError> {
     if let Conn::Pg(c) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind::<diesel::sql_types::Integer, _>(LOCK_NAMESPACE)
-            .bind::<diesel::sql_types::Text, _>(prefix)
-            .execute(&mut **c)
-            .await?;
+        crate::db::prepared::Prepared(
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind::<diesel::sql_types::Integer, _>(LOCK_NAMESPACE)
+                .bind::<diesel::sql_types::Text, _>(prefix),
+        )
+        .execute(&mut *c)
+        .await?;
     }
     Ok(())
 }

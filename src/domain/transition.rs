@@ -10,13 +10,14 @@
 //! 2. builds the legacy document once, checks its size (when the change carries a limit) and
 //!    hashes it;
 //! 3. writes the row with one `UPDATE` of the columns that changed, returning nothing (the next
-//!    state is known here);
-//! 4. takes the snapshot the change calls for (from the same document), and on publication
-//!    freezes the document as the POP's current published version (archiving leaves it none:
-//!    see [`super::versions`]);
-//! 5. writes the change log;
-//! 6. records the change event for subscribers (`pop_events`, announced once the transaction
-//!    commits: see [`crate::db::events`]), with the JSON Pointers of what changed.
+//!    state is known here), and with it, in the same round trip ([`crate::pipelined!`]), the
+//!    change event for subscribers (`pop_events`, announced once the transaction commits: see
+//!    [`crate::db::events`]) with the JSON Pointers of what changed, the change log, and, when an
+//!    autosave's snapshot is due, the newest snapshot's hash;
+//! 4. takes the snapshot the change calls for (from the same document; an autosave's only when
+//!    the newest one holds another document), and on publication freezes the document as the
+//!    POP's current published version (archiving leaves it none: see [`super::versions`]); a
+//!    status change writes its change log after it, since its rows name that snapshot.
 //!
 //! A POP is created by `createPop` or the first autosave of a session (`autosave.rs`), not
 //! here; it shares [`check_size`].
@@ -185,41 +186,64 @@ pub async fn apply(
         check_size(&doc, limit)?;
     }
     next.meta.integrity_hash = integrity_hash(&doc);
-    queries::update_pop(conn, &before, &next).await?;
     let paths = changed_paths(&document(&before.meta, &before.content), &doc);
-    events::record(
-        conn,
-        &NewEvent {
-            pop_id: next.meta.id,
-            sequence: next.meta.autosave_sequence,
-            integrity_hash: &next.meta.integrity_hash,
-            user_id: actor.user_id,
-            action: change.action(),
-            paths: Value::from(paths),
-            created_at: now,
-        },
-    )
-    .await?;
-
-    // The document moves into the snapshot taken, if any: a published version is written first.
-    let snapshot = match &change {
+    let event = NewEvent {
+        pop_id: next.meta.id,
+        sequence: next.meta.autosave_sequence,
+        integrity_hash: &next.meta.integrity_hash,
+        user_id: actor.user_id,
+        action: change.action(),
+        paths: Value::from(paths),
+        created_at: now,
+    };
+    // An autosave takes a snapshot every `snapshot_every` saves, unless the newest one already
+    // holds this document.
+    let snapshot_due = match &change {
         Change::Autosave { snapshot_every, .. } => {
             let every = i32::try_from(*snapshot_every).unwrap_or(i32::MAX).max(1);
-            if next.meta.autosave_sequence % every == 0 {
-                match take_unless_current(conn, &next, doc, SnapshotKind::Autosave, actor, now)
-                    .await?
-                {
-                    (snapshot, true) => Some(snapshot),
-                    (_, false) => None,
+            next.meta.autosave_sequence % every == 0
+        }
+        _ => false,
+    };
+    // A status change logs the snapshot it takes, so its rows wait for it; every other change's
+    // rows are known now and go out with the row, the event and the newest snapshot's hash, in
+    // one round trip (`pipelined!`): none of them reads what another writes.
+    let (status, rows) = match change {
+        status @ Change::Status { .. } => (Some(status), Vec::new()),
+        other => (
+            None,
+            log_rows(actor, &next, history(&before, &next, other, None), now),
+        ),
+    };
+    let ((), (), newest, ()) = crate::pipelined!(
+        conn,
+        |c| queries::update_pop(c, &before, &next),
+        events::record(c, &event),
+        async {
+            match snapshot_due {
+                true => queries::latest_snapshot_hash(c, next.meta.id).await,
+                false => Ok(None),
+            }
+        },
+        queries::insert_changes(c, &rows),
+    )?;
+
+    // The document moves into the snapshot taken, if any: a published version is written first.
+    let snapshot = match &status {
+        _ if snapshot_due => {
+            let current = newest.is_some_and(|(_, hash)| hash == next.meta.integrity_hash);
+            match current {
+                true => None,
+                false => {
+                    let kind = SnapshotKind::Autosave;
+                    Some(take(conn, &next, doc, kind, None, actor, now).await?)
                 }
-            } else {
-                None
             }
         }
-        Change::Status {
+        Some(Change::Status {
             to: Status::Published,
             reason,
-        } => {
+        }) => {
             versions::insert_current(
                 conn,
                 &NewVersion {
@@ -236,19 +260,28 @@ pub async fn apply(
             let kind = SnapshotKind::StatusChange;
             Some(take(conn, &next, doc, kind, None, actor, now).await?)
         }
-        Change::Status {
+        Some(Change::Status {
             to: Status::Archived,
             ..
-        } => {
+        }) => {
             versions::clear_current(conn, next.meta.id).await?;
             None
         }
         _ => None,
     };
+    if let Some(status) = status {
+        let rows = history(&before, &next, status, snapshot.as_ref());
+        queries::insert_changes(conn, &log_rows(actor, &next, rows, now)).await?;
+    }
+    Ok(Applied {
+        pop: next,
+        snapshot,
+    })
+}
 
-    let log = history(&before, &next, change, snapshot.as_ref());
-    let rows: Vec<NewChange> = log
-        .into_iter()
+/// The change-log rows of `next`'s write by `actor`.
+fn log_rows(actor: &Actor, next: &Pop, rows: Vec<LogRow>, now: DateTime<Utc>) -> Vec<NewChange> {
+    rows.into_iter()
         .map(|(action, (field_name, old, new), snapshot_id)| NewChange {
             pop_id: next.meta.id,
             user_id: actor.user_id,
@@ -260,12 +293,7 @@ pub async fn apply(
             snapshot_id,
             created_at: now,
         })
-        .collect();
-    queries::insert_changes(conn, &rows).await?;
-    Ok(Applied {
-        pop: next,
-        snapshot,
-    })
+        .collect()
 }
 
 /// A change-log row before it knows its POP: action, `(field, old, new)`, related snapshot.

@@ -140,7 +140,7 @@ pub async fn indexes_of(conn: &mut Conn<'_>, table: &str) -> Result<Vec<IndexCol
                    AND x.indpred IS NULL AND x.indisvalid AND k.position <= x.indnkeyatts \
                  ORDER BY i.relname, k.position"
             ))
-            .load(&mut **c)
+            .load(&mut *c)
             .await?
         }
         Conn::Sqlite(c) => {

@@ -278,14 +278,14 @@ struct ActivityRow {
 async fn pg_activity(db: &Db) -> Result<Vec<ActivityRow>, crate::error::AppError> {
     let mut pooled = db.get().await?;
     let rows = match pooled.conn() {
-        Conn::Pg(conn) => {
+        Conn::Pg(mut conn) => {
             diesel::sql_query(
                 "SELECT coalesce(state, 'unknown') AS state, count(*) AS count \
                  FROM pg_stat_activity \
                  WHERE application_name = 'mapagov' AND datname = current_database() \
                  GROUP BY 1",
             )
-            .load::<ActivityRow>(conn)
+            .load::<ActivityRow>(&mut conn)
             .await?
         }
         Conn::Sqlite(_) => Vec::new(),

@@ -617,7 +617,7 @@ pub async fn reset_sequences(conn: &mut Conn<'_>) -> Result<(), AppError> {
                 "SELECT setval(pg_get_serial_sequence('{name}', 'id'), \
                  COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"
             ))
-            .execute(&mut **c)
+            .execute(&mut *c)
             .await?;
         }
     }

@@ -206,17 +206,17 @@ async fn check_sequences(conn: &mut Conn<'_>, report: &mut VerifyReport) -> Resu
         let seq = diesel::sql_query(format!(
             "SELECT pg_get_serial_sequence('{name}', 'id') AS name"
         ))
-        .get_result::<SeqName>(&mut **c)
+        .get_result::<SeqName>(&mut *c)
         .await?;
         let Some(seq) = seq.name else {
             report.failures.push(format!("{name}.id has no sequence"));
             continue;
         };
         let state = diesel::sql_query(format!("SELECT last_value, is_called FROM {seq}"))
-            .get_result::<SeqState>(&mut **c)
+            .get_result::<SeqState>(&mut *c)
             .await?;
         let max = diesel::sql_query(format!("SELECT COALESCE(MAX(id), 0) AS n FROM {name}"))
-            .get_result::<Number>(&mut **c)
+            .get_result::<Number>(&mut *c)
             .await?
             .n;
         let next = if state.is_called {

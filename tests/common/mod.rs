@@ -16,6 +16,7 @@ pub mod node;
 pub mod pg_cluster;
 pub mod pops;
 pub mod prom;
+pub mod round_trips;
 pub mod sse;
 pub mod write_lock;
 pub mod writers;

@@ -234,7 +234,7 @@ pub async fn move_session(server: &TestServer, from: &str, to: &str) {
     let db = server.db().await;
     let mut pooled = db.get().await.unwrap();
     let moved = match pooled.conn() {
-        Conn::Pg(c) => diesel::sql_query(sql).execute(c).await.unwrap(),
+        Conn::Pg(mut c) => diesel::sql_query(sql).execute(&mut c).await.unwrap(),
         Conn::Sqlite(c) => diesel::sql_query(sql).execute(c).await.unwrap(),
     };
     assert!(moved > 0, "no POP in session {from}");

@@ -205,7 +205,7 @@ pub async fn stored_sequences(database_url: &str, tallies: &[Tally]) -> Vec<i64>
              FROM pops p WHERE CAST(p.uuid AS TEXT) = '{uuid}'"
         ));
         let row: Row = match pooled.conn() {
-            Conn::Pg(c) => query.get_result(c).await.unwrap(),
+            Conn::Pg(mut c) => query.get_result(&mut c).await.unwrap(),
             Conn::Sqlite(c) => query.get_result(c).await.unwrap(),
         };
         assert!(

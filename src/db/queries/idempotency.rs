@@ -45,11 +45,11 @@ pub async fn claim_idempotency(
         response: &Value::Null,
         created_at: now,
     };
-    let inserted = with_backend!(conn, |c| diesel::insert_into(
-        schema::idempotency_keys::table
+    let inserted = with_backend!(conn, |c| Prepared(
+        diesel::insert_into(schema::idempotency_keys::table)
+            .values(&claim)
+            .on_conflict_do_nothing()
     )
-    .values(&claim)
-    .on_conflict_do_nothing()
     .execute(c)
     .await)?;
     Ok(inserted == 1)
@@ -61,10 +61,10 @@ pub async fn set_idempotency_response(
     key: &str,
     response: &Value,
 ) -> Result<(), AppError> {
-    let updated = with_backend!(conn, |c| diesel::update(
-        schema::idempotency_keys::table.find(key)
+    let updated = with_backend!(conn, |c| Prepared(
+        diesel::update(schema::idempotency_keys::table.find(key))
+            .set(schema::idempotency_keys::response.eq(response))
     )
-    .set(schema::idempotency_keys::response.eq(response))
     .execute(c)
     .await)?;
     if updated == 1 {

@@ -8,6 +8,7 @@
 //! writers are serialized by `BEGIN IMMEDIATE`).
 
 use super::models::{ChangeLogEntry, Pop, PopContent, PopOwnership, Snapshot, User};
+use super::prepared::Prepared;
 use super::row::Assignments;
 use super::search::SearchQuery;
 use super::types::DbUuid;

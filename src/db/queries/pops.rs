@@ -181,10 +181,12 @@ pub async fn lock_pop_by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Pop>,
 /// cannot both create a POP (SQLite writers are already serialized).
 pub async fn lock_session(conn: &mut Conn<'_>, session_id: &str) -> Result<(), AppError> {
     if let Conn::Pg(c) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<diesel::sql_types::Text, _>(session_id)
-            .execute(&mut **c)
-            .await?;
+        Prepared(
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(session_id),
+        )
+        .execute(&mut *c)
+        .await?;
     }
     Ok(())
 }
@@ -305,13 +307,12 @@ pub async fn insert_pop(
 /// documents among them, out of the statement. Nothing is read back: the caller built `next`.
 /// `NOT_FOUND` when the row is gone.
 pub async fn update_pop(conn: &mut Conn<'_>, before: &Pop, next: &Pop) -> Result<(), AppError> {
-    let updated = with_backend!(conn, |c| diesel::update(
-        schema::pops::table.find(next.meta.id)
+    let updated = with_backend!(conn, |c| Prepared(
+        diesel::update(schema::pops::table.find(next.meta.id)).set((
+            Assignments::<schema::pops::table>::changed_from(&next.meta, &before.meta),
+            Assignments::<schema::pops::table>::changed_from(&next.content, &before.content),
+        ))
     )
-    .set((
-        Assignments::<schema::pops::table>::changed_from(&next.meta, &before.meta),
-        Assignments::<schema::pops::table>::changed_from(&next.content, &before.content),
-    ))
     .execute(c)
     .await)?;
     if updated == 1 {

@@ -185,10 +185,10 @@ pub async fn touch_token(
     digest: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    with_backend!(conn, |c| diesel::update(
-        schema::api_tokens::table.filter(schema::api_tokens::token_hash.eq(digest))
+    with_backend!(conn, |c| Prepared(
+        diesel::update(schema::api_tokens::table.filter(schema::api_tokens::token_hash.eq(digest)))
+            .set(schema::api_tokens::last_used_at.eq(now))
     )
-    .set(schema::api_tokens::last_used_at.eq(now))
     .execute(c)
     .await)?;
     Ok(())
