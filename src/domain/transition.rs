@@ -220,9 +220,10 @@ pub async fn apply(
         |c| queries::update_pop(c, &before, &next),
         events::record(c, &event),
         async {
-            match snapshot_due {
-                true => queries::latest_snapshot_hash(c, next.meta.id).await,
-                false => Ok(None),
+            if snapshot_due {
+                queries::latest_snapshot_hash(c, next.meta.id).await
+            } else {
+                Ok(None)
             }
         },
         queries::insert_changes(c, &rows),
@@ -230,15 +231,9 @@ pub async fn apply(
 
     // The document moves into the snapshot taken, if any: a published version is written first.
     let snapshot = match &status {
-        _ if snapshot_due => {
-            let current = newest.is_some_and(|(_, hash)| hash == next.meta.integrity_hash);
-            match current {
-                true => None,
-                false => {
-                    let kind = SnapshotKind::Autosave;
-                    Some(take(conn, &next, doc, kind, None, actor, now).await?)
-                }
-            }
+        _ if snapshot_due && holding(newest, &next).is_none() => {
+            let kind = SnapshotKind::Autosave;
+            Some(take(conn, &next, doc, kind, None, actor, now).await?)
         }
         Some(Change::Status {
             to: Status::Published,
@@ -483,14 +478,21 @@ pub async fn take_unless_current(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(Snapshot, bool), AppError> {
-    if let Some((id, hash)) = queries::latest_snapshot_hash(conn, pop.meta.id).await? {
-        if hash == pop.meta.integrity_hash {
-            if let Some(latest) = queries::snapshot_by_id(conn, id).await? {
-                return Ok((latest, false));
-            }
+    let newest = queries::latest_snapshot_hash(conn, pop.meta.id).await?;
+    if let Some(id) = holding(newest, pop) {
+        if let Some(latest) = queries::snapshot_by_id(conn, id).await? {
+            return Ok((latest, false));
         }
     }
     Ok((take(conn, pop, doc, kind, None, actor, now).await?, true))
+}
+
+/// The id of the newest snapshot (`newest`: its id and hash, as
+/// [`queries::latest_snapshot_hash`] reads them) when it already holds `pop`'s document.
+fn holding(newest: Option<(i64, String)>, pop: &Pop) -> Option<i64> {
+    newest
+        .filter(|(_, hash)| *hash == pop.meta.integrity_hash)
+        .map(|(id, _)| id)
 }
 
 /// Refuses writes to published, archived or deleted POPs.

@@ -43,7 +43,9 @@ impl RoundTrips {
 
 /// Copies both ways between `client` and `server`, counting the client's turns.
 fn relay(client: TcpStream, server: TcpStream, count: Arc<AtomicUsize>) {
-    let (_, _) = (client.set_nodelay(true), server.set_nodelay(true));
+    // Forward each read at once, so the relay neither merges nor delays what it counts.
+    client.set_nodelay(true).unwrap();
+    server.set_nodelay(true).unwrap();
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     // Whether the database has answered since the client last sent.
