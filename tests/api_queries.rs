@@ -374,7 +374,45 @@ async fn history_is_newest_first_paginated_and_filterable(backend: Backend) {
     assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT");
 }
 
+/// A POP's `document` goes out as the text of its value, whatever order and spacing the database
+/// keeps its JSON columns in (PostgreSQL's `jsonb` sorts keys by length, then bytes): keys in
+/// code-point order, no whitespace, numbers as `serde_json` writes them. Written straight from the
+/// stored text, so the test reads the response body as text.
+async fn a_document_is_written_as_the_text_of_its_value(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let step = |n: u64| {
+        json!({
+            "numero": n, "descricao": format!("Etapa \"{n}\"\n\u{1}ç"), "bb": 2.50,
+            "c": [1e2, -0.0, 18446744073709551615u64, {"zz": null, "é": true, "e": "\u{1F600}"}],
+            "a\u{0301}": {}, "A": [], "z": "/"
+        })
+    };
+    let pop = create(
+        &server,
+        "doc-text",
+        json!({"nomeProcesso": "Texto", "etapas": [step(1), step(2)], "sistemas": ["SEI", "SIAPE"],
+            "documentosUtilizados": [{"tipo": "Formulário", "descricao": "x"}], "fluxosEntrada": [], "fluxosSaida": ["Área"]}),
+    )
+    .await;
+    let body = server
+        .gql_text(
+            "query($id: ID!) { pop(id: $id) { document } }",
+            json!({"id": pop["id"]}),
+        )
+        .await;
+    let parsed: Value = serde_json::from_str(&body).unwrap();
+    let document = &parsed["data"]["pop"]["document"];
+    assert_eq!(document["etapas"][0]["bb"], json!(2.5), "{body}");
+    assert_eq!(document["documentos_utilizados"][0]["tipo"], "Formulário");
+    let text = serde_json::to_string(document).unwrap();
+    assert!(
+        body.contains(&format!("{{\"document\":{text}}}")),
+        "the document is not written as its value's text:\n{body}\nexpected:\n{text}"
+    );
+}
+
 both_backends!(
+    a_document_is_written_as_the_text_of_its_value,
     filters_select_the_matching_pops,
     pagination_visits_every_pop_once_in_both_directions,
     history_is_newest_first_paginated_and_filterable,

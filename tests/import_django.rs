@@ -369,7 +369,7 @@ async fn legacy_data_holding_nul_is_refused_naming_the_row(backend: Backend) {
         session_id: Some("user_1".into()),
         created_by: None,
         content: mapagov::db::models::PopContent {
-            etapas: serde_json::json!([{"descricao": "fine"}, {"descricao": "a\u{0}b"}]),
+            etapas: serde_json::json!([{"descricao": "fine"}, {"descricao": "a\u{0}b"}]).into(),
             ..Default::default()
         },
         versao: 1,

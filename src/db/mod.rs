@@ -12,6 +12,7 @@ pub mod events;
 pub mod explain;
 pub mod fault;
 pub mod history;
+pub mod json;
 pub mod migrate;
 pub mod models;
 pub mod pool;

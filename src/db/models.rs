@@ -3,6 +3,7 @@
 //! Each row is declared once with [`crate::db_row!`]: `Row::as_select()` reads its columns on
 //! either backend, and `&Row` inserts them.
 
+use super::json::JsonColumn;
 use super::types::{timestamp, DbUuid};
 use crate::domain::{ChangeAction, SnapshotKind, Status};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -33,25 +34,25 @@ crate::db_row! {
         /// Legal basis, items joined by ` | `.
         pub dispositivos_normativos: Option<String>,
         /// Systems used (JSON list).
-        pub sistemas_utilizados: Value,
+        pub sistemas_utilizados: JsonColumn,
         /// Operators, joined by `, `.
         pub operadores: Option<String>,
         /// Points of attention.
         pub pontos_atencao: Option<String>,
         /// Steps (JSON list, stored faithfully).
-        pub etapas: Value,
+        pub etapas: JsonColumn,
         /// Documents used (JSON list; legacy rows may hold a string).
-        pub documentos_utilizados: Value,
+        pub documentos_utilizados: JsonColumn,
         /// Input flows (JSON list).
-        pub fluxos_entrada: Value,
+        pub fluxos_entrada: JsonColumn,
         /// Output flows (JSON list).
-        pub fluxos_saida: Value,
+        pub fluxos_saida: JsonColumn,
     }
 }
 
 impl Default for PopContent {
     fn default() -> Self {
-        let empty = || Value::Array(Vec::new());
+        let empty = || JsonColumn::from(Value::Array(Vec::new()));
         PopContent {
             nome_usuario: String::new(),
             area_codigo: None,

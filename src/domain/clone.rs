@@ -99,7 +99,7 @@ pub async fn clone_pop(
                 }
                 _ => None,
             };
-            content.etapas = fresh_step_ids(&content.etapas);
+            content.etapas = fresh_step_ids(&content.etapas).into();
             let blank = PopContent::default();
             let changes = changed_fields(&blank, &to_fields(&content));
             let content = with_changes(&blank, &changes)?;

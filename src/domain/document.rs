@@ -40,7 +40,8 @@ pub fn document_parts(
 
 /// The legacy document of a POP, borrowed from its parts: it serializes to the same JSON text as
 /// the [`Value`] of [`document`] (the keys in code-point order, as `serde_json`'s map keeps them),
-/// so a reader can write it out without copying the content into a [`Value`] first.
+/// so a reader can write it out without copying the content into a [`Value`] first (JSON columns
+/// as read from the database go out as their text, [`crate::db::json::JsonColumn::as_written`]).
 pub struct DocumentView<'a> {
     content: &'a PopContent,
     status: &'a str,
@@ -94,18 +95,21 @@ impl Serialize for DocumentView<'_> {
         map.serialize_entry("codigo_processo", &c.codigo_processo)?;
         map.serialize_entry("data_criacao", &format_args!("{created}"))?;
         map.serialize_entry("dispositivos_normativos", &c.dispositivos_normativos)?;
-        map.serialize_entry("documentos_utilizados", &c.documentos_utilizados)?;
+        map.serialize_entry(
+            "documentos_utilizados",
+            &c.documentos_utilizados.as_written(),
+        )?;
         map.serialize_entry("entrega_esperada", &c.entrega_esperada)?;
-        map.serialize_entry("etapas", &c.etapas)?;
-        map.serialize_entry("fluxos_entrada", &c.fluxos_entrada)?;
-        map.serialize_entry("fluxos_saida", &c.fluxos_saida)?;
+        map.serialize_entry("etapas", &c.etapas.as_written())?;
+        map.serialize_entry("fluxos_entrada", &c.fluxos_entrada.as_written())?;
+        map.serialize_entry("fluxos_saida", &c.fluxos_saida.as_written())?;
         map.serialize_entry("macroprocesso", &c.macroprocesso)?;
         map.serialize_entry("nome_processo", &c.nome_processo)?;
         map.serialize_entry("nome_usuario", &c.nome_usuario)?;
         map.serialize_entry("operadores", &c.operadores)?;
         map.serialize_entry("pontos_atencao", &c.pontos_atencao)?;
         map.serialize_entry("processo_especifico", &c.processo_especifico)?;
-        map.serialize_entry("sistemas", &c.sistemas_utilizados)?;
+        map.serialize_entry("sistemas", &c.sistemas_utilizados.as_written())?;
         map.serialize_entry("status", self.status)?;
         map.serialize_entry("uuid", self.uuid)?;
         map.serialize_entry("versao", &self.versao)?;

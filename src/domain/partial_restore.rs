@@ -175,7 +175,7 @@ pub async fn restore_paths(
             }
             let mut content = content_from_document(&next)?;
             // Restored steps keep (or get) their stable ids, as every written step does.
-            content.etapas = super::steps::identify(&content.etapas, &pop.content.etapas);
+            content.etapas = super::steps::identify(&content.etapas, &pop.content.etapas).into();
             let safety_doc = current;
             let (safety, _) = take_unless_current(
                 &mut conn,

@@ -123,7 +123,7 @@ pub async fn restore(
                     .await?;
             let mut content = content_from_document(&restored.payload)?;
             // A snapshot older than step ids: its steps get theirs now (see `steps`).
-            content.etapas = super::steps::identify(&content.etapas, &pop.content.etapas);
+            content.etapas = super::steps::identify(&content.etapas, &pop.content.etapas).into();
             let change = Change::Restore {
                 snapshot: &restored,
                 content,

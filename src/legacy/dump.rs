@@ -228,13 +228,13 @@ impl Fields {
             processo_especifico: self.opt_text("processo_especifico")?,
             entrega_esperada: self.opt_text("entrega_esperada")?,
             dispositivos_normativos: self.opt_text("dispositivos_normativos")?,
-            sistemas_utilizados: content_json(self.value("sistemas_utilizados")),
+            sistemas_utilizados: content_json(self.value("sistemas_utilizados")).into(),
             operadores: self.opt_text("operadores")?,
             pontos_atencao: self.opt_text("pontos_atencao")?,
-            etapas: content_json(self.value("etapas")),
-            documentos_utilizados: content_json(self.value("documentos_utilizados")),
-            fluxos_entrada: content_json(self.value("fluxos_entrada")),
-            fluxos_saida: content_json(self.value("fluxos_saida")),
+            etapas: content_json(self.value("etapas")).into(),
+            documentos_utilizados: content_json(self.value("documentos_utilizados")).into(),
+            fluxos_entrada: content_json(self.value("fluxos_entrada")).into(),
+            fluxos_saida: content_json(self.value("fluxos_saida")).into(),
         };
         let uuid = self.text("uuid")?;
         let raw_status = self.text("status")?;

@@ -429,13 +429,13 @@ fn pop(r: PopRow) -> anyhow::Result<LegacyPop> {
         processo_especifico: r.processo_especifico.clone(),
         entrega_esperada: r.entrega_esperada.clone(),
         dispositivos_normativos: r.dispositivos_normativos.clone(),
-        sistemas_utilizados: json(&r.sistemas_utilizados, "sistemas_utilizados")?,
+        sistemas_utilizados: json(&r.sistemas_utilizados, "sistemas_utilizados")?.into(),
         operadores: r.operadores.clone(),
         pontos_atencao: r.pontos_atencao.clone(),
-        etapas: json(&r.etapas, "etapas")?,
-        documentos_utilizados: json(&r.documentos_utilizados, "documentos_utilizados")?,
-        fluxos_entrada: json(&r.fluxos_entrada, "fluxos_entrada")?,
-        fluxos_saida: json(&r.fluxos_saida, "fluxos_saida")?,
+        etapas: json(&r.etapas, "etapas")?.into(),
+        documentos_utilizados: json(&r.documentos_utilizados, "documentos_utilizados")?.into(),
+        fluxos_entrada: json(&r.fluxos_entrada, "fluxos_entrada")?.into(),
+        fluxos_saida: json(&r.fluxos_saida, "fluxos_saida")?.into(),
     };
     Ok(LegacyPop {
         id: r.id,

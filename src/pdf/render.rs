@@ -178,7 +178,7 @@ mod tests {
         PdfInput {
             content: PopContent {
                 nome_processo: Some("Conceder pensão".into()),
-                etapas: json!([{"numero": 1, "descricao": "Receber o requerimento"}]),
+                etapas: json!([{"numero": 1, "descricao": "Receber o requerimento"}]).into(),
                 ..PopContent::default()
             },
             code: Some("03.02.01.01.001".into()),

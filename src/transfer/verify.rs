@@ -245,13 +245,13 @@ fn pop_row_hash(row: &PopRow) -> String {
         processo_especifico: row.processo_especifico.clone(),
         entrega_esperada: row.entrega_esperada.clone(),
         dispositivos_normativos: row.dispositivos_normativos.clone(),
-        sistemas_utilizados: row.sistemas_utilizados.clone(),
+        sistemas_utilizados: row.sistemas_utilizados.clone().into(),
         operadores: row.operadores.clone(),
         pontos_atencao: row.pontos_atencao.clone(),
-        etapas: row.etapas.clone(),
-        documentos_utilizados: row.documentos_utilizados.clone(),
-        fluxos_entrada: row.fluxos_entrada.clone(),
-        fluxos_saida: row.fluxos_saida.clone(),
+        etapas: row.etapas.clone().into(),
+        documentos_utilizados: row.documentos_utilizados.clone().into(),
+        fluxos_entrada: row.fluxos_entrada.clone().into(),
+        fluxos_saida: row.fluxos_saida.clone().into(),
     };
     integrity_hash(&document_parts(
         &content,

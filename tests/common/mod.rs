@@ -360,13 +360,19 @@ impl Client {
 
     /// Posts a GraphQL document and returns the whole response body.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql_text(query, variables).await;
+        serde_json::from_str(&body).expect("GraphQL response is JSON")
+    }
+
+    /// Posts a GraphQL document and returns the response body as the server wrote it.
+    pub async fn gql_text(&self, query: &str, variables: Value) -> String {
         let resp = self
             .post()
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await
             .expect("POST /graphql");
-        resp.json().await.expect("GraphQL response is JSON")
+        resp.text().await.expect("a response body")
     }
 
     /// Posts a GraphQL document that must succeed; returns `data`.
