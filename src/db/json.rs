@@ -51,6 +51,13 @@ impl JsonColumn {
         self.text.as_deref()
     }
 
+    /// Serializes as the column's value, written as its stored text when it has one: verbatim
+    /// by `serde_json`'s writers (as a [`serde_json::value::RawValue`] is), and parsed into the
+    /// same [`Value`] by `serde_json::to_value`.
+    pub fn as_written(&self) -> AsWritten<'_> {
+        AsWritten(self)
+    }
+
     /// The value, parsed now if it was not yet.
     pub fn value(&self) -> &Value {
         self.value.get_or_init(|| match &self.text {
@@ -151,15 +158,6 @@ impl ToSql<Json, Sqlite> for JsonColumn {
     }
 }
 
-impl JsonColumn {
-    /// Serializes as the column's value, written as its stored text when it has one: verbatim
-    /// by `serde_json`'s writers (as a [`serde_json::value::RawValue`] is), and parsed into the
-    /// same [`Value`] by `serde_json::to_value`.
-    pub fn as_written(&self) -> AsWritten<'_> {
-        AsWritten(self)
-    }
-}
-
 /// A [`JsonColumn`] that serializes as its text where it has one ([`JsonColumn::as_written`]).
 pub struct AsWritten<'a>(&'a JsonColumn);
 
@@ -202,7 +200,7 @@ struct Writer {
     out: Vec<u8>,
     /// The members of the objects being written, innermost last.
     members: Vec<Member>,
-    /// Where an object's members wait while they are written back in key order.
+    /// An object's members in key order, before they replace the ones in input order.
     moved: Vec<u8>,
 }
 
@@ -233,36 +231,28 @@ impl Writer {
     fn order_members(&mut self, open: usize, first: usize) {
         let members = &self.members[first..];
         let out = &self.out;
-        let sorted = members
+        let key = |m: &Member| &out[m.key.clone()];
+        if !members
             .windows(2)
-            .all(|pair| key_order(&out[pair[0].key.clone()], &out[pair[1].key.clone()]).is_lt());
-        if !sorted {
-            let mut order: Vec<usize> = (0..members.len()).collect();
-            // Stable: equal keys stay in input order, so the last of a run is the one kept.
-            order.sort_by(|&a, &b| {
-                key_order(&out[members[a].key.clone()], &out[members[b].key.clone()])
-            });
+            .all(|pair| key_order(key(&pair[0]), key(&pair[1])).is_lt())
+        {
+            // Stable, so equal keys stay in input order; reversed, `dedup_by` keeps the first of
+            // a run, which is the last one written, as a map insert keeps it.
+            let mut order: Vec<&Member> = members.iter().collect();
+            order.sort_by(|a, b| key_order(key(a), key(b)));
+            order.reverse();
+            order.dedup_by(|a, b| key_order(key(a), key(b)).is_eq());
+            order.reverse();
             self.moved.clear();
-            self.moved.extend_from_slice(&self.out[open + 1..]);
-            self.out.truncate(open + 1);
-            let base = open + 1;
-            for (i, &m) in order.iter().enumerate() {
-                let key = &members[m].key;
-                if order.get(i + 1).is_some_and(|&next| {
-                    key_order(
-                        &self.moved[members[next].key.start - base..members[next].key.end - base],
-                        &self.moved[key.start - base..key.end - base],
-                    )
-                    .is_eq()
-                }) {
-                    continue;
+            for member in order {
+                if !self.moved.is_empty() {
+                    self.moved.push(b',');
                 }
-                if self.out.len() > base {
-                    self.out.push(b',');
-                }
-                self.out
-                    .extend_from_slice(&self.moved[key.start - base..members[m].end - base]);
+                self.moved
+                    .extend_from_slice(&out[member.key.start..member.end]);
             }
+            self.out.truncate(open + 1);
+            self.out.extend_from_slice(&self.moved);
         }
         self.members.truncate(first);
     }
