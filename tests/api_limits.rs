@@ -274,7 +274,43 @@ async fn validation_reveals_nothing_without_introspection(backend: Backend) {
     assert_eq!(codes(&body), ["GRAPHQL_VALIDATION_FAILED"]);
 }
 
+/// A document the server has seen validate is answered as a new one would be: a variable of
+/// another kind is still a request error, with the same body, before anything runs.
+async fn a_repeated_document_still_checks_its_variables(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let pop = create(&server, "s-repeat", json!({"nomeProcesso": "Um"})).await;
+    let read = "query($id: ID!) { pop(id: $id) { id } }";
+    for _ in 0..3 {
+        let body = server.gql(read, json!({ "id": pop["id"] })).await;
+        assert_eq!(body["data"]["pop"]["id"], pop["id"], "{body:#}");
+    }
+    for bad in [json!(true), json!(1.5), json!(null), json!({"id": 1})] {
+        // The same operation in a text the server has not seen: validated from scratch.
+        let fresh = format!("{read} # {bad}");
+        let (status, first) = post(
+            &server,
+            json!({ "query": fresh, "variables": { "id": bad } }),
+        )
+        .await;
+        let (again_status, again) = post(
+            &server,
+            json!({ "query": read, "variables": { "id": bad } }),
+        )
+        .await;
+        assert_eq!((again_status, &again), (status, &first), "{bad}");
+        assert!(again.get("data").is_none(), "{bad}: {again:#}");
+        assert_eq!(
+            codes(&again),
+            ["GRAPHQL_VALIDATION_FAILED"],
+            "{bad}: {again:#}"
+        );
+    }
+    let body = server.gql(read, json!({ "id": pop["id"] })).await;
+    assert_eq!(body["data"]["pop"]["id"], pop["id"], "{body:#}");
+}
+
 both_backends!(
+    a_repeated_document_still_checks_its_variables,
     exponential_fragments_are_refused_at_once,
     responses_cannot_be_amplified,
     request_errors_say_what_they_are,

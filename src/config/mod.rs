@@ -32,7 +32,7 @@
 //! | `GRAPHQL_MAX_SELECTIONS` | `2000` | Most selections (fields, fragment spreads, inline fragments) in a document once its fragments are expanded (`QUERY_TOO_COMPLEX`). |
 //! | `GRAPHQL_MAX_ALIASES` | `50` | Most aliased fields in a document once its fragments are expanded (`TOO_MANY_ALIASES`). |
 //! | `GRAPHQL_MAX_RESPONSE_BYTES` | `16777216` | Most bytes of field values one operation may produce; a field past it answers `RESPONSE_TOO_LARGE`. |
-//! | `GRAPHQL_DOCUMENT_CACHE` | `512` | Checked GraphQL documents (query texts up to 16 KiB) kept parsed, least recently used evicted first; `0` parses every request anew. |
+//! | `GRAPHQL_DOCUMENT_CACHE` | `512` | Checked GraphQL documents (query texts up to 16 KiB) kept parsed, with their validation for the variable kinds seen (`String`/`ID` variables only), least recently used evicted first; `0` parses and validates every request anew. |
 //! | `REQUEST_TIMEOUT` | `30` | Seconds a GraphQL request may take (`TIMEOUT`, `writeOutcome: UNKNOWN`); an autosave already writing runs to its end, so its retry with the same idempotency key gets its result. |
 //! | `LOGIN_ATTEMPTS_PER_MINUTE` | `10` | Login attempts per username and per client address (`TOO_MANY_REQUESTS`). |
 //! | `TRUSTED_PROXIES` | empty | Comma-separated addresses or CIDR networks of reverse proxies whose `X-Forwarded-For` gives the client address (rightmost hop that is not a trusted proxy); empty: the TCP peer is the client. |

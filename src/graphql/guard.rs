@@ -25,13 +25,16 @@
 //! passed these checks and async-graphql's validation are kept in a small LRU cache keyed by their
 //! text ([`DocumentCache`], bounded in entries and in bytes of text), so a client sending the same
 //! operations over and over (an editor's autosave, a list page) skips the parse and the cost
-//! analysis; only the per-request checks (3 and 6) run again. After its
+//! analysis; only the per-request checks (3 and 6) run again. Validation is skipped too when the
+//! cache saw the document validate with variables of the same kinds
+//! ([`super::documents::Signature`]). After its
 //! validation, the extension compares the validation's complexity and depth with the configured
 //! limits (`QUERY_TOO_COMPLEX`, `QUERY_TOO_DEEP`) and gives validation errors their code
 //! (`GRAPHQL_VALIDATION_FAILED`) where they arise; when introspection is off it also replaces
 //! their text, which names types, fields and arguments and suggests others, with one message that
 //! reveals nothing of the schema.
 
+use super::documents::{DocumentCache, Entry, Signature};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextValidation,
 };
@@ -42,8 +45,7 @@ use async_graphql::parser::{parse_query, Positioned};
 use async_graphql::{Name, Request, ServerError, ServerResult, ValidationResult};
 use std::any::TypeId;
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Deepest bracket nesting (`{`, `[`, `(`) the parser is given; also async-graphql's recursion
 /// limit (selection sets entered through fields and fragments).
@@ -79,64 +81,15 @@ pub struct Limits {
     pub reveal_schema: bool,
 }
 
-/// Longest query text kept in the [`DocumentCache`]: the documents clients repeat are small.
-pub const MAX_CACHED_QUERY_BYTES: usize = 16 * 1024;
+/// Request data: a document parsed for this request, to cache once it has validated, and the
+/// signature of its variables, to keep the validation's result under.
+struct Unvalidated(String, Arc<ExecutableDocument>, Option<Signature>);
 
-/// Most bytes of query text the [`DocumentCache`] holds in all: a parsed document takes a few
-/// times its text, so this bounds the cache's memory whatever is sent.
-pub const MAX_CACHED_BYTES: usize = 1024 * 1024;
+/// Request data: a cached document whose validation with these variable kinds was not seen yet.
+struct Unseen(Arc<Entry>, Signature);
 
-/// Valid documents by query text, least recently used evicted first (`GRAPHQL_DOCUMENT_CACHE`
-/// entries, [`MAX_CACHED_BYTES`] of text; zero entries turns it off).
-pub struct DocumentCache(Option<Mutex<Cached>>);
-
-struct Cached {
-    documents: lru::LruCache<String, Arc<ExecutableDocument>>,
-    bytes: usize,
-}
-
-impl DocumentCache {
-    /// A cache of at most `entries` documents.
-    pub fn new(entries: usize) -> Self {
-        Self(NonZeroUsize::new(entries).map(|n| {
-            Mutex::new(Cached {
-                documents: lru::LruCache::new(n),
-                bytes: 0,
-            })
-        }))
-    }
-
-    fn lock(&self) -> Option<std::sync::MutexGuard<'_, Cached>> {
-        let cache = self.0.as_ref()?;
-        Some(cache.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    fn get(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
-        self.lock()?.documents.get(query).cloned()
-    }
-
-    fn put(&self, query: &str, document: Arc<ExecutableDocument>) {
-        if query.len() > MAX_CACHED_QUERY_BYTES {
-            return;
-        }
-        let Some(mut cache) = self.lock() else {
-            return;
-        };
-        if let Some((evicted, _)) = cache.documents.push(query.to_owned(), document) {
-            cache.bytes -= evicted.len();
-        }
-        cache.bytes += query.len();
-        while cache.bytes > MAX_CACHED_BYTES {
-            match cache.documents.pop_lru() {
-                Some((evicted, _)) => cache.bytes -= evicted.len(),
-                None => break,
-            }
-        }
-    }
-}
-
-/// Request data: a document parsed for this request, to cache once it has validated.
-struct Unvalidated(String, Arc<ExecutableDocument>);
+/// Request data: the validation result a cached document had with these variable kinds.
+struct Validated(ValidationResult);
 
 /// Installs the guard on every request.
 #[derive(Clone)]
@@ -163,19 +116,23 @@ struct Guard {
     cache: DocumentCache,
 }
 
+/// A request's document once the guard has checked it.
+enum Checked {
+    /// Kept from an earlier request: checked and validated then.
+    Cached(Arc<Entry>),
+    /// Parsed and checked now; not validated yet.
+    Parsed(ExecutableDocument),
+}
+
 impl Guard {
-    /// The checked document of `query`, from the cache or by [`check`]; `true` when it was
-    /// parsed now (and may be cached once it validates).
-    fn document(
-        &self,
-        query: &str,
-        operation_name: Option<&str>,
-    ) -> ServerResult<(ExecutableDocument, bool)> {
-        if let Some(cached) = self.cache.get(query) {
-            check_operation_name(&cached, operation_name)?;
-            return Ok((ExecutableDocument::clone(&cached), false));
+    /// The checked document of `query`: its cache entry, or the document parsed now by
+    /// [`check`].
+    fn document(&self, query: &str, operation_name: Option<&str>) -> ServerResult<Checked> {
+        if let Some(entry) = self.cache.get(query) {
+            check_operation_name(&entry.document, operation_name)?;
+            return Ok(Checked::Cached(entry));
         }
-        Ok((check(&self.limits, query, operation_name)?, true))
+        Ok(Checked::Parsed(check(&self.limits, query, operation_name)?))
     }
 }
 
@@ -187,14 +144,13 @@ impl Extension for Guard {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let (document, parsed) =
-            self.document(&request.query, request.operation_name.as_deref())?;
-        if parsed && self.cache.0.is_some() && request.query.len() <= MAX_CACHED_QUERY_BYTES {
-            let unvalidated = Unvalidated(request.query.clone(), Arc::new(document.clone()));
-            request.data.insert(unvalidated);
-        }
+        let checked = self.document(&request.query, request.operation_name.as_deref())?;
+        let document = match &checked {
+            Checked::Cached(entry) => &entry.document,
+            Checked::Parsed(document) => document,
+        };
         if request.data.contains_key(&TypeId::of::<ReadOnly>())
-            && operation_type(&document, request.operation_name.as_deref())
+            && operation_type(document, request.operation_name.as_deref())
                 == Some(OperationType::Mutation)
         {
             return Err(coded(
@@ -202,8 +158,36 @@ impl Extension for Guard {
                 "only queries run over GET: send mutations with POST",
             ));
         }
+        let (document, cached) = match checked {
+            Checked::Cached(entry) => (ExecutableDocument::clone(&entry.document), Some(entry)),
+            Checked::Parsed(document) => (document, None),
+        };
+        let parsed = (cached.is_none() && self.cache.keeps(&request.query))
+            .then(|| Arc::new(document.clone()));
         request.set_parsed_query(document);
-        next.run(ctx, request).await
+        // The variables as the later extensions leave them (numbers in their canonical form) are
+        // the ones validation sees.
+        let mut request = next.run(ctx, request).await?;
+        let operation = request.operation_name.as_deref();
+        match (cached, parsed) {
+            (Some(entry), _) => {
+                if let Some(signature) =
+                    Signature::of(&entry.document, operation, &request.variables)
+                {
+                    match entry.result(&signature) {
+                        Some(result) => request.data.insert(Validated(result)),
+                        None => request.data.insert(Unseen(entry, signature)),
+                    }
+                }
+            }
+            (None, Some(document)) => {
+                let signature = Signature::of(&document, operation, &request.variables);
+                let query = request.query.clone();
+                request.data.insert(Unvalidated(query, document, signature));
+            }
+            (None, None) => {}
+        }
+        Ok(request)
     }
 
     async fn validation(
@@ -211,6 +195,10 @@ impl Extension for Guard {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
+        // Outcomes seen with the same document and variable kinds are not computed again.
+        if let Some(Validated(result)) = ctx.data_opt::<Validated>() {
+            return Ok(*result);
+        }
         let limits = &self.limits;
         match next.run(ctx).await {
             Ok(result) if result.complexity > limits.max_complexity => Err(vec![coded(
@@ -229,8 +217,13 @@ impl Extension for Guard {
                 ),
             )]),
             Ok(result) => {
-                if let Some(Unvalidated(query, document)) = ctx.data_opt::<Unvalidated>() {
-                    self.cache.put(query, Arc::clone(document));
+                if let Some(Unvalidated(query, document, signature)) = ctx.data_opt() {
+                    let entry = self.cache.put(query, Arc::clone(document));
+                    if let (Some(entry), Some(signature)) = (entry, signature) {
+                        entry.remember(signature.clone(), result);
+                    }
+                } else if let Some(Unseen(entry, signature)) = ctx.data_opt() {
+                    entry.remember(signature.clone(), result);
                 }
                 Ok(result)
             }
@@ -775,48 +768,24 @@ mod tests {
     fn a_cached_document_still_has_its_operation_checked() {
         let guard = guard(2);
         let two = "query A { me { username } } query B { me { id } }";
-        let (first, parsed) = guard.document(two, Some("A")).unwrap();
-        assert!(parsed);
+        let Checked::Parsed(first) = guard.document(two, Some("A")).unwrap() else {
+            panic!("parsed the first time");
+        };
         assert!(
             guard.cache.get(two).is_none(),
             "kept only once it has validated"
         );
         guard.cache.put(two, Arc::new(first.clone()));
-        let (again, parsed) = guard.document(two, Some("B")).unwrap();
-        assert!(!parsed, "from the cache");
-        assert_eq!(format!("{again:?}"), format!("{first:?}"));
-        assert_eq!(
-            code(guard.document(two, Some("C")).map(|d| d.0)),
-            "BAD_REQUEST"
-        );
-        assert_eq!(code(guard.document(two, None).map(|d| d.0)), "BAD_REQUEST");
-    }
-
-    #[test]
-    fn the_cache_is_bounded_in_entries_and_in_bytes() {
-        let doc = |q: &str| Arc::new(parse_query(q).unwrap());
-        let cache = DocumentCache::new(2);
-        for q in ["{ a }", "{ b }", "{ c }"] {
-            cache.put(q, doc(q));
-        }
-        assert!(
-            cache.get("{ a }").is_none(),
-            "the least recently used goes first"
-        );
-        assert!(cache.get("{ c }").is_some());
-        let large = format!("{{ a }} # {}", "x".repeat(MAX_CACHED_QUERY_BYTES));
-        cache.put(&large, doc(&large));
-        assert!(cache.get(&large).is_none(), "too long to keep");
-        // Many entries of the longest kept size stay within the byte budget.
-        let many = DocumentCache::new(10_000);
-        for i in 0..(2 * MAX_CACHED_BYTES / MAX_CACHED_QUERY_BYTES) {
-            let q = format!("{{ a }} # {i} {}", "x".repeat(MAX_CACHED_QUERY_BYTES - 20));
-            many.put(&q, doc(&q));
-        }
-        let held = many.lock().unwrap();
-        assert!(held.bytes <= MAX_CACHED_BYTES, "{} bytes held", held.bytes);
-        assert!(held.documents.len() >= MAX_CACHED_BYTES / MAX_CACHED_QUERY_BYTES - 1);
-        assert!(DocumentCache::new(0).lock().is_none(), "zero entries: off");
+        let Checked::Cached(again) = guard.document(two, Some("B")).unwrap() else {
+            panic!("from the cache");
+        };
+        assert_eq!(format!("{:?}", again.document), format!("{first:?}"));
+        let code_of = |name| match guard.document(two, name) {
+            Ok(_) => "OK".to_owned(),
+            Err(e) => code(Err(e)),
+        };
+        assert_eq!(code_of(Some("C")), "BAD_REQUEST");
+        assert_eq!(code_of(None), "BAD_REQUEST");
     }
 
     /// Through a schema: a document is kept only after it has validated, so invalid documents
@@ -846,5 +815,73 @@ mod tests {
         assert!(guard.0.cache.get(valid).is_some());
         let again = schema.execute(valid).await;
         assert!(again.errors.is_empty(), "{:?}", again.errors);
+    }
+
+    /// Through a schema: a cached document is validated again only for variable kinds it was
+    /// not seen with, and a value of another kind is still refused before anything runs.
+    #[tokio::test]
+    async fn validation_is_reused_only_for_the_same_variable_kinds() {
+        struct Query;
+        #[async_graphql::Object]
+        impl Query {
+            async fn echo(&self, x: async_graphql::ID) -> String {
+                x.0
+            }
+        }
+        /// Counts the validations that run past the guard.
+        struct Count(Arc<std::sync::atomic::AtomicUsize>);
+        #[async_trait::async_trait]
+        impl Extension for Count {
+            async fn validation(
+                &self,
+                ctx: &ExtensionContext<'_>,
+                next: NextValidation<'_>,
+            ) -> Result<ValidationResult, Vec<ServerError>> {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                next.run(ctx).await
+            }
+        }
+        impl ExtensionFactory for Count {
+            fn create(&self) -> Arc<dyn Extension> {
+                Arc::new(Count(Arc::clone(&self.0)))
+            }
+        }
+        let validations = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let schema = async_graphql::Schema::build(
+            Query,
+            async_graphql::EmptyMutation,
+            async_graphql::EmptySubscription,
+        )
+        .extension(GuardExtension::new(limits(), 8))
+        .extension(Count(Arc::clone(&validations)))
+        .finish();
+        let run = |x: serde_json::Value| {
+            let request = Request::new("query($x: ID!) { echo(x: $x) }").variables(
+                async_graphql::Variables::from_json(serde_json::json!({ "x": x })),
+            );
+            schema.execute(request)
+        };
+        let validated = || validations.load(std::sync::atomic::Ordering::Relaxed);
+        for (x, ok, count) in [
+            (serde_json::json!("a"), true, 1),
+            (serde_json::json!("b"), true, 1),
+            (serde_json::json!(true), false, 2),
+            (serde_json::json!(false), false, 3),
+            (serde_json::json!(7), true, 4),
+            (serde_json::json!(8), true, 4),
+            (serde_json::json!("c"), true, 4),
+        ] {
+            let response = run(x.clone()).await;
+            assert_eq!(response.errors.is_empty(), ok, "{x}: {:?}", response.errors);
+            if !ok {
+                assert_eq!(
+                    response.data,
+                    async_graphql::Value::Null,
+                    "{x}: a request error"
+                );
+                assert!(response.errors.iter().all(|e| e.path.is_empty()));
+            }
+            assert_eq!(validated(), count, "{x}: validations so far");
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod budget;
 pub mod content;
 pub mod deadline;
+pub mod documents;
 pub mod guard;
 pub mod history;
 pub mod input;
