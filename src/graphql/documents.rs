@@ -45,11 +45,19 @@ struct Cached {
 /// variable signatures it was run with.
 pub struct Entry {
     /// The parsed, checked document.
-    pub document: Arc<ExecutableDocument>,
+    pub document: ExecutableDocument,
     results: Mutex<Vec<(Signature, ValidationResult)>>,
 }
 
 impl Entry {
+    /// An entry for `document`, with no validation results yet.
+    pub fn new(document: ExecutableDocument) -> Arc<Entry> {
+        Arc::new(Entry {
+            document,
+            results: Mutex::default(),
+        })
+    }
+
     /// The validation result of a request with `signature`, if one was seen.
     pub fn result(&self, signature: &Signature) -> Option<ValidationResult> {
         let results = self.results.lock().unwrap_or_else(|p| p.into_inner());
@@ -95,17 +103,15 @@ impl DocumentCache {
         self.lock()?.documents.get(query).cloned()
     }
 
-    /// Keeps `document` as the validated document of `query`, and returns its entry.
-    pub fn put(&self, query: &str, document: Arc<ExecutableDocument>) -> Option<Arc<Entry>> {
+    /// Keeps `entry` as the validated document of `query`.
+    pub fn put(&self, query: &str, entry: Arc<Entry>) {
         if !self.keeps(query) {
-            return None;
+            return;
         }
-        let mut cache = self.lock()?;
-        let entry = Arc::new(Entry {
-            document,
-            results: Mutex::default(),
-        });
-        if let Some((evicted, _)) = cache.documents.push(query.to_owned(), Arc::clone(&entry)) {
+        let Some(mut cache) = self.lock() else {
+            return;
+        };
+        if let Some((evicted, _)) = cache.documents.push(query.to_owned(), entry) {
             cache.bytes -= evicted.len();
         }
         cache.bytes += query.len();
@@ -115,7 +121,6 @@ impl DocumentCache {
                 None => break,
             }
         }
-        Some(entry)
     }
 }
 
@@ -260,9 +265,8 @@ mod tests {
     fn results_are_kept_per_signature_and_bounded() {
         let cache = DocumentCache::new(4);
         let query = "query($id: ID!) { pop(id: $id) { id } }";
-        let entry = cache
-            .put(query, Arc::new(parse_query(query).unwrap()))
-            .unwrap();
+        let entry = Entry::new(parse_query(query).unwrap());
+        cache.put(query, Arc::clone(&entry));
         let result = ValidationResult {
             cache_control: Default::default(),
             complexity: 3,
@@ -292,7 +296,7 @@ mod tests {
 
     #[test]
     fn the_cache_is_bounded_in_entries_and_in_bytes() {
-        let doc = |q: &str| Arc::new(parse_query(q).unwrap());
+        let doc = |q: &str| Entry::new(parse_query(q).unwrap());
         let cache = DocumentCache::new(2);
         for q in ["{ a }", "{ b }", "{ c }"] {
             cache.put(q, doc(q));
@@ -303,7 +307,7 @@ mod tests {
         );
         assert!(cache.get("{ c }").is_some());
         let large = format!("{{ a }} # {}", "x".repeat(MAX_CACHED_QUERY_BYTES));
-        assert!(cache.put(&large, doc(&large)).is_none());
+        cache.put(&large, doc(&large));
         assert!(cache.get(&large).is_none(), "too long to keep");
         // Many entries of the longest kept size stay within the byte budget.
         let many = DocumentCache::new(10_000);

@@ -81,12 +81,13 @@ pub struct Limits {
     pub reveal_schema: bool,
 }
 
-/// Request data: a document parsed for this request, to cache once it has validated, and the
-/// signature of its variables, to keep the validation's result under.
-struct Unvalidated(String, Arc<ExecutableDocument>, Option<Signature>);
-
-/// Request data: a cached document whose validation with these variable kinds was not seen yet.
-struct Unseen(Arc<Entry>, Signature);
+/// Request data: a document to validate whose outcome is kept once it passes: the entry enters
+/// the cache under `keep_as` (a document parsed now), and the result is kept under `signature`.
+struct Pending {
+    entry: Arc<Entry>,
+    keep_as: Option<String>,
+    signature: Option<Signature>,
+}
 
 /// Request data: the validation result a cached document had with these variable kinds.
 struct Validated(ValidationResult);
@@ -158,34 +159,37 @@ impl Extension for Guard {
                 "only queries run over GET: send mutations with POST",
             ));
         }
-        let (document, cached) = match checked {
-            Checked::Cached(entry) => (ExecutableDocument::clone(&entry.document), Some(entry)),
-            Checked::Parsed(document) => (document, None),
+        let (entry, keep_as) = match checked {
+            Checked::Cached(entry) => (entry, None),
+            Checked::Parsed(document) if self.cache.keeps(&request.query) => {
+                (Entry::new(document), Some(request.query.clone()))
+            }
+            Checked::Parsed(document) => {
+                request.set_parsed_query(document);
+                return next.run(ctx, request).await;
+            }
         };
-        let parsed = (cached.is_none() && self.cache.keeps(&request.query))
-            .then(|| Arc::new(document.clone()));
-        request.set_parsed_query(document);
+        request.set_parsed_query(entry.document.clone());
         // The variables as the later extensions leave them (numbers in their canonical form) are
         // the ones validation sees.
         let mut request = next.run(ctx, request).await?;
-        let operation = request.operation_name.as_deref();
-        match (cached, parsed) {
-            (Some(entry), _) => {
-                if let Some(signature) =
-                    Signature::of(&entry.document, operation, &request.variables)
-                {
-                    match entry.result(&signature) {
-                        Some(result) => request.data.insert(Validated(result)),
-                        None => request.data.insert(Unseen(entry, signature)),
-                    }
-                }
-            }
-            (None, Some(document)) => {
-                let signature = Signature::of(&document, operation, &request.variables);
-                let query = request.query.clone();
-                request.data.insert(Unvalidated(query, document, signature));
-            }
-            (None, None) => {}
+        let signature = Signature::of(
+            &entry.document,
+            request.operation_name.as_deref(),
+            &request.variables,
+        );
+        match signature
+            .as_ref()
+            .and_then(|signature| entry.result(signature))
+        {
+            Some(result) => request.data.insert(Validated(result)),
+            None if keep_as.is_some() || signature.is_some() => request.data.insert(Pending {
+                entry,
+                keep_as,
+                signature,
+            }),
+            // A kept document whose outcome depends on more than variable kinds: nothing to keep.
+            None => {}
         }
         Ok(request)
     }
@@ -217,13 +221,13 @@ impl Extension for Guard {
                 ),
             )]),
             Ok(result) => {
-                if let Some(Unvalidated(query, document, signature)) = ctx.data_opt() {
-                    let entry = self.cache.put(query, Arc::clone(document));
-                    if let (Some(entry), Some(signature)) = (entry, signature) {
-                        entry.remember(signature.clone(), result);
+                if let Some(pending) = ctx.data_opt::<Pending>() {
+                    if let Some(signature) = &pending.signature {
+                        pending.entry.remember(signature.clone(), result);
                     }
-                } else if let Some(Unseen(entry, signature)) = ctx.data_opt() {
-                    entry.remember(signature.clone(), result);
+                    if let Some(query) = &pending.keep_as {
+                        self.cache.put(query, Arc::clone(&pending.entry));
+                    }
                 }
                 Ok(result)
             }
@@ -775,7 +779,7 @@ mod tests {
             guard.cache.get(two).is_none(),
             "kept only once it has validated"
         );
-        guard.cache.put(two, Arc::new(first.clone()));
+        guard.cache.put(two, Entry::new(first.clone()));
         let Checked::Cached(again) = guard.document(two, Some("B")).unwrap() else {
             panic!("from the cache");
         };
